@@ -1,0 +1,72 @@
+# The hub's beacon: an 802.15.4 beacon (source short address 0x0000, non-beacon superframe)
+# carrying the 15-octet ZigBee PRO beacon payload whose Extended PAN ID is the hub's EUI-64, as
+# GBCS requires, so an HHT's active scan lists hubs by GUID. reference/protocols.md 1.4-1.5.
+
+from firmware import mac
+from firmware.compat import const
+
+ZB_PAYLOAD_LEN = const(15)
+STACK_PROFILE_PRO = const(2)
+PROTOCOL_VERSION = const(2)
+COORDINATOR_SHORT = const(0x0000)
+_BEACON_PSDU = const(28)  # MHR 7 + superframe/GTS/pending 4 + ZigBee payload 15 + FCS 2
+
+
+def zigbee_payload(epid, router_capacity=True, end_device_capacity=True, depth=0, update_id=0):
+    # epid: 8 bytes, most significant first (written little-endian).
+    b = bytearray(ZB_PAYLOAD_LEN)
+    b[0] = 0  # protocol ID
+    b[1] = STACK_PROFILE_PRO | (PROTOCOL_VERSION << 4)
+    b[2] = (0x04 if router_capacity else 0) | ((depth & 0xF) << 3)
+    b[2] |= 0x80 if end_device_capacity else 0
+    for i in range(8):
+        b[3 + i] = epid[7 - i]
+    b[11] = b[12] = b[13] = 0xFF  # tx offset: none in a non-beacon network
+    b[14] = update_id
+    return bytes(b)
+
+
+def parse_zigbee_payload(buf, off, end):
+    # For tools and tests (allocates): a dict of the fields, or None if it is not one.
+    if end - off < ZB_PAYLOAD_LEN - 4 or buf[off] != 0:
+        return None
+    out = {
+        "stack_profile": buf[off + 1] & 0x0F,
+        "protocol_version": buf[off + 1] >> 4,
+        "router_capacity": bool(buf[off + 2] & 0x04),
+        "depth": (buf[off + 2] >> 3) & 0x0F,
+        "end_device_capacity": bool(buf[off + 2] & 0x80),
+        "epid": bytes(buf[off + 10 - i] for i in range(8)),
+    }
+    if end - off >= ZB_PAYLOAD_LEN:
+        out["tx_offset"] = buf[off + 11] | (buf[off + 12] << 8) | (buf[off + 13] << 16)
+        out["update_id"] = buf[off + 14]
+    return out
+
+
+def superframe(permit):
+    sf = mac.SF_NON_BEACON | mac.SF_PAN_COORD
+    return sf | mac.SF_PERMIT if permit else sf
+
+
+class Beacon:
+    # Both beacon variants (joining open / closed) are built once; a reply only stamps the
+    # beacon sequence number, so answering a beacon request allocates nothing.
+    def __init__(self, pan_id, eui):
+        payload = zigbee_payload(eui)
+        self.frames = []
+        self.length = 0
+        for permit in (False, True):
+            buf = bytearray(_BEACON_PSDU)  # MPDU + room for the FCS
+            self.length = mac.build_beacon(
+                buf, 0, pan_id, COORDINATOR_SHORT, superframe(permit), payload
+            )
+            self.frames.append(buf)
+        self.bsn = 0
+
+    def next(self, permit):
+        # The frame to transmit (MPDU length self.length), with the next sequence number.
+        buf = self.frames[1 if permit else 0]
+        buf[2] = self.bsn
+        self.bsn = (self.bsn + 1) & 0xFF
+        return buf

@@ -1,0 +1,243 @@
+# IEEE 802.15.4-2006 MAC frames: parse into a preallocated MacFrame by offsets (no allocation,
+# never raises), and build into a caller's buffer. Multi-octet fields are little-endian on air;
+# extended addresses are kept in air order inside the buffer and compared in place
+# (firmware.eui64.equals_le). Layouts: reference/protocols.md section 1.
+
+from firmware import reject
+from firmware.compat import const
+
+BEACON = const(0)
+DATA = const(1)
+ACK = const(2)
+COMMAND = const(3)
+
+ADDR_NONE = const(0)
+ADDR_SHORT = const(2)
+ADDR_EXT = const(3)
+
+_SECURITY = const(0x0008)
+_PENDING = const(0x0010)
+_ACK_REQ = const(0x0020)
+_PANID_COMP = const(0x0040)
+
+BROADCAST = const(0xFFFF)  # short address and PAN ID
+
+# MAC command identifiers
+CMD_ASSOC_REQ = const(0x01)
+CMD_ASSOC_RESP = const(0x02)
+CMD_DATA_REQ = const(0x04)
+CMD_BEACON_REQ = const(0x07)
+
+
+class MacFrame:
+    # Fields of the last parsed frame. Addresses: a short address is an int; an extended one
+    # is the offset of its 8 air-order octets in the buffer (dst_ext_off / src_ext_off).
+    def __init__(self):
+        self.fcf = 0
+        self.ftype = 0
+        self.seq = 0
+        self.dst_mode = 0
+        self.dst_pan = -1
+        self.dst_short = -1
+        self.dst_ext_off = -1
+        self.src_mode = 0
+        self.src_pan = -1
+        self.src_short = -1
+        self.src_ext_off = -1
+        self.payload_off = 0  # MAC payload (for commands: starts with the command id)
+        self.payload_end = 0  # first octet of the FCS
+
+    def ack_req(self):
+        return bool(self.fcf & _ACK_REQ)
+
+    def pending(self):
+        return bool(self.fcf & _PENDING)
+
+
+def parse(buf, off, n, f):
+    # Parse the PSDU buf[off:off+n] (FCS included, already checked by the radio) into f.
+    # Returns reject.OK or a reject code; f is only meaningful after OK.
+    if n < 5:
+        return reject.TOO_SHORT
+    end = off + n - 2
+    fcf = buf[off] | (buf[off + 1] << 8)
+    ftype = fcf & 7
+    if ftype > COMMAND:
+        return reject.RESERVED_TYPE
+    if fcf & _SECURITY:
+        return reject.MAC_SECURITY
+    if (fcf >> 12) & 3 > 1:
+        return reject.RESERVED_VERSION
+    dm = (fcf >> 10) & 3
+    sm = (fcf >> 14) & 3
+    if dm == 1 or sm == 1:
+        return reject.RESERVED_ADDR_MODE
+    comp = fcf & _PANID_COMP
+    if comp and not (dm and sm):
+        return reject.BAD_PANID_COMP
+    f.fcf = fcf
+    f.ftype = ftype
+    f.seq = buf[off + 2]
+    f.dst_mode = dm
+    f.src_mode = sm
+    f.dst_pan = f.dst_short = f.dst_ext_off = -1
+    f.src_pan = f.src_short = f.src_ext_off = -1
+    p = off + 3
+    if dm:
+        if p + (4 if dm == ADDR_SHORT else 10) > end:
+            return reject.TRUNCATED
+        f.dst_pan = buf[p] | (buf[p + 1] << 8)
+        p += 2
+        if dm == ADDR_SHORT:
+            f.dst_short = buf[p] | (buf[p + 1] << 8)
+            p += 2
+        else:
+            f.dst_ext_off = p
+            p += 8
+    if sm:
+        if comp:
+            f.src_pan = f.dst_pan
+        else:
+            if p + 2 > end:
+                return reject.TRUNCATED
+            f.src_pan = buf[p] | (buf[p + 1] << 8)
+            p += 2
+        if p + (2 if sm == ADDR_SHORT else 8) > end:
+            return reject.TRUNCATED
+        if sm == ADDR_SHORT:
+            f.src_short = buf[p] | (buf[p + 1] << 8)
+            p += 2
+        else:
+            f.src_ext_off = p
+            p += 8
+    f.payload_off = p
+    f.payload_end = end
+    # Fixed fields each frame type must carry.
+    if ftype == BEACON:
+        if not sm or p + 4 > end:  # superframe (2) + GTS spec (1) + pending spec (1)
+            return reject.TRUNCATED
+    elif ftype == COMMAND:
+        if p >= end:
+            return reject.TRUNCATED
+    elif ftype == ACK:
+        if dm or sm or p != end:
+            return reject.TRUNCATED
+    return reject.OK
+
+
+def command_id(buf, f):
+    return buf[f.payload_off]
+
+
+# --- building -------------------------------------------------------------------------------
+# Builders write the MPDU without its FCS (the radio appends it; firmware.crc16.append_fcs does
+# so for captures and tests) and return its length. Addresses: None, an int (short address) or
+# 8 bytes (an EUI-64, most significant octet first).
+
+
+def _mode(addr):
+    if addr is None:
+        return ADDR_NONE
+    return ADDR_SHORT if isinstance(addr, int) else ADDR_EXT
+
+
+def _put_addr(buf, p, addr):
+    if isinstance(addr, int):
+        buf[p] = addr & 0xFF
+        buf[p + 1] = addr >> 8
+        return p + 2
+    for i in range(8):
+        buf[p + i] = addr[7 - i]
+    return p + 8
+
+
+def write_header(buf, ftype, seq, dst_pan, dst, src_pan, src, ack_req=False, pending=False):
+    # PAN ID compression is used whenever both addresses are present and the PANs match.
+    dm = _mode(dst)
+    sm = _mode(src)
+    comp = dm and sm and dst_pan == src_pan
+    fcf = ftype | (dm << 10) | (sm << 14)
+    if ack_req:
+        fcf |= _ACK_REQ
+    if pending:
+        fcf |= _PENDING
+    if comp:
+        fcf |= _PANID_COMP
+    buf[0] = fcf & 0xFF
+    buf[1] = fcf >> 8
+    buf[2] = seq & 0xFF
+    p = 3
+    if dm:
+        buf[p] = dst_pan & 0xFF
+        buf[p + 1] = dst_pan >> 8
+        p = _put_addr(buf, p + 2, dst)
+    if sm:
+        if not comp:
+            buf[p] = src_pan & 0xFF
+            buf[p + 1] = src_pan >> 8
+            p += 2
+        p = _put_addr(buf, p, src)
+    return p
+
+
+def _put(buf, p, data):
+    for i in range(len(data)):
+        buf[p + i] = data[i]
+    return p + len(data)
+
+
+def build_ack(buf, seq, pending=False):
+    return write_header(buf, ACK, seq, 0, None, 0, None, pending=pending)
+
+
+def build_beacon_request(buf, seq):
+    p = write_header(buf, COMMAND, seq, BROADCAST, BROADCAST, 0, None)
+    buf[p] = CMD_BEACON_REQ
+    return p + 1
+
+
+def build_beacon(buf, seq, pan_id, src, superframe, payload):
+    # A beacon without GTS or pending addresses, as a non-beacon-enabled PAN sends it.
+    p = write_header(buf, BEACON, seq, 0, None, pan_id, src)
+    buf[p] = superframe & 0xFF
+    buf[p + 1] = superframe >> 8
+    buf[p + 2] = 0  # GTS specification: no descriptors, GTS not permitted
+    buf[p + 3] = 0  # pending address specification: none
+    return _put(buf, p + 4, payload)
+
+
+def build_command(buf, seq, dst_pan, dst, src_pan, src, cmd, args=b"", ack_req=True):
+    p = write_header(buf, COMMAND, seq, dst_pan, dst, src_pan, src, ack_req=ack_req)
+    buf[p] = cmd
+    return _put(buf, p + 1, args)
+
+
+def build_data(buf, seq, dst_pan, dst, src_pan, src, payload, ack_req=False, pending=False):
+    p = write_header(buf, DATA, seq, dst_pan, dst, src_pan, src, ack_req, pending)
+    return _put(buf, p, payload)
+
+
+# --- beacon fields --------------------------------------------------------------------------
+
+SF_PERMIT = const(0x8000)  # association permit
+SF_PAN_COORD = const(0x4000)
+SF_NON_BEACON = const(0x0FFF)  # beacon order 15, superframe order 15, final CAP slot 15
+
+
+def beacon_superframe(buf, f):
+    p = f.payload_off
+    return buf[p] | (buf[p + 1] << 8)
+
+
+def beacon_payload_off(buf, f):
+    # Offset of the beacon payload, after the GTS and pending-address lists. -1 if truncated.
+    p = f.payload_off + 2
+    gts = buf[p] & 7
+    p += 1
+    if gts:
+        p += 1 + 3 * gts
+    if p >= f.payload_end:
+        return -1
+    pend = buf[p]
+    p += 1 + 2 * (pend & 7) + 8 * ((pend >> 4) & 7)
+    return p if p <= f.payload_end else -1

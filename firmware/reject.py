@@ -1,0 +1,31 @@
+# Why a received frame was dropped: one small-int code per reason, so the receive path counts
+# into a preallocated list and names are looked up only when a report is written.
+
+from firmware.compat import const
+
+OK = const(0)
+TOO_SHORT = const(1)  # fewer octets than the smallest frame (FCF + seq + FCS)
+BAD_FCS = const(2)  # the radio reported a CRC failure
+RESERVED_TYPE = const(3)  # frame type 4..7
+RESERVED_ADDR_MODE = const(4)  # addressing mode 1
+RESERVED_VERSION = const(5)  # frame version 2 or 3 (802.15.4e/2015 framing is not spoken here)
+BAD_PANID_COMP = const(6)  # PAN ID compression without both addresses
+TRUNCATED = const(7)  # the header or a fixed field runs past the end of the frame
+MAC_SECURITY = const(8)  # MAC-layer security (ZigBee secures at NWK/APS, never at the MAC)
+NOT_FOR_US = const(9)  # addressed to another PAN or device
+UNHANDLED = const(10)  # well-formed, but nothing for the hub to do (e.g. a neighbour's beacon)
+
+NAMES = (
+    "ok",
+    "too_short",
+    "bad_fcs",
+    "reserved_frame_type",
+    "reserved_addr_mode",
+    "reserved_frame_version",
+    "bad_panid_compression",
+    "truncated",
+    "mac_security",
+    "not_for_us",
+    "unhandled",
+)
+COUNT = const(11)

@@ -1,0 +1,90 @@
+# The hub's settings: typed defaults, overridden by the persisted record (settings the WAN
+# changed) and then by this run's --set overrides. Every key is documented in docs/settings.md.
+
+import json
+
+from firmware import eui64
+
+DEFAULTS = {
+    # Identity and radio
+    "hub.eui64": "00-23-7E-00-00-12-D6-87",  # GUID; also the ZigBee Extended PAN ID
+    "radio.channel": 11,  # 11..26 (2.4 GHz O-QPSK)
+    "radio.pan_id": 0x1A2B,
+    # Joining (association permit bit in the beacon)
+    "join.permit": False,
+    # Logging: rejected-frame counters are reported as one line per reason per interval
+    "log.counters_interval_s": 5,
+    # Watchdog (off in the lab so an mpremote session is not reset under the engineer)
+    "watchdog.enabled": False,
+    "watchdog.timeout_s": 30,
+}
+
+_RECORD = "settings"
+
+
+def _coerce(key, value):
+    # Returns the value converted to the default's type, or raises ValueError.
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        v = str(value).lower()
+        if v in ("1", "true", "yes", "on"):
+            return True
+        if v in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("%s: expected a boolean, got %r" % (key, value))
+    if isinstance(default, int):
+        v = value if isinstance(value, int) else int(str(value), 0)
+        if key == "radio.channel" and not 11 <= v <= 26:
+            raise ValueError("radio.channel: %d is not a 2.4 GHz channel (11..26)" % v)
+        if key == "radio.pan_id" and not 0 <= v < 0xFFFF:
+            raise ValueError("radio.pan_id: 0x%X is out of range" % v)
+        return v
+    v = str(value)
+    if key.endswith("eui64") and eui64.parse(v) is None:
+        raise ValueError("%s: %r is not an EUI-64" % (key, v))
+    return v
+
+
+class Settings:
+    def __init__(self, storage=None, overrides=()):
+        # overrides: iterable of "key=value" strings (this run only, not persisted).
+        self._storage = storage
+        self._values = dict(DEFAULTS)
+        self._persisted = {}
+        self.load_errors = 0
+        if storage is not None:
+            raw = storage.read(_RECORD)
+            if raw:
+                try:
+                    for k, v in json.loads(raw).items():
+                        if k in DEFAULTS:
+                            self._values[k] = self._persisted[k] = _coerce(k, v)
+                except (ValueError, TypeError, AttributeError):
+                    self.load_errors += 1  # keep the defaults rather than refuse to boot
+        for item in overrides:
+            k, sep, v = item.partition("=")
+            if not sep or k not in DEFAULTS:
+                raise ValueError("unknown setting %r (see docs/settings.md)" % k)
+            self._values[k] = _coerce(k, v)
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def eui64(self, key="hub.eui64"):
+        return eui64.parse(self._values[key])
+
+    def set(self, key, value, persist=True):
+        # A change from the WAN or an authenticated command: persisted so a reboot keeps it.
+        if key not in DEFAULTS:
+            raise ValueError("unknown setting %r" % key)
+        v = _coerce(key, value)
+        self._values[key] = v
+        if persist and self._storage is not None:
+            self._persisted[key] = v
+            self._storage.write(_RECORD, json.dumps(self._persisted).encode())
+        return v
+
+    def items(self):
+        return sorted(self._values.items())

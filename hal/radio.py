@@ -1,0 +1,50 @@
+# Radio interface: an IEEE 802.15.4 transceiver at frame level (PHY + the MAC features a chip
+# such as the MRF24J40 does in hardware: FCS, address filtering, auto-ACK).
+#
+# Receive is allocation-free: the caller owns an RxFrame and the radio fills it in place, so the
+# PSDU (FCS included) is frame.buf[frame.off:frame.off + frame.n]. The offset lets a transport
+# with its own header (ZEP) land the datagram in the same buffer without a copy.
+
+from firmware.compat import const
+
+PSDU_MAX = const(127)  # aMaxPHYPacketSize
+
+
+class RxFrame:
+    def __init__(self, headroom=0):
+        self.buf = bytearray(headroom + PSDU_MAX)
+        self.off = 0
+        self.n = 0  # PSDU length including the 2-octet FCS
+        self.lqi = 0  # 0..255
+        self.rssi = 0  # dBm
+        self.crc_ok = False
+        self.channel = 0
+
+
+class Radio:
+    # Capacity an RxFrame for this radio needs in front of the PSDU.
+    HEADROOM = 0
+
+    def configure(self, channel, pan_id, short_addr, ext_addr):
+        # channel 11..26; pan_id and short_addr ints; ext_addr 8 bytes, most significant first.
+        raise NotImplementedError
+
+    def send(self, buf, n):
+        # Transmit the MPDU buf[0:n] (no FCS: the radio appends it). Returns True when sent.
+        raise NotImplementedError
+
+    def recv(self, frame):
+        # Non-blocking: fill frame and return True, or return False when nothing is pending.
+        raise NotImplementedError
+
+    async def wait_rx(self):
+        # Return when recv() may have a frame (spurious wake-ups are allowed).
+        raise NotImplementedError
+
+    def hello(self):
+        # Announce this node where the transport needs it (ZEP: to the dispatcher). The app
+        # calls it at start and every few seconds; radios on real air do nothing.
+        pass
+
+    def close(self):
+        pass

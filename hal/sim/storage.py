@@ -1,0 +1,53 @@
+# File storage for the simulated board: one file per record in a state directory, replaced
+# atomically (write name.tmp, flush, fsync where the port has it, rename over name). A power
+# cut leaves either the old or the new record; a stale .tmp is ignored and removed at start.
+
+import os
+
+from hal.storage import Storage
+
+_fsync = getattr(os, "fsync", None)  # CPython; the MicroPython unix port has none
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+class FileStorage(Storage):
+    def __init__(self, directory):
+        self.dir = directory
+        if not _exists(directory):
+            os.mkdir(directory)
+        for name in os.listdir(directory):
+            if name.endswith(".tmp"):
+                os.remove(self._path(name))
+
+    def _path(self, name):
+        return self.dir + "/" + name
+
+    def read(self, name):
+        try:
+            with open(self._path(name), "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def write(self, name, data):
+        final = self._path(name)
+        tmp = final + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            if _fsync:
+                _fsync(f.fileno())
+        os.rename(tmp, final)
+
+    def remove(self, name):
+        try:
+            os.remove(self._path(name))
+        except OSError:
+            pass

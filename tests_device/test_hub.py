@@ -1,0 +1,129 @@
+import gc
+import sys
+import unittest
+
+from firmware import hub as hubmod
+from firmware import mac, reject
+from firmware.crc16 import fcs_ok
+from firmware.settings import Settings
+from hal.radio import RxFrame
+from tests_device import vectors
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+
+def make_hub(*overrides):
+    return hubmod.Hub(Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87",) + overrides))
+
+
+def reply(h):
+    # The transmitted MPDU with its FCS, as the radio would put it on air.
+    from tests_device.test_mac import with_fcs
+
+    return with_fcs(h.tx_buf, h.tx_len)
+
+
+class BeaconReplyTest(unittest.TestCase):
+    def test_beacon_request_gets_a_beacon(self):
+        h = make_hub("radio.pan_id=0x1A2B")
+        frame = vectors.load(RxFrame(), vectors.BEACON_REQUEST)
+        self.assertEqual(h.on_frame(frame, 0), hubmod.TRANSMIT)
+        self.assertEqual(h.tx_kind, hubmod.TX_BEACON)
+        psdu = reply(h)
+        self.assertTrue(fcs_ok(psdu, 0, len(psdu)))
+        f = mac.MacFrame()
+        self.assertEqual(mac.parse(psdu, 0, len(psdu), f), reject.OK)
+        self.assertEqual((f.ftype, f.src_pan, f.src_short), (mac.BEACON, 0x1A2B, 0x0000))
+        self.assertEqual(mac.beacon_superframe(psdu, f), 0x4FFF)  # joining closed by default
+        p = mac.beacon_payload_off(psdu, f)
+        self.assertEqual(psdu[p + 3:p + 11], vectors.h("87d6120000 7e2300"))  # EPID = GUID, LE
+        self.assertEqual(psdu[p + 11:p + 14], b"\xff\xff\xff")
+
+    def test_permit_bit_follows_setting(self):
+        h = make_hub("join.permit=1")
+        h.on_frame(vectors.load(RxFrame(), vectors.BEACON_REQUEST), 0)
+        psdu = reply(h)
+        f = mac.MacFrame()
+        mac.parse(psdu, 0, len(psdu), f)
+        self.assertEqual(mac.beacon_superframe(psdu, f), 0xCFFF)
+
+    def test_beacon_sequence_numbers_advance(self):
+        h = make_hub()
+        seqs = []
+        for _ in range(3):
+            h.on_frame(vectors.load(RxFrame(), vectors.BEACON_REQUEST), 0)
+            seqs.append(h.tx_buf[2])
+        self.assertEqual(seqs, [0, 1, 2])
+
+    def test_zep_headroom(self):
+        h = make_hub()
+        frame = vectors.load(RxFrame(32), vectors.BEACON_REQUEST, off=32)
+        self.assertEqual(h.on_frame(frame, 0), hubmod.TRANSMIT)
+
+
+class DropTest(unittest.TestCase):
+    def test_bad_fcs_is_counted(self):
+        h = make_hub()
+        frame = vectors.load(RxFrame(), vectors.BEACON_REQUEST, crc_ok=False)
+        self.assertEqual(h.on_frame(frame, 0), hubmod.NOTHING)
+        self.assertEqual(h.rejected[reject.BAD_FCS], 1)
+
+    def test_junk_is_counted_by_reason(self):
+        h = make_hub()
+        h.on_frame(vectors.load(RxFrame(), b"\x05\x00\x01\x00\x00"), 0)
+        h.on_frame(vectors.load(RxFrame(), b"\x03"), 0)
+        h.on_frame(vectors.load(RxFrame(), vectors.BEACON), 0)  # a neighbour's beacon
+        self.assertEqual(h.rejected[reject.RESERVED_TYPE], 1)
+        self.assertEqual(h.rejected[reject.TOO_SHORT], 1)
+        self.assertEqual(h.rejected[reject.UNHANDLED], 1)
+        self.assertEqual(h.rx_frames, 3)
+
+    def test_beacon_request_to_a_unicast_address_is_not_answered(self):
+        h = make_hub()
+        psdu = bytearray(vectors.BEACON_REQUEST)
+        psdu[5] = 0x01  # dst short 0xFF01
+        from firmware.crc16 import append_fcs
+
+        append_fcs(psdu, len(psdu) - 2)
+        self.assertEqual(h.on_frame(vectors.load(RxFrame(), psdu), 0), hubmod.NOTHING)
+        self.assertEqual(h.rejected[reject.NOT_FOR_US], 1)
+
+    def test_other_pan_is_not_for_us(self):
+        from tests_device.test_mac import with_fcs
+
+        h = make_hub("radio.pan_id=0x1A2B")
+        buf = bytearray(32)
+        n = mac.build_data(buf, 1, 0x5555, 0x0000, 0x5555, 0x0001, b"\x00")
+        self.assertEqual(h.on_frame(vectors.load(RxFrame(), with_fcs(buf, n)), 0), 0)
+        self.assertEqual(h.rejected[reject.NOT_FOR_US], 1)
+        # Broadcast-PAN frames are looked at; ones the hub has no use for are "unhandled".
+        h.on_frame(vectors.load(RxFrame(), vectors.COORD_REALIGN), 0)
+        self.assertEqual(h.rejected[reject.UNHANDLED], 1)
+
+
+class NoAllocationTest(unittest.TestCase):
+    # The receive path for drops and beacon replies allocates nothing (MicroPython only:
+    # CPython has no gc.mem_alloc).
+    def measure(self, h, frame, rounds=1000):
+        h.on_frame(frame, 0)
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            for i in range(rounds):
+                h.on_frame(frame, i)
+            return gc.mem_alloc() - before
+        finally:
+            gc.enable()
+
+    @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
+    def test_beacon_request_path(self):
+        h = make_hub()
+        self.assertEqual(self.measure(h, vectors.load(RxFrame(), vectors.BEACON_REQUEST)), 0)
+
+    @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
+    def test_drop_paths(self):
+        h = make_hub()
+        for psdu, ok in ((vectors.BEACON_REQUEST, False), (b"\x05\x00\x01\x00\x00", True),
+                         (vectors.INTERPAN_UNICAST, True), (vectors.BEACON, True)):
+            self.assertEqual(self.measure(h, vectors.load(RxFrame(), psdu, crc_ok=ok)), 0)

@@ -1,0 +1,65 @@
+"""`make test`: lint, then the host suite (pytest on CPython: tests_host/ and tests_device/),
+then the device suite (tests_device/ under the MicroPython unix port with an ESP32-sized heap),
+and a summary with the counts of each. Exit status 0 only when everything passed."""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_host():
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = os.path.join(tmp, "junit.xml")
+        rc = subprocess.call([sys.executable, "-m", "pytest", "-rs", "--junitxml", xml], cwd=ROOT)
+        if not os.path.exists(xml):
+            return rc, (0, 1, 0)
+        suite = ET.parse(xml).getroot()
+        suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+        total = int(suite.get("tests"))
+        bad = int(suite.get("failures")) + int(suite.get("errors"))
+        skipped = int(suite.get("skipped"))
+        return rc, (total - bad - skipped, bad, skipped)
+
+
+def run_device(micropython, mplib, heap):
+    env = dict(os.environ, MICROPYPATH=".frozen:.:" + os.path.abspath(mplib))
+    cmd = [micropython, "-X", "heapsize=" + heap, "tests_device/run.py"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    counts = (0, 1, 0)
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if line.startswith("device: "):
+            words = line.split()
+            counts = (int(words[1]), int(words[3]), int(words[5]))
+    rc = proc.wait()
+    return rc, counts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--micropython", required=True)
+    ap.add_argument("--mplib", required=True)
+    ap.add_argument("--heap", default="110wK")
+    args = ap.parse_args()
+    ruff = os.path.join(os.path.dirname(sys.executable), "ruff")
+    lint_rc = subprocess.call([ruff, "check", "."], cwd=ROOT)
+    host_rc, host = run_host()
+    dev_rc, dev = run_device(args.micropython, args.mplib, args.heap)
+    fmt = "%d passed, %d failed, %d skipped"
+    print()
+    print("lint (ruff):                     " + ("clean" if lint_rc == 0 else "FAILED"))
+    print("host   (pytest, CPython):        " + fmt % host)
+    print("device (unittest, MicroPython):  " + fmt % dev)
+    total = tuple(a + b for a, b in zip(host, dev))
+    print("total: " + fmt % total)
+    ok = lint_rc == 0 and host_rc == 0 and dev_rc == 0 and total[1] == 0 and total[0] > 0
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
