@@ -58,7 +58,7 @@ class SimBoard:
         self.clock = FastClock(float(opts["speed"]), int(opts["start-ticks"]))
         self.events = Events(_write, self.clock)
         host, _, port = opts["medium"].rpartition(":")
-        self.radio = ZepRadio(int(opts["zep-port"]), host, int(port))
+        self.radio = ZepRadio(medium_port=int(port), local_port=int(opts["zep-port"]), medium_host=host)
         self.storage = FileStorage(opts["state"])
         self.watchdog = SimWatchdog(
             self.clock, lambda late: self.events.emit("watchdog_reset", late_ms=late)

@@ -29,10 +29,10 @@ class SimWatchdog(Watchdog):
 
 
 class EventIndicators(Indicators):
-    # LEDs as event lines: {"event": "indicator", "name": ..., "on": ...}.
+    # LEDs as event lines: {"event": "indicator", "led": ..., "on": ...}.
     def __init__(self, emit):
         Indicators.__init__(self)
         self._emit = emit
 
     def _show(self, name, on):
-        self._emit("indicator", name=name, on=on)
+        self._emit("indicator", led=name, on=on)

@@ -1,0 +1,101 @@
+"""The Hand Held Terminal: an installer's tool that talks to hubs over the radio.
+
+    python tools/hht.py [--medium HOST:PORT] scan [--channels 11-26] [--wait 0.3] [--json]
+
+`scan` is an IEEE 802.15.4 active scan: a beacon request on each channel, then the beacons
+that answer it, listed by hub GUID (the ZigBee Extended PAN ID), PAN ID, channel and LQI.
+The radio is the firmware's own HAL radio (ZEP on loopback in the lab).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from firmware import beacon, mac, reject  # noqa: E402
+from firmware.eui64 import to_guid  # noqa: E402
+from hal.radio import RxFrame  # noqa: E402
+from hal.sim.radio_zep import ZepRadio  # noqa: E402
+
+HHT_EUI = bytes.fromhex("0023 7EFF FE00 0001".replace(" ", ""))
+
+
+def channels(spec):
+    lo, _, hi = spec.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def open_radio(args):
+    host, _, port = args.medium.rpartition(":")
+    return ZepRadio(medium_port=int(port), medium_host=host)
+
+
+def receive(radio, frame, seconds):
+    """Yield every received frame with a good FCS for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if radio.recv(frame):
+            if frame.crc_ok:
+                yield frame
+        else:
+            time.sleep(0.002)
+
+
+def scan(args):
+    radio = open_radio(args)
+    radio.hello()
+    frame = RxFrame(radio.HEADROOM)
+    f = mac.MacFrame()
+    tx = bytearray(16)
+    found = {}
+    seq = 0
+    for ch in channels(args.channels):
+        radio.configure(ch, 0xFFFF, 0xFFFF, HHT_EUI)
+        radio.send(tx, mac.build_beacon_request(tx, seq))
+        seq += 1
+        for fr in receive(radio, frame, args.wait):
+            if mac.parse(fr.buf, fr.off, fr.n, f) != reject.OK or f.ftype != mac.BEACON:
+                continue
+            p = mac.beacon_payload_off(fr.buf, f)
+            zb = p > 0 and beacon.parse_zigbee_payload(fr.buf, p, f.payload_end)
+            if not zb:
+                continue
+            sf = mac.beacon_superframe(fr.buf, f)
+            guid = to_guid(zb["epid"])
+            found[(guid, ch)] = {
+                "guid": guid, "pan_id": "0x%04X" % f.src_pan, "channel": ch, "lqi": fr.lqi,
+                "permit_join": bool(sf & mac.SF_PERMIT), "stack_profile": zb["stack_profile"],
+            }
+    radio.close()
+    hubs = sorted(found.values(), key=lambda h: (h["channel"], h["guid"]))
+    if args.json:
+        for h in hubs:
+            print(json.dumps(h))
+    else:
+        print("%-23s  %-6s  %-7s  %-3s  %s" % ("GUID", "PAN", "CHANNEL", "LQI", "JOIN"))
+        for h in hubs:
+            print("%-23s  %-6s  %-7d  %-3d  %s" % (h["guid"], h["pan_id"], h["channel"], h["lqi"],
+                                                  "open" if h["permit_join"] else "closed"))
+        print("%d hub(s) found" % len(hubs))
+    return 0 if hubs else 1
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="hht", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--medium", default="127.0.0.1:17754", help="the ZEP medium (HOST:PORT)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("scan", help="active scan: list hubs by GUID, PAN ID, channel, LQI")
+    p.add_argument("--channels", default="11-26", help="channel or range, e.g. 11 or 11-26")
+    p.add_argument("--wait", type=float, default=0.3, help="seconds to listen per channel")
+    p.add_argument("--json", action="store_true", help="one JSON object per hub")
+    p.set_defaults(func=scan)
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Child processes for the host tools: started so they die with their parent (no orphans even
+if the parent is killed), with each output line shown prefixed and kept in a log file."""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: Ctrl-C still stops everything through stop()
+
+
+def micropython():
+    return os.path.join(BIN, "micropython")
+
+
+def hub_command(medium_port, state, settings=(), speed=None, start_ticks=None, zep_port=0):
+    """The command line `make run` uses to start the hub on the MicroPython unix port."""
+    cmd = [micropython(), "-m", "boards.sim", "--medium", "127.0.0.1:%d" % medium_port,
+           "--state", state, "--zep-port", str(zep_port)]
+    if speed is not None:
+        cmd += ["--speed", str(speed)]
+    if start_ticks is not None:
+        cmd += ["--start-ticks", str(start_ticks)]
+    for kv in settings:
+        cmd += ["--set", kv]
+    return cmd
+
+
+def micropython_env():
+    return dict(os.environ, MICROPYPATH=".frozen:" + ROOT)
+
+
+class Proc:
+    def __init__(self, name, cmd, log_path=None, echo=True, env=None):
+        self.name = name
+        self.lines = []
+        self._cond = threading.Condition()
+        self._log = open(log_path, "a") if log_path else None
+        self._echo = echo
+        self.p = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=_die_with_parent,
+            start_new_session=True,  # the terminal's Ctrl-C reaches the parent only; it stops us
+        )
+        self._t = threading.Thread(target=self._pump, daemon=True)
+        self._t.start()
+
+    def _pump(self):
+        for line in self.p.stdout:
+            if self._log:
+                self._log.write(line)
+                self._log.flush()
+            if self._echo:
+                sys.stdout.write("%-7s| %s" % (self.name, line))
+                sys.stdout.flush()
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_for(self, text, timeout=10.0, start=0):
+        """Index of the first output line from `start` on that contains text, or None."""
+        deadline = _now() + timeout
+        with self._cond:
+            while True:
+                for i in range(start, len(self.lines)):
+                    if text in self.lines[i]:
+                        return i
+                left = deadline - _now()
+                if left <= 0 or self.p.poll() is not None and not self._t.is_alive():
+                    return None
+                self._cond.wait(min(left, 0.1))
+
+    def stop(self, timeout=5.0):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self._t.join(2)
+        if self._log:
+            self._log.close()
+        return self.p.returncode
+
+
+def _now():
+    import time
+
+    return time.monotonic()
