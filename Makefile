@@ -21,7 +21,7 @@ $(VENV)/.bootstrapped: requirements.txt tools/fetch_mplib.py
 	touch $@
 
 run: bootstrap
-	$(BIN)/python tools/lab.py
+	$(BIN)/python tools/lab.py $(LAB_ARGS)
 
 test: bootstrap
 	$(BIN)/python tools/run_tests.py --micropython $(MICROPYTHON) --mplib $(MPLIB) --heap $(HEAP)

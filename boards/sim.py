@@ -10,10 +10,10 @@ import sys
 
 from firmware.app import App
 from firmware.events import Events
+from hal.file_storage import FileStorage
 from hal.sim.board_io import EventIndicators, SimWatchdog
 from hal.sim.clock import FastClock
 from hal.sim.radio_zep import ZepRadio
-from hal.sim.storage import FileStorage
 
 USAGE = """usage: micropython -m boards.sim [options]
   --zep-port N        local UDP port of this node's ZEP radio (default 0: any free port)
@@ -26,8 +26,14 @@ USAGE = """usage: micropython -m boards.sim [options]
 
 
 def parse_args(argv):
-    opts = {"zep-port": "0", "medium": "127.0.0.1:17754", "state": "state", "speed": "1",
-            "start-ticks": "0", "set": []}
+    opts = {
+        "zep-port": "0",
+        "medium": "127.0.0.1:17754",
+        "state": "state",
+        "speed": "1",
+        "start-ticks": "0",
+        "set": [],
+    }
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -58,7 +64,9 @@ class SimBoard:
         self.clock = FastClock(float(opts["speed"]), int(opts["start-ticks"]))
         self.events = Events(_write, self.clock)
         host, _, port = opts["medium"].rpartition(":")
-        self.radio = ZepRadio(medium_port=int(port), local_port=int(opts["zep-port"]), medium_host=host)
+        self.radio = ZepRadio(
+            medium_port=int(port), local_port=int(opts["zep-port"]), medium_host=host
+        )
         self.storage = FileStorage(opts["state"])
         self.watchdog = SimWatchdog(
             self.clock, lambda late: self.events.emit("watchdog_reset", late_ms=late)

@@ -1,11 +1,10 @@
 # Runs every tests_device/test_*.py with micropython-lib's unittest, on the unix port or a
 # board (mpremote), and ends with one line: "device: N passed, N failed, N skipped".
-#   MICROPYPATH=.frozen:.:.venv/mplib micropython -X heapsize=110wK tests_device/run.py [test_x ...]
+#   MICROPYPATH=.frozen:.:.venv/mplib micropython -X heapsize=110wK tests_device/run.py [test_x]
 
 import gc
 import os
 import sys
-
 import unittest
 
 _DIR = "tests_device"
@@ -24,7 +23,11 @@ def main(names):
         suite = unittest.TestSuite()
         for attr in dir(mod):
             c = getattr(mod, attr)
-            if isinstance(c, type) and issubclass(c, unittest.TestCase) and c is not unittest.TestCase:
+            if (
+                isinstance(c, type)
+                and issubclass(c, unittest.TestCase)
+                and c is not unittest.TestCase
+            ):
                 suite.addTest(c)
         print("== " + name)
         res = unittest.TestRunner().run(suite)

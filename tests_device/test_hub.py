@@ -36,8 +36,8 @@ class BeaconReplyTest(unittest.TestCase):
         self.assertEqual((f.ftype, f.src_pan, f.src_short), (mac.BEACON, 0x1A2B, 0x0000))
         self.assertEqual(mac.beacon_superframe(psdu, f), 0x4FFF)  # joining closed by default
         p = mac.beacon_payload_off(psdu, f)
-        self.assertEqual(psdu[p + 3:p + 11], vectors.h("87d6120000 7e2300"))  # EPID = GUID, LE
-        self.assertEqual(psdu[p + 11:p + 14], b"\xff\xff\xff")
+        self.assertEqual(psdu[p + 3 : p + 11], vectors.h("87d6120000 7e2300"))  # EPID = GUID, LE
+        self.assertEqual(psdu[p + 11 : p + 14], b"\xff\xff\xff")
 
     def test_permit_bit_follows_setting(self):
         h = make_hub("join.permit=1")
@@ -124,6 +124,10 @@ class NoAllocationTest(unittest.TestCase):
     @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
     def test_drop_paths(self):
         h = make_hub()
-        for psdu, ok in ((vectors.BEACON_REQUEST, False), (b"\x05\x00\x01\x00\x00", True),
-                         (vectors.INTERPAN_UNICAST, True), (vectors.BEACON, True)):
+        for psdu, ok in (
+            (vectors.BEACON_REQUEST, False),
+            (b"\x05\x00\x01\x00\x00", True),
+            (vectors.INTERPAN_UNICAST, True),
+            (vectors.BEACON, True),
+        ):
             self.assertEqual(self.measure(h, vectors.load(RxFrame(), psdu, crc_ok=ok)), 0)

@@ -47,8 +47,9 @@ class ParseVectorsTest(unittest.TestCase):
         self.assertEqual(r, reject.OK)
         p = mac.beacon_payload_off(v, f)
         self.assertEqual(p, 11 + 2 * 2 + 8)
-        self.assertEqual(beacon.parse_zigbee_payload(v, p, f.payload_end)["epid"],
-                         vectors.BEACON_EPID)
+        self.assertEqual(
+            beacon.parse_zigbee_payload(v, p, f.payload_end)["epid"], vectors.BEACON_EPID
+        )
 
     def test_coordinator_realignment(self):
         v = vectors.COORD_REALIGN
@@ -65,8 +66,9 @@ class ParseVectorsTest(unittest.TestCase):
         r, f = parse(vectors.INTERPAN_UNICAST)
         self.assertEqual(r, reject.OK)
         self.assertEqual((f.ftype, f.dst_pan, f.src_pan), (mac.DATA, 0xFFFF, 0x1234))
-        self.assertTrue(eui64.equals_le(vectors.INTERPAN_UNICAST, f.src_ext_off,
-                                        vectors.h("8899aabbccddeeff")))
+        self.assertTrue(
+            eui64.equals_le(vectors.INTERPAN_UNICAST, f.src_ext_off, vectors.h("8899aabbccddeeff"))
+        )
         self.assertEqual(f.payload_end - f.payload_off, 10)
         r, f = parse(vectors.INTERPAN_BROADCAST)
         self.assertEqual(r, reject.OK)
@@ -87,18 +89,35 @@ class BuildTest(unittest.TestCase):
     def test_interpan_frames_match_vectors(self):
         payload = vectors.h("0b00 0300080901 010500")
         buf = bytearray(64)
-        n = mac.build_data(buf, 0x42, 0xFFFF, vectors.h("0011223344556677"), 0x1234,
-                           vectors.h("8899aabbccddeeff"), payload, ack_req=True)
+        n = mac.build_data(
+            buf,
+            0x42,
+            0xFFFF,
+            vectors.h("0011223344556677"),
+            0x1234,
+            vectors.h("8899aabbccddeeff"),
+            payload,
+            ack_req=True,
+        )
         self.assertEqual(with_fcs(buf, n), vectors.INTERPAN_UNICAST)
         payload = vectors.h("0b00 0b00080901 010500")
-        n = mac.build_data(buf, 0x43, 0xFFFF, 0xFFFF, 0x1234, vectors.h("8899aabbccddeeff"),
-                           payload)
+        n = mac.build_data(
+            buf, 0x43, 0xFFFF, 0xFFFF, 0x1234, vectors.h("8899aabbccddeeff"), payload
+        )
         self.assertEqual(with_fcs(buf, n), vectors.INTERPAN_BROADCAST)
 
     def test_coordinator_realignment_matches_vector(self):
         buf = bytearray(64)
-        n = mac.build_command(buf, 0x89, 0xFFFF, vectors.h("1122334455667788"), 0x99AA,
-                              vectors.h("8899aabbccddeeff"), 8, vectors.h("aa99dec014adde"))
+        n = mac.build_command(
+            buf,
+            0x89,
+            0xFFFF,
+            vectors.h("1122334455667788"),
+            0x99AA,
+            vectors.h("8899aabbccddeeff"),
+            8,
+            vectors.h("aa99dec014adde"),
+        )
         self.assertEqual(with_fcs(buf, n), vectors.COORD_REALIGN)
 
     def test_compression_round_trip(self):
@@ -145,8 +164,12 @@ class RejectTest(unittest.TestCase):
     def test_truncated_everywhere(self):
         # Every prefix shorter than the header plus the type's fixed fields is rejected (with a
         # fake FCS appended); from that length on, the frame parses.
-        for v, minimum in ((vectors.COORD_REALIGN, 24), (vectors.INTERPAN_UNICAST, 23),
-                           (vectors.BEACON, 11), (vectors.BEACON_REQUEST, 8)):
+        for v, minimum in (
+            (vectors.COORD_REALIGN, 24),
+            (vectors.INTERPAN_UNICAST, 23),
+            (vectors.BEACON, 11),
+            (vectors.BEACON_REQUEST, 8),
+        ):
             for cut in range(3, len(v) - 1):
                 r, _ = parse(v[:cut] + b"\0\0")
                 self.assertEqual(r == reject.OK, cut >= minimum, (v, cut, r))

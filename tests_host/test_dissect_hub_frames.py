@@ -54,8 +54,17 @@ def test_scapy_decodes_our_beacon_request():
 
 def test_tshark_dissects_hub_frames_cleanly(tmp_path):
     frames = [hub_beacon("join.permit=0"), hub_beacon("join.permit=1"), vectors.BEACON_REQUEST]
-    got = tshark_fields(frames, tmp_path, ["wpan.frame_type", "wpan.fcs_ok", "zbee_beacon.ext_panid",
-                                            "zbee_beacon.profile", "wpan.assoc_permit"])
+    got = tshark_fields(
+        frames,
+        tmp_path,
+        [
+            "wpan.frame_type",
+            "wpan.fcs_ok",
+            "zbee_beacon.ext_panid",
+            "zbee_beacon.profile",
+            "wpan.assoc_permit",
+        ],
+    )
     if got is None:
         pytest.skip("tshark is not installed (apt-get install tshark): scapy checks still ran")
     rows, verbose = got

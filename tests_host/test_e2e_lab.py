@@ -21,17 +21,35 @@ GUID = "00-23-7E-00-00-12-D6-87"
 @pytest.fixture
 def lab(tmp_path):
     port = free_udp_port()
-    p = procs.Proc("lab", [sys.executable, "tools/lab.py", "--dir", str(tmp_path), "--port",
-                           str(port), "--set", "join.permit=1", "--set",
-                           "log.counters_interval_s=1"], echo=False)
+    p = procs.Proc(
+        "lab",
+        [
+            sys.executable,
+            "tools/lab.py",
+            "--dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+            "--set",
+            "join.permit=1",
+            "--set",
+            "log.counters_interval_s=1",
+        ],
+        echo=False,
+    )
     assert p.wait_for("The lab is up", timeout=20) is not None, "\n".join(p.lines)
     yield p, port, tmp_path
     assert p.stop() == 0
 
 
 def hht(port, *args):
-    return subprocess.run([sys.executable, "tools/hht.py", "--medium", "127.0.0.1:%d" % port]
-                          + list(args), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "tools/hht.py", "--medium", "127.0.0.1:%d" % port] + list(args),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def hub_events(lines):
@@ -47,8 +65,16 @@ def test_hht_scan_finds_the_hub_and_the_capture_dissects(lab):
     r = hht(port, "scan", "--channels", "11-12", "--json")
     assert r.returncode == 0, r.stderr
     hubs = [json.loads(line) for line in r.stdout.splitlines()]
-    assert hubs == [{"guid": GUID, "pan_id": "0x1A2B", "channel": 11, "lqi": 255,
-                     "permit_join": True, "stack_profile": 2}]
+    assert hubs == [
+        {
+            "guid": GUID,
+            "pan_id": "0x1A2B",
+            "channel": 11,
+            "lqi": 255,
+            "permit_join": True,
+            "stack_profile": 2,
+        }
+    ]
     assert p.wait_for('"beacon_tx"', timeout=5) is not None
     # A junk datagram's frame is counted and reported in aggregate by reason.
     from hal.sim.radio_zep import ZepRadio
@@ -81,14 +107,23 @@ def test_hht_scan_finds_the_hub_and_the_capture_dissects(lab):
 
 def test_hub_runs_across_the_ticks_wraparound(tmp_path):
     port = free_udp_port()
-    medium = procs.Proc("medium", [sys.executable, "tools/medium.py", "--port", str(port)],
-                        echo=False)
+    medium = procs.Proc(
+        "medium", [sys.executable, "tools/medium.py", "--port", str(port)], echo=False
+    )
     assert medium.wait_for('"started"') is not None
     # Start 1 s before the 2**30 ms wrap at 20x: the wrap passes within a fraction of a second.
-    hub = procs.Proc("hub", procs.hub_command(port, str(tmp_path / "st"), speed=20,
-                                              start_ticks=(1 << 30) - 1000,
-                                              settings=["log.counters_interval_s=1"]),
-                     echo=False, env=procs.micropython_env())
+    hub = procs.Proc(
+        "hub",
+        procs.hub_command(
+            port,
+            str(tmp_path / "st"),
+            speed=20,
+            start_ticks=(1 << 30) - 1000,
+            settings=["log.counters_interval_s=1"],
+        ),
+        echo=False,
+        env=procs.micropython_env(),
+    )
     try:
         assert hub.wait_for('"started"', timeout=10) is not None
         ticks0 = json.loads(hub.lines[hub.wait_for('"started"')])["ticks"]

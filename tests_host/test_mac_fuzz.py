@@ -25,10 +25,14 @@ def test_parse_never_raises_and_offsets_stay_inside(psdu):
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.sampled_from([vectors.BEACON_REQUEST, vectors.COORD_REALIGN, vectors.INTERPAN_UNICAST,
-                        vectors.BEACON]),
-       st.lists(st.tuples(st.integers(0, 126), st.integers(0, 255)), max_size=6),
-       st.integers(0, 127), st.booleans())
+@given(
+    st.sampled_from(
+        [vectors.BEACON_REQUEST, vectors.COORD_REALIGN, vectors.INTERPAN_UNICAST, vectors.BEACON]
+    ),
+    st.lists(st.tuples(st.integers(0, 126), st.integers(0, 255)), max_size=6),
+    st.integers(0, 127),
+    st.booleans(),
+)
 def test_hub_survives_mutated_frames(base, flips, cut, crc_ok):
     psdu = bytearray(base[: max(cut, 0)] if cut < len(base) else base)
     for i, v in flips:

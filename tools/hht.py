@@ -66,8 +66,12 @@ def scan(args):
             sf = mac.beacon_superframe(fr.buf, f)
             guid = to_guid(zb["epid"])
             found[(guid, ch)] = {
-                "guid": guid, "pan_id": "0x%04X" % f.src_pan, "channel": ch, "lqi": fr.lqi,
-                "permit_join": bool(sf & mac.SF_PERMIT), "stack_profile": zb["stack_profile"],
+                "guid": guid,
+                "pan_id": "0x%04X" % f.src_pan,
+                "channel": ch,
+                "lqi": fr.lqi,
+                "permit_join": bool(sf & mac.SF_PERMIT),
+                "stack_profile": zb["stack_profile"],
             }
     radio.close()
     hubs = sorted(found.values(), key=lambda h: (h["channel"], h["guid"]))
@@ -77,15 +81,24 @@ def scan(args):
     else:
         print("%-23s  %-6s  %-7s  %-3s  %s" % ("GUID", "PAN", "CHANNEL", "LQI", "JOIN"))
         for h in hubs:
-            print("%-23s  %-6s  %-7d  %-3d  %s" % (h["guid"], h["pan_id"], h["channel"], h["lqi"],
-                                                  "open" if h["permit_join"] else "closed"))
+            print(
+                "%-23s  %-6s  %-7d  %-3d  %s"
+                % (
+                    h["guid"],
+                    h["pan_id"],
+                    h["channel"],
+                    h["lqi"],
+                    "open" if h["permit_join"] else "closed",
+                )
+            )
         print("%d hub(s) found" % len(hubs))
     return 0 if hubs else 1
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="hht", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="hht", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--medium", default="127.0.0.1:17754", help="the ZEP medium (HOST:PORT)")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("scan", help="active scan: list hubs by GUID, PAN ID, channel, LQI")

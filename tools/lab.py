@@ -25,12 +25,19 @@ Ctrl-C here stops the lab.
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--dir", default="lab", help="logs, capture and hub state (default lab/)")
     ap.add_argument("--port", type=int, default=17754, help="UDP port of the ZEP medium")
     ap.add_argument("--speed", type=float, default=1, help="hub clock speed vs real time")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="hub setting override (docs/settings.md), repeatable")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hub setting override (docs/settings.md), repeatable",
+    )
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     py = sys.executable
@@ -47,8 +54,14 @@ def main():
     try:
         medium = procs.Proc(
             "medium",
-            [py, "tools/medium.py", "--port", str(args.port),
-             "--pcap", os.path.join(args.dir, "capture.pcap")],
+            [
+                py,
+                "tools/medium.py",
+                "--port",
+                str(args.port),
+                "--pcap",
+                os.path.join(args.dir, "capture.pcap"),
+            ],
             os.path.join(args.dir, "medium.log"),
         )
         running.append(medium)
@@ -56,8 +69,9 @@ def main():
             sys.exit("the medium did not start (is UDP port %d in use?)" % args.port)
         hub = procs.Proc(
             "hub",
-            procs.hub_command(args.port, os.path.join(args.dir, "hub-state"), args.set,
-                              speed=args.speed),
+            procs.hub_command(
+                args.port, os.path.join(args.dir, "hub-state"), args.set, speed=args.speed
+            ),
             os.path.join(args.dir, "hub.log"),
             env=procs.micropython_env(),
         )

@@ -26,8 +26,17 @@ def micropython():
 
 def hub_command(medium_port, state, settings=(), speed=None, start_ticks=None, zep_port=0):
     """The command line `make run` uses to start the hub on the MicroPython unix port."""
-    cmd = [micropython(), "-m", "boards.sim", "--medium", "127.0.0.1:%d" % medium_port,
-           "--state", state, "--zep-port", str(zep_port)]
+    cmd = [
+        micropython(),
+        "-m",
+        "boards.sim",
+        "--medium",
+        "127.0.0.1:%d" % medium_port,
+        "--state",
+        state,
+        "--zep-port",
+        str(zep_port),
+    ]
     if speed is not None:
         cmd += ["--speed", str(speed)]
     if start_ticks is not None:
@@ -49,8 +58,15 @@ class Proc:
         self._log = open(log_path, "a") if log_path else None
         self._echo = echo
         self.p = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=_die_with_parent,
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            preexec_fn=_die_with_parent,
             start_new_session=True,  # the terminal's Ctrl-C reaches the parent only; it stops us
         )
         self._t = threading.Thread(target=self._pump, daemon=True)

@@ -1,6 +1,7 @@
-# File storage for the simulated board: one file per record in a state directory, replaced
-# atomically (write name.tmp, flush, fsync where the port has it, rename over name). A power
-# cut leaves either the old or the new record; a stale .tmp is ignored and removed at start.
+# File storage: one file per record in a directory, replaced atomically (write name.tmp, flush,
+# fsync where the port has it, rename over name). Rename is atomic on POSIX (the sim board) and
+# on littlefs (the ESP32's default filesystem), so a power cut leaves either the old or the new
+# record; a stale .tmp is ignored and removed at start.
 
 import os
 
