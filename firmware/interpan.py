@@ -4,9 +4,9 @@
 # firmware.ticks.PERIOD) and returns a Change for the shell to log and queue for the head-end, or
 # None. The rules come from the GBCS options in the 2013 design minutes and issue 3:
 #   power_up          ON, countdown of keepalive_s ("60 minutes from power on").
-#   command_accepted  an authenticated, accepted inter-PAN command restarts the countdown. It is
-#                     the only keep-alive: discovery, junk, unauthenticated or rate-limited frames
-#                     never reach it. While OFF no frame is answered, so it cannot turn the flag on.
+#   command_accepted  an authenticated, accepted inter-PAN command restarts the countdown; the
+#                     only keep-alive (discovery, junk, unauthenticated or rate-limited frames
+#                     never reach it). While OFF no frame is answered, so it never turns it ON.
 #   tick              OFF when the countdown runs out ("timeout") or the max-open cap is reached.
 #   wan_lost          ON with no timeout, whatever the flag was.
 #   wan_restored      from the WAN-lost hold, the countdown restarts now (an installer mid-visit is

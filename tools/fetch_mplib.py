@@ -23,9 +23,10 @@ SHA256 = "83b4a65c44b2f6382bc3dd8fbbe002b5679dbfc3744b99eaa59802e6fd14cf67"
 
 def main(dest):
     index = os.environ.get("PYPI_JSON", "https://pypi.org/pypi")
-    with urllib.request.urlopen("%s/%s/%s/json" % (index, PACKAGE, VERSION), timeout=60) as r:
+    with urllib.request.urlopen("%s/%s/json" % (index, PACKAGE), timeout=60) as r:
         meta = json.load(r)
-    url = [u["url"] for u in meta["urls"] if u["packagetype"] == "sdist"][0]
+    files = meta["releases"][VERSION]
+    url = [f["url"] for f in files if f["packagetype"] == "sdist"][0]
     with urllib.request.urlopen(url, timeout=60) as r:
         blob = r.read()
     digest = hashlib.sha256(blob).hexdigest()
