@@ -11,13 +11,20 @@ _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
 
 
+# Every intermediate stays inside +/-2**30 so it is a small int on the ESP32 (31-bit small
+# ints): these run per frame, and a big-int intermediate would allocate.
+
+
 def ticks_add(t, delta):
-    return (t + delta) & _MASK
+    # delta: -PERIOD/2 .. PERIOD/2
+    t = t - PERIOD + (delta & _MASK)
+    return t + PERIOD if t < 0 else t
 
 
 def ticks_diff(a, b):
     # Signed distance a - b, valid while the true distance is under PERIOD / 2.
-    return ((a - b + _HALF) & _MASK) - _HALF
+    d = (a - b) & _MASK
+    return d - PERIOD if d >= _HALF else d
 
 
 def expired(now, deadline):

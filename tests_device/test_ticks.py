@@ -67,3 +67,13 @@ class ClockTest(unittest.TestCase):
 
     def test_fast_clock_rejects_bad_speed(self):
         self.assertRaises(ValueError, FastClock, 0)
+
+
+class SmallIntRangeTest(unittest.TestCase):
+    def test_exhaustive_edges_match_the_reference_formula(self):
+        edges = (0, 1, 2, PERIOD // 2 - 1, PERIOD // 2, PERIOD // 2 + 1, PERIOD - 2, PERIOD - 1)
+        for a in edges:
+            for b in edges:
+                self.assertEqual(ticks_diff(a, b), ((a - b + PERIOD // 2) % PERIOD) - PERIOD // 2)
+            for d in (0, 1, -1, PERIOD // 2 - 1, -(PERIOD // 2), 12345, -12345):
+                self.assertEqual(ticks_add(a, d), (a + d) % PERIOD)

@@ -1,0 +1,212 @@
+import json
+import unittest
+
+from firmware.outbox import HIGH, LOW, Outbox
+from hal.fake.storage import MemoryStorage
+
+
+def report(n):
+    return (HIGH, ('{"event":"queue_overflow","dropped":%d}' % n).encode())
+
+
+class OrderTest(unittest.TestCase):
+    def setUp(self):
+        self.st = MemoryStorage()
+        self.ob = Outbox(self.st)
+
+    def test_empty(self):
+        self.assertEqual(len(self.ob), 0)
+        self.assertIsNone(self.ob.peek())
+        self.assertIsNone(self.ob.pop())
+
+    def test_delivered_in_order_of_arrival_whatever_the_priority(self):
+        sent = [(LOW, b"l1"), (HIGH, b"h1"), (LOW, b"l2"), (HIGH, b"h2"), (LOW, b"")]
+        for p, d in sent:
+            self.assertEqual(self.ob.put(p, d), 0)
+        self.assertEqual(self.ob.items(), sent)
+        got = []
+        while len(self.ob):
+            head = self.ob.peek()
+            self.assertEqual(self.ob.pop(), head)
+            got.append(head)
+        self.assertEqual(got, sent)
+        self.assertEqual(self.ob.nbytes(), 0)
+
+    def test_accepts_any_buffer(self):
+        self.ob.put(HIGH, bytearray(b"ab"))
+        self.ob.put(HIGH, memoryview(b"cd"))
+        self.assertEqual(self.ob.items(), [(HIGH, b"ab"), (HIGH, b"cd")])
+        self.assertIsInstance(self.ob.peek()[1], bytes)
+
+    def test_rejects_bad_input(self):
+        self.assertRaises(ValueError, self.ob.put, 7, b"x")
+        self.assertRaises(ValueError, self.ob.put, LOW, bytes(8192 - 64 + 1))
+        self.assertEqual(self.ob.put(LOW, bytes(8192 - 64)), 0)
+        self.assertRaises(ValueError, Outbox, self.st, "x", 1)
+        self.assertRaises(ValueError, Outbox, self.st, "x", 4, 64)
+        self.assertRaises(ValueError, Outbox, self.st, "x", 4, 200, lambda n: bytes(65))
+
+    def test_every_change_is_written(self):
+        w = self.st.writes
+        self.ob.put(LOW, b"a")
+        self.ob.put(LOW, b"b")
+        self.ob.pop()
+        self.assertEqual(self.st.writes, w + 3)
+
+
+class BoundsTest(unittest.TestCase):
+    def setUp(self):
+        self.st = MemoryStorage()
+        # 4 ordinary items and 100 payload bytes; one slot and 64 bytes kept for the report.
+        self.ob = Outbox(self.st, max_items=5, max_bytes=164)
+
+    def fill(self, items):
+        for p, d in items:
+            self.assertEqual(self.ob.put(p, d), 0)
+
+    def test_item_bound_drops_the_oldest_low(self):
+        self.fill([(LOW, b"l1"), (HIGH, b"h1"), (LOW, b"l2"), (HIGH, b"h2")])
+        self.assertEqual(self.ob.put(HIGH, b"h3"), 1)
+        self.assertEqual(
+            self.ob.items(), [(HIGH, b"h1"), (LOW, b"l2"), (HIGH, b"h2"), report(1), (HIGH, b"h3")]
+        )
+        self.assertEqual(self.ob.put(LOW, b"l3"), 1)  # l2 goes; the report counts on
+        self.assertEqual(
+            self.ob.items(), [(HIGH, b"h1"), (HIGH, b"h2"), report(2), (HIGH, b"h3"), (LOW, b"l3")]
+        )
+        self.assertEqual(self.ob.dropped, 2)
+        self.assertEqual(len(self.ob), 5)
+
+    def test_high_goes_only_when_no_low_is_left(self):
+        self.fill([(HIGH, b"h1"), (HIGH, b"h2"), (HIGH, b"h3"), (HIGH, b"h4")])
+        self.assertEqual(self.ob.put(HIGH, b"h5"), 1)
+        self.assertEqual(
+            self.ob.items(),
+            [(HIGH, b"h2"), (HIGH, b"h3"), (HIGH, b"h4"), report(1), (HIGH, b"h5")],
+        )
+
+    def test_a_low_put_into_a_queue_of_high_is_itself_dropped(self):
+        self.fill([(HIGH, b"h1"), (HIGH, b"h2"), (HIGH, b"h3"), (HIGH, b"h4")])
+        self.assertEqual(self.ob.put(LOW, b"l1"), 1)
+        self.assertEqual(
+            self.ob.items(),
+            [(HIGH, b"h1"), (HIGH, b"h2"), (HIGH, b"h3"), (HIGH, b"h4"), report(1)],
+        )
+
+    def test_byte_bound(self):
+        self.fill([(HIGH, b"A" * 40), (LOW, b"B" * 40), (HIGH, b"C" * 10)])
+        self.assertEqual(self.ob.put(HIGH, b"D" * 30), 1)  # 120 > 100: B goes, not the older A
+        self.assertEqual(
+            self.ob.items(), [(HIGH, b"A" * 40), (HIGH, b"C" * 10), report(1), (HIGH, b"D" * 30)]
+        )
+        self.assertEqual(self.ob.put(HIGH, b"E" * 90), 3)  # only E fits
+        self.assertEqual(self.ob.items(), [report(4), (HIGH, b"E" * 90)])
+
+    def test_never_exceeds_the_bounds(self):
+        for i in range(300):
+            self.ob.put(HIGH if i % 3 == 0 else LOW, bytes(i * 7 % 61))
+            self.assertTrue(len(self.ob) <= 5)
+            self.assertTrue(self.ob.nbytes() <= 164)
+
+    def test_drop_report_is_json_and_starts_over_once_delivered(self):
+        self.fill([(LOW, b"1"), (LOW, b"2"), (LOW, b"3"), (LOW, b"4")])
+        for d in (b"5", b"6", b"7"):
+            self.assertEqual(self.ob.put(LOW, d), 1)
+        self.assertEqual(self.ob.items()[1], report(3))
+        self.ob.pop()
+        self.assertEqual(json.loads(self.ob.pop()[1]), {"event": "queue_overflow", "dropped": 3})
+        self.assertEqual(self.ob.put(LOW, b"8"), 0)  # the report's slot is free again
+        self.assertEqual(self.ob.put(LOW, b"9"), 1)
+        self.assertEqual(self.ob.items()[-2:], [report(1), (LOW, b"9")])
+        self.assertEqual(self.ob.dropped, 4)
+
+    def test_custom_report(self):
+        ob = Outbox(
+            MemoryStorage(), max_items=2, max_bytes=100, report=lambda n: ("drop %d" % n).encode()
+        )
+        ob.put(LOW, b"a")
+        ob.put(LOW, b"b")
+        self.assertEqual(ob.items(), [(HIGH, b"drop 1"), (LOW, b"b")])
+
+
+class PersistenceTest(unittest.TestCase):
+    def setUp(self):
+        self.st = MemoryStorage()
+        self.ob = Outbox(self.st, max_items=4, max_bytes=200)
+        for p, d in ((LOW, b"l1"), (HIGH, b"h1"), (LOW, b"l2"), (HIGH, b"h2")):
+            self.ob.put(p, d)
+
+    def reboot(self, **kw):
+        args = {"max_items": 4, "max_bytes": 200}
+        args.update(kw)
+        return Outbox(self.st, **args)
+
+    def test_round_trip(self):
+        before = self.ob.items()
+        self.assertEqual(before[2], report(1))
+        again = self.reboot()
+        self.assertEqual(again.items(), before)
+        self.assertEqual((again.dropped, again.corrupt, again.nbytes()), (1, 0, self.ob.nbytes()))
+        self.assertEqual(again.pop(), (HIGH, b"h1"))
+        self.assertEqual(self.reboot().items(), before[1:])
+
+    def test_report_count_survives_and_keeps_counting(self):
+        again = self.reboot()
+        again.put(LOW, b"l4")
+        self.assertEqual(self.reboot().items()[1], report(2))
+
+    def test_names_are_separate(self):
+        other = Outbox(self.st, "other")
+        other.put(HIGH, b"x")
+        self.assertEqual(len(self.reboot()), 4)
+        self.assertEqual(Outbox(self.st, "other").items(), [(HIGH, b"x")])
+
+    def test_every_flipped_byte_is_detected(self):
+        good = self.st.records["outbox"]
+        for i in range(len(good)):
+            for bit in (0x01, 0x80):
+                bad = bytearray(good)
+                bad[i] ^= bit
+                self.st.records["outbox"] = bytes(bad)
+                ob = self.reboot()
+                self.assertEqual((len(ob), ob.corrupt, ob.dropped), (0, 1, 0))
+        self.assertEqual(self.reboot().corrupt, 0)  # the empty queue was written back
+
+    def test_every_truncation_is_detected(self):
+        good = self.st.records["outbox"]
+        for n in range(len(good)):
+            self.st.records["outbox"] = good[:n]
+            ob = self.reboot()
+            self.assertEqual((len(ob), ob.corrupt), (0, 1))
+
+    def test_usable_after_corruption(self):
+        self.st.records["outbox"] = b"\xff" * 30
+        ob = self.reboot()
+        ob.put(HIGH, b"new")
+        self.assertEqual(self.reboot().items(), [(HIGH, b"new")])
+
+    def test_failed_write_leaves_the_previous_record(self):
+        before = self.ob.items()
+        self.st.fail_next_write = True
+        self.assertEqual(self.ob.put(HIGH, b"h3"), 1)
+        self.assertEqual((self.ob.dirty, self.ob.write_errors), (True, 1))
+        self.assertEqual(self.ob.items()[-1], (HIGH, b"h3"))  # still queued in RAM
+        again = self.reboot()
+        self.assertEqual(again.items(), before)
+        self.assertEqual(again.corrupt, 0)
+        self.assertTrue(self.ob.flush())
+        self.assertFalse(self.ob.dirty)
+        self.assertEqual(self.reboot().items(), self.ob.items())
+
+    def test_failed_write_on_pop(self):
+        self.st.fail_next_write = True
+        self.assertEqual(self.ob.pop(), (HIGH, b"h1"))
+        self.assertEqual(self.reboot().items()[0], (HIGH, b"h1"))  # delivered again after a reboot
+        self.ob.pop()  # the next change writes the whole queue
+        self.assertEqual(self.reboot().items(), self.ob.items())
+
+    def test_bounds_shrunk_between_boots(self):
+        small = self.reboot(max_items=3)
+        self.assertEqual(small.items(), [(HIGH, b"h1"), report(2), (HIGH, b"h2")])
+        self.assertEqual(small.dropped, 2)
+        self.assertEqual(self.reboot(max_items=3).items(), small.items())
