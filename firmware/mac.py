@@ -151,11 +151,14 @@ def _put_addr(buf, p, addr):
     return p + 8
 
 
-def write_header(buf, ftype, seq, dst_pan, dst, src_pan, src, ack_req=False, pending=False):
-    # PAN ID compression is used whenever both addresses are present and the PANs match.
+def write_header(
+    buf, ftype, seq, dst_pan, dst, src_pan, src, ack_req=False, pending=False, compress=True
+):
+    # PAN ID compression is used when both addresses are present and the PANs match, unless
+    # compress is False (inter-PAN frames always carry both PAN IDs).
     dm = _mode(dst)
     sm = _mode(src)
-    comp = dm and sm and dst_pan == src_pan
+    comp = compress and dm and sm and dst_pan == src_pan
     fcf = ftype | (dm << 10) | (sm << 14)
     if ack_req:
         fcf |= _ACK_REQ

@@ -11,18 +11,18 @@
 # max_bytes - _REPORT_MAX payload bytes. put() also returns how many items it dropped, and
 # `dropped` counts them over the outbox's life (persisted).
 #
-# Every change is written through hal Storage (atomic per record) as one record:
-#   u8 version (1) | u32 dropped | u16 n | n x (u8 kind | u16 len | data) | u32 CRC-32
-# little-endian, the CRC (binascii.crc32) over everything before it; kind 0 LOW, 1 HIGH,
-# 2 overflow report (data: u32 count). The bytes bound is on payloads; the record adds 3 per item
-# and 11 in all. A record that fails any check (torn by a bad flash, edited, another version)
+# Every change is written through hal Storage (atomic per record) as one sealed record
+# (firmware.record: version 1, CRC-32) whose payload is, little-endian:
+#   u32 dropped | u16 n | n x (u8 kind | u16 len | data)
+# kind 0 LOW, 1 HIGH, 2 overflow report (data: u32 count). The bytes bound is on payloads; the
+# record adds 3 per item and 11 in all. A record that fails any check (torn by a bad flash, edited, another version)
 # is counted in `corrupt` and the outbox starts empty instead of crashing the boot. A failed
 # write keeps the queue in RAM (sets `dirty`, counts `write_errors`) and leaves the previous record
 # on storage; the next change or flush() writes again.
 
-import binascii
 import struct
 
+from firmware import record
 from firmware.compat import const
 
 LOW = const(0)
@@ -31,18 +31,14 @@ _REPORT = const(2)
 
 _VERSION = const(1)
 _REPORT_MAX = const(64)
-_HEAD = "<BIH"
-_HEAD_LEN = const(7)
+_HEAD = "<IH"
+_HEAD_LEN = const(6)
 _ITEM = "<BH"
 _ITEM_LEN = const(3)
 
 
 def overflow_report(count):
     return ('{"event":"queue_overflow","dropped":%d}' % count).encode()
-
-
-def _crc32(buf):
-    return binascii.crc32(buf) & 0xFFFFFFFF
 
 
 class Outbox:
@@ -161,11 +157,11 @@ class Outbox:
         return -1
 
     def _encode(self):
-        size = _HEAD_LEN + 4
+        size = _HEAD_LEN
         for kind, data in self._items:
             size += _ITEM_LEN + (4 if kind == _REPORT else len(data))
         buf = bytearray(size)
-        struct.pack_into(_HEAD, buf, 0, _VERSION, self.dropped & 0xFFFFFFFF, len(self._items))
+        struct.pack_into(_HEAD, buf, 0, self.dropped & 0xFFFFFFFF, len(self._items))
         off = _HEAD_LEN
         for kind, data in self._items:
             if kind == _REPORT:
@@ -174,16 +170,14 @@ class Outbox:
             off += _ITEM_LEN
             buf[off : off + len(data)] = data
             off += len(data)
-        struct.pack_into("<I", buf, off, _crc32(memoryview(buf)[:off]))
-        return bytes(buf)
+        return record.seal(_VERSION, buf)
 
     def _decode(self, rec):
-        end = len(rec) - 4
-        if end < _HEAD_LEN or rec[0] != _VERSION:
+        rec = record.unseal(_VERSION, rec)
+        if rec is None or len(rec) < _HEAD_LEN:
             return False
-        if _crc32(memoryview(rec)[:end]) != struct.unpack_from("<I", rec, end)[0]:
-            return False
-        _, dropped, n = struct.unpack_from(_HEAD, rec, 0)
+        end = len(rec)
+        dropped, n = struct.unpack_from(_HEAD, rec, 0)
         items = []
         payload = 0
         reports = 0

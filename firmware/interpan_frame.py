@@ -1,0 +1,76 @@
+# ZigBee Smart Energy inter-PAN frames: an 802.15.4 data frame with a 64-bit source and both PAN
+# IDs, then a 2-octet stub NWK header (0x000B: frame type 3, protocol version 2) and a stub APS
+# header (frame type 3, delivery mode, optional group, cluster, profile; no endpoints and no
+# counter), then a ZCL frame. reference/protocols.md section 2.
+
+from firmware import mac
+from firmware.compat import const
+
+STUB_NWK_LO = const(0x0B)
+STUB_NWK_HI = const(0x00)
+APS_UNICAST = const(0x03)
+APS_BROADCAST = const(0x0B)
+APS_GROUP = const(0x0F)
+PROFILE_SE = const(0x0109)
+
+OK = const(0)
+NOT_INTERPAN = const(1)
+BAD_APS = const(2)
+
+
+class InterPanHeader:
+    def __init__(self):
+        self.delivery = 0  # APS frame control (unicast / broadcast / group)
+        self.cluster = 0
+        self.profile = 0
+        self.zcl_off = 0
+
+
+def is_interpan(buf, f):
+    # The cheap test the drop path uses: the first two payload octets and the MAC shape.
+    p = f.payload_off
+    return (
+        f.ftype == mac.DATA
+        and f.src_mode == mac.ADDR_EXT
+        and f.payload_end - p >= 2
+        and buf[p] == STUB_NWK_LO
+        and buf[p + 1] == STUB_NWK_HI
+    )
+
+
+def parse(buf, f, h):
+    # After is_interpan(): the stub APS header. Returns OK, or BAD_APS.
+    p = f.payload_off + 2
+    end = f.payload_end
+    if p >= end:
+        return BAD_APS
+    fc = buf[p]
+    if fc & 0x03 != 0x03 or fc & 0xF0:  # not inter-PAN type; security/ack/ext header unsupported
+        return BAD_APS
+    p += 1
+    if fc == APS_GROUP:
+        p += 2
+    if p + 4 > end:
+        return BAD_APS
+    h.delivery = fc
+    h.cluster = buf[p] | (buf[p + 1] << 8)
+    h.profile = buf[p + 2] | (buf[p + 3] << 8)
+    h.zcl_off = p + 4
+    return OK
+
+
+def write_header(buf, seq, dst_pan, dst, src_pan, src_eui, cluster, profile=PROFILE_SE):
+    # MAC + stub NWK + stub APS; returns the offset where the ZCL frame goes. Unicast to a long
+    # address asks for an ACK, broadcast never does (Ember's inter-PAN frame controls).
+    unicast = not isinstance(dst, int) or dst != mac.BROADCAST
+    p = mac.write_header(
+        buf, mac.DATA, seq, dst_pan, dst, src_pan, src_eui, ack_req=unicast, compress=False
+    )
+    buf[p] = STUB_NWK_LO
+    buf[p + 1] = STUB_NWK_HI
+    buf[p + 2] = APS_UNICAST if unicast else APS_BROADCAST
+    buf[p + 3] = cluster & 0xFF
+    buf[p + 4] = cluster >> 8
+    buf[p + 5] = profile & 0xFF
+    buf[p + 6] = profile >> 8
+    return p + 7

@@ -1,0 +1,58 @@
+# ZigBee Cluster Library frame header: frame control, optional manufacturer code, transaction
+# sequence number, command identifier; the command payload follows. Parsed into a preallocated
+# ZclHeader by offsets, never raising (ZCL spec 2.4.1).
+
+from firmware.compat import const
+
+# Frame control
+CLUSTER_SPECIFIC = const(0x01)  # frame type 1 (0 = profile-wide/global command)
+MANUFACTURER_SPECIFIC = const(0x04)
+SERVER_TO_CLIENT = const(0x08)  # direction
+DISABLE_DEFAULT_RESPONSE = const(0x10)
+
+OK = const(0)
+BAD = const(1)
+
+
+class ZclHeader:
+    def __init__(self):
+        self.fc = 0
+        self.manufacturer = -1
+        self.seq = 0
+        self.command = 0
+        self.payload_off = 0
+
+
+def parse(buf, off, end, z):
+    if end - off < 3:
+        return BAD
+    fc = buf[off]
+    if fc & 0xE0 or fc & 0x03 > 1:  # reserved bits / frame types
+        return BAD
+    p = off + 1
+    z.manufacturer = -1
+    if fc & MANUFACTURER_SPECIFIC:
+        if end - p < 4:
+            return BAD
+        z.manufacturer = buf[p] | (buf[p + 1] << 8)
+        p += 2
+    z.fc = fc
+    z.seq = buf[p]
+    z.command = buf[p + 1]
+    z.payload_off = p + 2
+    return OK
+
+
+def write(buf, p, fc, seq, command, manufacturer=-1):
+    # Writes a header at buf[p]; returns the offset of the payload.
+    if manufacturer >= 0:
+        fc |= MANUFACTURER_SPECIFIC
+    buf[p] = fc
+    p += 1
+    if manufacturer >= 0:
+        buf[p] = manufacturer & 0xFF
+        buf[p + 1] = manufacturer >> 8
+        p += 2
+    buf[p] = seq & 0xFF
+    buf[p + 1] = command
+    return p + 2
