@@ -16,9 +16,10 @@
 #   u32 dropped | u16 n | n x (u8 kind | u16 len | data)
 # kind 0 LOW, 1 HIGH, 2 overflow report (data: u32 count). The bytes bound is on payloads; the
 # record adds 3 per item and 11 in all. A record that fails any check (torn by a bad flash,
-# edited, another version) is counted in `corrupt` and the outbox starts empty instead of crashing the boot. A failed
-# write keeps the queue in RAM (sets `dirty`, counts `write_errors`) and leaves the previous record
-# on storage; the next change or flush() writes again.
+# edited, another version) is counted in `corrupt` and the outbox starts empty instead of
+# crashing the boot. A failed write keeps the queue in RAM (sets `dirty`, counts
+# `write_errors`) and leaves the previous record on storage; the next change or flush() writes
+# again.
 
 import struct
 
