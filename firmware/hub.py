@@ -1,32 +1,104 @@
 # The hub's functional core for radio frames: a received frame and the time in, a decision out
-# (nothing, or transmit self.tx_buf[0:self.tx_len]). No I/O and no allocation on any path that
-# drops a frame or answers a beacon request; the shell (firmware.app) does the sending and the
-# logging. Drops are counted per reason in self.rejected (indexed by firmware.reject codes).
+# (nothing, or transmit self.tx_buf[0:self.tx_len]). No I/O; no allocation on any path that
+# drops a frame or answers a beacon request. Drops are counted per reason in self.rejected
+# (indexed by firmware.reject codes). Things the shell must log or report (inter-PAN flag
+# changes) are appended to self.notes as (event, fields) and drained by the shell.
+#
+# Inter-PAN frames are recognised from the first two payload octets and dropped at once while
+# the flag is OFF, before anything else is parsed: the hub then answers no inter-PAN frame at
+# all. Only a command the command layer accepts (authenticated) keeps the flag alive.
 
-from firmware import mac, reject
+from firmware import discovery, interpan_frame, mac, reject, zcl
 from firmware.beacon import Beacon
 from firmware.compat import const
+from firmware.device_log import DeviceLog
+from firmware.eui64 import equals_le, read_le
+from firmware.interpan import InterPan
+from hal.radio import PSDU_MAX
 
 NOTHING = const(0)
 TRANSMIT = const(1)
 
 # What a TRANSMIT decision sends, for the shell's log.
 TX_BEACON = const(1)
+TX_DISCOVERY = const(2)
+TX_REPLY = const(3)
+
+TUNNELING_CLUSTER = const(0x0704)  # SE Tunneling: GBCS commands over inter-PAN
+_NOTES_MAX = const(32)
+
+
+class Unauthenticated:
+    # The command layer until one is provisioned: every command fails authentication, so nothing
+    # is executed and nothing keeps inter-PAN alive.
+    def on_interpan(self, hub, buf, f, zh, now):
+        return False
 
 
 class Hub:
-    def __init__(self, settings):
+    def __init__(self, settings, storage=None, commands=None, han=None):
         self.eui = settings.eui64()
         self.pan_id = settings["radio.pan_id"]
         self.channel = settings["radio.channel"]
         self.permit_join = settings["join.permit"]
         self.beacon = Beacon(self.pan_id, self.eui)
+        self.device_log = DeviceLog(storage, capacity=settings["han.device_log_max"])
+        self.interpan = InterPan(settings["interpan.keepalive_s"], settings["interpan.max_open_s"])
+        self.commands = commands or Unauthenticated()
+        self.han = han  # HAN membership and traffic to joined devices (firmware.han)
+        self.wan_present = True
         self.rx = mac.MacFrame()
+        self.iph = interpan_frame.InterPanHeader()
+        self.zh = zcl.ZclHeader()
         self.rejected = [0] * reject.COUNT
         self.rx_frames = 0
+        self.notes = []
+        self.notes_dropped = 0
         self.tx_buf = None
         self.tx_len = 0
         self.tx_kind = 0
+        self._tx = bytearray(PSDU_MAX)
+        self._seq = 0
+
+    # --- notes for the shell -------------------------------------------------------------
+
+    def note(self, event, **fields):
+        if len(self.notes) >= _NOTES_MAX:
+            self.notes_dropped += 1  # the shell drains every wake-up; this is a backstop
+            return
+        self.notes.append((event, fields))
+
+    def _flag(self, change):
+        if change is None:
+            return
+        if change.prior is not None:
+            self._flag(change.prior)
+        self.note("interpan", **change.to_dict())
+
+    # --- time and link events (called by the shell) --------------------------------------
+
+    def power_up(self, now):
+        self._flag(self.interpan.power_up(now))
+
+    def tick(self, now):
+        self._flag(self.interpan.tick(now))
+
+    def wan_lost(self, now):
+        self.wan_present = False
+        self._flag(self.interpan.wan_lost(now))
+
+    def wan_restored(self, now):
+        self.wan_present = True
+        self._flag(self.interpan.wan_restored(now))
+
+    # Called by the command layer for authenticated commands (firmware.commands, issue 5).
+    def interpan_off(self, now):
+        self._flag(self.interpan.off_command(now))
+
+    def trusted_enable(self, now):
+        self._flag(self.interpan.trusted_enable(now))
+
+    # --- frames ---------------------------------------------------------------------------
 
     def _drop(self, why):
         self.rejected[why] += 1
@@ -41,10 +113,16 @@ class Hub:
         why = mac.parse(buf, frame.off, frame.n, f)
         if why:
             return self._drop(why)
+        if interpan_frame.is_interpan(buf, f):
+            return self._interpan(buf, f, now)
         if f.dst_mode and f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
             return self._drop(reject.NOT_FOR_US)
         if f.ftype == mac.COMMAND and buf[f.payload_off] == mac.CMD_BEACON_REQ:
             return self._beacon_request(f)
+        if self.han is not None:
+            r = self.han.on_frame(self, buf, f, now)
+            if r >= 0:
+                return r
         return self._drop(reject.UNHANDLED)
 
     def _beacon_request(self, f):
@@ -55,3 +133,73 @@ class Hub:
         self.tx_len = self.beacon.length
         self.tx_kind = TX_BEACON
         return TRANSMIT
+
+    def _for_us(self, buf, f):
+        # Inter-PAN destination: our PAN or 0xFFFF, and broadcast or our own EUI-64.
+        if f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
+            return False
+        if f.dst_mode == mac.ADDR_EXT:
+            return equals_le(buf, f.dst_ext_off, self.eui)
+        return f.dst_short == mac.BROADCAST
+
+    def _interpan(self, buf, f, now):
+        ip = self.interpan
+        self.tick(now)  # a countdown that ran out since the shell's last tick ends here
+        if not ip.is_on():
+            return self._drop(reject.INTERPAN_OFF)
+        if not self._for_us(buf, f):
+            return self._drop(reject.NOT_FOR_US)
+        h = self.iph
+        if interpan_frame.parse(buf, f, h):
+            return self._drop(reject.BAD_APS)
+        if h.profile != interpan_frame.PROFILE_SE:
+            return self._drop(reject.WRONG_PROFILE)
+        zh = self.zh
+        if zcl.parse(buf, h.zcl_off, f.payload_end, zh):
+            return self._drop(reject.BAD_ZCL)
+        to_server = not zh.fc & zcl.SERVER_TO_CLIENT
+        if h.cluster == discovery.CLUSTER and zh.command == discovery.CMD_GET_DETAILS:
+            if to_server and zh.fc & zcl.CLUSTER_SPECIFIC:
+                return self._discovery(buf, f, zh, now)
+        elif h.cluster == TUNNELING_CLUSTER and to_server:
+            if not self.commands.on_interpan(self, buf, f, zh, now):
+                return self._drop(reject.UNAUTHENTICATED)
+            # The keep-alive: authenticated, accepted commands only.
+            self._flag(ip.command_accepted(now))
+            return TRANSMIT if self.tx_kind == TX_REPLY and self.tx_len else NOTHING
+        return self._drop(reject.UNKNOWN_COMMAND)
+
+    def reply_header(self, buf, f, cluster):
+        # Start an inter-PAN unicast reply to the sender of f in self._tx; returns the ZCL offset.
+        self._seq = (self._seq + 1) & 0xFF
+        dst = read_le(buf, f.src_ext_off)
+        return interpan_frame.write_header(
+            self._tx, self._seq, f.src_pan, dst, self.pan_id, self.eui, cluster
+        )
+
+    def _discovery(self, buf, f, zh, now):
+        start = buf[zh.payload_off] if zh.payload_off < f.payload_end else 0
+        tx = self._tx
+        p = self.reply_header(buf, f, discovery.CLUSTER)
+        fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
+        p = zcl.write(tx, p, fc, zh.seq, discovery.CMD_DETAILS)
+        secs = self.interpan.seconds_left(now)
+        state = discovery.STATE_NO_TIMEOUT if secs is None else discovery.STATE_COUNTDOWN
+        euis = [e for e, _ in self.device_log.entries()]
+        self.tx_len = discovery.write_details(
+            tx, p, self.eui, self.pan_id, self.channel, state, secs, self.wan_present, euis, start
+        )
+        self.tx_buf = tx
+        self.tx_kind = TX_DISCOVERY
+        return TRANSMIT
+
+    def status(self, now):
+        # The hub's state as a dict, for the head-end and the log.
+        return {
+            "interpan": "on" if self.interpan.is_on() else "off",
+            "interpan_seconds_left": self.interpan.seconds_left(now),
+            "wan_present": self.wan_present,
+            "device_log": len(self.device_log),
+            "rx_frames": self.rx_frames,
+            "rejected": {reject.NAMES[i]: n for i, n in enumerate(self.rejected) if n},
+        }

@@ -14,6 +14,12 @@ TRUNCATED = const(7)  # the header or a fixed field runs past the end of the fra
 MAC_SECURITY = const(8)  # MAC-layer security (ZigBee secures at NWK/APS, never at the MAC)
 NOT_FOR_US = const(9)  # addressed to another PAN or device
 UNHANDLED = const(10)  # well-formed, but nothing for the hub to do (e.g. a neighbour's beacon)
+INTERPAN_OFF = const(11)  # an inter-PAN frame while the flag is OFF: never answered
+BAD_APS = const(12)  # inter-PAN stub APS header malformed or with unsupported options
+WRONG_PROFILE = const(13)  # inter-PAN frame for a profile other than Smart Energy
+BAD_ZCL = const(14)
+UNKNOWN_COMMAND = const(15)  # a cluster or command the hub does not serve over inter-PAN
+UNAUTHENTICATED = const(16)  # a command that failed authentication (never a keep-alive)
 
 NAMES = (
     "ok",
@@ -27,5 +33,11 @@ NAMES = (
     "mac_security",
     "not_for_us",
     "unhandled",
+    "interpan_off",
+    "bad_aps",
+    "wrong_profile",
+    "bad_zcl",
+    "unknown_command",
+    "unauthenticated",
 )
-COUNT = const(11)
+COUNT = const(17)

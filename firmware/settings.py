@@ -10,8 +10,20 @@ DEFAULTS = {
     "hub.eui64": "00-23-7E-00-00-12-D6-87",  # GUID; also the ZigBee Extended PAN ID
     "radio.channel": 11,  # 11..26 (2.4 GHz O-QPSK)
     "radio.pan_id": 0x1A2B,
-    # Joining (association permit bit in the beacon)
+    # Joining (association permit bit in the beacon); the allow-list of devices that may join
     "join.permit": False,
+    "han.device_log_max": 16,
+    # Inter-PAN access (seed options 1-3): open from power-up, kept alive by authenticated use
+    "interpan.keepalive_s": 3600,
+    "interpan.max_open_s": 0,  # cap on one keep-alive chain; 0 = no cap
+    # WAN link to the head-end: heartbeats, loss/restore hysteresis, reconnect back-off
+    "wan.heartbeat_s": 30,
+    "wan.loss_after_s": 120,
+    "wan.restore_after_s": 60,
+    "wan.backoff_min_s": 1,
+    "wan.backoff_max_s": 300,
+    "wan.outbox_items": 64,
+    "wan.outbox_bytes": 8192,
     # Logging: rejected-frame counters are reported as one line per reason per interval
     "log.counters_interval_s": 5,
     # Watchdog (off in the lab so an mpremote session is not reset under the engineer)
