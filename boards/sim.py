@@ -3,7 +3,8 @@
 # wraparound, and indicators and events as JSON lines on stdout.
 #
 #   micropython -m boards.sim [--zep-port 17755] [--medium 127.0.0.1:17754] [--state DIR]
-#                             [--speed 1] [--start-ticks N] [--set key=value ...]
+#                             [--headend 127.0.0.1:17760] [--speed 1] [--start-ticks N]
+#                             [--set key=value ...]
 
 import asyncio
 import sys
@@ -14,10 +15,12 @@ from hal.file_storage import FileStorage
 from hal.sim.board_io import EventIndicators, SimWatchdog
 from hal.sim.clock import FastClock
 from hal.sim.radio_zep import ZepRadio
+from hal.tcp_wan import TcpWan
 
 USAGE = """usage: micropython -m boards.sim [options]
   --zep-port N        local UDP port of this node's ZEP radio (default 0: any free port)
   --medium HOST:PORT  the ZEP medium (tools/medium.py) to send frames to (127.0.0.1:17754)
+  --headend HOST:PORT the head-end (tools/headend.py) for the WAN link; none: no WAN
   --state DIR         state directory for persisted records (default state)
   --speed X           clock speed relative to real time (default 1)
   --start-ticks N     initial ticks_ms, e.g. 1073731824 = 10 s before the 2**30 wrap
@@ -29,6 +32,7 @@ def parse_args(argv):
     opts = {
         "zep-port": "0",
         "medium": "127.0.0.1:17754",
+        "headend": "",
         "state": "state",
         "speed": "1",
         "start-ticks": "0",
@@ -68,6 +72,10 @@ class SimBoard:
             medium_port=int(port), local_port=int(opts["zep-port"]), medium_host=host
         )
         self.storage = FileStorage(opts["state"])
+        self.wan = None
+        if opts["headend"]:
+            host, _, port = opts["headend"].rpartition(":")
+            self.wan = TcpWan(host, int(port))
         self.watchdog = SimWatchdog(
             self.clock, lambda late: self.events.emit("watchdog_reset", late_ms=late)
         )

@@ -1,19 +1,30 @@
 # The imperative shell: wires a board's HAL to the functional core with asyncio tasks.
 #   receive      radio -> Hub.on_frame -> radio.send, drained per wake-up
+#   timers       every second: the inter-PAN countdown and the WAN monitor
+#   uplink       the head-end link (firmware.uplink), when the board has a WAN
 #   housekeeping every log.counters_interval_s: aggregated drop counters, radio hello, gc
 #   supervise    feeds the watchdog only while the other tasks are alive and checking in
-# A board object provides: name, clock, radio, storage, watchdog, indicators, events.
+# A board object provides: name, clock, radio, storage, watchdog, indicators, events, and wan
+# (a hal.wan.WanLink, or None for a hub with no WAN configured).
+#
+# What the core notes (inter-PAN flag changes, WAN loss and restore, device-log changes) is
+# written to the event log and queued for the head-end; drops are only counted and summarised.
 
 import asyncio
 import gc
 
-from firmware import reject
+from firmware import device_log, reject, wan_monitor, wan_msg
+from firmware.eui64 import parse as parse_eui
 from firmware.eui64 import to_guid
-from firmware.hub import TRANSMIT, TX_BEACON, Hub
+from firmware.hub import TRANSMIT, TX_BEACON, TX_DISCOVERY, Hub
+from firmware.outbox import HIGH, LOW, Outbox
 from firmware.settings import Settings
+from firmware.uplink import Uplink
 from hal.radio import RxFrame
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+_TICK_MS = 1000
+_ROUTINE = ("device_log", "time_set")  # queued LOW: dropped first when the outbox is full
 
 
 class App:
@@ -22,12 +33,49 @@ class App:
         self.clock = board.clock
         self.radio = board.radio
         self.events = board.events
-        self.settings = Settings(board.storage, overrides)
-        self.hub = Hub(self.settings)
+        s = self.settings = Settings(board.storage, overrides)
+        self.hub = Hub(s, board.storage)
+        self.outbox = Outbox(board.storage, "outbox", s["wan.outbox_items"], s["wan.outbox_bytes"])
+        self.monitor = wan_monitor.WanMonitor(
+            s["wan.loss_after_s"],
+            s["wan.restore_after_s"],
+            s["wan.heartbeat_s"],
+            s["wan.backoff_min_s"],
+            s["wan.backoff_max_s"],
+        )
+        self.uplink = None
+        if getattr(board, "wan", None) is not None:
+            self.uplink = Uplink(
+                board.wan,
+                self.monitor,
+                self.outbox,
+                self.clock,
+                self._on_wan,
+                self.request,
+                self._hello,
+            )
         self.frame = RxFrame(board.radio.HEADROOM)
         self._reported = [0] * reject.COUNT
         self._tasks = ()
         self._beat = 0
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def report(self, event, **fields):
+        # Into the event log, and queued for the head-end (delivered in order when it is up).
+        self.events.emit(event, **fields)
+        fields["msg"] = "event"
+        fields["event"] = event
+        fields["t"] = self.clock.time()
+        dropped = self.outbox.put(LOW if event in _ROUTINE else HIGH, wan_msg.encode_json(fields))
+        if dropped:
+            self.events.emit("outbox_overflow", dropped=dropped, total=self.outbox.dropped)
+
+    def drain_notes(self):
+        hub = self.hub
+        while hub.notes:
+            event, fields = hub.notes.pop(0)
+            self.report(event, **fields)
 
     def report_rejects(self):
         # One line per reason that moved since the last report, never one per frame.
@@ -40,6 +88,66 @@ class App:
                     "frame_rejected", reason=reject.NAMES[code], count=n - seen[code], total=n
                 )
                 seen[code] = n
+
+    def _on_wan(self, ev):
+        now = self.clock.ticks_ms()
+        if ev == wan_monitor.LOST:
+            self.hub.wan_lost(now)
+        else:
+            self.hub.wan_restored(now)
+        self.board.indicators.set("wan", ev == wan_monitor.RESTORED)
+        self.report("wan", state="lost" if ev == wan_monitor.LOST else "present")
+        self.drain_notes()
+
+    # --- head-end requests -----------------------------------------------------------------
+
+    def _hello(self):
+        return {"msg": "hello", "guid": to_guid(self.hub.eui), "version": VERSION}
+
+    def request(self, req):
+        op = req.get("op")
+        reply = {"msg": "reply", "op": op, "ok": True}
+        try:
+            if op == "status":
+                reply.update(self.status())
+            elif op == "device_log_add":
+                eui = parse_eui(str(req.get("guid", "")))
+                kind = device_log.KINDS.index(req.get("kind", "other"))
+                if eui is None:
+                    raise ValueError("bad guid")
+                if not self.hub.device_log.add(eui, kind):
+                    raise ValueError("device log full")
+                self.report("device_log", change="added", guid=to_guid(eui), kind=req.get("kind"))
+            elif op == "device_log_remove":
+                eui = parse_eui(str(req.get("guid", "")))
+                if eui is None or not self.hub.device_log.remove(eui):
+                    raise ValueError("not in the device log")
+                self.report("device_log", change="removed", guid=to_guid(eui))
+            elif op == "set_time":
+                self.clock.set_time(int(req["epoch"]))
+                self.report("time_set", epoch=self.clock.time(), source="wan")
+            else:
+                raise ValueError("unknown op")
+        except (ValueError, KeyError, TypeError) as e:
+            reply["ok"] = False
+            reply["error"] = str(e)
+        return reply
+
+    def status(self):
+        h = self.hub
+        st = h.status(self.clock.ticks_ms())
+        st.update(
+            guid=to_guid(h.eui),
+            pan_id="0x%04X" % h.pan_id,
+            channel=h.channel,
+            time=self.clock.time(),
+            uptime_s=self.clock.uptime_ms() // 1000,
+            outbox=len(self.outbox),
+            devices=[to_guid(e) for e, _ in h.device_log.entries()],
+        )
+        return st
+
+    # --- tasks -----------------------------------------------------------------------------
 
     async def _receive(self):
         radio = self.radio
@@ -55,6 +163,20 @@ class App:
                         self.events.emit(
                             "beacon_tx", seq=hub.tx_buf[2], permit_join=hub.permit_join
                         )
+                    elif hub.tx_kind == TX_DISCOVERY:
+                        self.events.emit("discovery_tx", length=hub.tx_len)
+            if hub.notes:
+                self.drain_notes()
+
+    async def _timers(self):
+        while True:
+            now = self.clock.ticks_ms()
+            ev = self.monitor.tick(now)
+            if ev is not None:
+                self._on_wan(ev)
+            self.hub.tick(now)
+            self.drain_notes()
+            await self.clock.sleep_ms(_TICK_MS)
 
     async def _housekeeping(self):
         interval = self.settings["log.counters_interval_s"] * 1000
@@ -104,12 +226,18 @@ class App:
             pan_id="0x%04X" % h.pan_id,
             permit_join=h.permit_join,
             ticks=self.clock.ticks_ms(),
+            wan=self.uplink is not None,
+            outbox=len(self.outbox),
             settings_load_errors=s.load_errors,
+            device_log_corrupt=h.device_log.corrupt,
+            outbox_corrupt=self.outbox.corrupt,
         )
         self.board.indicators.set("power", True)
-        self._tasks = (
-            asyncio.create_task(self._receive()),
-            asyncio.create_task(self._housekeeping()),
-        )
+        h.power_up(self.clock.ticks_ms())
+        self.drain_notes()
+        tasks = [self._receive(), self._timers(), self._housekeeping()]
+        if self.uplink is not None:
+            tasks.append(self.uplink.run())
+        self._tasks = [asyncio.create_task(t) for t in tasks]
         await self._supervise()
         await asyncio.gather(*self._tasks)

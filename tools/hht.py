@@ -1,9 +1,12 @@
 """The Hand Held Terminal: an installer's tool that talks to hubs over the radio.
 
     python tools/hht.py [--medium HOST:PORT] scan [--channels 11-26] [--wait 0.3] [--json]
+    python tools/hht.py [--medium HOST:PORT] discover GUID [--channel 11] [--json]
 
 `scan` is an IEEE 802.15.4 active scan: a beacon request on each channel, then the beacons
 that answer it, listed by hub GUID (the ZigBee Extended PAN ID), PAN ID, channel and LQI.
+`discover` asks one hub over ZigBee inter-PAN for its details: inter-PAN state and seconds
+left, WAN state, and the GUIDs in its device log. A hub whose inter-PAN is off does not answer.
 The radio is the firmware's own HAL radio (ZEP on loopback in the lab).
 """
 
@@ -15,8 +18,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from firmware import beacon, mac, reject  # noqa: E402
-from firmware.eui64 import to_guid  # noqa: E402
+from firmware import beacon, discovery, interpan_frame, mac, reject, zcl  # noqa: E402
+from firmware.eui64 import equals_le, to_guid  # noqa: E402
+from firmware.eui64 import parse as parse_eui  # noqa: E402
 from hal.radio import RxFrame  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 
@@ -95,6 +99,86 @@ def scan(args):
     return 0 if hubs else 1
 
 
+def interpan_replies(radio, frame, seconds, cluster):
+    """Yield (buf, MacFrame, ZclHeader) for each inter-PAN frame of `cluster` sent to the HHT."""
+    f = mac.MacFrame()
+    ih = interpan_frame.InterPanHeader()
+    zh = zcl.ZclHeader()
+    for fr in receive(radio, frame, seconds):
+        buf = fr.buf
+        if mac.parse(buf, fr.off, fr.n, f) or not interpan_frame.is_interpan(buf, f):
+            continue
+        if f.dst_mode != mac.ADDR_EXT or not equals_le(buf, f.dst_ext_off, HHT_EUI):
+            continue
+        if interpan_frame.parse(buf, f, ih) or ih.cluster != cluster:
+            continue
+        if zcl.parse(buf, ih.zcl_off, f.payload_end, zh) == zcl.OK:
+            yield buf, f, zh
+
+
+def discover(args):
+    target = parse_eui(args.guid)
+    if target is None:
+        sys.exit("not a GUID: %r" % args.guid)
+    radio = open_radio(args)
+    radio.hello()
+    radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
+    frame = RxFrame(radio.HEADROOM)
+    tx = bytearray(127)
+    details = None
+    start = seq = 0
+    while True:
+        seq += 1
+        p = interpan_frame.write_header(
+            tx, seq, 0xFFFF, target, 0xFFFF, HHT_EUI, discovery.CLUSTER
+        )
+        p = zcl.write(tx, p, zcl.CLUSTER_SPECIFIC, seq, discovery.CMD_GET_DETAILS)
+        tx[p] = start
+        radio.send(tx, p + 1)
+        page = None
+        for buf, f, zh in interpan_replies(radio, frame, args.wait, discovery.CLUSTER):
+            if zh.seq == seq and zh.command == discovery.CMD_DETAILS:
+                page = discovery.parse_details(buf, zh.payload_off, f.payload_end)
+                break
+        if page is None:
+            break
+        if details is None:
+            details = page
+        else:
+            details["devices"] += page["devices"]
+        start = page["start"] + len(page["devices"])
+        if not page["devices"] or start >= page["devices_total"]:
+            break
+    radio.close()
+    if details is None:
+        print(
+            "no answer from %s on channel %d (inter-PAN off, or not in range)"
+            % (to_guid(target), args.channel)
+        )
+        return 1
+    details["guid"] = to_guid(details["guid"])
+    details["pan_id"] = "0x%04X" % details["pan_id"]
+    details["devices"] = [to_guid(e) for e in details["devices"]]
+    del details["start"]
+    if args.json:
+        print(json.dumps(details))
+    else:
+        left = details["seconds_left"]
+        print(
+            "hub          %s  PAN %s  channel %d"
+            % (details["guid"], details["pan_id"], details["channel"])
+        )
+        print(
+            "inter-PAN    %s%s"
+            % (details["interpan_state"], "" if left is None else " (%d s left)" % left)
+        )
+        print("WAN          %s" % ("present" if details["wan_present"] else "lost"))
+        print("device log   %d device(s)" % details["devices_total"])
+        for g in details["devices"]:
+            print("             %s" % g)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="hht", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -106,6 +190,12 @@ def main(argv=None):
     p.add_argument("--wait", type=float, default=0.3, help="seconds to listen per channel")
     p.add_argument("--json", action="store_true", help="one JSON object per hub")
     p.set_defaults(func=scan)
+    p = sub.add_parser("discover", help="ask one hub for its details over inter-PAN")
+    p.add_argument("guid", help="the hub's GUID, e.g. 00-23-7E-00-00-12-D6-87")
+    p.add_argument("--channel", type=int, default=11, help="the hub's channel (from scan)")
+    p.add_argument("--wait", type=float, default=1.0, help="seconds to wait for each answer")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=discover)
     args = ap.parse_args(argv)
     return args.func(args)
 

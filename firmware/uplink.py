@@ -1,0 +1,91 @@
+# The WAN side of the shell: keeps the head-end link up (reconnecting with back-off), sends
+# heartbeats, delivers the outbox in order, feeds the WAN monitor, and hands the head-end's
+# requests to the app. The decisions (loss/restore hysteresis, back-off, heartbeat timing, what
+# to drop when the queue is full) are the pure cores' (firmware.wan_monitor, firmware.outbox).
+
+import asyncio
+
+from firmware import wan_msg
+
+_POLL_MS = 200  # how often a session looks at the outbox and the heartbeat clock
+
+
+class Uplink:
+    def __init__(self, link, monitor, outbox, clock, on_wan, on_request, hello):
+        # on_wan(event) gets wan_monitor.LOST / RESTORED; on_request(obj) returns a reply dict;
+        # hello() returns the JSON object the hub introduces itself with on every connect.
+        self.link = link
+        self.monitor = monitor
+        self.outbox = outbox
+        self.clock = clock
+        self._on_wan = on_wan
+        self._on_request = on_request
+        self._hello = hello
+        self.connects = 0
+        self.sessions = 0  # connects on which the head-end was heard
+
+    def _event(self, ev):
+        if ev is not None:
+            self._on_wan(ev)
+
+    async def run(self):
+        link = self.link
+        mon = self.monitor
+        clock = self.clock
+        while True:
+            self.connects += 1
+            if await link.connect():
+                await self._session()
+            link.close()
+            self._event(mon.link_down(clock.ticks_ms()))
+            await clock.sleep_ms(mon.next_connect_delay_ms())
+
+    async def _send(self, msg):
+        ok = await self.link.send(msg)
+        if ok and self.monitor.is_connected():
+            self.monitor.heartbeat_sent(self.clock.ticks_ms())
+        return ok
+
+    async def _session(self):
+        if not await self._send(wan_msg.encode_json(self._hello())):
+            return
+        reader = asyncio.create_task(self._read())
+        try:
+            while self.link.is_connected() and not reader.done():
+                if self.monitor.is_connected():
+                    if not await self._deliver():
+                        break
+                    if self.monitor.heartbeat_due(self.clock.ticks_ms()):
+                        await self._send(wan_msg.encode(wan_msg.HEARTBEAT))
+                await self.clock.sleep_ms(_POLL_MS)
+        finally:
+            reader.cancel()
+
+    async def _deliver(self):
+        # The outbox in order: an item leaves the queue only once the link took it.
+        ob = self.outbox
+        while True:
+            item = ob.peek()
+            if item is None:
+                return True
+            if not await self._send(item[1]):
+                return False
+            ob.pop()
+
+    async def _read(self):
+        mon = self.monitor
+        clock = self.clock
+        while True:
+            msg = await self.link.recv()
+            if msg is None:
+                return
+            now = clock.ticks_ms()
+            if not mon.is_connected():
+                self.sessions += 1  # the head-end answered: only now is the link trusted
+                self._event(mon.link_up(now))
+            self._event(mon.heard(now))
+            if msg[0] == wan_msg.JSON:
+                req = wan_msg.decode_json(msg)
+                reply = self._on_request(req) if req is not None else None
+                if reply is not None:
+                    await self._send(wan_msg.encode_json(reply))

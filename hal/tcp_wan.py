@@ -1,0 +1,70 @@
+# A WAN link over TCP to the head-end, framed as firmware.wan_msg describes. Board-neutral: the
+# sim board uses it on loopback, the ESP32 board under WiFi (hal/esp32/wan_wifi.py).
+#
+# On MicroPython a TCP connect is non-blocking and "succeeds" before the peer has answered; a
+# refused connection shows up on the first read. So a link is only trusted once the head-end has
+# been heard (firmware.wan_monitor counts from the first message, not from connect()).
+
+import asyncio
+
+from firmware import wan_msg
+from hal.wan import WanLink
+
+
+class TcpWan(WanLink):
+    def __init__(self, host, port):
+        self.host = host
+        self.port = port
+        self._r = None
+        self._w = None
+        self.protocol_errors = 0
+
+    async def connect(self):
+        self.close()
+        try:
+            self._r, self._w = await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            self._r = self._w = None
+            return False
+        return True
+
+    def is_connected(self):
+        return self._w is not None
+
+    async def send(self, msg):
+        # msg: one whole message as wan_msg.encode() built it (header included).
+        w = self._w
+        if w is None:
+            return False
+        try:
+            w.write(msg)
+            await w.drain()
+            return True
+        except OSError:
+            self.close()
+            return False
+
+    async def recv(self):
+        # Next message (type octet + body), or None when the link closed or broke protocol.
+        r = self._r
+        if r is None:
+            return None
+        try:
+            n = wan_msg.length(await r.readexactly(wan_msg.HEADER_LEN))
+            if n < 0:
+                self.protocol_errors += 1
+                self.close()
+                return None
+            return await r.readexactly(n)
+        except (OSError, EOFError):  # CPython's IncompleteReadError is an EOFError
+            self.close()
+            return None
+
+    def close(self):
+        w = self._w
+        self._r = self._w = None
+        if w is not None:
+            try:
+                w.close()
+            except OSError:
+                pass

@@ -1,0 +1,162 @@
+"""The head-end simulator: the back office end of the hub's WAN link, a real TCP server.
+
+It accepts hub connections, logs every message it receives as a JSON line, sends heartbeats,
+and forwards requests to the connected hub(s) from a control port, so tests and a lab engineer
+can drive the hub from the WAN side.
+
+    python tools/headend.py serve [--port 17760] [--control 17761] [--heartbeat-s 30]
+    python tools/headend.py send [--control 17761] '{"op": "status"}'
+
+Requests (JSON objects with "op"): status; device_log_add {guid, kind: esme|gsme|other};
+device_log_remove {guid}; set_time {epoch}. `send` prints the hub's reply.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from firmware import wan_msg  # noqa: E402
+
+
+def emit(event, **fields):
+    rec = {"event": event, "t": round(time.time(), 3)}
+    rec.update(fields)
+    sys.stdout.write(json.dumps(rec) + "\n")
+    sys.stdout.flush()
+
+
+class HeadEnd:
+    def __init__(self, heartbeat_s):
+        self.heartbeat_s = heartbeat_s
+        self.hubs = {}  # peer -> writer
+        self.waiting = []  # control requests awaiting a hub reply: (op, future)
+
+    async def on_hub(self, reader, writer):
+        peer = "%s:%d" % writer.get_extra_info("peername")[:2]
+        self.hubs[peer] = writer
+        emit("hub_connected", peer=peer)
+        writer.write(wan_msg.encode(wan_msg.HEARTBEAT))  # greet: the hub trusts a link it hears
+        beat = asyncio.ensure_future(self._heartbeats(writer))
+        try:
+            while True:
+                n = wan_msg.length(await reader.readexactly(wan_msg.HEADER_LEN))
+                if n < 0:
+                    emit("protocol_error", peer=peer)
+                    break
+                msg = await reader.readexactly(n)
+                self._on_message(peer, msg)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the hub went away, or we are stopping
+        finally:
+            beat.cancel()
+            self.hubs.pop(peer, None)
+            writer.close()
+            emit("hub_disconnected", peer=peer)
+
+    def _on_message(self, peer, msg):
+        if msg[0] == wan_msg.HEARTBEAT:
+            emit("rx", peer=peer, type="heartbeat")
+            return
+        obj = wan_msg.decode_json(msg)
+        if obj is None:
+            emit("rx", peer=peer, type=msg[0], hex=msg[1:].hex())
+            return
+        emit("rx", peer=peer, type="json", msg=obj)
+        if obj.get("msg") == "reply":
+            for i, (op, fut) in enumerate(self.waiting):
+                if op == obj.get("op") and not fut.done():
+                    fut.set_result(obj)
+                    del self.waiting[i]
+                    break
+
+    async def _heartbeats(self, writer):
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            writer.write(wan_msg.encode(wan_msg.HEARTBEAT))
+            await writer.drain()
+
+    async def on_control(self, reader, writer):
+        # One JSON request per line; the hub's reply (or an error) comes back as one line.
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            try:
+                req = json.loads(line)
+                reply = await self.request(req)
+            except (ValueError, asyncio.TimeoutError) as e:
+                reply = {"ok": False, "error": str(e) or type(e).__name__}
+            writer.write((json.dumps(reply) + "\n").encode())
+            await writer.drain()
+        writer.close()
+
+    async def request(self, req):
+        if not self.hubs:
+            return {"ok": False, "error": "no hub connected"}
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting.append((req.get("op"), fut))
+        for w in self.hubs.values():
+            w.write(wan_msg.encode_json(req))
+            await w.drain()
+        emit("tx", msg=req)
+        return await asyncio.wait_for(fut, 10)
+
+
+async def serve(args):
+    he = HeadEnd(args.heartbeat_s)
+    s1 = await asyncio.start_server(he.on_hub, "127.0.0.1", args.port)
+    s2 = await asyncio.start_server(he.on_control, "127.0.0.1", args.control)
+    emit("started", port=args.port, control=args.control, heartbeat_s=args.heartbeat_s)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    s1.close()
+    s2.close()
+    for w in list(he.hubs.values()):
+        w.close()
+    emit("stopped")
+
+
+def send(args):
+    async def go():
+        r, w = await asyncio.open_connection("127.0.0.1", args.control)
+        w.write((args.request.strip() + "\n").encode())
+        await w.drain()
+        line = await asyncio.wait_for(r.readline(), 15)
+        w.close()
+        return json.loads(line)
+
+    reply = asyncio.run(go())
+    print(json.dumps(reply))
+    return 0 if reply.get("ok") else 1
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="headend", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the head-end")
+    p.add_argument("--port", type=int, default=17760, help="TCP port hubs connect to")
+    p.add_argument("--control", type=int, default=17761, help="TCP port for requests")
+    p.add_argument("--heartbeat-s", type=float, default=30, help="heartbeat interval")
+    p = sub.add_parser("send", help="send one request to the connected hub, print the reply")
+    p.add_argument("--control", type=int, default=17761)
+    p.add_argument("request", help='a JSON object, e.g. {"op": "status"}')
+    args = ap.parse_args(argv)
+    if args.command == "serve":
+        asyncio.run(serve(args))
+        return 0
+    return send(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
