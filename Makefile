@@ -30,7 +30,7 @@ test-host: bootstrap
 	$(BIN)/python -m pytest
 
 test-device: bootstrap
-	MICROPYPATH=.frozen:.:$(MPLIB) $(MICROPYTHON) -X heapsize=$(HEAP) tests_device/run.py
+	$(BIN)/python tools/run_tests.py --device-only --micropython $(MICROPYTHON) --mplib $(MPLIB) --heap $(HEAP)
 
 lint: bootstrap
 	$(BIN)/ruff check .

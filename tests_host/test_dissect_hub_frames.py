@@ -74,3 +74,46 @@ def test_tshark_dissects_hub_frames_cleanly(tmp_path):
     assert rows[0][2] == "00:23:7e:00:00:12:d6:87"
     assert int(rows[0][3], 16) == 2  # ZigBee PRO
     assert [r[4] for r in rows[:2]] == ["0", "1"]
+
+
+def discovery_exchange():
+    from tests_device import interpan_frames as ipf
+
+    h = hubmod.Hub(Settings(None, ("hub.eui64=" + GUID, "radio.pan_id=0x1A2B")))
+    h.device_log.add(bytes.fromhex("00237E0000000005"), 2)
+    h.power_up(0)
+    req = ipf.get_details(seq=9)
+    assert h.on_frame(vectors.load(RxFrame(), req), 1000) == hubmod.TRANSMIT
+    out = bytearray(h.tx_len + 2)
+    out[: h.tx_len] = h.tx_buf[: h.tx_len]
+    append_fcs(out, h.tx_len)
+    return req, bytes(out)
+
+
+def test_scapy_decodes_discovery_request_and_reply():
+    from scapy.layers.zigbee import ZigbeeAppDataPayloadStub, ZigbeeClusterLibrary, ZigbeeNWKStub
+
+    for raw, direction in zip(discovery_exchange(), (0, 1)):
+        pkt = Dot15d4FCS(raw)
+        assert Dot15d4FCS(bytes(pkt)).fcs == pkt.fcs
+        assert pkt.fcf_panidcompress == 0 and pkt.fcf_srcaddrmode == 3
+        assert pkt.haslayer(ZigbeeNWKStub)
+        aps = pkt[ZigbeeAppDataPayloadStub]
+        assert (aps.frametype, aps.cluster, aps.profile) == (3, 0xFC00, 0x0109)
+        z = ZigbeeClusterLibrary(aps.data, _underlayer=aps)  # scapy leaves the stub APS data raw
+        assert (z.zcl_frametype, z.command_direction, z.transaction_sequence) == (1, direction, 9)
+        assert z.command_identifier == 0
+
+
+def test_tshark_dissects_discovery_cleanly(tmp_path):
+    frames = list(discovery_exchange())
+    got = tshark_fields(frames, tmp_path, ["wpan.fcs_ok", "zbee_aps.cluster", "zbee_aps.profile",
+                                            "zbee_zcl.cmd.tsn"])
+    if got is None:
+        pytest.skip("tshark is not installed (apt-get install tshark): scapy checks still ran")
+    rows, verbose = got
+    assert "Malformed" not in verbose and "Expert Info (Error" not in verbose
+    assert [r[0] for r in rows] == ["1", "1"]
+    assert [int(r[1], 16) for r in rows] == [0xFC00, 0xFC00]
+    assert [int(r[2], 16) for r in rows] == [0x0109, 0x0109]
+    assert [r[3] for r in rows] == ["9", "9"]

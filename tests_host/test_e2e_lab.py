@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, free_udp_port
+from conftest import ROOT, free_tcp_pair, free_udp_port
 from dissect import tshark_fields
 from scapy.layers.dot15d4 import Dot15d4Beacon, Dot15d4FCS
 from scapy.layers.zigbee import ZigBeeBeacon
@@ -30,6 +30,8 @@ def lab(tmp_path):
             str(tmp_path),
             "--port",
             str(port),
+            "--headend",
+            str(free_tcp_pair()),
             "--set",
             "join.permit=1",
             "--set",

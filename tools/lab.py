@@ -1,11 +1,12 @@
-"""The simulated lab that `make run` starts: the ZEP medium (writing a pcap Wireshark opens)
-and the hub on the MicroPython unix port, with their output in the terminal and in lab/*.log.
-Ctrl-C stops everything.
+"""The simulated lab that `make run` starts: the ZEP medium (writing a pcap Wireshark opens),
+the head-end simulator, and the hub on the MicroPython unix port, with their output in the
+terminal and in lab/*.log. Ctrl-C stops everything.
 
-    python tools/lab.py [--dir lab] [--port 17754] [--speed 1] [--set key=value ...]
+    python tools/lab.py [--dir lab] [--port 17754] [--headend 17760] [--speed 1] [--set k=v ...]
 """
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -18,6 +19,8 @@ from tools import procs  # noqa: E402
 NEXT_STEPS = """
 The lab is up. In another terminal, try:
   .venv/bin/python tools/hht.py scan                  # active scan: lists hubs by GUID
+  .venv/bin/python tools/hht.py discover {guid}   # inter-PAN details of one hub
+  .venv/bin/python tools/headend.py send '{{"op": "status"}}'   # ask from the WAN side
   tshark -r {dir}/capture.pcap                        # or open it in Wireshark
   tail -f {dir}/hub.log | jq -c .                     # the hub's events
 Ctrl-C here stops the lab.
@@ -30,6 +33,12 @@ def main():
     )
     ap.add_argument("--dir", default="lab", help="logs, capture and hub state (default lab/)")
     ap.add_argument("--port", type=int, default=17754, help="UDP port of the ZEP medium")
+    ap.add_argument(
+        "--headend",
+        type=int,
+        default=17760,
+        help="TCP port of the head-end (its control port is the next one); 0: no WAN",
+    )
     ap.add_argument("--speed", type=float, default=1, help="hub clock speed vs real time")
     ap.add_argument(
         "--set",
@@ -76,9 +85,11 @@ def main():
             env=procs.micropython_env(),
         )
         running.append(hub)
-        if hub.wait_for('"started"') is None:
+        started = hub.wait_for('"started"')
+        if started is None:
             stop()
-        print(NEXT_STEPS.format(dir=args.dir))
+        guid = json.loads(hub.lines[started])["guid"]
+        print(NEXT_STEPS.format(dir=args.dir, guid=guid))
         while all(p.p.poll() is None for p in running):
             time.sleep(0.2)
         print("a lab process exited; stopping the lab")

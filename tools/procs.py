@@ -24,19 +24,14 @@ def micropython():
     return os.path.join(BIN, "micropython")
 
 
-def hub_command(medium_port, state, settings=(), speed=None, start_ticks=None, zep_port=0):
+def hub_command(
+    medium_port, state, settings=(), speed=None, start_ticks=None, zep_port=0, headend_port=None
+):
     """The command line `make run` uses to start the hub on the MicroPython unix port."""
-    cmd = [
-        micropython(),
-        "-m",
-        "boards.sim",
-        "--medium",
-        "127.0.0.1:%d" % medium_port,
-        "--state",
-        state,
-        "--zep-port",
-        str(zep_port),
-    ]
+    cmd = [micropython(), "-m", "boards.sim", "--medium", "127.0.0.1:%d" % medium_port]
+    cmd += ["--state", state, "--zep-port", str(zep_port)]
+    if headend_port:
+        cmd += ["--headend", "127.0.0.1:%d" % headend_port]
     if speed is not None:
         cmd += ["--speed", str(speed)]
     if start_ticks is not None:
@@ -44,6 +39,25 @@ def hub_command(medium_port, state, settings=(), speed=None, start_ticks=None, z
     for kv in settings:
         cmd += ["--set", kv]
     return cmd
+
+
+def headend_command(port, control, heartbeat_s=30):
+    return [
+        sys.executable,
+        "tools/headend.py",
+        "serve",
+        "--port",
+        str(port),
+        "--control",
+        str(control),
+        "--heartbeat-s",
+        str(heartbeat_s),
+    ]
+
+
+def medium_command(port, pcap=None):
+    cmd = [sys.executable, "tools/medium.py", "--port", str(port)]
+    return cmd + ["--pcap", pcap] if pcap else cmd
 
 
 def micropython_env():

@@ -1,0 +1,35 @@
+# Builders of inter-PAN frames an HHT would send, for tests (PSDUs with their FCS).
+from firmware import discovery, interpan_frame, zcl
+from firmware.crc16 import append_fcs
+from firmware.hub import TUNNELING_CLUSTER
+
+HHT = b"\x00\x23\x7e\xff\xfe\x00\x00\x01"
+HUB = b"\x00\x23\x7e\x00\x00\x12\xd6\x87"
+
+
+def frame(
+    cluster,
+    command,
+    payload=b"",
+    dst=HUB,
+    dst_pan=0xFFFF,
+    src=HHT,
+    seq=1,
+    profile=interpan_frame.PROFILE_SE,
+    fc=zcl.CLUSTER_SPECIFIC,
+):
+    buf = bytearray(127)
+    p = interpan_frame.write_header(buf, seq, dst_pan, dst, 0xFFFF, src, cluster, profile)
+    p = zcl.write(buf, p, fc, seq, command)
+    for b in payload:
+        buf[p] = b
+        p += 1
+    return bytes(buf[: append_fcs(buf, p)])
+
+
+def get_details(start=0, **kw):
+    return frame(discovery.CLUSTER, discovery.CMD_GET_DETAILS, bytes((start,)), **kw)
+
+
+def tunnel(payload=b"\x01\x02", **kw):
+    return frame(TUNNELING_CLUSTER, 0x00, payload, **kw)
