@@ -41,7 +41,7 @@ def lab(tmp_path):
     )
     assert p.wait_for("The lab is up", timeout=20) is not None, "\n".join(p.lines)
     yield p, port, tmp_path
-    assert p.stop() == 0
+    assert p.stop(timeout=30) == 0
 
 
 def hht(port, *args):
@@ -86,7 +86,7 @@ def test_hht_scan_finds_the_hub_and_the_capture_dissects(lab):
     radio.send(bytearray(b"\x05\x00\x01"), 3)  # reserved frame type
     assert p.wait_for('"reserved_frame_type"', timeout=5) is not None
     radio.close()
-    p.stop()
+    assert p.stop(timeout=30) == 0
     events = hub_events(p.lines)
     started = [e for e in events if e["event"] == "started"][0]
     assert started["guid"] == GUID and started["permit_join"] is True

@@ -54,8 +54,7 @@ def main():
 
     def stop(*_):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # one orderly shutdown, however many ^C
-        for p in reversed(running):
-            p.stop()
+        procs.stop_all(list(reversed(running)))
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)

@@ -111,18 +111,31 @@ class Proc:
                     return None
                 self._cond.wait(min(left, 0.1))
 
-    def stop(self, timeout=5.0):
+    def interrupt(self):
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+
+    def stop(self, timeout=10.0):
+        """SIGINT, then up to `timeout` s for a clean exit, then SIGKILL. The return code."""
+        self.interrupt()
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
         self._t.join(2)
         if self._log:
             self._log.close()
+            self._log = None
         return self.p.returncode
+
+
+def stop_all(procs, timeout=10.0):
+    """Interrupt every process at once, then wait for each: shutdown takes the slowest one's
+    time, not the sum."""
+    for p in procs:
+        p.interrupt()
+    return [p.stop(timeout) for p in procs]
 
 
 def _now():
