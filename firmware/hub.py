@@ -57,7 +57,7 @@ class Hub:
         self.tx_buf = None
         self.tx_len = 0
         self.tx_kind = 0
-        self._tx = bytearray(PSDU_MAX)
+        self.reply_buf = bytearray(PSDU_MAX)
         self._seq = 0
 
     # --- notes for the shell -------------------------------------------------------------
@@ -170,16 +170,16 @@ class Hub:
         return self._drop(reject.UNKNOWN_COMMAND)
 
     def reply_header(self, buf, f, cluster):
-        # Start an inter-PAN unicast reply to the sender of f in self._tx; returns the ZCL offset.
+        # Start an inter-PAN unicast reply to the sender of f in reply_buf; returns the ZCL offset.
         self._seq = (self._seq + 1) & 0xFF
         dst = read_le(buf, f.src_ext_off)
         return interpan_frame.write_header(
-            self._tx, self._seq, f.src_pan, dst, self.pan_id, self.eui, cluster
+            self.reply_buf, self._seq, f.src_pan, dst, self.pan_id, self.eui, cluster
         )
 
     def _discovery(self, buf, f, zh, now):
         start = buf[zh.payload_off] if zh.payload_off < f.payload_end else 0
-        tx = self._tx
+        tx = self.reply_buf
         p = self.reply_header(buf, f, discovery.CLUSTER)
         fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
         p = zcl.write(tx, p, fc, zh.seq, discovery.CMD_DETAILS)
@@ -192,6 +192,12 @@ class Hub:
         self.tx_buf = tx
         self.tx_kind = TX_DISCOVERY
         return TRANSMIT
+
+    def is_member(self, eui):
+        # A device of this hub's HAN: joined (when the HAN layer runs), else in the device log.
+        if self.han is not None:
+            return self.han.is_joined(eui)
+        return self.device_log.kind(eui) >= 0
 
     def status(self, now):
         # The hub's state as a dict, for the head-end and the log.

@@ -1,4 +1,4 @@
-# Test fake: Storage held in a dict, with a hook to make the next write fail.
+# Test fake: Storage held in a dict, with hooks to make a write fail (a power cut, a bad flash).
 
 from hal.storage import Storage
 
@@ -8,12 +8,18 @@ class MemoryStorage(Storage):
         self.records = {}  # name -> bytes; tests may corrupt them in place
         self.writes = 0
         self.fail_next_write = False
+        self.fail_after_writes = -1  # >= 0: that many more writes succeed, then one fails
 
     def read(self, name):
         return self.records.get(name)
 
     def write(self, name, data):
         # A failing write raises before touching the record, as an atomic rename would leave it.
+        if self.fail_after_writes == 0:
+            self.fail_after_writes = -1
+            self.fail_next_write = True
+        elif self.fail_after_writes > 0:
+            self.fail_after_writes -= 1
         if self.fail_next_write:
             self.fail_next_write = False
             raise OSError(5)  # EIO

@@ -1,0 +1,73 @@
+# The messages the hub understands: message code -> name, where it executes, the roles allowed
+# to send it, and whether its content is sensitive (HHT decode redacts it). Content layouts and
+# worked bytes: docs/commands.md. The codes are this lab profile's own (GBCS assigns its codes
+# per use case; the grouping header carries whichever code).
+
+from firmware.compat import const
+
+READ_HUB_STATUS = const(0x0001)
+SET_HUB_CLOCK = const(0x0002)
+INTERPAN_OFF = const(0x0003)
+INTERPAN_ENABLE = const(0x0004)
+DEVICE_LOG_ADD = const(0x0005)
+DEVICE_LOG_REMOVE = const(0x0006)
+EXECUTED_QUERY = const(0x0007)
+READ_METER = const(0x0010)
+PREPAY_TOPUP = const(0x0011)
+TARIFF_UPDATE = const(0x0012)
+
+HUB = const(0)
+METER = const(1)
+
+_ANY_REMOTE = ("supplier", "network_operator", "installer")
+
+# code: (name, target, roles, sensitive)
+MESSAGES = {
+    READ_HUB_STATUS: ("read_hub_status", HUB, _ANY_REMOTE, False),
+    SET_HUB_CLOCK: ("set_hub_clock", HUB, _ANY_REMOTE, False),
+    INTERPAN_OFF: ("interpan_off", HUB, _ANY_REMOTE, False),
+    INTERPAN_ENABLE: ("interpan_enable", HUB, ("esme", "gsme"), False),
+    DEVICE_LOG_ADD: ("device_log_add", HUB, ("network_operator", "supplier"), False),
+    DEVICE_LOG_REMOVE: ("device_log_remove", HUB, ("network_operator", "supplier"), False),
+    EXECUTED_QUERY: ("executed_query", HUB, _ANY_REMOTE, False),
+    READ_METER: ("read_meter", METER, _ANY_REMOTE, False),
+    PREPAY_TOPUP: ("prepay_topup", METER, ("supplier",), True),
+    TARIFF_UPDATE: ("tariff_update", METER, ("supplier",), True),
+}
+
+# Response status (the first content octet of every response).
+ST_OK = const(0)
+ST_DUPLICATE = const(1)  # this command (originator, counter) already arrived: first one wins
+ST_STALE = const(2)  # counter below the originator's anti-replay window
+ST_TABLE_FULL = const(3)  # no room for a new originator's window: refused, nothing evicted
+ST_UNKNOWN_MESSAGE = const(4)
+ST_BAD_CONTENT = const(5)
+ST_NOT_PERMITTED = const(6)  # the originator's role may not send this message
+ST_UNKNOWN_DEVICE = const(7)  # the target is neither the hub nor a joined device
+ST_OVER_BUDGET = const(8)  # the battery meter's budget for this channel is spent
+ST_FORWARDED = const(9)  # passed to the meter; its response follows
+ST_FAILED = const(10)
+STATUS = (
+    "ok",
+    "duplicate",
+    "stale",
+    "table_full",
+    "unknown_message",
+    "bad_content",
+    "not_permitted",
+    "unknown_device",
+    "over_budget",
+    "forwarded",
+    "failed",
+)
+
+# Executed-query answer per counter.
+Q_NOT_EXECUTED = const(0)
+Q_EXECUTED = const(1)
+Q_ACCEPTED = const(2)  # accepted; its outcome was not recorded (power cut): never re-run
+Q_UNKNOWN = const(3)  # older than the window and the log: cannot be run again either
+
+
+def name(code):
+    m = MESSAGES.get(code)
+    return m[0] if m else "0x%04X" % code

@@ -1,0 +1,248 @@
+# The command layer: GBCS-structured commands from the WAN or from inter-PAN (SE Tunneling
+# cluster), whichever arrives first. Each goes through, in order:
+#   1. parse the grouping header            malformed   -> counted, noted, no answer
+#   2. a command (CRA 1) from a provisioned party     else -> counted, noted, no answer
+#   3. authenticate (firmware.auth)          bad tag     -> counted, noted, no answer
+#   4. the anti-replay window, keyed by (originator, counter), never by channel:
+#        duplicate / stale / table full      -> answered with that status on its own channel
+#   5. accepted: the window and an ACCEPTED log entry are persisted BEFORE anything runs
+#   6. execute on the hub, or forward to the meter; the outcome is logged and persisted
+#   7. a signed response on the channel the command came from, and a copy queued for the WAN
+# Only step 5 onwards is "accepted": only that keeps inter-PAN alive. Unauthenticated input
+# never moves a window, never runs, never forwards.
+
+from firmware import catalogue as cat
+from firmware import gbcs, replay, zcl
+from firmware.auth import HmacSha256
+from firmware.compat import const
+from firmware.device_log import KINDS
+from firmware.eui64 import to_guid
+from firmware.hub import TUNNELING_CLUSTER, TX_REPLY
+
+WAN = "wan"
+INTERPAN = "interpan"
+HAN = "han"
+
+TUNNEL_TRANSFER_DATA = const(0x02)  # SE Tunneling, client -> server
+TUNNEL_TRANSFER_DATA_RSP = const(0x01)  # SE Tunneling, server -> client
+QUERY_MAX = const(4)  # counters per executed-query: keeps both frames inside 127 octets
+
+
+def signed(cra, counter, orig, recip, code, content, key, auth=None):
+    # A complete GBCS message with its authentication tag: hub responses, HHT and head-end
+    # commands all come from here.
+    auth = auth or HmacSha256()
+    part = gbcs.signed_part(cra, counter, orig, recip, code, content)
+    return part + bytes((auth.TAG_LEN,)) + auth.tag(key, part)
+
+
+def _u32(v):
+    return bytes(((v >> 24) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF))
+
+
+class Commands:
+    def __init__(self, parties, store, clock, auth=None):
+        self.parties = parties
+        self.store = store
+        self.clock = clock
+        self.auth = auth or HmacSha256()
+        self.h = gbcs.GbcsHeader()
+        self.wan_out = []  # GBCS responses to queue for the head-end (the shell drains it)
+        self.counts = {}
+
+    def _count(self, what):
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+    # --- channels ----------------------------------------------------------------------------
+
+    def on_interpan(self, hub, buf, f, zh, now):
+        # From hub._interpan for the SE Tunneling cluster. True only when accepted.
+        if zh.command != TUNNEL_TRANSFER_DATA or f.payload_end - zh.payload_off < 2:
+            return False
+        accepted, rsp = self.process(hub, INTERPAN, buf, zh.payload_off + 2, f.payload_end, now)
+        if rsp is not None:
+            p = hub.reply_header(buf, f, TUNNELING_CLUSTER)
+            fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
+            tx = hub.reply_buf
+            p = zcl.write(tx, p, fc, zh.seq, TUNNEL_TRANSFER_DATA_RSP)
+            tx[p] = buf[zh.payload_off]  # tunnel ID echoed
+            tx[p + 1] = buf[zh.payload_off + 1]
+            p += 2
+            if p + len(rsp) <= len(tx) - 2:
+                tx[p : p + len(rsp)] = rsp
+                hub.tx_buf = tx
+                hub.tx_len = p + len(rsp)
+                hub.tx_kind = TX_REPLY
+            else:
+                self._count("response_too_long")
+        return accepted
+
+    def on_wan(self, hub, msg, now):
+        # msg: a GBCS message from the head-end. Returns the response for the WAN, or None.
+        return self.process(hub, WAN, msg, 0, len(msg), now)[1]
+
+    # --- the pipeline --------------------------------------------------------------------------
+
+    def _reject(self, hub, channel, why, **fields):
+        self._count(why)
+        hub.note("command_rejected", channel=channel, reason=why, **fields)
+        return False, None
+
+    def process(self, hub, channel, buf, off, end, now):
+        h = self.h
+        r = gbcs.parse(buf, off, end, h)
+        if r != gbcs.OK:
+            return self._reject(hub, channel, "malformed", detail=gbcs.REASONS[r])
+        if h.cra != gbcs.COMMAND:
+            return self._reject(hub, channel, "not_a_command")
+        who = self.parties.find(buf, h.orig_off)
+        orig = gbcs.eui(buf, h.orig_off)
+        if who < 0:
+            return self._reject(hub, channel, "unknown_originator", originator=to_guid(orig))
+        key = self.parties.key(who)
+        mv = memoryview(buf)
+        if not self.auth.verify(
+            key, mv[off : h.signed_end], mv[h.auth_off : h.auth_off + h.auth_len]
+        ):
+            return self._reject(
+                hub, channel, "bad_tag", originator=to_guid(orig), counter=h.counter
+            )
+        # Authenticated from here on: every outcome is answered.
+        counter = h.counter
+        code = h.msg_code
+        recip = gbcs.eui(buf, h.recip_off)
+        content = bytes(mv[h.content_off : h.content_off + h.content_len])
+        store = self.store
+        verdict = store.replay.check(orig, counter)
+        if verdict != replay.NEW:
+            status = (cat.ST_OK, cat.ST_DUPLICATE, cat.ST_STALE, cat.ST_TABLE_FULL)[verdict]
+            self._count(cat.STATUS[status])
+            hub.note(
+                "command",
+                channel=channel,
+                originator=to_guid(orig),
+                counter=counter,
+                message=cat.name(code),
+                status=cat.STATUS[status],
+            )
+            return False, self._respond(hub, channel, key, orig, recip, counter, code, status)
+        store.replay.accept(orig, counter)
+        store.log.add(orig, counter, code)
+        try:
+            store.save()  # persisted before anything runs: a power cut never runs it twice
+        except OSError:
+            self._count("store_write_failed")
+            store.reload()  # back to what is on flash: the command did not happen
+            return False, self._respond(
+                hub, channel, key, orig, recip, counter, code, cat.ST_FAILED
+            )
+        status, data = self._execute(hub, channel, who, orig, recip, code, content, now)
+        store.log.done(orig, counter, status)
+        try:
+            store.save()
+        except OSError:
+            self._count("store_write_failed")  # the entry stays ACCEPTED: "may have run"
+        self._count("executed")
+        hub.note(
+            "command",
+            channel=channel,
+            originator=to_guid(orig),
+            counter=counter,
+            message=cat.name(code),
+            status=cat.STATUS[status],
+        )
+        return True, self._respond(hub, channel, key, orig, recip, counter, code, status, data)
+
+    def _respond(self, hub, channel, key, orig, recip, counter, code, status, data=b""):
+        # Signed with the originator's key; from the device that was addressed.
+        rsp = signed(
+            gbcs.RESPONSE, counter, recip, orig, code, bytes((status,)) + data, key, self.auth
+        )
+        if channel != WAN:
+            self.wan_out.append(rsp)  # a copy for the head-end
+        return rsp
+
+    # --- execution -----------------------------------------------------------------------------
+
+    def _execute(self, hub, channel, who, orig, recip, code, content, now):
+        m = cat.MESSAGES.get(code)
+        if m is None:
+            return cat.ST_UNKNOWN_MESSAGE, b""
+        name, target, roles, _ = m
+        if self.parties.role(who) not in roles:
+            return cat.ST_NOT_PERMITTED, b""
+        if target == cat.METER:
+            if recip == hub.eui:
+                return cat.ST_BAD_CONTENT, b""
+            return self._forward(hub, channel, orig, recip, code, content, now)
+        if recip != hub.eui:
+            return cat.ST_UNKNOWN_DEVICE, b""
+        if code == cat.READ_HUB_STATUS:
+            secs = hub.interpan.seconds_left(now)
+            state = 0 if not hub.interpan.is_on() else (2 if secs is None else 1)
+            return cat.ST_OK, (
+                bytes((state,))
+                + _u32(0xFFFFFFFF if secs is None else secs)
+                + bytes((1 if hub.wan_present else 0, len(hub.device_log)))
+                + _u32(self.clock.time())
+            )
+        if code == cat.SET_HUB_CLOCK:
+            if len(content) != 4:
+                return cat.ST_BAD_CONTENT, b""
+            epoch = int.from_bytes(content, "big")
+            self.clock.set_time(epoch)
+            hub.note("time_set", epoch=epoch, source=channel)
+            return cat.ST_OK, b""
+        if code == cat.INTERPAN_OFF:
+            hub.interpan_off(now)
+            return cat.ST_OK, b""
+        if code == cat.INTERPAN_ENABLE:
+            # From a meter that is a member of this hub's HAN (its installer-PIN menu).
+            if not hub.is_member(orig):
+                return cat.ST_NOT_PERMITTED, b""
+            hub.trusted_enable(now)
+            return cat.ST_OK, b""
+        if code == cat.DEVICE_LOG_ADD:
+            if len(content) != 9 or content[8] >= len(KINDS):
+                return cat.ST_BAD_CONTENT, b""
+            if not hub.device_log.add(content[:8], content[8]):
+                return cat.ST_FAILED, b""
+            hub.note(
+                "device_log",
+                change="added",
+                guid=to_guid(content[:8]),
+                kind=KINDS[content[8]],
+                source=channel,
+            )
+            return cat.ST_OK, b""
+        if code == cat.DEVICE_LOG_REMOVE:
+            if len(content) != 8:
+                return cat.ST_BAD_CONTENT, b""
+            if not hub.device_log.remove(content):
+                return cat.ST_UNKNOWN_DEVICE, b""
+            hub.note("device_log", change="removed", guid=to_guid(content), source=channel)
+            return cat.ST_OK, b""
+        if code == cat.EXECUTED_QUERY:
+            if not content or len(content) % 8 or len(content) > 8 * QUERY_MAX:
+                return cat.ST_BAD_CONTENT, b""
+            return cat.ST_OK, bytes(
+                self.executed(orig, int.from_bytes(content[i : i + 8], "big"))
+                for i in range(0, len(content), 8)
+            )
+        return cat.ST_UNKNOWN_MESSAGE, b""
+
+    def executed(self, orig, counter):
+        # The resume query's answer for one of the originator's counters.
+        e = self.store.log.find(orig, counter)
+        if e is not None:
+            return cat.Q_EXECUTED if e[3] else cat.Q_ACCEPTED
+        v = self.store.replay.check(orig, counter)
+        if v == replay.STALE or v == replay.DUPLICATE:
+            return cat.Q_UNKNOWN  # aged out of the log; its counter can never run again
+        return cat.Q_NOT_EXECUTED
+
+    def _forward(self, hub, channel, orig, recip, code, content, now):
+        han = hub.han
+        if han is None or not hub.is_member(recip):
+            return cat.ST_UNKNOWN_DEVICE, b""
+        return han.forward(hub, channel, orig, recip, code, content, now)

@@ -1,0 +1,139 @@
+# The GBCS grouping header ("general signing"), big-endian as GBCS is (reference/protocols.md
+# section 4.1):
+#   DF 09 | CRA (1) | originator counter (8) | 08 originator EUI-64 | 08 recipient EUI-64 |
+#   date-time (00 absent, or 0C + 12 octets) | other-info: len + message code (2) [+ more] |
+#   content: BER length (n < 0x80, 81 n, 82 hi lo) + content | authentication: len + tag
+# Parsed into a preallocated GbcsHeader by offsets, never raising. The authentication field
+# covers everything from the DF tag to the end of the content.
+
+from firmware.compat import const
+
+TAG = const(0xDF)
+TXID_LEN = const(0x09)
+COMMAND = const(1)
+RESPONSE = const(2)
+ALERT = const(3)
+
+OK = const(0)
+TRUNCATED = const(1)
+BAD_FORMAT = const(2)  # not a general-signing block, or a field with a reserved value
+BAD_CRA = const(3)
+TRAILING = const(4)  # octets after the authentication field
+REASONS = ("ok", "truncated", "bad_format", "bad_cra", "trailing")
+
+
+class GbcsHeader:
+    def __init__(self):
+        self.cra = 0
+        self.counter = 0
+        self.orig_off = 0  # EUI-64, most significant octet first (GBCS order)
+        self.recip_off = 0
+        self.date_off = -1
+        self.msg_code = 0
+        self.content_off = 0
+        self.content_len = 0
+        self.signed_end = 0
+        self.auth_off = 0
+        self.auth_len = 0
+
+
+def _ber_len(buf, p, end):
+    # (length, offset after it), or (-1, p) when malformed.
+    if p >= end:
+        return -1, p
+    n = buf[p]
+    if n < 0x80:
+        return n, p + 1
+    if n == 0x81 and p + 1 < end:
+        return buf[p + 1], p + 2
+    if n == 0x82 and p + 2 < end:
+        return (buf[p + 1] << 8) | buf[p + 2], p + 3
+    return -1, p
+
+
+def parse(buf, off, end, h):
+    if end - off < 2 + 1 + 8 + 18 + 1 + 3 + 1 + 1:
+        return TRUNCATED
+    if buf[off] != TAG or buf[off + 1] != TXID_LEN:
+        return BAD_FORMAT
+    cra = buf[off + 2]
+    if cra < COMMAND or cra > ALERT:
+        return BAD_CRA
+    p = off + 3
+    c = 0
+    for i in range(8):
+        c = (c << 8) | buf[p + i]
+    p += 8
+    if buf[p] != 8 or buf[p + 9] != 8:
+        return BAD_FORMAT
+    h.orig_off = p + 1
+    h.recip_off = p + 10
+    p += 18
+    if buf[p] == 0:
+        h.date_off = -1
+        p += 1
+    elif buf[p] == 12:
+        h.date_off = p + 1
+        p += 13
+    else:
+        return BAD_FORMAT
+    if p + 3 > end:
+        return TRUNCATED
+    oi = buf[p]
+    if oi < 2:
+        return BAD_FORMAT
+    h.msg_code = (buf[p + 1] << 8) | buf[p + 2]
+    p += 1 + oi
+    n, p = _ber_len(buf, p, end)
+    if n < 0:
+        return BAD_FORMAT if p < end else TRUNCATED
+    if p + n >= end:
+        return TRUNCATED
+    h.content_off = p
+    h.content_len = n
+    p += n
+    h.signed_end = p
+    a = buf[p]
+    if a >= 0x80:
+        return BAD_FORMAT
+    h.auth_off = p + 1
+    h.auth_len = a
+    p += 1 + a
+    if p > end:
+        return TRUNCATED
+    if p != end:
+        return TRAILING
+    h.cra = cra
+    h.counter = c
+    return OK
+
+
+def _ber(n):
+    if n < 0x80:
+        return bytes((n,))
+    if n < 0x100:
+        return bytes((0x81, n))
+    return bytes((0x82, n >> 8, n & 0xFF))
+
+
+def signed_part(cra, counter, orig, recip, msg_code, content, date=None):
+    # Everything the authentication tag covers (allocates: builders are not on a drop path).
+    out = bytearray((TAG, TXID_LEN, cra))
+    out += bytes((counter >> (8 * (7 - i))) & 0xFF for i in range(8))
+    out += b"\x08" + bytes(orig) + b"\x08" + bytes(recip)
+    out += b"\x0c" + bytes(date) if date else b"\x00"
+    out += bytes((2, msg_code >> 8, msg_code & 0xFF))
+    out += _ber(len(content)) + bytes(content)
+    return bytes(out)
+
+
+def build(cra, counter, orig, recip, msg_code, content, tag=b"", date=None):
+    return (
+        signed_part(cra, counter, orig, recip, msg_code, content, date)
+        + bytes((len(tag),))
+        + bytes(tag)
+    )
+
+
+def eui(buf, off):
+    return bytes(buf[off : off + 8])

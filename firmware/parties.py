@@ -1,0 +1,55 @@
+# The parties the hub trusts: each an EUI-64, a role and a key, provisioned (in the lab from a
+# JSON record "parties": [{"guid": "...", "role": "supplier", "key": "hex"}], in the field by
+# the network operator). An unknown originator is rejected before any cryptography.
+
+import json
+from binascii import unhexlify
+
+from firmware.eui64 import parse as parse_eui
+
+ROLES = ("supplier", "network_operator", "installer", "esme", "gsme")
+
+
+class Parties:
+    def __init__(self, storage=None, name="parties"):
+        self._euis = []
+        self._roles = []
+        self._keys = []
+        self.errors = 0
+        raw = storage.read(name) if storage is not None else None
+        if raw:
+            try:
+                for p in json.loads(raw):
+                    self.add(parse_eui(p["guid"]), p["role"], unhexlify(p["key"]))
+            except (ValueError, KeyError, TypeError):
+                self.errors += 1
+
+    def add(self, eui, role, key):
+        if eui is None or role not in ROLES or len(key) < 16:
+            raise ValueError("party: bad EUI-64, role or key (16 octets at least)")
+        self._euis.append(bytes(eui))
+        self._roles.append(role)
+        self._keys.append(bytes(key))
+
+    def find(self, buf, off):
+        # Index of the party whose EUI-64 is buf[off:off+8] (most significant first), or -1.
+        for i in range(len(self._euis)):
+            e = self._euis[i]
+            for j in range(8):
+                if buf[off + j] != e[j]:
+                    break
+            else:
+                return i
+        return -1
+
+    def eui(self, i):
+        return self._euis[i]
+
+    def role(self, i):
+        return self._roles[i]
+
+    def key(self, i):
+        return self._keys[i]
+
+    def __len__(self):
+        return len(self._euis)

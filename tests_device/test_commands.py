@@ -1,0 +1,228 @@
+# The command layer: authentication, first-wins across channels, the anti-replay window,
+# persistence before execution, hub commands, resume queries.
+import unittest
+
+from firmware import catalogue as cat
+from firmware import gbcs
+from firmware import hub as hubmod
+from firmware.auth import HmacSha256
+from firmware.command_store import CommandStore
+from firmware.commands import INTERPAN, WAN, Commands, signed
+from firmware.parties import Parties
+from firmware.settings import Settings
+from hal.fake.clock import ManualClock
+from hal.fake.storage import MemoryStorage
+
+HUB = b"\x00\x23\x7e\x00\x00\x12\xd6\x87"
+SUPPLIER = b"\x90\xb3\xd5\x1f\x30\x01\x00\x00"
+INSTALLER = b"\x90\xb3\xd5\x1f\x30\x02\x00\x00"
+ESME = b"\x00\x23\x7e\x00\x00\x00\x00\x01"
+STRANGER = b"\x90\xb3\xd5\x1f\x30\x09\x00\x00"
+KEYS = {SUPPLIER: b"S" * 32, INSTALLER: b"I" * 32, ESME: b"E" * 32, STRANGER: b"X" * 32}
+
+
+def parties():
+    p = Parties()
+    p.add(SUPPLIER, "supplier", KEYS[SUPPLIER])
+    p.add(INSTALLER, "installer", KEYS[INSTALLER])
+    p.add(ESME, "esme", KEYS[ESME])
+    return p
+
+
+def command(orig, counter, code, content=b"", recip=HUB, key=None):
+    return signed(gbcs.COMMAND, counter, orig, recip, code, content, key or KEYS[orig])
+
+
+class Rig:
+    # A hub with a command layer on a storage that survives "reboots".
+    def __init__(self, storage=None, originators=4, window=64):
+        self.storage = storage if storage is not None else MemoryStorage()
+        self.sizes = (originators, window)
+        self.clock = ManualClock()
+        self.boot()
+
+    def boot(self):
+        s = Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87",))
+        store = CommandStore(self.storage, originators=self.sizes[0], window=self.sizes[1])
+        self.cmds = Commands(parties(), store, self.clock)
+        self.hub = hubmod.Hub(s, self.storage, commands=self.cmds)
+        self.hub.power_up(0)
+
+    def send(self, msg, channel=WAN):
+        return self.cmds.process(self.hub, channel, msg, 0, len(msg), self.clock.ticks_ms())
+
+
+def status_of(rsp, key=KEYS[SUPPLIER]):
+    h = gbcs.GbcsHeader()
+    assert gbcs.parse(rsp, 0, len(rsp), h) == gbcs.OK
+    assert h.cra == gbcs.RESPONSE
+    tag = rsp[h.auth_off : h.auth_off + h.auth_len]
+    assert HmacSha256().verify(key, rsp[: h.signed_end], tag), "response tag"
+    return cat.STATUS[rsp[h.content_off]], h
+
+
+class FirstWinsTest(unittest.TestCase):
+    def test_executes_and_answers_signed(self):
+        r = Rig()
+        ok, rsp = r.send(command(SUPPLIER, 1002, cat.READ_HUB_STATUS))
+        self.assertTrue(ok)
+        st, h = status_of(rsp)
+        self.assertEqual((st, h.counter, h.msg_code), ("ok", 1002, cat.READ_HUB_STATUS))
+        self.assertEqual(gbcs.eui(rsp, h.orig_off), HUB)
+        self.assertEqual(gbcs.eui(rsp, h.recip_off), SUPPLIER)
+        self.assertEqual(rsp[h.content_off + 1], 1)  # inter-PAN on, counting down
+
+    def test_second_copy_is_duplicate_on_its_own_channel_either_order(self):
+        for first, second in ((WAN, INTERPAN), (INTERPAN, WAN), (WAN, WAN)):
+            r = Rig()
+            msg = command(SUPPLIER, 7, cat.INTERPAN_OFF)
+            ok1, rsp1 = r.send(msg, first)
+            ok2, rsp2 = r.send(msg, second)
+            self.assertEqual((ok1, status_of(rsp1)[0]), (True, "ok"))
+            self.assertEqual((ok2, status_of(rsp2)[0]), (False, "duplicate"))
+            events = [f for e, f in r.hub.notes if e == "command"]
+            self.assertEqual(
+                [(f["channel"], f["status"]) for f in events],
+                [(first, "ok"), (second, "duplicate")],
+            )
+            self.assertEqual(r.cmds.counts["executed"], 1)
+
+    def test_window_in_any_order_then_stale(self):
+        r = Rig(window=64)
+        for c in (100, 40, 99, 38, 101):  # yesterday's HHT counters after newer WAN ones
+            self.assertEqual(
+                status_of(r.send(command(SUPPLIER, c, cat.READ_HUB_STATUS))[1])[0], "ok", c
+            )
+        self.assertEqual(
+            status_of(r.send(command(SUPPLIER, 38, cat.READ_HUB_STATUS))[1])[0], "duplicate"
+        )
+        self.assertEqual(  # 101 moved the edge: 37 is now below the 64-counter window
+            status_of(r.send(command(SUPPLIER, 37, cat.READ_HUB_STATUS))[1])[0], "stale"
+        )
+        r.send(command(SUPPLIER, 200, cat.READ_HUB_STATUS))
+        self.assertEqual(
+            status_of(r.send(command(SUPPLIER, 136, cat.READ_HUB_STATUS))[1])[0], "stale"
+        )
+        self.assertEqual(
+            status_of(r.send(command(SUPPLIER, 137, cat.READ_HUB_STATUS))[1])[0], "ok"
+        )
+
+    def test_originators_have_separate_windows(self):
+        r = Rig()
+        self.assertTrue(r.send(command(SUPPLIER, 5, cat.READ_HUB_STATUS))[0])
+        ok, rsp = r.send(command(INSTALLER, 5, cat.READ_HUB_STATUS))
+        self.assertEqual((ok, status_of(rsp, KEYS[INSTALLER])[0]), (True, "ok"))
+
+
+class RejectTest(unittest.TestCase):
+    def test_unknown_originator_bad_tag_and_junk_never_move_the_window(self):
+        r = Rig()
+        good = command(SUPPLIER, 10, cat.INTERPAN_OFF)
+        forged = command(SUPPLIER, 10, cat.INTERPAN_OFF, key=b"wrong key wrong key wrong key!!!")
+        tampered = bytearray(good)
+        tampered[40] ^= 1
+        for msg, why in (
+            (command(STRANGER, 10, cat.INTERPAN_OFF), "unknown_originator"),
+            (forged, "bad_tag"),
+            (bytes(tampered), "bad_tag"),
+            (good[:20], "malformed"),
+            (b"\xdf\x09\x02" + good[3:], "not_a_command"),
+        ):
+            self.assertEqual(r.send(msg), (False, None))
+            self.assertEqual(r.hub.notes[-1][1]["reason"], why)
+        self.assertEqual(r.cmds.store.replay.euis, [])
+        self.assertTrue(r.hub.interpan.is_on())  # nothing ran
+        self.assertEqual(status_of(r.send(good)[1])[0], "ok")
+
+    def test_role_permissions(self):
+        r = Rig()
+        ok, rsp = r.send(command(SUPPLIER, 1, cat.INTERPAN_ENABLE))
+        self.assertEqual(status_of(rsp)[0], "not_permitted")
+        ok, rsp = r.send(command(ESME, 1, cat.INTERPAN_ENABLE))  # not a member yet
+        self.assertEqual(status_of(rsp, KEYS[ESME])[0], "not_permitted")
+        r.hub.device_log.add(ESME, 1)
+        r.hub.interpan_off(0)
+        ok, rsp = r.send(command(ESME, 2, cat.INTERPAN_ENABLE))
+        self.assertEqual(status_of(rsp, KEYS[ESME])[0], "ok")
+        self.assertTrue(r.hub.interpan.is_on())
+        ok, rsp = r.send(command(INSTALLER, 1, cat.DEVICE_LOG_ADD, ESME + b"\x01"))
+        self.assertEqual(status_of(rsp, KEYS[INSTALLER])[0], "not_permitted")
+
+    def test_table_full_refuses_without_evicting(self):
+        r = Rig(originators=2)
+        r.send(command(SUPPLIER, 1, cat.READ_HUB_STATUS))
+        r.send(command(INSTALLER, 1, cat.READ_HUB_STATUS))
+        ok, rsp = r.send(command(ESME, 1, cat.READ_HUB_STATUS))
+        self.assertEqual((ok, status_of(rsp, KEYS[ESME])[0]), (False, "table_full"))
+        ok, rsp = r.send(command(SUPPLIER, 1, cat.READ_HUB_STATUS))
+        self.assertEqual(status_of(rsp)[0], "duplicate")  # its window is still there
+
+    def test_unknown_device_and_message(self):
+        r = Rig()
+        self.assertEqual(
+            status_of(r.send(command(SUPPLIER, 1, cat.READ_METER, recip=ESME))[1])[0],
+            "unknown_device",
+        )
+        self.assertEqual(status_of(r.send(command(SUPPLIER, 2, 0x7777))[1])[0], "unknown_message")
+        self.assertEqual(
+            status_of(r.send(command(SUPPLIER, 3, cat.SET_HUB_CLOCK, b"\x01"))[1])[0],
+            "bad_content",
+        )
+
+
+class HubCommandsTest(unittest.TestCase):
+    def test_clock_device_log_and_interpan_off(self):
+        r = Rig()
+        r.send(command(SUPPLIER, 1, cat.SET_HUB_CLOCK, (1795000000).to_bytes(4, "big")))
+        self.assertEqual(r.clock.time(), 1795000000)
+        r.send(command(SUPPLIER, 2, cat.DEVICE_LOG_ADD, ESME + b"\x01"))
+        self.assertEqual(r.hub.device_log.kind(ESME), 1)
+        r.send(command(SUPPLIER, 3, cat.DEVICE_LOG_REMOVE, ESME))
+        self.assertEqual(r.hub.device_log.kind(ESME), -1)
+        r.send(command(INSTALLER, 1, cat.INTERPAN_OFF))
+        self.assertFalse(r.hub.interpan.is_on())
+        self.assertEqual([e for e, _ in r.hub.notes].count("command"), 4)
+
+    def test_executed_query_for_resume(self):
+        r = Rig()
+        for c in (10, 11, 13):
+            r.send(command(SUPPLIER, c, cat.READ_HUB_STATUS))
+        q = b"".join(c.to_bytes(8, "big") for c in (10, 11, 12, 13))
+        st, h = status_of(r.send(command(SUPPLIER, 20, cat.EXECUTED_QUERY, q))[1])
+        rsp = r.send(command(SUPPLIER, 21, cat.EXECUTED_QUERY, q))[1]
+        st, h = status_of(rsp)
+        answers = list(rsp[h.content_off + 1 : h.content_off + h.content_len])
+        self.assertEqual(
+            answers, [cat.Q_EXECUTED, cat.Q_EXECUTED, cat.Q_NOT_EXECUTED, cat.Q_EXECUTED]
+        )
+
+
+class PersistenceTest(unittest.TestCase):
+    def test_first_wins_survives_a_reboot(self):
+        r = Rig()
+        msg = command(SUPPLIER, 50, cat.INTERPAN_OFF)
+        self.assertTrue(r.send(msg)[0])
+        r.boot()
+        self.assertEqual(status_of(r.send(msg)[1])[0], "duplicate")
+
+    def test_failed_accept_write_runs_nothing_and_consumes_nothing(self):
+        r = Rig()
+        msg = command(SUPPLIER, 60, cat.INTERPAN_OFF)
+        r.storage.fail_next_write = True
+        ok, rsp = r.send(msg)
+        self.assertEqual((ok, status_of(rsp)[0]), (False, "failed"))
+        self.assertTrue(r.hub.interpan.is_on())  # not executed
+        self.assertTrue(r.send(msg)[0])  # the counter was not consumed: a resend runs it
+        self.assertFalse(r.hub.interpan.is_on())
+
+    def test_lost_outcome_write_still_never_runs_twice(self):
+        r = Rig()
+        msg = command(SUPPLIER, 70, cat.INTERPAN_OFF)
+        r.storage.fail_after_writes = 1  # the accept is written; the outcome write fails
+        self.assertTrue(r.send(msg)[0])
+        r.boot()  # power cut: what is on storage is the accept only
+        q = (70).to_bytes(8, "big")
+        rsp = r.send(command(SUPPLIER, 71, cat.EXECUTED_QUERY, q))[1]
+        h = status_of(rsp)[1]
+        self.assertEqual(rsp[h.content_off + 1], cat.Q_ACCEPTED)
+        self.assertEqual(status_of(r.send(msg)[1])[0], "duplicate")
