@@ -14,10 +14,13 @@ import asyncio
 import gc
 
 from firmware import device_log, reject, wan_monitor, wan_msg
+from firmware.command_store import CommandStore
+from firmware.commands import Commands
 from firmware.eui64 import parse as parse_eui
 from firmware.eui64 import to_guid
 from firmware.hub import TRANSMIT, TX_BEACON, TX_DISCOVERY, Hub
 from firmware.outbox import HIGH, LOW, Outbox
+from firmware.parties import Parties
 from firmware.settings import Settings
 from firmware.uplink import Uplink
 from hal.radio import RxFrame
@@ -34,7 +37,15 @@ class App:
         self.radio = board.radio
         self.events = board.events
         s = self.settings = Settings(board.storage, overrides)
-        self.hub = Hub(s, board.storage)
+        self.parties = Parties(board.storage)
+        store = CommandStore(
+            board.storage,
+            originators=s["commands.originators_max"],
+            window=s["commands.replay_window"],
+            log_max=s["commands.log_max"],
+        )
+        self.commands = Commands(self.parties, store, self.clock)
+        self.hub = Hub(s, board.storage, self.commands)
         self.outbox = Outbox(board.storage, "outbox", s["wan.outbox_items"], s["wan.outbox_bytes"])
         self.monitor = wan_monitor.WanMonitor(
             s["wan.loss_after_s"],
@@ -51,7 +62,7 @@ class App:
                 self.outbox,
                 self.clock,
                 self._on_wan,
-                self.request,
+                self.on_message,
                 self._hello,
             )
         self.frame = RxFrame(board.radio.HEADROOM)
@@ -76,6 +87,9 @@ class App:
         while hub.notes:
             event, fields = hub.notes.pop(0)
             self.report(event, **fields)
+        out = self.commands.wan_out
+        while out:  # copies of responses given on other channels, for the head-end
+            self.outbox.put(HIGH, wan_msg.encode(wan_msg.GBCS, out.pop(0)))
 
     def report_rejects(self):
         # One line per reason that moved since the last report, never one per frame.
@@ -103,6 +117,15 @@ class App:
 
     def _hello(self):
         return {"msg": "hello", "guid": to_guid(self.hub.eui), "version": VERSION}
+
+    def on_message(self, msg):
+        # A message from the head-end: a GBCS command, or a JSON request. The encoded reply.
+        if msg[0] == wan_msg.GBCS:
+            rsp = self.commands.on_wan(self.hub, msg[1:], self.clock.ticks_ms())
+            self.drain_notes()
+            return wan_msg.encode(wan_msg.GBCS, rsp) if rsp is not None else None
+        req = wan_msg.decode_json(msg)
+        return wan_msg.encode_json(self.request(req)) if req is not None else None
 
     def request(self, req):
         op = req.get("op")
@@ -230,9 +253,13 @@ class App:
             outbox=len(self.outbox),
             settings_load_errors=s.load_errors,
             device_log_corrupt=h.device_log.corrupt,
+            parties=len(self.parties),
+            parties_errors=self.parties.errors,
             outbox_corrupt=self.outbox.corrupt,
         )
         self.board.indicators.set("power", True)
+        if self.commands.store.corrupt:
+            self.report("replay_state_lost")  # a failing flash: the head-end must know
         h.power_up(self.clock.ticks_ms())
         self.drain_notes()
         tasks = [self._receive(), self._timers(), self._housekeeping()]

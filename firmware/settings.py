@@ -24,6 +24,10 @@ DEFAULTS = {
     "wan.backoff_max_s": 300,
     "wan.outbox_items": 64,
     "wan.outbox_bytes": 8192,
+    # Commands: anti-replay windows (one per originator) and the execution log, persisted
+    "commands.originators_max": 16,
+    "commands.replay_window": 64,  # counters; a multiple of 8
+    "commands.log_max": 64,
     # Logging: rejected-frame counters are reported as one line per reason per interval
     "log.counters_interval_s": 5,
     # Watchdog (off in the lab so an mpremote session is not reset under the engineer)

@@ -11,15 +11,16 @@ _POLL_MS = 200  # how often a session looks at the outbox and the heartbeat cloc
 
 
 class Uplink:
-    def __init__(self, link, monitor, outbox, clock, on_wan, on_request, hello):
-        # on_wan(event) gets wan_monitor.LOST / RESTORED; on_request(obj) returns a reply dict;
-        # hello() returns the JSON object the hub introduces itself with on every connect.
+    def __init__(self, link, monitor, outbox, clock, on_wan, on_message, hello):
+        # on_wan(event) gets wan_monitor.LOST / RESTORED; on_message(msg) gets each message
+        # other than a heartbeat and returns an encoded reply or None; hello() returns the JSON
+        # object the hub introduces itself with on every connect.
         self.link = link
         self.monitor = monitor
         self.outbox = outbox
         self.clock = clock
         self._on_wan = on_wan
-        self._on_request = on_request
+        self._on_message = on_message
         self._hello = hello
         self.connects = 0
         self.sessions = 0  # connects on which the head-end was heard
@@ -84,8 +85,7 @@ class Uplink:
                 self.sessions += 1  # the head-end answered: only now is the link trusted
                 self._event(mon.link_up(now))
             self._event(mon.heard(now))
-            if msg[0] == wan_msg.JSON:
-                req = wan_msg.decode_json(msg)
-                reply = self._on_request(req) if req is not None else None
+            if msg[0] != wan_msg.HEARTBEAT:
+                reply = self._on_message(msg)
                 if reply is not None:
-                    await self._send(wan_msg.encode_json(reply))
+                    await self._send(reply)

@@ -8,7 +8,12 @@ can drive the hub from the WAN side.
     python tools/headend.py send [--control 17761] '{"op": "status"}'
 
 Requests (JSON objects with "op"): status; device_log_add {guid, kind: esme|gsme|other};
-device_log_remove {guid}; set_time {epoch}. `send` prints the hub's reply.
+device_log_remove {guid}; set_time {epoch}; and gbcs {as, counter, message, content (hex),
+to (GUID; default the hub)}, which the head-end signs as party `as` from the provisioning file
+and sends as a GBCS command. `send` prints the hub's reply.
+
+    python tools/headend.py send '{"op": "gbcs", "as": "supplier", "counter": 1,
+                                   "message": "read_hub_status"}'
 """
 
 import argparse
@@ -21,7 +26,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from firmware import wan_msg  # noqa: E402
+from firmware import gbcs, wan_msg  # noqa: E402
+from firmware.commands import signed  # noqa: E402
+from firmware.eui64 import parse as parse_eui  # noqa: E402
+from tools import describe, provisioning  # noqa: E402
 
 
 def emit(event, **fields):
@@ -32,10 +40,12 @@ def emit(event, **fields):
 
 
 class HeadEnd:
-    def __init__(self, heartbeat_s):
+    def __init__(self, heartbeat_s, conf):
         self.heartbeat_s = heartbeat_s
+        self.conf = conf
         self.hubs = {}  # peer -> writer
-        self.waiting = []  # control requests awaiting a hub reply: (op, future)
+        self.guids = {}  # peer -> the hub's GUID from its hello
+        self.waiting = []  # control requests awaiting a hub reply: (key, future)
 
     async def on_hub(self, reader, writer):
         peer = "%s:%d" % writer.get_extra_info("peername")[:2]
@@ -59,21 +69,32 @@ class HeadEnd:
             writer.close()
             emit("hub_disconnected", peer=peer)
 
+    def _resolve(self, key, value):
+        for i, (k, fut) in enumerate(self.waiting):
+            if k == key and not fut.done():
+                fut.set_result(value)
+                del self.waiting[i]
+                return
+
     def _on_message(self, peer, msg):
         if msg[0] == wan_msg.HEARTBEAT:
             emit("rx", peer=peer, type="heartbeat")
+            return
+        if msg[0] == wan_msg.GBCS:
+            d = describe.gbcs_message(msg[1:])
+            emit("rx", peer=peer, type="gbcs", gbcs=d)
+            if d.get("cra") == "response":
+                self._resolve(("gbcs", d["counter"], d["recipient"]), d)
             return
         obj = wan_msg.decode_json(msg)
         if obj is None:
             emit("rx", peer=peer, type=msg[0], hex=msg[1:].hex())
             return
         emit("rx", peer=peer, type="json", msg=obj)
+        if obj.get("msg") == "hello":
+            self.guids[peer] = obj.get("guid")
         if obj.get("msg") == "reply":
-            for i, (op, fut) in enumerate(self.waiting):
-                if op == obj.get("op") and not fut.done():
-                    fut.set_result(obj)
-                    del self.waiting[i]
-                    break
+            self._resolve(obj.get("op"), obj)
 
     async def _heartbeats(self, writer):
         while True:
@@ -99,6 +120,8 @@ class HeadEnd:
     async def request(self, req):
         if not self.hubs:
             return {"ok": False, "error": "no hub connected"}
+        if req.get("op") == "gbcs":
+            return await self._gbcs(req)
         fut = asyncio.get_running_loop().create_future()
         self.waiting.append((req.get("op"), fut))
         for w in self.hubs.values():
@@ -107,9 +130,29 @@ class HeadEnd:
         emit("tx", msg=req)
         return await asyncio.wait_for(fut, 10)
 
+    async def _gbcs(self, req):
+        orig, key = provisioning.party(self.conf, req.get("as", "supplier"))
+        peer = next(iter(self.hubs))
+        to = parse_eui(req.get("to") or self.guids.get(peer) or "")
+        if to is None:
+            return {"ok": False, "error": "no target GUID"}
+        counter = int(req["counter"])
+        code = describe.message_code(str(req.get("message", "read_hub_status")))
+        msg = signed(
+            gbcs.COMMAND, counter, orig, to, code, bytes.fromhex(req.get("content", "")), key
+        )
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting.append((("gbcs", counter, describe.gbcs_message(msg)["originator"]), fut))
+        w = self.hubs[peer]
+        w.write(wan_msg.encode(wan_msg.GBCS, msg))
+        await w.drain()
+        emit("tx", type="gbcs", gbcs=describe.gbcs_message(msg))
+        rsp = await asyncio.wait_for(fut, 10)
+        return {"ok": rsp.get("status") == "ok", "response": rsp}
+
 
 async def serve(args):
-    he = HeadEnd(args.heartbeat_s)
+    he = HeadEnd(args.heartbeat_s, provisioning.load(args.provisioning))
     s1 = await asyncio.start_server(he.on_hub, "127.0.0.1", args.port)
     s2 = await asyncio.start_server(he.on_control, "127.0.0.1", args.control)
     emit("started", port=args.port, control=args.control, heartbeat_s=args.heartbeat_s)
@@ -125,16 +168,22 @@ async def serve(args):
     emit("stopped")
 
 
-def send(args):
+def request(control, req, timeout=15):
+    """Send one request to the head-end's control port; the reply as a dict."""
+
     async def go():
-        r, w = await asyncio.open_connection("127.0.0.1", args.control)
-        w.write((args.request.strip() + "\n").encode())
+        r, w = await asyncio.open_connection("127.0.0.1", control)
+        w.write((json.dumps(req) + "\n").encode())
         await w.drain()
-        line = await asyncio.wait_for(r.readline(), 15)
+        line = await asyncio.wait_for(r.readline(), timeout)
         w.close()
         return json.loads(line)
 
-    reply = asyncio.run(go())
+    return asyncio.run(go())
+
+
+def send(args):
+    reply = request(args.control, json.loads(args.request))
     print(json.dumps(reply))
     return 0 if reply.get("ok") else 1
 
@@ -148,6 +197,7 @@ def main(argv=None):
     p.add_argument("--port", type=int, default=17760, help="TCP port hubs connect to")
     p.add_argument("--control", type=int, default=17761, help="TCP port for requests")
     p.add_argument("--heartbeat-s", type=float, default=30, help="heartbeat interval")
+    p.add_argument("--provisioning", help="parties and keys (default tools/demo/lab.json)")
     p = sub.add_parser("send", help="send one request to the connected hub, print the reply")
     p.add_argument("--control", type=int, default=17761)
     p.add_argument("request", help='a JSON object, e.g. {"op": "status"}')

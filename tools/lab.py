@@ -14,7 +14,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tools import procs  # noqa: E402
+from tools import headend as headend_tool  # noqa: E402
+from tools import procs, provisioning  # noqa: E402
 
 NEXT_STEPS = """
 The lab is up. In another terminal, try:
@@ -40,6 +41,7 @@ def main():
         help="TCP port of the head-end (its control port is the next one); 0: no WAN",
     )
     ap.add_argument("--speed", type=float, default=1, help="hub clock speed vs real time")
+    ap.add_argument("--provisioning", help="parties, keys, device log (tools/demo/lab.json)")
     ap.add_argument(
         "--set",
         action="append",
@@ -49,7 +51,9 @@ def main():
     )
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
-    py = sys.executable
+    conf = provisioning.load(args.provisioning)
+    state = os.path.join(args.dir, "hub-state")
+    provisioning.install_parties(conf, state)
     running = []
 
     def stop(*_):
@@ -57,45 +61,43 @@ def main():
         procs.stop_all(list(reversed(running)))
         sys.exit(0)
 
+    def start(name, cmd, what, env=None):
+        p = procs.Proc(name, cmd, os.path.join(args.dir, name + ".log"), env=env)
+        running.append(p)
+        if p.wait_for('"started"', timeout=20) is None:
+            print("the %s did not start (%s)" % (name, what))
+            stop()
+        return p
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    try:
-        medium = procs.Proc(
-            "medium",
-            [
-                py,
-                "tools/medium.py",
-                "--port",
-                str(args.port),
-                "--pcap",
-                os.path.join(args.dir, "capture.pcap"),
-            ],
-            os.path.join(args.dir, "medium.log"),
+    medium = start(
+        "medium",
+        procs.medium_command(args.port, os.path.join(args.dir, "capture.pcap")),
+        "is UDP port %d in use?" % args.port,
+    )
+    headend = None
+    if args.headend:
+        headend = start(
+            "headend",
+            procs.headend_command(args.headend, args.headend + 1),
+            "are TCP ports %d-%d in use?" % (args.headend, args.headend + 1),
         )
-        running.append(medium)
-        if medium.wait_for('"started"') is None:
-            sys.exit("the medium did not start (is UDP port %d in use?)" % args.port)
-        hub = procs.Proc(
-            "hub",
-            procs.hub_command(
-                args.port, os.path.join(args.dir, "hub-state"), args.set, speed=args.speed
-            ),
-            os.path.join(args.dir, "hub.log"),
-            env=procs.micropython_env(),
-        )
-        running.append(hub)
-        started = hub.wait_for('"started"')
-        if started is None:
-            stop()
-        guid = json.loads(hub.lines[started])["guid"]
-        print(NEXT_STEPS.format(dir=args.dir, guid=guid))
-        # The head-end may go (a lab engineer kills it to take the WAN away); the lab carries on.
-        essential = [medium, hub]
-        while all(p.p.poll() is None for p in essential):
-            time.sleep(0.2)
-        print("a lab process exited; stopping the lab")
-    except KeyboardInterrupt:
-        pass
+    hub = start(
+        "hub",
+        procs.hub_command(args.port, state, args.set, speed=args.speed, headend_port=args.headend),
+        "see %s/hub.log" % args.dir,
+        env=procs.micropython_env(),
+    )
+    guid = json.loads(hub.lines[hub.wait_for('"started"')])["guid"]
+    if headend is not None and headend.wait_for('"hello"', timeout=10) is not None:
+        for d in conf["device_log"]:  # the WAN manages the device log, as GB's does
+            headend_tool.request(args.headend + 1, dict(op="device_log_add", **d))
+    print(NEXT_STEPS.format(dir=args.dir, guid=guid))
+    # The head-end may go (a lab engineer kills it to take the WAN away); the lab carries on.
+    while medium.p.poll() is None and hub.p.poll() is None:
+        time.sleep(0.2)
+    print("a lab process exited; stopping the lab")
     stop()
 
 

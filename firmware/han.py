@@ -1,0 +1,793 @@
+# The home area network, as seen from the hub (the PAN coordinator): MAC association against the
+# device log (the allow-list), the persisted device table, ZigBee NWK/APS/ZCL traffic with the
+# joined meters, indirect transmission to the sleepy gas meter with its battery budget, and the
+# gas proxy's cache of the GSME's last reading. Functional core: frames, time and requests in;
+# decisions, notes and frames to send out. docs/han.md describes the behaviour and the defaults.
+#
+# Seam with firmware.hub: Hub.on_frame hands every frame that is not inter-PAN, not for another
+# PAN and not a beacon request to on_frame(hub, buf, f, now, lqi), which returns NOTHING or
+# TRANSMIT (after setting hub.tx_buf / tx_len / tx_kind), or NOT_MINE to let the hub count the
+# frame as unhandled. Frames for rx-on-when-idle devices that the command layer sends outside a
+# receive decision wait in a small ring that the shell drains with tx_next().
+#
+# Allocation: every path that drops or refuses a frame, answers a poll or realigns an orphan
+# works on preallocated objects and small ints. Notes (which allocate) are only made for events
+# that are rare by construction (a new member) or rate-limited (refusals, rejoins, readings).
+
+from firmware import battery, mac, nwk, zcl
+from firmware.battery import BatteryBudget
+from firmware.compat import const
+from firmware.device_log import GSME, KINDS
+from firmware.device_table import DeviceTable
+from firmware.eui64 import equals_le, read_le, to_guid
+from firmware.eui64 import parse as parse_eui
+from firmware.indirect import Indirect
+from firmware.ticks import ticks_diff
+
+# Decisions, as firmware.hub defines them (tests check they agree).
+NOTHING = const(0)
+TRANSMIT = const(1)
+NOT_MINE = const(-1)
+TX_HAN = const(4)  # hub.tx_kind of a frame this module built
+
+# 802.15.4-2006 MAC commands and association status (7.3.1-7.3.8, table 83)
+CMD_ORPHAN = const(0x06)
+CMD_REALIGN = const(0x08)
+ASSOC_SUCCESS = const(0x00)
+ASSOC_AT_CAPACITY = const(0x01)
+ASSOC_DENIED = const(0x02)
+ASSOC_STATUS = ("success", "pan_at_capacity", "access_denied")
+
+_COORD = const(0x0000)
+_PSDU_MAX = const(127)
+_FCF_ASSOC_RESP = const(0xCC63)  # command, ACK request, PAN ID compression, dst/src extended
+_FCF_REALIGN = const(0xCC23)  # command, ACK request, dst/src extended, both PAN IDs
+_FCF_DATA = const(0x8861)  # data, ACK request, PAN ID compression, dst/src short
+_FCF_PENDING = const(0x0010)
+
+# ZCL: the Smart Energy metering cluster and the attribute the gas proxy keeps
+METERING = const(0x0702)
+SUMMATION = const(0x0000)  # CurrentSummationDelivered, uint48
+_UINT48 = const(0x25)
+_READ_ATTRS = const(0x00)
+_READ_ATTRS_RESP = const(0x01)
+_REPORT_ATTRS = const(0x0A)
+
+# send_to_device results
+SENT = const(0)  # handed to the radio (rx-on-when-idle device): drain tx_next()
+QUEUED = const(1)  # held for the sleepy device's next poll
+CACHED = const(2)  # answered from the hub's copy (gas proxy): the ZCL reply is in self.reply
+NOT_JOINED = const(3)
+QUEUE_FULL = const(4)
+OVER_BUDGET = const(5)  # battery protection: an alert was noted (once per device per window)
+TOO_BIG = const(6)
+BUSY = const(7)  # the direct-send ring is full
+STATUS = (
+    "sent",
+    "queued",
+    "cached",
+    "not_joined",
+    "queue_full",
+    "over_budget",
+    "too_big",
+    "busy",
+)
+
+# Why a frame was dropped (counted in self.rejected; names in REJECT_NAMES)
+R_NOT_MEMBER = const(0)  # from a short address or EUI-64 that is not in the device table
+R_BAD_COMMAND = const(1)  # a MAC command with the wrong addressing or too short
+R_NOT_FOR_US = const(2)  # addressed to another device or NWK destination (the hub routes nothing)
+R_BAD_NWK = const(3)
+R_NWK_SECURED = const(4)  # NWK security is the documented gap (firmware/nwk.py)
+R_BAD_APS = const(5)
+R_NOT_DATA = const(6)  # well-formed NWK commands, APS commands or acknowledgements: ignored
+R_WRONG_PROFILE = const(7)
+R_BAD_ZCL = const(8)
+REJECT_NAMES = (
+    "han_not_member",
+    "han_bad_command",
+    "han_not_for_us",
+    "han_bad_nwk",
+    "han_nwk_secured",
+    "han_bad_aps",
+    "han_not_data",
+    "han_wrong_profile",
+    "han_bad_zcl",
+)
+
+# Why an association was refused (counted in self.refusals)
+NOT_IN_LOG = const(0)
+CLOSED = const(1)
+TABLE_FULL = const(2)
+STORAGE = const(3)
+REFUSAL_NAMES = ("not_in_device_log", "joining_closed", "table_full", "storage_error")
+
+_REFUSE_NOTE_S = const(10)  # at most one join_refused note per this many seconds, with a count
+_REJOIN_NOTE_S = const(60)  # per member
+_READING_NOTE_S = const(10)  # per member
+_OUT_SLOTS = const(4)
+
+# Settings this module reads (firmware.settings.DEFAULTS should hold them; docs/han.md).
+SETTINGS = {
+    "join.auto": True,  # joining open while the device log lists a device that has not joined
+    "han.device_table_max": 16,
+    "han.indirect_slots": 8,
+    "han.indirect_per_device": 4,
+    "han.indirect_expiry_s": 120,
+    "battery.interpan_frames_h": 12,
+    "battery.interpan_airtime_ms_h": 50,
+    "battery.wan_frames_h": 48,
+    "battery.wan_airtime_ms_h": 200,
+    "han.devices": "",  # lab provisioning: "GUID:kind,GUID:kind" added to the device log
+}
+
+
+def _setting(settings, key, default):
+    try:
+        return settings[key]
+    except KeyError:
+        return default
+
+
+def from_settings(settings, storage, device_log, eui, pan_id):
+    # A Han configured from firmware.settings (keys missing there take SETTINGS' defaults).
+    def g(key):
+        return _setting(settings, key, SETTINGS.get(key))
+
+    return Han(
+        storage,
+        device_log,
+        eui,
+        pan_id,
+        table_max=g("han.device_table_max"),
+        join_permit=_setting(settings, "join.permit", False),
+        join_auto=g("join.auto"),
+        indirect_slots=g("han.indirect_slots"),
+        indirect_per_device=g("han.indirect_per_device"),
+        indirect_expiry_s=g("han.indirect_expiry_s"),
+        frames_h=(g("battery.interpan_frames_h"), g("battery.wan_frames_h")),
+        airtime_ms_h=(g("battery.interpan_airtime_ms_h"), g("battery.wan_airtime_ms_h")),
+    )
+
+
+def provision(device_log, spec):
+    # Adds "GUID:kind[,GUID:kind...]" (kind esme, gsme or other) to the device log, for the lab
+    # (the WAN manages the log in the field). Returns the number of entries; ValueError if bad.
+    n = 0
+    for item in spec.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        guid, _, kind = item.rpartition(":")
+        eui = parse_eui(guid)
+        if eui is None or kind.lower() not in KINDS:
+            raise ValueError("han.devices: %r is not GUID:esme|gsme|other" % item)
+        if not device_log.add(eui, KINDS.index(kind.lower())):
+            raise ValueError("han.devices: the device log is full")
+        n += 1
+    return n
+
+
+def origin_code(origin):
+    if origin in battery.ORIGINS:
+        return battery.ORIGINS.index(origin)
+    if origin in (battery.INTERPAN, battery.WAN):
+        return origin
+    raise ValueError("origin must be 'interpan' or 'wan'")
+
+
+def _type_len(t, buf, p, end):
+    # Length of a ZCL attribute value of type t at buf[p], or -1 for a type not handled here.
+    if 0x08 <= t <= 0x0F:
+        return t - 0x07  # data8..data64
+    if 0x18 <= t <= 0x2F:
+        return (t & 7) + 1  # bitmap8..64, uint8..64, int8..64
+    if t == 0x10 or t == 0x30:
+        return 1  # boolean, enum8
+    if t == 0x31 or t == 0x38 or t == 0xE8 or t == 0xE9:
+        return 2  # enum16, semi-float, cluster id, attribute id
+    if t == 0x39 or 0xE0 <= t <= 0xE2 or t == 0xEA:
+        return 4  # float, time of day, date, UTC time, BACnet OID
+    if t == 0x3A or t == 0xF0:
+        return 8  # double, IEEE address
+    if t == 0xF1:
+        return 16  # security key
+    if t == 0x41 or t == 0x42:
+        if p >= end:
+            return -1
+        n = buf[p]
+        return 1 if n == 0xFF else 1 + n  # 0xFF: the invalid string, no octets
+    return -1
+
+
+def find_summation(buf, p, end, with_status):
+    # Offset of the uint48 CurrentSummationDelivered value in a ZCL Report Attributes payload
+    # (with_status False) or Read Attributes Response payload (True), or -1.
+    while p + 2 <= end:
+        attr = buf[p] | (buf[p + 1] << 8)
+        p += 2
+        if with_status:
+            if p >= end:
+                return -1
+            status = buf[p]
+            p += 1
+            if status:
+                continue  # a failed record has no type and no value
+        if p >= end:
+            return -1
+        t = buf[p]
+        p += 1
+        n = _type_len(t, buf, p, end)
+        if n < 0 or p + n > end:
+            return -1
+        if attr == SUMMATION and t == _UINT48:
+            return p
+        p += n
+    return -1
+
+
+class Han:
+    def __init__(
+        self,
+        storage,
+        device_log,
+        eui,
+        pan_id,
+        table_max=16,
+        join_permit=False,
+        join_auto=True,
+        indirect_slots=8,
+        indirect_per_device=4,
+        indirect_expiry_s=120,
+        frames_h=(12, 48),
+        airtime_ms_h=(50, 200),
+    ):
+        if not 0 < indirect_expiry_s < 86400:  # ticks deadlines need < 6 days
+            raise ValueError("han.indirect_expiry_s must be within 1..86399")
+        self.log = device_log
+        self.eui = bytes(eui)
+        self.pan_id = pan_id
+        self.join_permit = join_permit
+        self.join_auto = join_auto
+        self.table = DeviceTable(storage, table_max)
+        self.indirect = Indirect(
+            table_max, indirect_slots, indirect_per_device, indirect_expiry_s * 1000
+        )
+        self.budget = BatteryBudget(table_max, frames_h, airtime_ms_h)
+        for s in self.table.slots():
+            if self.sleepy(s):
+                self.budget.enable(s)
+        self.nh = nwk.NwkHeader()
+        self.ah = nwk.ApsHeader()
+        self.zh = zcl.ZclHeader()
+        self._eui_le = bytearray(8)
+        for i in range(8):
+            self._eui_le[i] = self.eui[7 - i]
+        self._tx = bytearray(_PSDU_MAX)
+        self._scratch = bytearray(_PSDU_MAX)
+        self._out = [bytearray(_PSDU_MAX) for _ in range(_OUT_SLOTS)]
+        self._out_len = [0] * _OUT_SLOTS
+        self._out_head = 0
+        self._out_n = 0
+        self.tx_buf = None  # after tx_next(): the frame to send
+        self.reply = None  # after CACHED: the ZCL reply built from the hub's copy
+        self.on_response = None  # the command layer's hook for ZCL frames from meters
+        self._readings = bytearray(6 * table_max)  # air order, as the meter sent it
+        self._reading_at = [-1] * table_max  # uptime s when cached, -1 none
+        self._reading_note = [-1] * table_max
+        self._rejoin_note = [-1] * table_max
+        self.rejected = [0] * len(REJECT_NAMES)
+        self.refusals = [0] * len(REFUSAL_NAMES)
+        self._ref_eui = bytearray(8)  # last refused EUI, air order
+        self._ref_status = 0
+        self._ref_why = 0
+        self._ref_pending = 0
+        self._ref_note_s = -1
+        self.joins = 0
+        self.polls = 0
+        self.frames_in = 0
+        self.cached_answers = 0
+        self._dsn = 0
+        self._nwk_seq = 0
+        self._aps_ctr = 0
+        self._unjoined = 0
+        self._open = None
+        self._note = None  # hub.note, from start(): send_to_device's alerts go there
+        self.up_s = 0  # hub uptime in seconds, from the ticks the hub passes in
+        self._up_ms = 0
+        self._last = -1
+
+    # --- time -----------------------------------------------------------------------------
+
+    def _advance(self, now):
+        if self._last < 0:
+            self._last = now
+            return
+        d = ticks_diff(now, self._last)
+        if d <= 0:
+            return
+        self._last = now
+        ms = self._up_ms + d
+        if ms >= 1000:
+            self.up_s += ms // 1000
+            ms %= 1000
+        self._up_ms = ms
+
+    # --- membership policy -----------------------------------------------------------------
+
+    def sleepy(self, s):
+        # A GSME is battery powered whatever its capability octet says.
+        return self.table.kind(s) == GSME or not self.table.rx_on_idle(s)
+
+    def joining_open(self):
+        # What the beacon's association-permit bit says: a new member could join now.
+        if len(self.table) >= self.table.capacity:
+            return False
+        return self.join_permit or (self.join_auto and self._unjoined > 0)
+
+    def start(self, hub, now):
+        # At power-up: the permit bit, and the members restored from storage in the log.
+        self._advance(now)
+        self._note = hub.note
+        self.sync(hub, now)
+        hub.note(
+            "han",
+            members=len(self.table),
+            capacity=self.table.capacity,
+            permit_join=hub.permit_join,
+            devices=[self._member(s) for s in self.table.slots()],
+            table_corrupt=self.table.corrupt,
+        )
+
+    def sync(self, hub, now):
+        # Reconciles the table with the device log (the WAN edits it): members removed from the
+        # log leave, kinds follow the log, and the permit bit is recomputed. Allocates; run by
+        # tick() and by whoever edits the log.
+        entries = self.log.entries()
+        unjoined = 0
+        for eui, kind in entries:
+            s = self.table.find(eui)
+            if s < 0:
+                unjoined += 1
+            elif self.table.kind(s) != kind:
+                self.table.set_kind(s, kind)
+                if self.sleepy(s):
+                    self.budget.enable(s)
+        for s in self.table.slots():
+            if self.log.kind(self.table.eui(s)) < 0:
+                guid = to_guid(self.table.eui(s))
+                self._leave(s)
+                hub.note("device_removed", guid=guid, reason="not_in_device_log")
+        self._unjoined = unjoined
+        self._set_permit(hub)
+
+    def _set_permit(self, hub):
+        permit = self.joining_open()
+        hub.permit_join = permit
+        if permit != self._open:
+            if self._open is not None:
+                hub.note("join_permit", open=permit, members=len(self.table))
+            self._open = permit
+
+    def _leave(self, s):
+        self.indirect.flush(s)
+        self.budget.disable(s)
+        self._reading_at[s] = -1
+        self.table.remove(s)
+
+    def tick(self, hub, now):
+        # Housekeeping, every few seconds from the shell: expiry, budget windows, device log.
+        self._advance(now)
+        self.indirect.expire(now)
+        self.budget.prune(now)
+        self.sync(hub, now)
+        if self._ref_pending and self.up_s - self._ref_note_s >= _REFUSE_NOTE_S:
+            self._note_refusals(hub)
+
+    # --- frames ---------------------------------------------------------------------------
+
+    def _drop(self, why):
+        self.rejected[why] += 1
+        return NOTHING
+
+    def on_frame(self, hub, buf, f, now, lqi=-1):
+        self._advance(now)
+        if f.ftype == mac.COMMAND:
+            cmd = buf[f.payload_off]
+            if cmd == mac.CMD_ASSOC_REQ:
+                return self._association(hub, buf, f)
+            if cmd == mac.CMD_DATA_REQ:
+                return self._data_request(hub, buf, f, now, lqi)
+            if cmd == CMD_ORPHAN:
+                return self._orphan(hub, buf, f)
+            return NOT_MINE
+        if f.ftype == mac.DATA:
+            return self._data(hub, buf, f, now, lqi)
+        return NOT_MINE
+
+    def _to_coordinator(self, buf, f):
+        if f.dst_mode == mac.ADDR_SHORT:
+            return f.dst_short == _COORD and f.dst_pan == self.pan_id
+        if f.dst_mode == mac.ADDR_EXT:
+            return f.dst_pan == self.pan_id and equals_le(buf, f.dst_ext_off, self.eui)
+        return f.src_pan == self.pan_id  # no destination: the coordinator of the source's PAN
+
+    def _association(self, hub, buf, f):
+        p = f.payload_off
+        if f.src_mode != mac.ADDR_EXT or f.payload_end - p < 2 or not self._to_coordinator(buf, f):
+            return self._drop(R_BAD_COMMAND)
+        src = f.src_ext_off
+        in_log = self.log.find_le(buf, src) >= 0
+        s = self.table.find_le(buf, src)
+        if s >= 0 and in_log:
+            # A member re-associating (it lost its state): same slot, same address, nothing
+            # written, so a spoofed stream of these costs no flash.
+            self._rejoined(hub, s, "association")
+            return self._assoc_response(hub, buf, f, self.table.short(s), ASSOC_SUCCESS)
+        if not in_log:
+            return self._refuse(hub, buf, f, ASSOC_DENIED, NOT_IN_LOG)
+        if len(self.table) >= self.table.capacity:
+            return self._refuse(hub, buf, f, ASSOC_AT_CAPACITY, TABLE_FULL)
+        if not self.joining_open():
+            return self._refuse(hub, buf, f, ASSOC_DENIED, CLOSED)
+        # Admission: rare (bounded by the device log), so it may allocate.
+        eui = read_le(buf, src)
+        kind = self.log.kind(eui)
+        s = self.table.join(eui, kind, buf[p + 1])
+        if s < 0:
+            return self._refuse(hub, buf, f, ASSOC_AT_CAPACITY, STORAGE)
+        if self.sleepy(s):
+            self.budget.enable(s)
+        self.joins += 1
+        self._unjoined = max(0, self._unjoined - 1)
+        self._set_permit(hub)
+        hub.note("device_joined", rejoin=False, **self._member(s))
+        return self._assoc_response(hub, buf, f, self.table.short(s), ASSOC_SUCCESS)
+
+    def _refuse(self, hub, buf, f, status, why):
+        # No slot, no allocation: counters, the last refused EUI kept in place, and a note at
+        # most every _REFUSE_NOTE_S seconds carrying how many were refused since the last one.
+        self.refusals[why] += 1
+        off = f.src_ext_off
+        e = self._ref_eui
+        for j in range(8):
+            e[j] = buf[off + j]
+        self._ref_status = status
+        self._ref_why = why
+        self._ref_pending += 1
+        if self._ref_note_s < 0 or self.up_s - self._ref_note_s >= _REFUSE_NOTE_S:
+            self._note_refusals(hub)
+        return self._assoc_response(hub, buf, f, 0xFFFF, status)
+
+    def _note_refusals(self, hub):
+        hub.note(
+            "join_refused",
+            guid=to_guid(read_le(self._ref_eui, 0)),
+            status=ASSOC_STATUS[self._ref_status],
+            reason=REFUSAL_NAMES[self._ref_why],
+            count=self._ref_pending,
+        )
+        self._ref_pending = 0
+        self._ref_note_s = self.up_s
+
+    def _rejoined(self, hub, s, how):
+        last = self._rejoin_note[s]
+        if last < 0 or self.up_s - last >= _REJOIN_NOTE_S:
+            self._rejoin_note[s] = self.up_s
+            hub.note("device_joined", rejoin=True, via=how, **self._member(s))
+
+    def _next_dsn(self):
+        self._dsn = (self._dsn + 1) & 0xFF
+        return self._dsn
+
+    def _decide(self, hub, n):
+        hub.tx_buf = self._tx
+        hub.tx_len = n
+        hub.tx_kind = TX_HAN
+        return TRANSMIT
+
+    def _assoc_response(self, hub, buf, f, short, status):
+        # 802.15.4-2006 7.3.2, sent at once rather than held for the device's data request: a
+        # refusal then needs no state at all (docs/han.md).
+        tx = self._tx
+        tx[0] = _FCF_ASSOC_RESP & 0xFF
+        tx[1] = _FCF_ASSOC_RESP >> 8
+        tx[2] = self._next_dsn()
+        tx[3] = self.pan_id & 0xFF
+        tx[4] = self.pan_id >> 8
+        src = f.src_ext_off
+        e = self._eui_le
+        for j in range(8):
+            tx[5 + j] = buf[src + j]
+            tx[13 + j] = e[j]
+        tx[21] = mac.CMD_ASSOC_RESP
+        tx[22] = short & 0xFF
+        tx[23] = short >> 8
+        tx[24] = status
+        return self._decide(hub, 25)
+
+    def _data_request(self, hub, buf, f, now, lqi):
+        if not self._to_coordinator(buf, f):
+            return self._drop(R_NOT_FOR_US)
+        if f.src_mode == mac.ADDR_SHORT:
+            s = self.table.find_short(f.src_short)
+            if s < 0:
+                return self._drop(R_NOT_MEMBER)
+            self.table.saw(s, self.up_s, lqi)
+            self.polls += 1
+            return self._deliver(hub, s, now)
+        if f.src_mode == mac.ADDR_EXT:
+            # A device polling for its association response (802.15.4's indirect way): repeat
+            # it for a member; a stranger gets nothing.
+            s = self.table.find_le(buf, f.src_ext_off)
+            if s < 0:
+                return self._drop(R_NOT_MEMBER)
+            return self._assoc_response(hub, buf, f, self.table.short(s), ASSOC_SUCCESS)
+        return self._drop(R_BAD_COMMAND)
+
+    def _data_header(self, tx, short, pending):
+        fcf = _FCF_DATA | _FCF_PENDING if pending else _FCF_DATA
+        tx[0] = fcf & 0xFF
+        tx[1] = fcf >> 8
+        tx[2] = self._next_dsn()
+        tx[3] = self.pan_id & 0xFF
+        tx[4] = self.pan_id >> 8
+        tx[5] = short & 0xFF
+        tx[6] = short >> 8
+        tx[7] = _COORD & 0xFF
+        tx[8] = _COORD >> 8
+        return nwk.MAC_HEADER_LEN
+
+    def _deliver(self, hub, s, now):
+        # The poll's answer: the oldest held frame, with frame pending set when more wait. The
+        # sim has no hardware ACK, so "nothing pending" (an ACK with frame pending clear on real
+        # air) is silence, and the delivered frame's own FCF carries the pending bit.
+        n = self.indirect.pending(s, now)
+        if n == 0:
+            return NOTHING
+        tx = self._tx
+        p = self._data_header(tx, self.table.short(s), n > 1)
+        return self._decide(hub, p + self.indirect.take_into(s, now, tx, p))
+
+    def _orphan(self, hub, buf, f):
+        # 802.15.4-2006 7.5.2.1.4: a member that lost its coordinator (or restarted) sends an
+        # orphan notification; the coordinator realigns it with its short address. Strangers
+        # get nothing.
+        if f.src_mode != mac.ADDR_EXT:
+            return self._drop(R_BAD_COMMAND)
+        src = f.src_ext_off
+        s = self.table.find_le(buf, src)
+        if s < 0 or self.log.find_le(buf, src) < 0:
+            return self._drop(R_NOT_MEMBER)
+        tx = self._tx
+        short = self.table.short(s)
+        tx[0] = _FCF_REALIGN & 0xFF
+        tx[1] = _FCF_REALIGN >> 8
+        tx[2] = self._next_dsn()
+        tx[3] = 0xFF
+        tx[4] = 0xFF
+        e = self._eui_le
+        for j in range(8):
+            tx[5 + j] = buf[src + j]
+            tx[15 + j] = e[j]
+        tx[13] = self.pan_id & 0xFF
+        tx[14] = self.pan_id >> 8
+        tx[23] = CMD_REALIGN
+        tx[24] = self.pan_id & 0xFF
+        tx[25] = self.pan_id >> 8
+        tx[26] = _COORD & 0xFF
+        tx[27] = _COORD >> 8
+        tx[28] = hub.channel
+        tx[29] = short & 0xFF
+        tx[30] = short >> 8
+        self._rejoined(hub, s, "orphan")
+        return self._decide(hub, 31)
+
+    def _data(self, hub, buf, f, now, lqi):
+        # A ZigBee NWK frame from a member: short MAC addresses on both ends, as ZigBee uses.
+        if f.src_mode != mac.ADDR_SHORT or f.dst_mode != mac.ADDR_SHORT:
+            return NOT_MINE
+        if f.dst_short != _COORD and f.dst_short != mac.BROADCAST:
+            return self._drop(R_NOT_FOR_US)
+        s = self.table.find_short(f.src_short)
+        if s < 0:
+            return self._drop(R_NOT_MEMBER)
+        end = f.payload_end
+        h = self.nh
+        r = nwk.parse_nwk(buf, f.payload_off, end, h)
+        if r != nwk.OK:
+            return self._drop(R_NWK_SECURED if r == nwk.SECURED else R_BAD_NWK)
+        if h.src != f.src_short:
+            return self._drop(R_BAD_NWK)  # one hop: a child's NWK source is its MAC source
+        if h.dst != nwk.COORDINATOR and h.dst < nwk.BROADCAST_MIN:
+            return self._drop(R_NOT_FOR_US)
+        self.table.saw(s, self.up_s, lqi)
+        if h.ftype != nwk.FT_DATA:
+            return self._drop(R_NOT_DATA)
+        a = self.ah
+        r = nwk.parse_aps(buf, h.payload_off, end, a)
+        if r == nwk.NOT_DATA:
+            return self._drop(R_NOT_DATA)
+        if r != nwk.OK:
+            return self._drop(R_BAD_APS)
+        if a.profile != nwk.PROFILE_SE:
+            return self._drop(R_WRONG_PROFILE)
+        z = self.zh
+        if zcl.parse(buf, a.payload_off, end, z):
+            return self._drop(R_BAD_ZCL)
+        self.frames_in += 1
+        fc = z.fc
+        if a.cluster == METERING and fc & zcl.SERVER_TO_CLIENT and not fc & 0x07:
+            if z.command == _REPORT_ATTRS:
+                self._cache(hub, s, find_summation(buf, z.payload_off, end, False), buf)
+            elif z.command == _READ_ATTRS_RESP:
+                self._cache(hub, s, find_summation(buf, z.payload_off, end, True), buf)
+        if self.on_response is not None:
+            self.on_response(hub, s, a, z, buf, end, now)
+        return NOTHING
+
+    # --- the gas proxy's copy ---------------------------------------------------------------
+
+    def _cache(self, hub, s, p, buf):
+        if p < 0:
+            return
+        r = self._readings
+        for j in range(6):
+            r[6 * s + j] = buf[p + j]
+        self._reading_at[s] = self.up_s
+        last = self._reading_note[s]
+        if last < 0 or self.up_s - last >= _READING_NOTE_S:
+            self._reading_note[s] = self.up_s
+            hub.note(
+                "meter_reading",
+                guid=to_guid(self.table.eui(s)),
+                kind=KINDS[self.table.kind(s)],
+                summation=self.reading(s)[0],
+            )
+
+    def reading(self, s):
+        # (CurrentSummationDelivered, age in seconds) of the member's last report, or None.
+        at = self._reading_at[s]
+        if at < 0:
+            return None
+        b = 6 * s
+        return int.from_bytes(bytes(self._readings[b : b + 6]), "little"), self.up_s - at
+
+    def _answer_from_cache(self, s, data):
+        # A ZCL Read Attributes of CurrentSummationDelivered alone, answered from the copy:
+        # True with self.reply set, or False when it has to go to the meter.
+        if self._reading_at[s] < 0 or len(data) != 5:
+            return False
+        if data[0] & 0x0F or data[2] != _READ_ATTRS or data[3] | data[4] != 0:
+            return False  # not a plain client-to-server global command for attribute 0x0000
+        b = 6 * s
+        out = bytearray(13)
+        out[0] = zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
+        out[1] = data[1]  # the reader's transaction sequence number
+        out[2] = _READ_ATTRS_RESP
+        # out[3:5] attribute 0x0000, out[5] status SUCCESS
+        out[6] = _UINT48
+        for j in range(6):
+            out[7 + j] = self._readings[b + j]
+        self.reply = bytes(out)
+        self.cached_answers += 1
+        return True
+
+    # --- sending to a member ---------------------------------------------------------------
+
+    def send_to_device(self, eui, cluster, data, origin, now):
+        # Sends the ZCL frame `data` to the member eui (8 bytes, most significant first) on
+        # `cluster`, on behalf of origin "interpan" or "wan". Returns a status (STATUS names).
+        self._advance(now)
+        o = origin_code(origin)
+        self.reply = None
+        s = self.table.find(eui)
+        if s < 0:
+            return NOT_JOINED
+        n = len(data)
+        body = nwk.NWK_HEADER_LEN + nwk.APS_HEADER_LEN + n
+        psdu = nwk.MAC_HEADER_LEN + body + 2
+        if psdu > _PSDU_MAX:
+            return TOO_BIG
+        short = self.table.short(s)
+        if self.sleepy(s):
+            if cluster == METERING and self._answer_from_cache(s, data):
+                return CACHED
+            if self.indirect.room(s, body):
+                return QUEUE_FULL  # checked first: a refused frame must not spend the budget
+            if self.budget.admit(s, o, psdu, now):
+                if self.budget.alert:
+                    used, air = self.budget.used(s, o, now)
+                    lim_f, lim_air = self.budget.limits(o)
+                    if self._note is not None:
+                        self._note(
+                            "battery_budget",
+                            guid=to_guid(self.table.eui(s)),
+                            origin=battery.ORIGINS[o],
+                            frames=used,
+                            airtime_us=air,
+                            limit_frames=lim_f,
+                            limit_airtime_us=lim_air,
+                            refused=self.budget.take_suppressed(s, o),
+                        )
+                return OVER_BUDGET
+            b = self._scratch
+            self._body(b, 0, short, cluster, data)
+            self.indirect.put(s, b, body, now)
+            return QUEUED
+        if self._out_n >= _OUT_SLOTS:
+            return BUSY
+        i = self._out_head + self._out_n
+        if i >= _OUT_SLOTS:
+            i -= _OUT_SLOTS
+        b = self._out[i]
+        p = self._data_header(b, short, False)
+        self._out_len[i] = self._body(b, p, short, cluster, data)
+        self._out_n += 1
+        return SENT
+
+    def _body(self, b, p, short, cluster, data):
+        self._nwk_seq = (self._nwk_seq + 1) & 0xFF
+        self._aps_ctr = (self._aps_ctr + 1) & 0xFF
+        p = nwk.write_nwk(b, p, short, nwk.COORDINATOR, self._nwk_seq)
+        p = nwk.write_aps(b, p, cluster, self._aps_ctr)
+        for j in range(len(data)):
+            b[p + j] = data[j]
+        return p + len(data)
+
+    def tx_next(self):
+        # The next frame for an rx-on-when-idle member: its length, with the frame in
+        # self.tx_buf (valid until the next call into this object), or 0.
+        if not self._out_n:
+            return 0
+        i = self._out_head
+        self._out_head = i + 1 if i + 1 < _OUT_SLOTS else 0
+        self._out_n -= 1
+        self.tx_buf = self._out[i]
+        return self._out_len[i]
+
+    # --- reports ----------------------------------------------------------------------------
+
+    def _member(self, s):
+        t = self.table
+        return {
+            "guid": to_guid(t.eui(s)),
+            "short": "0x%04X" % t.short(s),
+            "kind": KINDS[t.kind(s)] if t.kind(s) < len(KINDS) else "other",
+            "sleepy": self.sleepy(s),
+        }
+
+    def status(self, now):
+        self._advance(now)
+        t = self.table
+        members = []
+        for s in t.slots():
+            m = self._member(s)
+            m["last_heard_s"] = self.up_s - t.heard[s] if t.heard[s] >= 0 else None
+            m["lqi"] = t.lqi[s] if t.lqi[s] >= 0 else None
+            m["queued"] = self.indirect.pending(s, now)
+            r = self.reading(s)
+            m["summation"] = r[0] if r else None
+            m["reading_age_s"] = r[1] if r else None
+            if self.budget.enabled(s):
+                for o in (battery.INTERPAN, battery.WAN):
+                    m["budget_" + battery.ORIGINS[o]] = self.budget.used(s, o, now)[0]
+            members.append(m)
+        return {
+            "members": members,
+            "capacity": t.capacity,
+            "permit_join": self.joining_open(),
+            "joins": self.joins,
+            "polls": self.polls,
+            "frames_in": self.frames_in,
+            "cached_answers": self.cached_answers,
+            "indirect": {
+                "queued": self.indirect.queued,
+                "delivered": self.indirect.delivered,
+                "expired": self.indirect.expired,
+                "held": self.indirect.used,
+            },
+            "budget_rejected": {battery.ORIGINS[o]: self.budget.rejected[o] for o in (0, 1)},
+            "refused": {REFUSAL_NAMES[i]: n for i, n in enumerate(self.refusals) if n},
+            "rejected": {REJECT_NAMES[i]: n for i, n in enumerate(self.rejected) if n},
+        }

@@ -1,0 +1,470 @@
+# The MRF24J40 driver (hal/esp32/mrf24j40.py) against the register-level fake of the chip
+# (hal/fake/mrf24j40.py): the SPI transactions it makes, checked against the datasheet's
+# sequences (DS39776C), and frames through the RX and TX FIFOs byte for byte.
+
+import asyncio
+import gc
+import sys
+import unittest
+
+from firmware.crc16 import append_fcs
+from hal.esp32 import mrf24j40 as drv
+from hal.fake import mrf24j40 as fake
+from hal.radio import RxFrame
+from tests_device import vectors
+
+MICROPYTHON = sys.implementation.name == "micropython"
+HUB_EUI = vectors.h("00237E000012D687")  # most significant octet first
+HUB_PAN = 0x1A2B
+
+
+def make(poll_ms=1000, tx_wait_ms=20, record=True, int_wired=True):
+    chip = fake.FakeMRF24J40(record=record)
+    radio = drv.MRF24J40(
+        chip.spi,
+        chip.cs,
+        reset=chip.reset_pin,
+        int_pin=chip.int_pin if int_wired else None,
+        wake=chip.wake,
+        poll_ms=poll_ms,
+        tx_wait_ms=tx_wait_ms,
+    )
+    return chip, radio
+
+
+def configured(**kw):
+    chip, radio = make(**kw)
+    radio.configure(11, HUB_PAN, 0x0000, HUB_EUI)
+    chip.clear_log()
+    return chip, radio
+
+
+def data_frame(dst_eui_msb_first, payload_len, seq=1, ack_req=True, pan=HUB_PAN):
+    # A data frame from an extended source to our extended address, PAN ID compressed.
+    fcf0 = 0x41 | (0x20 if ack_req else 0)  # data, PAN ID compression
+    n = 3 + 2 + 8 + 8 + payload_len
+    b = bytearray(n + 2)
+    b[0] = fcf0
+    b[1] = 0xCC  # dst and src extended
+    b[2] = seq
+    b[3] = pan & 0xFF
+    b[4] = pan >> 8
+    for i in range(8):
+        b[5 + i] = dst_eui_msb_first[7 - i]
+        b[13 + i] = 0x10 + i
+    for i in range(payload_len):
+        b[21 + i] = i & 0xFF
+    append_fcs(b, n)
+    return bytes(b)
+
+
+def is_subsequence(wanted, seq):
+    i = 0
+    for item in seq:
+        if i < len(wanted) and item == wanted[i]:
+            i += 1
+    return i == len(wanted)
+
+
+def run_async(coro):
+    try:
+        return asyncio.run(coro)
+    finally:
+        asyncio.new_event_loop()
+
+
+class WireSpy:
+    # Records the raw octets of each CS-delimited transaction in front of the fake's SPI.
+    def __init__(self, chip):
+        self.chip = chip
+        self.frames = []
+        self._cur = None
+        self.cs = fake.FakePin("spy-cs", fake.FakePin.OUT, value=1)
+        self.cs.on_change = self._cs
+
+    def _cs(self, v):
+        self.chip.cs(v)
+        if v == 0:
+            self._cur = bytearray()
+        else:
+            self.frames.append(bytes(self._cur))
+
+    def write(self, buf):
+        self._cur.extend(bytes(buf))
+        self.chip.spi.write(buf)
+
+    def write_readinto(self, wbuf, rbuf):
+        self._cur.extend(bytes(wbuf))
+        self.chip.spi.write_readinto(wbuf, rbuf)
+
+
+class InitSequenceTest(unittest.TestCase):
+    def test_datasheet_order(self):
+        # 3.2, Example 3-1, in order, then interrupts, channel and the RF state machine reset.
+        chip, radio = make()
+        wanted = [
+            ("SOFTRST", 0x07),
+            ("PACON2", 0x98),
+            ("TXSTBL", 0x95),
+            ("RFCON0", 0x03),
+            ("RFCON1", 0x01),
+            ("RFCON2", 0x80),
+            ("RFCON6", 0x90),
+            ("RFCON7", 0x80),
+            ("RFCON8", 0x10),
+            ("SLPCON1", 0x21),
+            ("BBREG2", 0x80),
+            ("CCAEDTH", 0x60),
+            ("BBREG6", 0x40),
+            ("INTCON", 0xF6),
+            ("RFCON0", 0x03),
+            ("RFCTL", 0x04),
+            ("RFCTL", 0x00),
+        ]
+        writes = chip.writes()
+        self.assertEqual(writes[0], ("SOFTRST", 0x07))
+        self.assertTrue(is_subsequence(wanted, writes), writes)
+        self.assertEqual(chip.errors, 0)
+
+    def test_hardware_reset_comes_first(self):
+        chip, radio = make()
+        # The RESET pin pulse reset the fake (power-on state + the pulse), then SOFTRST did.
+        self.assertEqual(chip.resets, 3)
+        self.assertEqual(chip.reset_pin.value(), 1)
+        self.assertEqual(chip.wake.value(), 0)
+        self.assertEqual(chip.cs.value(), 1)
+
+    def test_nonbeacon_pan_coordinator_with_hardware_mac(self):
+        chip, radio = make()
+        s = chip.short
+        self.assertEqual(s[fake.RXMCR], 0x08)  # PANCOORD, normal mode, auto-ACK on
+        self.assertEqual(s[fake.TXMCR], 0x1C)  # unslotted CSMA-CA, minBE 3, 4 backoffs
+        self.assertEqual(s[fake.ORDER], 0xFF)
+        self.assertEqual(s[fake.ACKTMOUT], 0x39)
+        self.assertEqual(s[fake.BBREG1], 0x00)
+        self.assertEqual(s[fake.INTCON], 0xF6)
+
+    def test_spi_encoding_on_the_wire(self):
+        chip = fake.FakeMRF24J40()
+        spy = WireSpy(chip)
+        drv.MRF24J40(spy, spy.cs, reset=chip.reset_pin)
+        # short write 0AAAAAA1: SOFTRST 0x2A -> 0x55; long write 1AAAAAAA AAA1xxxx: RFCON0
+        # 0x200 -> C0 10; short read 0AAAAAA0: PACON2 0x18 -> 0x30.
+        self.assertEqual(spy.frames[0], b"\x55\x07")
+        self.assertEqual(spy.frames[3], b"\xc0\x10\x03")
+        self.assertEqual(spy.frames[-1], b"\x30\x00")
+
+    def test_silent_chip_is_reported(self):
+        class DeadSPI:
+            def write(self, buf):
+                pass
+
+            def write_readinto(self, w, r):
+                for i in range(len(r)):
+                    r[i] = 0xFF
+
+        with self.assertRaises(OSError):
+            drv.MRF24J40(DeadSPI(), fake.FakePin("cs", fake.FakePin.OUT, value=1))
+
+
+class ChannelTest(unittest.TestCase):
+    def test_rfcon0_for_every_channel(self):
+        chip, radio = configured()
+        for ch in range(11, 27):
+            chip.clear_log()
+            radio.set_channel(ch)
+            self.assertEqual(chip.long[fake.RFCON0], ((ch - 11) << 4) | 0x03)
+            self.assertEqual(chip.channel(), ch)
+            self.assertEqual(
+                chip.writes(), [("RFCON0", ((ch - 11) << 4) | 3), ("RFCTL", 4), ("RFCTL", 0)]
+            )
+        self.assertEqual(radio.channel, 26)
+
+    def test_out_of_band_refused(self):
+        chip, radio = configured()
+        self.assertRaises(ValueError, radio.set_channel, 10)
+        self.assertRaises(ValueError, radio.set_channel, 27)
+        self.assertRaises(ValueError, radio.configure, 0, HUB_PAN, 0, HUB_EUI)
+
+
+class AddressTest(unittest.TestCase):
+    def test_pan_short_and_extended(self):
+        chip, radio = make()
+        radio.configure(20, 0x1A2B, 0x1234, HUB_EUI)
+        s = chip.short
+        self.assertEqual((s[fake.PANIDL], s[fake.PANIDH]), (0x2B, 0x1A))
+        self.assertEqual((s[fake.SADRL], s[fake.SADRH]), (0x34, 0x12))
+        self.assertEqual(s[fake.EADR0], 0x87)  # least significant octet, first on air
+        self.assertEqual(s[fake.EADR0 + 7], 0x00)
+        self.assertEqual(chip.ext_addr(), HUB_EUI)
+        self.assertEqual((chip.pan_id(), chip.short_addr(), chip.channel()), (0x1A2B, 0x1234, 20))
+
+
+class ReceiveTest(unittest.TestCase):
+    def setUp(self):
+        self.chip, self.radio = configured()
+        self.frame = RxFrame()
+
+    def tearDown(self):
+        self.radio.close()
+
+    def test_beacon_request_byte_exact_with_lqi_rssi(self):
+        self.assertTrue(self.chip.inject(vectors.BEACON_REQUEST, lqi=0x9A, rssi=0x80))
+        f = self.frame
+        self.assertTrue(self.radio.recv(f))
+        self.assertEqual(bytes(f.buf[f.off : f.off + f.n]), vectors.BEACON_REQUEST)
+        self.assertEqual((f.off, f.n, f.lqi, f.crc_ok, f.channel), (0, 10, 0x9A, True, 11))
+        self.assertEqual(f.rssi, drv.rssi_dbm(0x80))
+        self.assertEqual(self.radio.last_rssi_raw, 0x80)
+        self.assertFalse(self.radio.recv(f))
+        self.assertEqual(self.radio.stats["rx"], 1)
+
+    def test_fifo_read_procedure(self):
+        # 3.11: RXDECINV set before the FIFO is read, cleared after; INTSTAT read first.
+        self.chip.inject(vectors.BEACON_REQUEST)
+        self.chip.clear_log()
+        self.radio.recv(self.frame)
+        ops = [(op, a) for op, a, _ in self.chip.log]
+        self.assertEqual(
+            ops,
+            [
+                ("SR", fake.INTSTAT),
+                ("SW", fake.BBREG1),
+                ("LR", fake.RX_FIFO),
+                ("SW", fake.BBREG1),
+            ],
+        )
+        self.assertEqual(self.chip.log[1][2], b"\x04")
+        self.assertEqual(self.chip.log[3][2], b"\x00")
+        self.assertEqual(self.chip.short[fake.BBREG1], 0)
+
+    def test_long_frames_byte_exact(self):
+        for payload in (20, 100, 104):  # 104: a 127-octet PSDU, the most there is
+            psdu = data_frame(HUB_EUI, payload, seq=payload)
+            self.assertTrue(self.chip.inject(psdu, lqi=payload))
+            self.assertTrue(self.radio.recv(self.frame))
+            f = self.frame
+            self.assertEqual(bytes(f.buf[0 : f.n]), psdu)
+            self.assertEqual(f.lqi, payload)
+        self.assertEqual(len(psdu), 127)
+
+    def test_hardware_filter_passes_what_the_hub_needs(self):
+        chip = self.chip
+        self.assertTrue(chip.inject(vectors.BEACON_REQUEST))  # PAN 0xFFFF, short 0xFFFF
+        self.assertTrue(self.radio.recv(self.frame))
+        self.assertTrue(chip.inject(vectors.INTERPAN_BROADCAST))  # PAN 0xFFFF broadcast
+        self.assertTrue(self.radio.recv(self.frame))
+        self.assertTrue(chip.inject(data_frame(HUB_EUI, 5, pan=0xFFFF)))  # inter-PAN to us
+        self.assertTrue(self.radio.recv(self.frame))
+        self.assertEqual(chip.acks_sent, 1)  # it asked for an ACK: the chip sent it
+        self.assertFalse(chip.inject(data_frame(vectors.h("0011223344556677"), 5)))  # not us
+        self.assertFalse(chip.inject(data_frame(HUB_EUI, 5, pan=0x4444)))  # another PAN
+        self.assertFalse(chip.inject(vectors.BEACON))  # a neighbour's beacon (PAN 0x99AA)
+        bad = bytearray(vectors.BEACON_REQUEST)
+        bad[-1] ^= 1
+        self.assertFalse(chip.inject(bytes(bad)))  # bad FCS never reaches the hub
+        self.assertEqual((chip.rx_filtered, chip.rx_bad_fcs), (3, 1))
+        self.assertFalse(self.radio.recv(self.frame))
+
+    def test_reception_resumes_after_each_read(self):
+        for seq in range(5):
+            psdu = data_frame(HUB_EUI, 10, seq=seq)
+            self.assertTrue(self.chip.inject(psdu))
+            self.assertTrue(self.radio.recv(self.frame))
+            self.assertEqual(self.frame.buf[2], seq)
+        self.assertEqual(self.chip.rx_missed, 0)
+
+    def test_bad_length_flushes(self):
+        self.chip.inject(vectors.BEACON_REQUEST)
+        self.chip.long[fake.RX_FIFO] = 200
+        self.assertFalse(self.radio.recv(self.frame))
+        self.assertEqual(self.radio.stats["rx_bad_len"], 1)
+        self.assertEqual(self.chip.rx_flushes, 1)
+        self.assertEqual(self.chip.short[fake.BBREG1], 0)
+
+    def test_polled_without_int_pin(self):
+        chip, radio = configured(int_wired=False)
+        self.assertEqual(radio._poll_ms, 5)
+        chip.inject(vectors.BEACON_REQUEST)
+
+        async def go():
+            await radio.wait_rx()
+            return radio.recv(self.frame)
+
+        self.assertTrue(run_async(go()))
+        radio.close()
+
+
+class InterruptTest(unittest.TestCase):
+    def test_int_pin_wakes_wait_rx(self):
+        chip, radio = configured()
+        frame = RxFrame()
+        self.assertIs(chip.int_pin.handler, radio._isr_ref)
+        self.assertEqual(chip.int_pin.trigger, fake.FakePin.IRQ_FALLING)
+
+        async def go():
+            async def later():
+                await asyncio.sleep(0.01)
+                chip.inject(vectors.BEACON_REQUEST)
+
+            t = asyncio.create_task(later())
+            await radio.wait_rx()
+            got = radio.recv(frame)
+            await t
+            return got
+
+        self.assertTrue(run_async(go()))
+        self.assertEqual(chip.int_pin.value(), 1)  # INTSTAT read released INT
+        radio.close()
+        self.assertIsNone(chip.int_pin.handler)
+
+    def test_lost_edge_is_recovered_by_polling(self):
+        chip, radio = configured(poll_ms=20)
+        frame = RxFrame()
+        chip.int_pin.handler = None  # the edge never reaches the driver
+        chip.inject(vectors.BEACON_REQUEST)
+        self.assertEqual(chip.int_pin.value(), 0)
+
+        async def go():
+            await radio.wait_rx()
+            return radio.recv(frame)
+
+        self.assertTrue(run_async(go()))
+        self.assertTrue(radio.stats["poll"] >= 1)
+        radio.close()
+
+
+class SendTest(unittest.TestCase):
+    def setUp(self):
+        self.chip, self.radio = configured()
+
+    def tearDown(self):
+        self.radio.close()
+
+    def fifo(self):
+        m = self.chip.long
+        return m[0], m[1], bytes(m[2 : 2 + m[1]])
+
+    def test_beacon_written_exactly_without_ack_request(self):
+        mpdu = vectors.BEACON[:-2]
+        self.assertTrue(self.radio.send(mpdu, len(mpdu)))
+        self.assertEqual(self.fifo(), (7, len(mpdu), mpdu))  # MHR: FCF, seq, PAN, short
+        self.assertEqual(self.chip.sent, [(7, mpdu, False)])
+        self.assertIn(("TXNCON", 0x01), self.chip.writes())
+        self.assertEqual(self.radio.tx_status, drv.TX_PENDING)
+        self.radio.recv(RxFrame())  # services TXNIF
+        self.assertEqual(self.radio.tx_status, drv.TX_OK)
+
+    def test_ack_request_sets_txnackreq(self):
+        mpdu = vectors.INTERPAN_UNICAST[:-2]
+        self.radio.send(mpdu, len(mpdu))
+        self.assertEqual(self.chip.sent, [(23, mpdu, True)])  # the 23-octet inter-PAN MHR
+        self.assertIn(("TXNCON", 0x05), self.chip.writes())
+
+    def test_long_frame_and_limits(self):
+        psdu = data_frame(vectors.h("0011223344556677"), 104)
+        mpdu = psdu[:-2]
+        self.assertTrue(self.radio.send(mpdu, 125))
+        self.assertEqual(self.fifo(), (21, 125, mpdu))
+        self.assertFalse(self.radio.send(bytes(126), 126))
+        self.assertFalse(self.radio.send(b"\x00\x00", 2))
+        self.assertEqual(self.radio.stats["tx_refused"], 2)
+
+    def test_tx_status_from_txstat(self):
+        mpdu = vectors.INTERPAN_UNICAST[:-2]
+        for outcome, status, retries in (
+            (fake.FakeMRF24J40.TX_NO_ACK, drv.TX_NO_ACK, 3),
+            (fake.FakeMRF24J40.TX_CCA_FAIL, drv.TX_CCA_FAIL, 0),
+            (fake.FakeMRF24J40.TX_OK, drv.TX_OK, 0),
+        ):
+            self.chip.tx_outcome = outcome
+            self.radio.send(mpdu, len(mpdu))
+            self.radio.recv(RxFrame())
+            self.assertEqual((self.radio.tx_status, self.radio.tx_retries), (status, retries))
+
+    def test_waits_for_the_previous_transmission(self):
+        chip, radio = configured(tx_wait_ms=1)
+        chip.auto_complete = False
+        mpdu = vectors.BEACON[:-2]
+        radio.send(mpdu, len(mpdu))
+        radio.send(mpdu, len(mpdu))  # TXNIF never comes: gives up after tx_wait_ms
+        self.assertEqual(radio.stats["tx_timeout"], 1)
+        chip.complete_tx()
+        radio.send(mpdu, len(mpdu))  # completion seen while waiting: no timeout
+        self.assertEqual(radio.stats["tx_timeout"], 1)
+        self.assertEqual(len(chip.sent), 3)
+        radio.close()
+
+    def test_mhr_lengths(self):
+        self.assertEqual(drv.mhr_len(0x03, 0x08), 7)  # beacon request: dst PAN + short
+        self.assertEqual(drv.mhr_len(0x00, 0x80), 7)  # beacon: src PAN + short
+        self.assertEqual(drv.mhr_len(0x61, 0x88), 9)  # data, short to short, compressed
+        self.assertEqual(drv.mhr_len(0x21, 0xCC), 23)  # inter-PAN long to long
+        self.assertEqual(drv.mhr_len(0x02, 0x00), 3)  # ACK
+
+
+class NoAllocationTest(unittest.TestCase):
+    # The interrupt handler and the receive path allocate nothing (MicroPython only: CPython
+    # has no gc.mem_alloc). Measured through the fake chip with recording off.
+    def setUp(self):
+        self.chip, self.radio = configured(record=False)
+        self.frame = RxFrame()
+
+    def tearDown(self):
+        self.radio.close()
+
+    def measure_recv(self, psdu, rounds=50):
+        chip, radio, frame = self.chip, self.radio, self.frame
+        chip.inject(psdu)
+        radio.recv(frame)
+        total = 0
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(rounds):
+                chip.inject(psdu)
+                before = gc.mem_alloc()
+                ok = radio.recv(frame)
+                total += gc.mem_alloc() - before
+                if not ok:
+                    return -1
+            return total
+        finally:
+            gc.enable()
+
+    @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
+    def test_isr(self):
+        isr = self.radio._isr_ref
+        pin = self.chip.int_pin
+        isr(pin)
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            for _ in range(1000):
+                isr(pin)
+            delta = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+        self.assertEqual(delta, 0)
+
+    @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
+    def test_recv_short_and_long_frames(self):
+        self.assertEqual(self.measure_recv(vectors.BEACON_REQUEST), 0)
+        self.assertEqual(self.measure_recv(data_frame(HUB_EUI, 104)), 0)
+
+    @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
+    def test_recv_with_nothing_pending(self):
+        radio, frame = self.radio, self.frame
+        radio._irq = True
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            for _ in range(200):
+                radio._irq = True
+                radio.recv(frame)
+            delta = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+        self.assertEqual(delta, 0)

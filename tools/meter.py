@@ -1,0 +1,588 @@
+"""ESME and GSME simulators: electricity and gas meters that join a hub over the ZEP medium.
+
+    python tools/meter.py --kind esme|gsme --eui 00-23-7E-00-00-00-00-01
+                          [--medium 127.0.0.1:17754] [--channels 11-26] [--hub GUID]
+                          [--state DIR] [--poll-s 7.5] [--report-s 30] [--reading N]
+                          [--rate 1] [--battery-s 60] [--listen-ms 60]
+
+The meter does what a ZigBee end device does on 802.15.4:
+  * joins: an active scan (beacon requests), the beacon of a hub that permits joining (--hub
+    picks one by GUID), a MAC association request with its capability (ESME: mains powered,
+    receiver on when idle; GSME: battery, receiver off), and the association response;
+  * keeps its membership in --state (hub, PAN, channel, short address, reading): a restarted
+    meter sends an orphan notification and the hub realigns it with the same address, so it
+    rejoins without a new association; it associates afresh only when the hub does not know it;
+  * talks ZigBee NWK + APS + ZCL (Smart Energy profile, metering cluster 0x0702): it reports
+    CurrentSummationDelivered to the hub every --report-s seconds (the hub keeps the GSME's for
+    its gas proxy), answers Read Attributes, and acknowledges other commands with a ZCL Default
+    Response (the command layer's meter commands plug in at Meter.execute);
+  * GSME only: sleeps, waking every --poll-s seconds to poll the hub with a MAC data request,
+    listening --listen-ms for a frame, and polling again while the hub says more are pending.
+    Frames that arrive while it sleeps are lost, as on a radio that is off.
+
+A battery model counts every wake, poll, frame received and sent, the time awake and the time
+on air, and estimates the charge drawn (receive 19 mA, transmit 23 mA, sleep 2 uA: typical of
+an 802.15.4 transceiver such as the MRF24J40; the MCU is not modelled). It is printed as a
+"battery" event every --battery-s seconds and at exit.
+
+Events are JSON lines on stdout like the hub's: started, scan, joined, join_refused, poll,
+frame_rx, report_tx, battery, stopped. SIGINT or SIGTERM stops the meter cleanly (exit 0).
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from firmware import beacon, mac, nwk, reject, zcl  # noqa: E402
+from firmware.crc16 import crc16  # noqa: E402
+from firmware.eui64 import equals_le, to_guid  # noqa: E402
+from firmware.eui64 import parse as parse_eui  # noqa: E402
+from hal.radio import PSDU_MAX, RxFrame  # noqa: E402
+from hal.sim.radio_zep import ZepRadio  # noqa: E402
+
+CAP_ESME = 0x8C  # allocate address | receiver on when idle | mains powered (802.15.4 7.3.1.2)
+CAP_GSME = 0x80  # allocate address; battery powered, receiver off when idle
+CMD_ORPHAN = 0x06
+CMD_REALIGN = 0x08
+METERING = 0x0702
+SUMMATION = 0x0000
+UINT48 = 0x25
+ZCL_READ = 0x00
+ZCL_READ_RESP = 0x01
+ZCL_REPORT = 0x0A
+ZCL_DEFAULT_RESP = 0x0B
+UNSUPPORTED_ATTRIBUTE = 0x86
+ASSOC_STATUS = {0: "success", 1: "pan_at_capacity", 2: "access_denied"}
+
+I_RX_MA = 19.0
+I_TX_MA = 23.0
+I_SLEEP_MA = 0.002
+
+
+def channels(spec):
+    lo, _, hi = spec.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+class Battery:
+    """What the meter's radio spent: counters and an estimated charge."""
+
+    def __init__(self):
+        self.t0 = time.monotonic()
+        self.wakes = 0
+        self.polls = 0
+        self.frames_rx = 0
+        self.frames_tx = 0
+        self.missed_asleep = 0
+        self.tx_us = 0
+        self.rx_us = 0
+        self.awake_s = 0.0
+        self._since = None
+
+    def wake(self):
+        self.wakes += 1
+        self._since = time.monotonic()
+
+    def sleep(self):
+        if self._since is not None:
+            self.awake_s += time.monotonic() - self._since
+            self._since = None
+
+    def report(self, always_on):
+        now = time.monotonic()
+        awake = self.awake_s + (now - self._since if self._since is not None else 0.0)
+        total = now - self.t0
+        if always_on:
+            awake = total
+        asleep = max(0.0, total - awake)
+        tx_s = self.tx_us / 1e6
+        mas = awake * I_RX_MA + tx_s * (I_TX_MA - I_RX_MA) + asleep * I_SLEEP_MA
+        return {
+            "wakes": self.wakes,
+            "polls": self.polls,
+            "frames_rx": self.frames_rx,
+            "frames_tx": self.frames_tx,
+            "missed_asleep": self.missed_asleep,
+            "awake_ms": int(awake * 1000),
+            "tx_airtime_us": self.tx_us,
+            "rx_airtime_us": self.rx_us,
+            "charge_uah": round(mas / 3.6, 3),
+            "elapsed_s": round(total, 3),
+        }
+
+
+class Meter:
+    def __init__(self, args, out=sys.stdout):
+        self.args = args
+        self.out = out
+        self.kind = args.kind
+        self.sleepy = args.kind == "gsme"
+        self.eui = args.eui
+        host, _, port = args.medium.rpartition(":")
+        self.radio = ZepRadio(medium_port=int(port), medium_host=host or "127.0.0.1")
+        self.frame = RxFrame(self.radio.HEADROOM)
+        self.f = mac.MacFrame()
+        self.nh = nwk.NwkHeader()
+        self.ah = nwk.ApsHeader()
+        self.zh = zcl.ZclHeader()
+        self.tx = bytearray(PSDU_MAX)
+        self.battery = Battery()
+        self.stop = False
+        self.hub = None  # GUID of the hub it belongs to
+        self.pan_id = 0xFFFF
+        self.channel = 0
+        self.short = 0xFFFF
+        self.reading = args.reading
+        self._mac_seq = crc16(self.eui, 0, 8) & 0xFF
+        self._nwk_seq = 0
+        self._aps_ctr = 0
+        self._zcl_seq = 0
+        self.state_path = None
+        if args.state:
+            os.makedirs(args.state, exist_ok=True)
+            name = "meter-%s.json" % self.eui.hex().upper()
+            self.state_path = os.path.join(args.state, name)
+        self._load()
+
+    # --- output and state -------------------------------------------------------------------
+
+    def emit(self, event, **fields):
+        line = {"event": event, "t": round(time.time(), 3), "meter": self.kind}
+        line.update(fields)
+        self.out.write(json.dumps(line) + "\n")
+        self.out.flush()
+
+    def _load(self):
+        if not self.state_path or not os.path.exists(self.state_path):
+            return
+        try:
+            with open(self.state_path) as fh:
+                st = json.load(fh)
+            self.hub = st["hub"]
+            self.pan_id = int(st["pan_id"])
+            self.channel = int(st["channel"])
+            self.short = int(st["short"])
+            if self.args.reading_given is False:
+                self.reading = int(st.get("reading", self.reading))
+        except (ValueError, KeyError, TypeError):
+            self.hub = None  # a damaged state file: join afresh
+
+    def _save(self):
+        if not self.state_path:
+            return
+        st = {
+            "hub": self.hub,
+            "pan_id": self.pan_id,
+            "channel": self.channel,
+            "short": self.short,
+            "reading": self.reading,
+        }
+        tmp = self.state_path + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(st, fh)
+        os.replace(tmp, self.state_path)
+
+    # --- radio ------------------------------------------------------------------------------
+
+    def _seq(self):
+        self._mac_seq = (self._mac_seq + 1) & 0xFF
+        return self._mac_seq
+
+    def send(self, n):
+        if self.radio.send(self.tx, n):
+            self.battery.frames_tx += 1
+            self.battery.tx_us += (6 + n + 2) * 32
+            return True
+        return False
+
+    def _for_me(self, buf, f):
+        if f.dst_mode == mac.ADDR_EXT:
+            return equals_le(buf, f.dst_ext_off, self.eui)
+        if f.dst_mode == mac.ADDR_SHORT:
+            return f.dst_short == self.short and f.dst_pan == self.pan_id and self.short < 0xFFF8
+        return False
+
+    def frames(self, seconds, beacons=False):
+        """Yield (buf, f) for each good frame addressed to this meter (or each beacon) that
+        arrives within `seconds`; the parsed MacFrame is only valid until the next one."""
+        deadline = time.monotonic() + seconds
+        fr = self.frame
+        f = self.f
+        while not self.stop:
+            if self.radio.recv(fr):
+                if not fr.crc_ok or mac.parse(fr.buf, fr.off, fr.n, f) != reject.OK:
+                    continue
+                if beacons:
+                    if f.ftype == mac.BEACON:
+                        yield fr.buf, f
+                elif self._for_me(fr.buf, f):
+                    self.battery.frames_rx += 1
+                    self.battery.rx_us += (6 + fr.n) * 32
+                    yield fr.buf, f
+                continue
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.002)
+
+    def drain_asleep(self):
+        # The radio was off: whatever the socket holds never reached the meter.
+        while self.radio.recv(self.frame):
+            if (
+                self.frame.crc_ok
+                and mac.parse(self.frame.buf, self.frame.off, self.frame.n, self.f) == reject.OK
+                and self._for_me(self.frame.buf, self.f)
+            ):
+                self.battery.missed_asleep += 1
+
+    def nap(self, seconds):
+        deadline = time.monotonic() + seconds
+        while not self.stop:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.05))
+
+    # --- joining ----------------------------------------------------------------------------
+
+    def scan(self):
+        tx = self.tx
+        found = []
+        for ch in channels(self.args.channels):
+            if self.stop:
+                break
+            self.radio.configure(ch, 0xFFFF, 0xFFFF, self.eui)
+            self.send(mac.build_beacon_request(tx, self._seq()))
+            for buf, f in self.frames(self.args.scan_wait, beacons=True):
+                p = mac.beacon_payload_off(buf, f)
+                zb = p > 0 and beacon.parse_zigbee_payload(buf, p, f.payload_end)
+                if not zb or zb["stack_profile"] != beacon.STACK_PROFILE_PRO:
+                    continue
+                guid = to_guid(zb["epid"])
+                if self.args.hub and guid != self.args.hub:
+                    continue
+                permit = bool(mac.beacon_superframe(buf, f) & mac.SF_PERMIT)
+                found.append(
+                    {
+                        "guid": guid,
+                        "pan_id": f.src_pan,
+                        "channel": ch,
+                        "coord": f.src_short,
+                        "lqi": self.frame.lqi,
+                        "permit_join": permit,
+                    }
+                )
+        self.emit(
+            "scan",
+            hubs=[dict(h, pan_id="0x%04X" % h["pan_id"]) for h in found],
+        )
+        open_hubs = [h for h in found if h["permit_join"] and h["coord"] >= 0]
+        open_hubs.sort(key=lambda h: -h["lqi"])
+        return open_hubs[0] if open_hubs else None
+
+    def _assoc_response(self, seconds):
+        for buf, f in self.frames(seconds):
+            p = f.payload_off
+            if f.ftype == mac.COMMAND and buf[p] == mac.CMD_ASSOC_RESP and f.payload_end - p >= 4:
+                return buf[p + 1] | (buf[p + 2] << 8), buf[p + 3]
+        return None
+
+    def associate(self, hub):
+        self.radio.configure(hub["channel"], hub["pan_id"], 0xFFFF, self.eui)
+        self.pan_id = hub["pan_id"]
+        cap = CAP_GSME if self.sleepy else CAP_ESME
+        tx = self.tx
+        n = mac.build_command(
+            tx,
+            self._seq(),
+            hub["pan_id"],
+            hub["coord"],
+            0xFFFF,
+            self.eui,
+            mac.CMD_ASSOC_REQ,
+            bytes([cap]),
+        )
+        self.send(n)
+        got = self._assoc_response(self.args.response_wait)
+        if got is None:
+            # 802.15.4's way: poll the coordinator for the response it holds.
+            n = mac.build_command(
+                tx,
+                self._seq(),
+                hub["pan_id"],
+                hub["coord"],
+                hub["pan_id"],
+                self.eui,
+                mac.CMD_DATA_REQ,
+            )
+            self.send(n)
+            got = self._assoc_response(self.args.response_wait)
+        return got
+
+    def realign(self):
+        # After a restart: an orphan notification on the remembered channel.
+        self.radio.configure(self.channel, 0xFFFF, 0xFFFF, self.eui)
+        tx = self.tx
+        p = mac.write_header(tx, mac.COMMAND, self._seq(), 0xFFFF, 0xFFFF, 0xFFFF, self.eui)
+        tx[p] = CMD_ORPHAN
+        self.send(p + 1)
+        for buf, f in self.frames(self.args.response_wait):
+            p = f.payload_off
+            if f.ftype == mac.COMMAND and buf[p] == CMD_REALIGN and f.payload_end - p >= 8:
+                pan = buf[p + 1] | (buf[p + 2] << 8)
+                short = buf[p + 6] | (buf[p + 7] << 8)
+                return pan, buf[p + 5], short
+        return None
+
+    def join(self):
+        backoff = 1.0
+        while not self.stop:
+            if self.hub is not None:
+                got = self.realign()
+                if got is not None:
+                    self.pan_id, self.channel, self.short = got
+                    self.radio.configure(self.channel, self.pan_id, self.short, self.eui)
+                    self._save()
+                    self.emit("joined", rejoin=True, via="orphan", **self._where())
+                    return True
+            hub = self.scan()
+            if hub is not None:
+                got = self.associate(hub)
+                if got is not None and got[1] == 0:
+                    self.hub = hub["guid"]
+                    self.channel = hub["channel"]
+                    self.short = got[0]
+                    self.radio.configure(self.channel, self.pan_id, self.short, self.eui)
+                    self._save()
+                    self.emit("joined", rejoin=False, via="association", **self._where())
+                    return True
+                self.emit(
+                    "join_refused",
+                    hub=hub["guid"],
+                    status=ASSOC_STATUS.get(got[1], got[1]) if got else "no_response",
+                )
+            self.nap(backoff)
+            backoff = min(backoff * 2, self.args.retry_max_s)
+        return False
+
+    def _where(self):
+        return {
+            "hub": self.hub,
+            "pan_id": "0x%04X" % self.pan_id,
+            "channel": self.channel,
+            "short": "0x%04X" % self.short,
+        }
+
+    # --- ZigBee traffic ---------------------------------------------------------------------
+
+    def _zcl_frame(self, cluster, payload):
+        self._nwk_seq = (self._nwk_seq + 1) & 0xFF
+        self._aps_ctr = (self._aps_ctr + 1) & 0xFF
+        tx = self.tx
+        p = nwk.write_frame(
+            tx,
+            self._seq(),
+            self.pan_id,
+            nwk.COORDINATOR,
+            self.short,
+            self._nwk_seq,
+            self._aps_ctr,
+            cluster,
+        )
+        for i, b in enumerate(payload):
+            tx[p + i] = b
+        return self.send(p + len(payload))
+
+    def report(self):
+        self.reading = (self.reading + self.args.rate) % (1 << 48)
+        self._zcl_seq = (self._zcl_seq + 1) & 0xFF
+        fc = zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
+        payload = bytes([fc, self._zcl_seq, ZCL_REPORT, 0x00, 0x00, UINT48])
+        payload += self.reading.to_bytes(6, "little")
+        self._zcl_frame(METERING, payload)
+        self.emit("report_tx", summation=self.reading)
+
+    def execute(self, cluster, command, payload):
+        """A cluster-specific command addressed to the meter: the ZCL status to answer with.
+        The command layer's meter commands (top-up, tariff) plug in here."""
+        self.emit("command_rx", cluster="0x%04X" % cluster, command=command, payload=payload.hex())
+        return 0x00  # SUCCESS
+
+    def handle(self, buf, f):
+        """A frame addressed to the meter: returns True when the hub said more are pending."""
+        pending = f.pending()
+        end = f.payload_end
+        if f.ftype != mac.DATA or nwk.parse(buf, f.payload_off, end, self.nh, self.ah):
+            self.emit("frame_rx", kind="other", pending=pending)
+            return pending
+        a = self.ah
+        z = self.zh
+        if zcl.parse(buf, a.payload_off, end, z):
+            self.emit("frame_rx", cluster="0x%04X" % a.cluster, zcl="bad", pending=pending)
+            return pending
+        payload = bytes(buf[z.payload_off : end])
+        self.emit(
+            "frame_rx",
+            cluster="0x%04X" % a.cluster,
+            command=z.command,
+            specific=bool(z.fc & zcl.CLUSTER_SPECIFIC),
+            seq=z.seq,
+            pending=pending,
+        )
+        if z.fc & zcl.SERVER_TO_CLIENT:
+            return pending  # a response to the meter as a client: nothing to answer
+        if not z.fc & zcl.CLUSTER_SPECIFIC and z.command == ZCL_READ:
+            self._answer_read(a.cluster, z.seq, payload)
+        elif z.fc & zcl.CLUSTER_SPECIFIC:
+            status = self.execute(a.cluster, z.command, payload)
+            if not z.fc & zcl.DISABLE_DEFAULT_RESPONSE:
+                fc = zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
+                self._zcl_frame(a.cluster, bytes([fc, z.seq, ZCL_DEFAULT_RESP, z.command, status]))
+        return pending
+
+    def _answer_read(self, cluster, seq, payload):
+        fc = zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
+        out = bytearray([fc, seq, ZCL_READ_RESP])
+        for i in range(0, len(payload) - 1, 2):
+            attr = payload[i] | (payload[i + 1] << 8)
+            out += payload[i : i + 2]
+            if cluster == METERING and attr == SUMMATION:
+                out += bytes([0x00, UINT48]) + self.reading.to_bytes(6, "little")
+            else:
+                out.append(UNSUPPORTED_ATTRIBUTE)
+        self._zcl_frame(cluster, bytes(out))
+
+    def poll_cycle(self):
+        """GSME: one wake-up: a data request, then more while the hub has frames pending."""
+        got = 0
+        for _ in range(self.args.max_polls):
+            n = mac.build_command(
+                self.tx,
+                self._seq(),
+                self.pan_id,
+                nwk.COORDINATOR,
+                self.pan_id,
+                self.short,
+                mac.CMD_DATA_REQ,
+            )
+            self.send(n)
+            self.battery.polls += 1
+            more = False
+            for buf, f in self.frames(self.args.listen_ms / 1000.0):
+                got += 1
+                more = self.handle(buf, f)
+                break  # one frame per data request; the pending bit says whether to ask again
+            if not more:
+                break
+        return got
+
+    # --- main loops -------------------------------------------------------------------------
+
+    def battery_report(self):
+        self.emit("battery", **self.battery.report(always_on=not self.sleepy))
+
+    def run(self):
+        self.emit(
+            "started",
+            guid=to_guid(self.eui),
+            sleepy=self.sleepy,
+            poll_s=self.args.poll_s if self.sleepy else None,
+            state=self.state_path,
+            member_of=self.hub,
+        )
+        self.radio.hello()
+        self.battery.wake()
+        joined = self.join()
+        now = time.monotonic()
+        next_report = now if joined else None
+        next_battery = now + self.args.battery_s
+        next_hello = now
+        polls = 0
+        while joined and not self.stop:
+            now = time.monotonic()
+            if now >= next_hello:
+                self.radio.hello()  # the medium forgets nodes it has not heard from
+                next_hello = now + 5
+            if self.sleepy:
+                if self.battery._since is None:
+                    self.drain_asleep()
+                    self.battery.wake()
+                polls += 1
+                got = self.poll_cycle()
+                if now >= next_report:
+                    self.report()
+                    next_report = now + self.args.report_s
+                self.emit("poll", n=polls, frames=got)
+                self.battery.sleep()
+                if now >= next_battery:
+                    self.battery_report()
+                    next_battery = now + self.args.battery_s
+                self.nap(self.args.poll_s)
+            else:
+                for buf, f in self.frames(0.05):
+                    self.handle(buf, f)
+                if now >= next_report:
+                    self.report()
+                    next_report = now + self.args.report_s
+                if now >= next_battery:
+                    self.battery_report()
+                    next_battery = now + self.args.battery_s
+        self.battery.sleep()
+        self.battery_report()
+        self._save()
+        self.emit("stopped", reason="signal" if self.stop else "not_joined")
+        self.radio.close()
+        return 0
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="meter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--kind", required=True, choices=("esme", "gsme"))
+    ap.add_argument("--eui", required=True, help="the meter's GUID, e.g. 00-23-7E-00-00-00-00-01")
+    ap.add_argument("--medium", default="127.0.0.1:17754", help="the ZEP medium (HOST:PORT)")
+    ap.add_argument("--channels", default="11-26", help="channels to scan, e.g. 11 or 11-26")
+    ap.add_argument("--hub", help="join only the hub with this GUID")
+    ap.add_argument("--state", help="directory that keeps the meter's membership across runs")
+    ap.add_argument("--poll-s", type=float, default=7.5, help="GSME: seconds between polls")
+    ap.add_argument("--report-s", type=float, default=30.0, help="seconds between reports")
+    ap.add_argument("--reading", type=int, default=None, help="initial meter reading")
+    ap.add_argument("--rate", type=int, default=1, help="reading increase per report")
+    ap.add_argument("--battery-s", type=float, default=60.0, help="battery report interval")
+    ap.add_argument("--listen-ms", type=float, default=60.0, help="GSME: listen after a poll")
+    ap.add_argument("--max-polls", type=int, default=8, help="GSME: data requests per wake")
+    ap.add_argument("--scan-wait", type=float, default=0.3, help="seconds per scanned channel")
+    ap.add_argument("--response-wait", type=float, default=0.5, help="association wait, s")
+    ap.add_argument("--retry-max-s", type=float, default=30.0, help="join retry back-off cap")
+    args = ap.parse_args(argv)
+    eui = parse_eui(args.eui)
+    if eui is None:
+        ap.error("--eui: %r is not an EUI-64" % args.eui)
+    args.eui = eui
+    args.reading_given = args.reading is not None
+    if args.reading is None:
+        args.reading = 0
+    if not 0 <= args.reading < 1 << 48:
+        ap.error("--reading must fit the 48-bit CurrentSummationDelivered")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    meter = Meter(args)
+
+    def stop(*_):
+        meter.stop = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    return meter.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
