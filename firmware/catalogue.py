@@ -1,20 +1,22 @@
 # The messages the hub understands: message code -> name, where it executes, the roles allowed
-# to send it, and whether its content is sensitive (HHT decode redacts it). Content layouts and
-# worked bytes: docs/commands.md. The codes are this lab profile's own (GBCS assigns its codes
-# per use case; the grouping header carries whichever code).
+# to send it, and whether its content is sensitive (HHT decode redacts it). Contents are BER
+# (firmware/ber.py); layouts and worked bytes: docs/commands.md.
 
 from firmware.compat import const
 
-READ_HUB_STATUS = const(0x0001)
-SET_HUB_CLOCK = const(0x0002)
-INTERPAN_OFF = const(0x0003)
-INTERPAN_ENABLE = const(0x0004)
-DEVICE_LOG_ADD = const(0x0005)
-DEVICE_LOG_REMOVE = const(0x0006)
-EXECUTED_QUERY = const(0x0007)
-READ_METER = const(0x0010)
-PREPAY_TOPUP = const(0x0011)
-TARIFF_UPDATE = const(0x0012)
+# GBCS use-case codes where a GBCS use case does what the message does; the rest are this lab
+# profile's own, in 0x0F00-0x0FFF, which GBCS leaves unassigned.
+DEVICE_LOG_ADD = const(0x0001)  # CCS01 Add Device to CHF device log
+DEVICE_LOG_REMOVE = const(0x0002)  # CCS02 Remove device from CHF device log
+PREPAY_TOPUP = const(0x0007)  # CS01a Apply Pre-payment Top Up to an ESME
+TARIFF_UPDATE = const(0x0019)  # ECS01a Set Tariff and Price on ESME
+READ_METER = const(0x0027)  # ECS17b Read ESME Energy Registers (Import Energy)
+READ_GAS = const(0x0074)  # GCS13a Read GSME Consumption Register
+READ_HUB_STATUS = const(0x0F01)
+SET_HUB_CLOCK = const(0x0F02)
+INTERPAN_OFF = const(0x0F03)
+INTERPAN_ENABLE = const(0x0F04)
+EXECUTED_QUERY = const(0x0F07)
 
 HUB = const(0)
 METER = const(1)
@@ -31,6 +33,7 @@ MESSAGES = {
     DEVICE_LOG_REMOVE: ("device_log_remove", HUB, ("network_operator", "supplier"), False),
     EXECUTED_QUERY: ("executed_query", HUB, _ANY_REMOTE, False),
     READ_METER: ("read_meter", METER, _ANY_REMOTE, False),
+    READ_GAS: ("read_gas", METER, _ANY_REMOTE, False),
     PREPAY_TOPUP: ("prepay_topup", METER, ("supplier",), True),
     TARIFF_UPDATE: ("tariff_update", METER, ("supplier",), True),
 }

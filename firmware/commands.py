@@ -11,8 +11,8 @@
 # Only step 5 onwards is "accepted": only that keeps inter-PAN alive. Unauthenticated input
 # never moves a window, never runs, never forwards.
 
+from firmware import ber, gbcs, replay, zcl
 from firmware import catalogue as cat
-from firmware import gbcs, replay, zcl
 from firmware.auth import HmacSha256
 from firmware.compat import const
 from firmware.device_log import KINDS
@@ -156,7 +156,7 @@ class Commands:
     def _respond(self, hub, channel, key, orig, recip, counter, code, status, data=b""):
         # Signed with the originator's key; from the device that was addressed.
         rsp = signed(
-            gbcs.RESPONSE, counter, recip, orig, code, bytes((status,)) + data, key, self.auth
+            gbcs.RESPONSE, counter, recip, orig, code, ber.response(status, data), key, self.auth
         )
         if channel != WAN:
             self.wan_out.append(rsp)  # a copy for the head-end
@@ -171,12 +171,16 @@ class Commands:
         name, target, roles, _ = m
         if self.parties.role(who) not in roles:
             return cat.ST_NOT_PERMITTED, b""
+        fields = ber.fields(content)
+        if fields is None:
+            return cat.ST_BAD_CONTENT, b""
         if target == cat.METER:
             if recip == hub.eui:
                 return cat.ST_BAD_CONTENT, b""
-            return self._forward(hub, channel, orig, recip, code, content, now)
+            return self._forward(hub, channel, orig, recip, code, fields, now)
         if recip != hub.eui:
             return cat.ST_UNKNOWN_DEVICE, b""
+        n = len(fields)
         if code == cat.READ_HUB_STATUS:
             secs = hub.interpan.seconds_left(now)
             state = 0 if not hub.interpan.is_on() else (2 if secs is None else 1)
@@ -187,9 +191,9 @@ class Commands:
                 + _u32(self.clock.time())
             )
         if code == cat.SET_HUB_CLOCK:
-            if len(content) != 4:
+            if n != 1 or len(fields[0]) != 4:
                 return cat.ST_BAD_CONTENT, b""
-            epoch = int.from_bytes(content, "big")
+            epoch = int.from_bytes(fields[0], "big")
             self.clock.set_time(epoch)
             hub.note("time_set", epoch=epoch, source=channel)
             return cat.ST_OK, b""
@@ -203,32 +207,29 @@ class Commands:
             hub.trusted_enable(now)
             return cat.ST_OK, b""
         if code == cat.DEVICE_LOG_ADD:
-            if len(content) != 9 or content[8] >= len(KINDS):
+            if n != 2 or len(fields[0]) != 8 or len(fields[1]) != 1 or fields[1][0] >= len(KINDS):
                 return cat.ST_BAD_CONTENT, b""
-            if not hub.device_log.add(content[:8], content[8]):
+            if not hub.device_log.add(fields[0], fields[1][0]):
                 return cat.ST_FAILED, b""
             hub.note(
                 "device_log",
                 change="added",
-                guid=to_guid(content[:8]),
-                kind=KINDS[content[8]],
+                guid=to_guid(fields[0]),
+                kind=KINDS[fields[1][0]],
                 source=channel,
             )
             return cat.ST_OK, b""
         if code == cat.DEVICE_LOG_REMOVE:
-            if len(content) != 8:
+            if n != 1 or len(fields[0]) != 8:
                 return cat.ST_BAD_CONTENT, b""
-            if not hub.device_log.remove(content):
+            if not hub.device_log.remove(fields[0]):
                 return cat.ST_UNKNOWN_DEVICE, b""
-            hub.note("device_log", change="removed", guid=to_guid(content), source=channel)
+            hub.note("device_log", change="removed", guid=to_guid(fields[0]), source=channel)
             return cat.ST_OK, b""
         if code == cat.EXECUTED_QUERY:
-            if not content or len(content) % 8 or len(content) > 8 * QUERY_MAX:
+            if not 0 < n <= QUERY_MAX or any(len(x) != 8 for x in fields):
                 return cat.ST_BAD_CONTENT, b""
-            return cat.ST_OK, bytes(
-                self.executed(orig, int.from_bytes(content[i : i + 8], "big"))
-                for i in range(0, len(content), 8)
-            )
+            return cat.ST_OK, bytes(self.executed(orig, int.from_bytes(x, "big")) for x in fields)
         return cat.ST_UNKNOWN_MESSAGE, b""
 
     def executed(self, orig, counter):
@@ -241,8 +242,8 @@ class Commands:
             return cat.Q_UNKNOWN  # aged out of the log; its counter can never run again
         return cat.Q_NOT_EXECUTED
 
-    def _forward(self, hub, channel, orig, recip, code, content, now):
+    def _forward(self, hub, channel, orig, recip, code, fields, now):
         han = hub.han
         if han is None or not hub.is_member(recip):
             return cat.ST_UNKNOWN_DEVICE, b""
-        return han.forward(hub, channel, orig, recip, code, content, now)
+        return han.forward(hub, channel, orig, recip, code, fields, now)

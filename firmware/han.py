@@ -440,8 +440,8 @@ class Han:
             self.budget.enable(s)
         self.joins += 1
         self._unjoined = max(0, self._unjoined - 1)
-        self._set_permit(hub)
         hub.note("device_joined", rejoin=False, **self._member(s))
+        self._set_permit(hub)
         return self._assoc_response(hub, buf, f, self.table.short(s), ASSOC_SUCCESS)
 
     def _refuse(self, hub, buf, f, status, why):

@@ -2,8 +2,8 @@
 # persistence before execution, hub commands, resume queries.
 import unittest
 
+from firmware import ber, gbcs
 from firmware import catalogue as cat
-from firmware import gbcs
 from firmware import hub as hubmod
 from firmware.auth import HmacSha256
 from firmware.command_store import CommandStore
@@ -29,7 +29,8 @@ def parties():
     return p
 
 
-def command(orig, counter, code, content=b"", recip=HUB, key=None):
+def command(orig, counter, code, fields=(), recip=HUB, key=None):
+    content = fields if isinstance(fields, bytes) else ber.sequence(*fields)
     return signed(gbcs.COMMAND, counter, orig, recip, code, content, key or KEYS[orig])
 
 
@@ -58,7 +59,10 @@ def status_of(rsp, key=KEYS[SUPPLIER]):
     assert h.cra == gbcs.RESPONSE
     tag = rsp[h.auth_off : h.auth_off + h.auth_len]
     assert HmacSha256().verify(key, rsp[: h.signed_end], tag), "response tag"
-    return cat.STATUS[rsp[h.content_off]], h
+    els = ber.elements(rsp[h.content_off : h.content_off + h.content_len])
+    assert els[0][0] == ber.ENUMERATED
+    h.data = els[1][1] if len(els) > 1 else b""
+    return cat.STATUS[els[0][1][0]], h
 
 
 class FirstWinsTest(unittest.TestCase):
@@ -70,7 +74,7 @@ class FirstWinsTest(unittest.TestCase):
         self.assertEqual((st, h.counter, h.msg_code), ("ok", 1002, cat.READ_HUB_STATUS))
         self.assertEqual(gbcs.eui(rsp, h.orig_off), HUB)
         self.assertEqual(gbcs.eui(rsp, h.recip_off), SUPPLIER)
-        self.assertEqual(rsp[h.content_off + 1], 1)  # inter-PAN on, counting down
+        self.assertEqual(h.data[0], 1)  # inter-PAN on, counting down
 
     def test_second_copy_is_duplicate_on_its_own_channel_either_order(self):
         for first, second in ((WAN, INTERPAN), (INTERPAN, WAN), (WAN, WAN)):
@@ -145,7 +149,7 @@ class RejectTest(unittest.TestCase):
         ok, rsp = r.send(command(ESME, 2, cat.INTERPAN_ENABLE))
         self.assertEqual(status_of(rsp, KEYS[ESME])[0], "ok")
         self.assertTrue(r.hub.interpan.is_on())
-        ok, rsp = r.send(command(INSTALLER, 1, cat.DEVICE_LOG_ADD, ESME + b"\x01"))
+        ok, rsp = r.send(command(INSTALLER, 1, cat.DEVICE_LOG_ADD, (ESME, b"\x01")))
         self.assertEqual(status_of(rsp, KEYS[INSTALLER])[0], "not_permitted")
 
     def test_table_full_refuses_without_evicting(self):
@@ -165,7 +169,7 @@ class RejectTest(unittest.TestCase):
         )
         self.assertEqual(status_of(r.send(command(SUPPLIER, 2, 0x7777))[1])[0], "unknown_message")
         self.assertEqual(
-            status_of(r.send(command(SUPPLIER, 3, cat.SET_HUB_CLOCK, b"\x01"))[1])[0],
+            status_of(r.send(command(SUPPLIER, 3, cat.SET_HUB_CLOCK, (b"\x01",)))[1])[0],
             "bad_content",
         )
 
@@ -173,11 +177,11 @@ class RejectTest(unittest.TestCase):
 class HubCommandsTest(unittest.TestCase):
     def test_clock_device_log_and_interpan_off(self):
         r = Rig()
-        r.send(command(SUPPLIER, 1, cat.SET_HUB_CLOCK, (1795000000).to_bytes(4, "big")))
+        r.send(command(SUPPLIER, 1, cat.SET_HUB_CLOCK, ((1795000000).to_bytes(4, "big"),)))
         self.assertEqual(r.clock.time(), 1795000000)
-        r.send(command(SUPPLIER, 2, cat.DEVICE_LOG_ADD, ESME + b"\x01"))
+        r.send(command(SUPPLIER, 2, cat.DEVICE_LOG_ADD, (ESME, b"\x01")))
         self.assertEqual(r.hub.device_log.kind(ESME), 1)
-        r.send(command(SUPPLIER, 3, cat.DEVICE_LOG_REMOVE, ESME))
+        r.send(command(SUPPLIER, 3, cat.DEVICE_LOG_REMOVE, (ESME,)))
         self.assertEqual(r.hub.device_log.kind(ESME), -1)
         r.send(command(INSTALLER, 1, cat.INTERPAN_OFF))
         self.assertFalse(r.hub.interpan.is_on())
@@ -187,11 +191,11 @@ class HubCommandsTest(unittest.TestCase):
         r = Rig()
         for c in (10, 11, 13):
             r.send(command(SUPPLIER, c, cat.READ_HUB_STATUS))
-        q = b"".join(c.to_bytes(8, "big") for c in (10, 11, 12, 13))
+        q = [c.to_bytes(8, "big") for c in (10, 11, 12, 13)]
         st, h = status_of(r.send(command(SUPPLIER, 20, cat.EXECUTED_QUERY, q))[1])
         rsp = r.send(command(SUPPLIER, 21, cat.EXECUTED_QUERY, q))[1]
         st, h = status_of(rsp)
-        answers = list(rsp[h.content_off + 1 : h.content_off + h.content_len])
+        answers = list(h.data)
         self.assertEqual(
             answers, [cat.Q_EXECUTED, cat.Q_EXECUTED, cat.Q_NOT_EXECUTED, cat.Q_EXECUTED]
         )
@@ -221,8 +225,8 @@ class PersistenceTest(unittest.TestCase):
         r.storage.fail_after_writes = 1  # the accept is written; the outcome write fails
         self.assertTrue(r.send(msg)[0])
         r.boot()  # power cut: what is on storage is the accept only
-        q = (70).to_bytes(8, "big")
+        q = [(70).to_bytes(8, "big")]
         rsp = r.send(command(SUPPLIER, 71, cat.EXECUTED_QUERY, q))[1]
         h = status_of(rsp)[1]
-        self.assertEqual(rsp[h.content_off + 1], cat.Q_ACCEPTED)
+        self.assertEqual(h.data[0], cat.Q_ACCEPTED)
         self.assertEqual(status_of(r.send(msg)[1])[0], "duplicate")

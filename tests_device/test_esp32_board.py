@@ -16,7 +16,6 @@ from hal.esp32.wan_wifi import WifiWan
 from hal.esp32.watchdog import Esp32Watchdog
 from hal.fake import esp32 as fakes
 from hal.fake.mrf24j40 import FakePin
-from tests_device import vectors
 
 TMP = "/tmp/commshub-esp32-test"
 
@@ -237,31 +236,6 @@ class BoardTest(TmpDirTest):
         self.assertEqual(machine.chip.errors, 0)
         board.indicators.set("power", True)
         self.assertEqual(board.indicators._np[0], esp32_c3_devkitm._NO_WAN)
-
-    def test_app_answers_a_beacon_request_through_the_fake_chip(self):
-        from firmware.app import App
-
-        machine, board = self.devkitc()
-        chip = machine.chip
-        app = App(board, ("radio.pan_id=0x1A2B",))
-
-        async def go():
-            asyncio.create_task(app.main())
-            await asyncio.sleep(0.05)
-            chip.inject(vectors.BEACON_REQUEST)
-            for _ in range(100):
-                if chip.sent:
-                    break
-                await asyncio.sleep(0.01)
-
-        run_async(go())
-        board.radio.close()
-        self.assertEqual(chip.pan_id(), 0x1A2B)
-        self.assertEqual(chip.ext_addr(), vectors.h("00237E000012D687"))
-        self.assertEqual(len(chip.sent), 1)
-        hdr_len, mpdu, ack_req = chip.sent[0]
-        self.assertEqual((mpdu[0] & 7, hdr_len, ack_req), (0, 7, False))  # a beacon, no AR
-        self.assertIn("beacon_tx", [e["event"] for e in events(self.out)])
 
 
 class BootTest(TmpDirTest):

@@ -2,8 +2,8 @@
 redacted (the seed: installers may look at every message type except those with sensitive
 data). The message catalogue (firmware/catalogue.py) says which contents are sensitive."""
 
+from firmware import ber, gbcs
 from firmware import catalogue as cat
-from firmware import gbcs
 from firmware.eui64 import to_guid
 
 REDACTED = "<redacted>"
@@ -24,11 +24,17 @@ def gbcs_message(msg, redact=True):
         "recipient": to_guid(gbcs.eui(msg, h.recip_off)),
         "message": cat.name(h.msg_code),
     }
-    if h.cra == gbcs.RESPONSE and content:
-        out["status"] = cat.STATUS[content[0]] if content[0] < len(cat.STATUS) else content[0]
-        content = content[1:]
+    els = ber.elements(content)
+    if els is None:
+        out["content"] = content.hex()  # not this profile's BER: shown raw
+        els = []
+    if h.cra == gbcs.RESPONSE and els and els[0][0] == ber.ENUMERATED and els[0][1]:
+        st = els[0][1][0]
+        out["status"] = cat.STATUS[st] if st < len(cat.STATUS) else st
+        els = els[1:]
     sensitive = entry is not None and entry[3]
-    out["content"] = REDACTED if (sensitive and redact and content) else content.hex()
+    if "content" not in out:
+        out["content"] = [REDACTED if (sensitive and redact) else v.hex() for _, v in els]
     out["tag"] = REDACTED if redact else bytes(msg[h.auth_off : h.auth_off + h.auth_len]).hex()
     return out
 

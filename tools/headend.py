@@ -8,9 +8,9 @@ can drive the hub from the WAN side.
     python tools/headend.py send [--control 17761] '{"op": "status"}'
 
 Requests (JSON objects with "op"): status; device_log_add {guid, kind: esme|gsme|other};
-device_log_remove {guid}; set_time {epoch}; and gbcs {as, counter, message, content (hex),
-to (GUID; default the hub)}, which the head-end signs as party `as` from the provisioning file
-and sends as a GBCS command. `send` prints the hub's reply.
+device_log_remove {guid}; set_time {epoch}; and gbcs {as, counter, message, fields (a list of
+hex strings), to (GUID; default the hub)}, which the head-end signs as party `as` from the
+provisioning file and sends as a GBCS command. `send` prints the hub's reply.
 
     python tools/headend.py send '{"op": "gbcs", "as": "supplier", "counter": 1,
                                    "message": "read_hub_status"}'
@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from firmware import gbcs, wan_msg  # noqa: E402
+from firmware import ber, gbcs, wan_msg  # noqa: E402
 from firmware.commands import signed  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from tools import describe, provisioning  # noqa: E402
@@ -138,9 +138,8 @@ class HeadEnd:
             return {"ok": False, "error": "no target GUID"}
         counter = int(req["counter"])
         code = describe.message_code(str(req.get("message", "read_hub_status")))
-        msg = signed(
-            gbcs.COMMAND, counter, orig, to, code, bytes.fromhex(req.get("content", "")), key
-        )
+        content = ber.sequence(*(bytes.fromhex(f) for f in req.get("fields", ())))
+        msg = signed(gbcs.COMMAND, counter, orig, to, code, content, key)
         fut = asyncio.get_running_loop().create_future()
         self.waiting.append((("gbcs", counter, describe.gbcs_message(msg)["originator"]), fut))
         w = self.hubs[peer]

@@ -2,11 +2,14 @@
 
     python tools/hht.py [--medium HOST:PORT] scan [--channels 11-26] [--wait 0.3] [--json]
     python tools/hht.py [--medium HOST:PORT] discover GUID [--channel 11] [--json]
+    python tools/hht.py [--medium HOST:PORT] send GUID MESSAGE [FIELD ...] --counter N [--as NAME]
 
 `scan` is an IEEE 802.15.4 active scan: a beacon request on each channel, then the beacons
 that answer it, listed by hub GUID (the ZigBee Extended PAN ID), PAN ID, channel and LQI.
 `discover` asks one hub over ZigBee inter-PAN for its details: inter-PAN state and seconds
 left, WAN state, and the GUIDs in its device log. A hub whose inter-PAN is off does not answer.
+`send` carries one GBCS command (signed with a provisioned party's key, tools/demo/lab.json in
+the lab) to the hub over inter-PAN, in the SE Tunneling cluster, and shows the response.
 The radio is the firmware's own HAL radio (ZEP on loopback in the lab).
 """
 
@@ -18,11 +21,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from firmware import beacon, discovery, interpan_frame, mac, reject, zcl  # noqa: E402
+from firmware import beacon, ber, discovery, gbcs, interpan_frame, mac, reject, zcl  # noqa: E402
+from firmware.commands import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP, signed  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
+from firmware.hub import TUNNELING_CLUSTER  # noqa: E402
 from hal.radio import RxFrame  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
+from tools import describe, provisioning  # noqa: E402
 
 HHT_EUI = bytes.fromhex("0023 7EFF FE00 0001".replace(" ", ""))
 
@@ -179,6 +185,55 @@ def discover(args):
     return 0
 
 
+def transact(radio, frame, target, message, wait, seq=1):
+    """Send one GBCS message to the hub over inter-PAN; its response (bytes) or None."""
+    tx = bytearray(127)
+    p = interpan_frame.write_header(tx, seq, 0xFFFF, target, 0xFFFF, HHT_EUI, TUNNELING_CLUSTER)
+    p = zcl.write(tx, p, zcl.CLUSTER_SPECIFIC, seq, TUNNEL_TRANSFER_DATA)
+    tx[p] = tx[p + 1] = 0  # tunnel ID 0: inter-PAN has no tunnel session
+    p += 2
+    if p + len(message) > len(tx) - 2:
+        raise SystemExit("the command does not fit one inter-PAN frame (%d octets)" % len(message))
+    tx[p : p + len(message)] = message
+    radio.send(tx, p + len(message))
+    for buf, f, zh in interpan_replies(radio, frame, wait, TUNNELING_CLUSTER):
+        if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
+            return bytes(buf[zh.payload_off + 2 : f.payload_end])
+    return None
+
+
+def build_command(conf, who, counter, target, message, fields_hex=()):
+    orig, key = provisioning.party(conf, who)
+    code = describe.message_code(message)
+    content = ber.sequence(*(bytes.fromhex(f) for f in fields_hex))
+    return signed(gbcs.COMMAND, counter, orig, target, code, content, key)
+
+
+def send(args):
+    target = parse_eui(args.guid)
+    if target is None:
+        sys.exit("not a GUID: %r" % args.guid)
+    conf = provisioning.load(args.provisioning)
+    to = parse_eui(args.to) if args.to else target
+    msg = build_command(conf, args.as_party, args.counter, to, args.message, args.fields)
+    radio = open_radio(args)
+    radio.hello()
+    radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
+    rsp = transact(radio, RxFrame(radio.HEADROOM), target, msg, args.wait, args.counter & 0xFF)
+    radio.close()
+    if rsp is None:
+        print("no answer (inter-PAN off, not in range, or the command failed authentication)")
+        return 1
+    d = describe.gbcs_message(rsp, redact=not args.show_sensitive)
+    if args.json:
+        print(json.dumps(d))
+    else:
+        shown = d.get("content")
+        shown = " ".join(shown) if isinstance(shown, list) else shown
+        print("%s %s: %s %s" % (d.get("message"), d.get("counter"), d.get("status"), shown))
+    return 0 if d.get("status") == "ok" else 2
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="hht", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -196,6 +251,24 @@ def main(argv=None):
     p.add_argument("--wait", type=float, default=1.0, help="seconds to wait for each answer")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=discover)
+    p = sub.add_parser("send", help="send one signed command over inter-PAN, show the response")
+    p.add_argument("guid", help="the hub's GUID")
+    p.add_argument("message", help="message name (read_hub_status, interpan_off, ...) or code")
+    p.add_argument("fields", nargs="*", help="the command's fields, each in hex")
+    p.add_argument(
+        "--as",
+        dest="as_party",
+        default="installer",
+        help="the provisioned party to sign as (default installer)",
+    )
+    p.add_argument("--counter", type=int, required=True, help="the originator counter")
+    p.add_argument("--to", help="the target device's GUID when it is not the hub")
+    p.add_argument("--channel", type=int, default=11)
+    p.add_argument("--wait", type=float, default=2.0)
+    p.add_argument("--provisioning", help="parties and keys (default tools/demo/lab.json)")
+    p.add_argument("--show-sensitive", action="store_true", help="do not redact")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=send)
     args = ap.parse_args(argv)
     return args.func(args)
 

@@ -266,6 +266,8 @@ class Meter:
                 if self.args.hub and guid != self.args.hub:
                     continue
                 permit = bool(mac.beacon_superframe(buf, f) & mac.SF_PERMIT)
+                if [h for h in found if h["guid"] == guid and h["channel"] == ch]:
+                    continue  # another node's scan made the hub beacon again
                 found.append(
                     {
                         "guid": guid,
