@@ -17,7 +17,13 @@ from firmware.auth import HmacSha256
 from firmware.compat import const
 from firmware.device_log import KINDS
 from firmware.eui64 import to_guid
-from firmware.hub import TUNNELING_CLUSTER, TX_REPLY
+from firmware.hub import (
+    CMD_ACCEPTED,
+    CMD_ANSWERED,
+    CMD_REJECTED,
+    TUNNELING_CLUSTER,
+    TX_REPLY,
+)
 
 WAN = "wan"
 INTERPAN = "interpan"
@@ -56,26 +62,27 @@ class Commands:
     # --- channels ----------------------------------------------------------------------------
 
     def on_interpan(self, hub, buf, f, zh, now):
-        # From hub._interpan for the SE Tunneling cluster. True only when accepted.
+        # From hub._interpan for the SE Tunneling cluster: CMD_REJECTED, _ANSWERED or _ACCEPTED.
         if zh.command != TUNNEL_TRANSFER_DATA or f.payload_end - zh.payload_off < 2:
-            return False
+            return CMD_REJECTED
         accepted, rsp = self.process(hub, INTERPAN, buf, zh.payload_off + 2, f.payload_end, now)
-        if rsp is not None:
-            p = hub.reply_header(buf, f, TUNNELING_CLUSTER)
-            fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
-            tx = hub.reply_buf
-            p = zcl.write(tx, p, fc, zh.seq, TUNNEL_TRANSFER_DATA_RSP)
-            tx[p] = buf[zh.payload_off]  # tunnel ID echoed
-            tx[p + 1] = buf[zh.payload_off + 1]
-            p += 2
-            if p + len(rsp) <= len(tx) - 2:
-                tx[p : p + len(rsp)] = rsp
-                hub.tx_buf = tx
-                hub.tx_len = p + len(rsp)
-                hub.tx_kind = TX_REPLY
-            else:
-                self._count("response_too_long")
-        return accepted
+        if rsp is None:
+            return CMD_REJECTED
+        p = hub.reply_header(buf, f, TUNNELING_CLUSTER)
+        fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
+        tx = hub.reply_buf
+        p = zcl.write(tx, p, fc, zh.seq, TUNNEL_TRANSFER_DATA_RSP)
+        tx[p] = buf[zh.payload_off]  # tunnel ID echoed
+        tx[p + 1] = buf[zh.payload_off + 1]
+        p += 2
+        if p + len(rsp) <= len(tx) - 2:
+            tx[p : p + len(rsp)] = rsp
+            hub.tx_buf = tx
+            hub.tx_len = p + len(rsp)
+            hub.tx_kind = TX_REPLY
+        else:
+            self._count("response_too_long")  # the copy queued for the WAN still goes
+        return CMD_ACCEPTED if accepted else CMD_ANSWERED
 
     def on_wan(self, hub, msg, now):
         # msg: a GBCS message from the head-end. Returns the response for the WAN, or None.

@@ -25,6 +25,11 @@ TX_DISCOVERY = const(2)
 TX_REPLY = const(3)
 
 TUNNELING_CLUSTER = const(0x0704)  # SE Tunneling: GBCS commands over inter-PAN
+
+# What the command layer made of an inter-PAN command (Commands.on_interpan).
+CMD_REJECTED = const(0)  # failed authentication (or junk): counted, never answered
+CMD_ANSWERED = const(1)  # authenticated but not accepted (duplicate, stale...): answered only
+CMD_ACCEPTED = const(2)  # authenticated and accepted: answered, and a keep-alive
 _NOTES_MAX = const(32)
 
 
@@ -32,7 +37,7 @@ class Unauthenticated:
     # The command layer until one is provisioned: every command fails authentication, so nothing
     # is executed and nothing keeps inter-PAN alive.
     def on_interpan(self, hub, buf, f, zh, now):
-        return False
+        return CMD_REJECTED
 
 
 class Hub:
@@ -162,11 +167,14 @@ class Hub:
             if to_server and zh.fc & zcl.CLUSTER_SPECIFIC:
                 return self._discovery(buf, f, zh, now)
         elif h.cluster == TUNNELING_CLUSTER and to_server:
-            if not self.commands.on_interpan(self, buf, f, zh, now):
+            self.tx_len = 0  # the command layer writes a reply, or not
+            verdict = self.commands.on_interpan(self, buf, f, zh, now)
+            if verdict == CMD_REJECTED:
                 return self._drop(reject.UNAUTHENTICATED)
-            # The keep-alive: authenticated, accepted commands only.
-            self._flag(ip.command_accepted(now))
-            return TRANSMIT if self.tx_kind == TX_REPLY and self.tx_len else NOTHING
+            if verdict == CMD_ACCEPTED:
+                # The keep-alive: authenticated, accepted commands only.
+                self._flag(ip.command_accepted(now))
+            return TRANSMIT if self.tx_len else NOTHING
         return self._drop(reject.UNKNOWN_COMMAND)
 
     def reply_header(self, buf, f, cluster):

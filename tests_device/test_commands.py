@@ -230,3 +230,46 @@ class PersistenceTest(unittest.TestCase):
         h = status_of(rsp)[1]
         self.assertEqual(h.data[0], cat.Q_ACCEPTED)
         self.assertEqual(status_of(r.send(msg)[1])[0], "duplicate")
+
+
+class InterPanChannelTest(unittest.TestCase):
+    # Through Hub.on_frame, as the radio delivers them: SE Tunneling TransferData frames.
+    def frame(self, msg, seq=1):
+        from tests_device import interpan_frames as ipf
+
+        return ipf.frame(0x0704, 0x02, b"\x00\x00" + msg, seq=seq)
+
+    def rx(self, r, psdu, now):
+        from hal.radio import RxFrame
+        from tests_device import vectors
+
+        return r.hub.on_frame(vectors.load(RxFrame(), psdu), now)
+
+    def reply_status(self, r):
+        from firmware import interpan_frame, mac, zcl
+
+        buf = r.hub.tx_buf
+        f = mac.MacFrame()
+        self.assertEqual(mac.parse(buf, 0, r.hub.tx_len + 2, f), 0)
+        ih = interpan_frame.InterPanHeader()
+        interpan_frame.parse(buf, f, ih)
+        zh = zcl.ZclHeader()
+        zcl.parse(buf, ih.zcl_off, r.hub.tx_len, zh)
+        self.assertEqual((ih.cluster, zh.command), (0x0704, 0x01))
+        return status_of(bytes(buf[zh.payload_off + 2 : r.hub.tx_len]))[0]
+
+    def test_accepted_answered_and_rejected(self):
+        r = Rig()
+        msg = command(SUPPLIER, 5, cat.READ_HUB_STATUS)
+        hour = 3600 * 1000
+        self.assertEqual(self.rx(r, self.frame(msg), hour - 1000), hubmod.TRANSMIT)
+        self.assertEqual(self.reply_status(r), "ok")
+        self.assertEqual(r.hub.interpan.seconds_left(hour - 1000), 3600)  # a keep-alive
+        self.assertEqual(self.rx(r, self.frame(msg, 2), hour), hubmod.TRANSMIT)
+        self.assertEqual(self.reply_status(r), "duplicate")
+        self.assertEqual(r.hub.interpan.seconds_left(hour), 3599)  # answered, not a keep-alive
+        forged = command(SUPPLIER, 6, cat.READ_HUB_STATUS, key=b"f" * 32)
+        self.assertEqual(self.rx(r, self.frame(forged, 3), hour), hubmod.NOTHING)
+        from firmware import reject
+
+        self.assertEqual(r.hub.rejected[reject.UNAUTHENTICATED], 1)

@@ -24,7 +24,7 @@ class Commands:
 
     def on_interpan(self, hub, buf, f, zh, now):
         self.seen += 1
-        return self.accept
+        return hubmod.CMD_ACCEPTED if self.accept else hubmod.CMD_REJECTED
 
 
 def make_hub(accept=False, *overrides):

@@ -395,6 +395,12 @@ class SendTest(unittest.TestCase):
         self.assertEqual(len(chip.sent), 3)
         radio.close()
 
+    def test_frame_pending_bit_for_data_requests(self):
+        self.radio.set_frame_pending(True)
+        self.assertEqual(self.chip.short[fake.ACKTMOUT], 0xB9)  # DRPACK + MAWD 0x39
+        self.radio.set_frame_pending(False)
+        self.assertEqual(self.chip.short[fake.ACKTMOUT], 0x39)
+
     def test_mhr_lengths(self):
         self.assertEqual(drv.mhr_len(0x03, 0x08), 7)  # beacon request: dst PAN + short
         self.assertEqual(drv.mhr_len(0x00, 0x80), 7)  # beacon: src PAN + short

@@ -1,0 +1,215 @@
+"""make bench: what each receive path costs per frame, against the budget that keeps up with a
+back-to-back 802.15.4 flood on a 240 MHz ESP32 (reference/performance.md sections 1, 3, 4).
+
+For each path, bench/frames.py runs on the MicroPython unix port with the ESP32-sized heap
+(-X heapsize=110wK) under callgrind, once with N frames and once with 2N; the difference of the
+two instruction counts divided by N is the per-frame cost (start-up and set-up cancel out;
+PYTHONHASHSEED=0 makes the CPython-hosted wrapper's start-up identical between runs). Heap bytes
+per frame come from gc.mem_alloc() deltas with the collector disabled. The ESP32 estimate divides
+by 50..75 M unix-port instructions per ESP32 second (performance.md section 3).
+
+The table is printed and written into docs/performance.md between its bench markers. Without
+valgrind the script falls back to wall-clock timing on this host, labels it as not comparable,
+and leaves docs/performance.md alone.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOC = os.path.join(ROOT, "docs", "performance.md")
+BEGIN = "<!-- bench:begin (tools/bench.py writes this table) -->"
+END = "<!-- bench:end -->"
+
+R_LOW, R_HIGH = 50e6, 75e6  # ESP32 speed in unix-port Ir per second (performance.md section 3)
+# Per-frame budget at R = 50 M Ir/s and 50 % CPU, and the back-to-back rate of the shortest frame
+# that can reach the path (performance.md sections 1 and 4.1).
+BUDGETS = {
+    "beacon": (12800, 1953, "10 B beacon request"),
+    "data": (18400, 1359, "17 B minimal data frame"),
+}
+
+# name, budget, what it measures
+PATHS = (
+    ("beacon_request", "beacon", "beacon request: answered, or refused by the beacon budget"),
+    ("interpan_off", "data", "inter-PAN frame dropped while the flag is OFF"),
+    ("interpan_ratelimited", "data", "inter-PAN frames from one source, over its own budget"),
+    ("interpan_spoofed", "data", "inter-PAN frames from 64 rotating sources (global budget)"),
+    ("bad_tag", "data", "Tunneling frame the command layer refuses (not authenticated)"),
+    ("accepted", "data", "Tunneling frame the command layer accepts (keep-alive)"),
+    ("gate_one_source", "data", "limiter alone: Gate.allow, one source at line rate"),
+    ("gate_spoofed", "data", "limiter alone: Gate.allow, 64 rotating sources"),
+    ("beacon_budget", "beacon", "limiter alone: Gcra.allow (the beacon-reply budget)"),
+    ("empty", None, "the loop and one call, included in every row above"),
+)
+
+
+def env():
+    e = dict(os.environ)
+    e["PYTHONHASHSEED"] = "0"
+    e["MICROPYPATH"] = ".frozen:" + ROOT
+    return e
+
+
+def mp_cmd(args, path, n, mode=None):
+    cmd = [args.micropython, "-X", "heapsize=" + args.heap, "bench/frames.py", path, str(n)]
+    return cmd + [mode] if mode else cmd
+
+
+def run(cmd):
+    p = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed:\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
+    return p.stdout, p.stderr
+
+
+def callgrind_ir(args, path, n):
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    out, err = run(cmd + mp_cmd(args, path, n))
+    m = re.search(r"refs:\s*([\d,]+)", err)
+    if not m:
+        raise RuntimeError("no instruction count from callgrind for %s:\n%s" % (path, err))
+    return int(m.group(1).replace(",", "")), out
+
+
+def measure(args, path, use_valgrind):
+    out, _ = run(mp_cmd(args, path, args.n, "alloc"))
+    if out.startswith("SKIP"):
+        return {"path": path, "skip": out.strip()[5:]}
+    bytes_total = int(re.search(r"bytes=(-?\d+)", out).group(1))
+    row = {"path": path, "bytes": bytes_total / args.n}
+    if use_valgrind:
+        a, _ = callgrind_ir(args, path, args.n)
+        b, line = callgrind_ir(args, path, 2 * args.n)
+        row["ir"] = (b - a) / args.n
+    else:
+        t, _ = run(mp_cmd(args, path, args.n, "time"))
+        row["us_host"] = float(re.search(r"us_per_frame=([\d.]+)", t).group(1))
+        line, _ = run(mp_cmd(args, path, args.n))
+    m = re.search(r"psdu=(\d+) ?(.*)", line)
+    row["psdu"] = int(m.group(1))
+    row["outcome"] = m.group(2).strip()
+    return row
+
+
+def fmt_k(x):
+    return "%.1fk" % (x / 1000.0)
+
+
+def table(rows, use_valgrind, n):
+    kinds = {p: k for p, k, _ in PATHS}
+    what = {p: w for p, _, w in PATHS}
+    lines = []
+    if use_valgrind:
+        lines.append(
+            "| path | what | Ir/frame | bytes/frame | budget | ratio | ESP32 µs/frame "
+            "| CPU at flood | outcome of %d frames |" % (2 * n)
+        )
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    else:
+        lines.append(
+            "| path | what | host µs/frame (NOT comparable) | bytes/frame | outcome of %d frames |"
+            % n
+        )
+        lines.append("|---|---|---:|---:|---|")
+    for r in rows:
+        p = r["path"]
+        if "skip" in r:
+            cells = ["`%s`" % p, what[p], "skipped: " + r["skip"]]
+            lines.append("| " + " | ".join(cells) + " |" + " |" * (6 if use_valgrind else 2))
+            continue
+        out = r["outcome"] or "-"
+        if not use_valgrind:
+            cells = ["`%s`" % p, what[p], "%.2f" % r["us_host"], "%.0f" % r["bytes"], out]
+            lines.append("| " + " | ".join(cells) + " |")
+            continue
+        ir = r["ir"]
+        kind = kinds[p]
+        if kind is None:
+            cells = ["`%s`" % p, what[p], fmt_k(ir), "%.0f" % r["bytes"], "", "", "", "", out]
+        else:
+            budget, rate, _ = BUDGETS[kind]
+            lo, hi = ir / R_HIGH * 1e6, ir / R_LOW * 1e6
+            cells = [
+                "`%s`" % p,
+                what[p],
+                fmt_k(ir),
+                "%.0f" % r["bytes"],
+                fmt_k(budget),
+                "%.2f" % (ir / budget),
+                "%.0f–%.0f" % (lo, hi),
+                "%.0f–%.0f %% at %d/s" % (lo * rate / 1e4, hi * rate / 1e4, rate),
+                out,
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def provenance(args):
+    v = subprocess.run(
+        [args.micropython, "-c", "import sys; print(sys.implementation.version)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    rev = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return "MicroPython %s unix port, `-X heapsize=%s`, N=%d and 2N=%d frames, commit %s" % (
+        v,
+        args.heap,
+        args.n,
+        2 * args.n,
+        rev or "?",
+    )
+
+
+def write_doc(text):
+    with open(DOC) as f:
+        doc = f.read()
+    a = doc.find(BEGIN)
+    b = doc.find(END)
+    if a < 0 or b < a:
+        raise SystemExit("docs/performance.md has no bench markers; table not written")
+    doc = doc[: a + len(BEGIN)] + "\n" + text + "\n" + doc[b:]
+    with open(DOC, "w") as f:
+        f.write(doc)
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    default_mp = os.path.join(os.path.dirname(sys.executable), "micropython")
+    ap.add_argument("--micropython", default=default_mp)
+    ap.add_argument("--heap", default="110wK")
+    ap.add_argument("-n", type=int, default=2000, help="frames in the shorter run (default 2000)")
+    ap.add_argument("--paths", nargs="*", help="only these paths")
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    use_valgrind = shutil.which("valgrind") is not None
+    if not use_valgrind:
+        print(
+            "valgrind not found: falling back to wall-clock ticks_us timing on this host. These "
+            "numbers are NOT comparable with the instruction budgets (install valgrind)."
+        )
+    names = [p for p, _, _ in PATHS if not args.paths or p in args.paths]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        rows = list(pool.map(lambda p: measure(args, p, use_valgrind), names))
+    text = table(rows, use_valgrind, args.n)
+    head = provenance(args)
+    print(head)
+    print()
+    print(text)
+    if use_valgrind and not args.no_write and not args.paths:
+        write_doc("Measured with " + head + ".\n\n" + text)
+        print("\nwritten to docs/performance.md")
+
+
+if __name__ == "__main__":
+    main()
