@@ -18,8 +18,15 @@ def _exists(path):
         return False
 
 
+# The steps of a write, in order, at which a test can cut the power (FileStorage.fault).
+STEPS = ("open", "half_written", "flushed", "renamed")
+
+
 class FileStorage(Storage):
-    def __init__(self, directory):
+    def __init__(self, directory, fault=None):
+        # fault(step, name): called at each of STEPS; raising there is a power cut at that
+        # instant (issue 9's power-loss tests use it; None in the product).
+        self.fault = fault
         self.dir = directory
         if not _exists(directory):
             os.mkdir(directory)
@@ -40,12 +47,26 @@ class FileStorage(Storage):
     def write(self, name, data):
         final = self._path(name)
         tmp = final + ".tmp"
+        cut = self.fault
+        if cut:
+            cut("open", name)
         with open(tmp, "wb") as f:
-            f.write(data)
+            if cut:
+                half = len(data) // 2
+                f.write(data[:half])
+                f.flush()
+                cut("half_written", name)
+                f.write(data[half:])
+            else:
+                f.write(data)
             f.flush()
             if _fsync:
                 _fsync(f.fileno())
+        if cut:
+            cut("flushed", name)
         os.rename(tmp, final)
+        if cut:
+            cut("renamed", name)
 
     def remove(self, name):
         try:

@@ -151,6 +151,18 @@ class HanMachine(RuleBasedStateMachine):
         self.han.tick(self.hub, self.now())  # the shell's housekeeping
         self.expire()
 
+    @rule(data=st.data())
+    def advance_to_an_edge(self, data):
+        # Exactly to (or 1 ms before) a held frame's deadline or a budgeted send's hour end:
+        # where an off-by-one would show.
+        edges = [d for q in self.queues.values() for d, _ in q]
+        edges += [x + HOUR for sent in self.admitted.values() for x in sent]
+        edges = sorted(e for e in edges if e > self.t)
+        if not edges:
+            return
+        target = data.draw(st.sampled_from(edges)) - data.draw(st.sampled_from([0, 1]))
+        self.advance(max(0, target - self.t))
+
     @rule()
     def reboot(self):
         self.power_up()
