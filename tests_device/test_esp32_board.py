@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import sys
 import unittest
 
 from boards import esp32_c3_devkitm, esp32_common, esp32_devkitc
@@ -17,7 +18,8 @@ from hal.esp32.watchdog import Esp32Watchdog
 from hal.fake import esp32 as fakes
 from hal.fake.mrf24j40 import FakePin
 
-TMP = "/tmp/commshub-esp32-test"
+# On a board (make device-test) there is no /tmp: use the flash root.
+TMP = ("/tmp/" if sys.platform in ("linux", "darwin") else "/") + "commshub-esp32-test"
 
 
 def rmtree(path):

@@ -31,15 +31,19 @@ def device_modules():
     return sorted(n[:-3] for n in names if n.startswith("test_") and n.endswith(".py"))
 
 
-def run_device(micropython, mplib, heap):
+def run_device(micropython, mplib, heap, mpy_dir=None):
     # One interpreter per test module, each with the ESP32-sized heap: a module's leftovers
     # must not eat the next one's heap (micropython-lib's unittest-discover isolates likewise).
+    # With mpy_dir (build/mpy-unix), code and tests are imported from .mpy files, as on a
+    # board: run from inside it, so '' on sys.path holds no sources.
     env = dict(os.environ, MICROPYPATH=".frozen:.:" + os.path.abspath(mplib))
+    cwd = os.path.join(ROOT, mpy_dir) if mpy_dir else ROOT
     total = [0, 0, 0]
     rc = 0
     for name in device_modules():
-        cmd = [micropython, "-X", "heapsize=" + heap, "tests_device/run.py", name]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        cmd = [micropython, "-X", "heapsize=" + heap]
+        cmd += ["-m", "tests_device.run", name] if mpy_dir else ["tests_device/run.py", name]
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
         counts = None
         for line in proc.stdout:
             if line.startswith("device: "):
@@ -52,7 +56,10 @@ def run_device(micropython, mplib, heap):
             counts = counts or (0, 1, 0)  # a crashed module counts as a failure
         for i in range(3):
             total[i] += counts[i]
-    print("device: %d passed, %d failed, %d skipped" % tuple(total))
+    print(
+        "device%s: %d passed, %d failed, %d skipped"
+        % ((" (.mpy)" if mpy_dir else "",) + tuple(total))
+    )
     return rc, tuple(total)
 
 
@@ -62,6 +69,11 @@ def main():
     ap.add_argument("--mplib", required=True)
     ap.add_argument("--heap", default="110wK")
     ap.add_argument("--device-only", action="store_true", help="only the MicroPython suite")
+    ap.add_argument(
+        "--mpy-dir",
+        default=os.environ.get("DEVICE_MPY_DIR"),
+        help="also run the device suite from the .mpy files in this directory",
+    )
     args = ap.parse_args()
     if args.device_only:
         rc, counts = run_device(args.micropython, args.mplib, args.heap)
@@ -70,14 +82,20 @@ def main():
     lint_rc = subprocess.call([ruff, "check", "."], cwd=ROOT)
     host_rc, host = run_host()
     dev_rc, dev = run_device(args.micropython, args.mplib, args.heap)
+    mpy_rc, mpy = 0, (0, 0, 0)
+    if args.mpy_dir:
+        mpy_rc, mpy = run_device(args.micropython, args.mplib, args.heap, args.mpy_dir)
     fmt = "%d passed, %d failed, %d skipped"
     print()
     print("lint (ruff):                     " + ("clean" if lint_rc == 0 else "FAILED"))
     print("host   (pytest, CPython):        " + fmt % host)
     print("device (unittest, MicroPython):  " + fmt % dev)
-    total = tuple(a + b for a, b in zip(host, dev))
+    if args.mpy_dir:
+        print("device from .mpy (unix port):    " + fmt % mpy)
+    total = tuple(a + b + c for a, b, c in zip(host, dev, mpy))
     print("total: " + fmt % total)
-    ok = lint_rc == 0 and host_rc == 0 and dev_rc == 0 and total[1] == 0 and total[0] > 0
+    ok = lint_rc == 0 and host_rc == 0 and dev_rc == 0 and mpy_rc == 0
+    ok = ok and total[1] == 0 and total[0] > 0
     sys.exit(0 if ok else 1)
 
 

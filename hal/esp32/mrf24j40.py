@@ -1,0 +1,490 @@
+# Microchip MRF24J40 IEEE 802.15.4 transceiver on SPI (the MRF24J40MA module), as a
+# hal.radio.Radio. Section numbers are those of the datasheet, DS39776C.
+#
+# In the style of micropython-lib's lora drivers: the board injects machine.SPI (mode 0, MSB
+# first, at most 10 MHz) and machine.Pin objects, so no pin or bus number lives here; register
+# addresses are _const()s; every buffer is allocated in __init__.
+#
+# The chip does the MAC work MicroPython is too slow for (3.12, 3.13): FCS generation and
+# check, unslotted CSMA-CA, auto-ACK of frames addressed to us, and up to three retransmissions
+# of an unacknowledged frame. It runs in normal reception mode (3.11.1.1), which filters in
+# hardware, so the hub only sees frames with a good FCS that pass IEEE 802.15.4 filtering:
+#   - a destination PAN ID, when present, must be ours or the broadcast PAN 0xFFFF;
+#   - a short destination must be ours or 0xFFFF, an extended one must be our EUI-64;
+#   - a beacon must come from our PAN (while our PAN ID is not 0xFFFF);
+#   - a frame with only a source address is kept only by a PAN coordinator (RXMCR.PANCOORD, which
+#     this driver sets) for its own PAN.
+# So beacon requests (PAN 0xFFFF, short 0xFFFF) and inter-PAN frames sent to our EUI-64 or to
+# the broadcast address, on PAN 0xFFFF or on ours, all arrive, which is what the HHT uses. What
+# the filter costs: an inter-PAN frame addressed to some other PAN ID is dropped in the chip
+# (it was never for us), neighbours' beacons are never seen (no PAN ID conflict detection
+# without switching to promiscuous mode), and frames with a bad FCS or for other nodes never
+# reach the hub's reject counters. Since the chip passes only good-FCS frames, crc_ok is True.
+#
+# The INT pin only sets an asyncio.ThreadSafeFlag (the handler is stored once: a bound method
+# made per interrupt would allocate); the receive task reads INTSTAT and the RX FIFO. On the
+# ESP32 pin IRQs are scheduled callbacks, and one lost to a full scheduler queue would leave INT
+# low with no further edge, so INTSTAT is also read every poll_ms regardless (as lora does).
+# recv() allocates nothing: the FIFO is read in one burst of fixed size into a preallocated
+# buffer (a short burst first, which holds every frame the hub must answer fast; the full FIFO
+# only for longer frames) and copied into the caller's RxFrame by index. Bursts rely on the
+# address auto-increment during a long-address access, which the Linux and RIOT drivers also
+# rely on although the datasheet only draws single-byte accesses.
+#
+# Not implemented: security (3.17), beacon-enabled mode, sleep and the WAKE pin (driven low: the
+# hub is mains powered), TX power (RFCON3 stays at its reset value, full power), the MRF24J40MC's
+# external PA/LNA; frame-pending in auto-ACKs is one global bit (set_frame_pending).
+
+import asyncio
+import time
+
+from firmware.compat import const
+from hal.radio import PSDU_MAX, Radio
+
+# Short-address registers (6-bit addresses).
+_RXMCR = const(0x00)
+_PANIDL = const(0x01)
+_PANIDH = const(0x02)
+_SADRL = const(0x03)
+_SADRH = const(0x04)
+_EADR0 = const(0x05)  # EADR0..EADR7 = 0x05..0x0C, EADR0 the least significant octet
+_RXFLUSH = const(0x0D)
+_ORDER = const(0x10)
+_TXMCR = const(0x11)
+_ACKTMOUT = const(0x12)
+_PACON2 = const(0x18)
+_TXNCON = const(0x1B)
+_TXSTAT = const(0x24)
+_SOFTRST = const(0x2A)
+_TXSTBL = const(0x2E)
+_INTSTAT = const(0x31)
+_INTCON = const(0x32)
+_RFCTL = const(0x36)
+_BBREG1 = const(0x39)
+_BBREG2 = const(0x3A)
+_BBREG6 = const(0x3E)
+_CCAEDTH = const(0x3F)
+
+# Long-address registers and FIFOs (10-bit addresses).
+_TXNFIFO = const(0x000)  # TX normal FIFO: header length, frame length, MHR + payload
+_RFCON0 = const(0x200)
+_RFCON1 = const(0x201)
+_RFCON2 = const(0x202)
+_RFCON6 = const(0x206)
+_RFCON7 = const(0x207)
+_RFCON8 = const(0x208)
+_SLPCON1 = const(0x220)
+_RXFIFO = const(0x300)  # frame length, PSDU (FCS included), LQI, RSSI
+
+# Bits.
+_PANCOORD = const(0x08)  # RXMCR
+_TXNTRIG = const(0x01)  # TXNCON
+_TXNACKREQ = const(0x04)  # TXNCON
+_TXNSTAT = const(0x01)  # TXSTAT: 1 = failed
+_CCAFAIL = const(0x20)  # TXSTAT
+_TXNIF = const(0x01)  # INTSTAT
+_RXIF = const(0x08)  # INTSTAT
+_RXDECINV = const(0x04)  # BBREG1
+_RFRST = const(0x04)  # RFCTL
+_FCF_AR = const(0x20)  # frame control, first octet: acknowledgment request
+
+# Values from the initialisation example (3.2, Example 3-1) and the register descriptions.
+_INTCON_RX_TX = const(0xF6)  # 0 enables: RXIE (bit 3) and TXNIE (bit 0)
+_TXMCR_CSMA = const(0x1C)  # unslotted CSMA-CA, macMinBE 3, macMaxCSMABackoffs 4
+_ACKTMOUT_MAWD = const(0x39)  # MAWD 57 symbols >= macAckWaitDuration (54); DRPACK = 0
+
+# Burst sizes: 2 command octets, then the FIFO contents.
+_RX_SHORT_PSDU = const(40)  # beacon requests, association and data requests, ACKs
+_RX_SHORT = const(45)  # cmd 2 + length 1 + PSDU 40 + LQI + RSSI
+_RX_FULL = const(132)  # cmd 2 + length 1 + PSDU 127 + LQI + RSSI: stays inside 0x300-0x38F
+_TX_SHORT_MPDU = const(40)
+_TX_SHORT = const(44)  # cmd 2 + header length + frame length + MPDU 40
+_TX_FULL = const(129)  # ... + MPDU 125 (127 less the FCS the chip appends): 0x000-0x07E
+_MPDU_MAX = const(125)
+_PSDU_MIN = const(5)  # FCF, sequence number, FCS: an ACK
+
+# tx_status values.
+TX_OK = const(0)
+TX_NO_ACK = const(1)  # acknowledgment requested, none after the retransmissions
+TX_CCA_FAIL = const(2)  # channel busy: CSMA-CA gave up
+TX_PENDING = const(3)
+TX_NONE = const(4)  # nothing sent yet
+
+_STATS = (
+    "wake",  # wait_rx() returns (INT or poll)
+    "poll",
+    "rx",
+    "rx_bad_len",
+    "tx",
+    "tx_ok",
+    "tx_no_ack",
+    "tx_cca_fail",
+    "tx_timeout",  # no TXNIF within tx_wait_ms: the next frame was written anyway
+    "tx_refused",  # MPDU too long or too short for the TX normal FIFO
+)
+
+try:
+    _sleep_us = time.sleep_us
+    _sleep_ms = time.sleep_ms
+except AttributeError:  # CPython, for host tests
+
+    def _sleep_us(us):
+        time.sleep(us / 1000000)
+
+    def _sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+
+_aio_sleep_ms = getattr(asyncio, "sleep_ms", None)  # MicroPython: allocation-free
+
+
+async def _async_sleep_ms(ms):
+    if _aio_sleep_ms:
+        await _aio_sleep_ms(ms)
+    else:
+        await asyncio.sleep(ms / 1000)
+
+
+class _Flag:
+    # CPython stand-in for asyncio.ThreadSafeFlag (host tests call the handler on the loop's
+    # thread). Self-clearing after wait(), like the real one.
+    def __init__(self):
+        self.state = False
+        self._ev = None
+
+    def set(self):
+        self.state = True
+        if self._ev is not None:
+            self._ev.set()
+
+    async def wait(self):
+        while not self.state:
+            self._ev = asyncio.Event()
+            await self._ev.wait()
+        self._ev = None
+        self.state = False
+
+
+_ThreadSafeFlag = getattr(asyncio, "ThreadSafeFlag", _Flag)
+
+
+def mhr_len(fcf0, fcf1):
+    # MAC header length from the frame control field (no security): what the TX FIFO's header
+    # length octet holds. The chip only uses it for security (3.12.1) but it is filled in right.
+    n = 3
+    dm = (fcf1 >> 2) & 3
+    sm = (fcf1 >> 6) & 3
+    if dm:
+        n += 4 if dm == 2 else 10
+    if sm:
+        if not (dm and fcf0 & 0x40):  # no PAN ID compression: source PAN ID present
+            n += 2
+        n += 2 if sm == 2 else 8
+    return n
+
+
+def rssi_dbm(raw):
+    # The RSSI octet (0..255) as dBm: a straight line through the datasheet's RSSI curve,
+    # 0 -> -90 dBm and 255 -> -35 dBm, within about 2 dB in between.
+    return (raw * 55) // 255 - 90
+
+
+class MRF24J40(Radio):
+    HEADROOM = 0
+
+    def __init__(
+        self,
+        spi,
+        cs,
+        reset=None,
+        int_pin=None,
+        wake=None,
+        poll_ms=1000,
+        tx_wait_ms=20,
+        coordinator=True,
+    ):
+        # cs, reset and wake: output Pins (cs idle high); int_pin: an input Pin, pulled up (INT
+        # is active low after reset, SLPCON0.INTEDGE = 0). Without int_pin the radio is polled
+        # every poll_ms. Raises OSError when the chip does not answer on SPI.
+        self._spi = spi
+        self._cs = cs
+        self._reset_pin = reset
+        self._int = int_pin
+        self._wake = wake
+        self._poll_ms = poll_ms if int_pin is not None else min(poll_ms, 5)
+        self._tx_polls = tx_wait_ms * 10  # one poll per 100 us
+        self._coordinator = coordinator
+        self._b2 = bytearray(2)
+        self._b3 = bytearray(3)
+        self._rx_s = bytearray(_RX_SHORT)
+        self._rx_l = bytearray(_RX_FULL)
+        # Read commands for the RX FIFO, zero-padded to the burst length.
+        self._rxcmd_s = bytearray(_RX_SHORT)
+        self._rxcmd_l = bytearray(_RX_FULL)
+        for b in (self._rxcmd_s, self._rxcmd_l):
+            b[0] = 0x80 | (_RXFIFO >> 3)
+            b[1] = (_RXFIFO << 5) & 0xE0
+        self._tx_s = bytearray(_TX_SHORT)
+        self._tx_l = bytearray(_TX_FULL)
+        for b in (self._tx_s, self._tx_l):
+            b[0] = 0x80 | (_TXNFIFO >> 3)
+            b[1] = ((_TXNFIFO << 5) & 0xE0) | 0x10
+        self.stats = {}
+        for k in _STATS:
+            self.stats[k] = 0
+        self.channel = 11
+        self.tx_status = TX_NONE
+        self.tx_retries = 0
+        self.last_rssi_raw = 0
+        self._irq = False  # INT seen (or poll due): INTSTAT must be read
+        self._rx_ready = False  # RXIF seen, RX FIFO not yet read
+        self._tx_busy = False
+        self._kicker = None
+        self._flag = _ThreadSafeFlag()
+        self._isr_ref = self._isr  # one bound method for the life of the driver
+        cs(1)
+        if wake is not None:
+            wake(0)
+        self.reset()
+        if int_pin is not None:
+            int_pin.irq(handler=self._isr_ref, trigger=int_pin.IRQ_FALLING)
+
+    # --- SPI access (serial interface: short 0AAAAAAW; long 1AAAAAAA AAAW0000) -------------
+
+    def _rd(self, addr):
+        b = self._b2
+        b[0] = (addr << 1) & 0x7E
+        b[1] = 0
+        self._cs(0)
+        self._spi.write_readinto(b, b)
+        self._cs(1)
+        return b[1]
+
+    def _wr(self, addr, value):
+        b = self._b2
+        b[0] = ((addr << 1) & 0x7E) | 1
+        b[1] = value
+        self._cs(0)
+        self._spi.write(b)
+        self._cs(1)
+
+    def _rd_long(self, addr):
+        b = self._b3
+        b[0] = 0x80 | (addr >> 3)
+        b[1] = (addr << 5) & 0xE0
+        b[2] = 0
+        self._cs(0)
+        self._spi.write_readinto(b, b)
+        self._cs(1)
+        return b[2]
+
+    def _wr_long(self, addr, value):
+        b = self._b3
+        b[0] = 0x80 | (addr >> 3)
+        b[1] = ((addr << 5) & 0xE0) | 0x10
+        b[2] = value
+        self._cs(0)
+        self._spi.write(b)
+        self._cs(1)
+
+    # --- reset and initialisation --------------------------------------------------------
+
+    def reset(self):
+        # Hardware reset (3.1) when the RESET pin is wired, then the initialisation of 3.2,
+        # Example 3-1, in its order, for a nonbeacon-enabled PAN coordinator (3.8).
+        r = self._reset_pin
+        if r is not None:
+            r(0)
+            _sleep_ms(1)
+            r(1)
+            _sleep_ms(2)  # oscillator start-up before the first SPI access
+        w = self._wr
+        wl = self._wr_long
+        w(_SOFTRST, 0x07)  # 1. reset power, baseband and MAC; the bits clear themselves
+        w(_PACON2, 0x98)  # 2. FIFOEN = 1, TXONTS = 0x6
+        w(_TXSTBL, 0x95)  # 3. RFSTBL = 0x9
+        wl(_RFCON0, 0x03)  # 4. RFOPT = 0x03
+        wl(_RFCON1, 0x01)  # 5. VCOOPT (the example writes 0x01; its text says 0x02)
+        wl(_RFCON2, 0x80)  # 6. PLLEN = 1
+        wl(_RFCON6, 0x90)  # 7. TXFIL = 1, 20MRECVR = 1
+        wl(_RFCON7, 0x80)  # 8. SLPCLKSEL = 0x2, the 100 kHz internal oscillator
+        wl(_RFCON8, 0x10)  # 9. RFVCO = 1
+        wl(_SLPCON1, 0x21)  # 10. CLKOUT disabled, SLPCLKDIV = 0x01
+        # 11. Nonbeacon-enabled network (3.8): PAN coordinator, unslotted CSMA-CA with the
+        # 802.15.4 defaults, beacon and superframe order 15. Normal reception mode
+        # (RXMCR<1:0> = 00, 3.11.1.1) and auto-ACK on (NOACKRSP = 0).
+        w(_RXMCR, _PANCOORD if self._coordinator else 0)
+        w(_TXMCR, _TXMCR_CSMA)
+        w(_ORDER, 0xFF)
+        # Acknowledgment wait (3.13); retransmissions are fixed at 3. DRPACK = 0: ACKs to data
+        # requests never announce pending data (no indirect transmission).
+        w(_ACKTMOUT, _ACKTMOUT_MAWD)
+        w(_BBREG2, 0x80)  # 12. CCA mode 1, energy above threshold
+        w(_CCAEDTH, 0x60)  # 13. energy detection threshold, about -69 dBm
+        w(_BBREG6, 0x40)  # 14. RSSIMODE2: append each frame's RSSI in the RX FIFO
+        w(_INTCON, _INTCON_RX_TX)  # 15. interrupts (3.3): RX and TX normal FIFO
+        self.set_channel(self.channel)  # 16. channel (3.4), then 18-20: RF state machine reset
+        if self._rd(_PACON2) != 0x98:
+            raise OSError("MRF24J40 not answering on SPI (check wiring, CS and power)")
+        self._irq = self._rx_ready = self._tx_busy = False
+        self.tx_status = TX_NONE
+
+    def set_channel(self, channel):
+        # 3.4: RFCON0<7:4> = channel - 11 (2405 + 5 * (channel - 11) MHz), RFOPT kept at 0x3;
+        # then reset the RF state machine and wait 192 us for the PLL (Example 3-1, 18-20).
+        if not 11 <= channel <= 26:
+            raise ValueError("802.15.4 channel %d: the MRF24J40 covers 11..26" % channel)
+        self.channel = channel
+        self._wr_long(_RFCON0, ((channel - 11) << 4) | 0x03)
+        self._wr(_RFCTL, _RFRST)
+        self._wr(_RFCTL, 0x00)
+        _sleep_us(192)
+
+    def configure(self, channel, pan_id, short_addr, ext_addr):
+        # Addresses the hardware filter and auto-ACK match; ext_addr most significant first,
+        # EADR0 holds the least significant octet (the one sent first on air).
+        w = self._wr
+        w(_PANIDL, pan_id & 0xFF)
+        w(_PANIDH, (pan_id >> 8) & 0xFF)
+        w(_SADRL, short_addr & 0xFF)
+        w(_SADRH, (short_addr >> 8) & 0xFF)
+        for i in range(8):
+            w(_EADR0 + i, ext_addr[7 - i])
+        self.set_channel(channel)
+
+    def set_frame_pending(self, on):
+        # ACKTMOUT.DRPACK: the frame-pending bit of the chip's auto-ACKs to data request
+        # commands, for indirect transmission to sleepy devices. One bit for every device (no
+        # per-source table in this chip), so a device with nothing queued may stay awake for
+        # nothing while another has frames held. Meaning assumed from the register description;
+        # not exercised on hardware.
+        self._wr(_ACKTMOUT, _ACKTMOUT_MAWD | (0x80 if on else 0))
+
+    # --- interrupt -----------------------------------------------------------------------
+
+    def _isr(self, pin):
+        # Scheduled (ESP32) or hard IRQ context: no allocation, no SPI.
+        self._irq = True
+        self._flag.set()
+
+    def _service(self):
+        # Reading INTSTAT clears every flag and releases INT, so both events are latched here.
+        s = self._rd(_INTSTAT)
+        if s & _TXNIF:
+            t = self._rd(_TXSTAT)
+            self.tx_retries = t >> 6
+            st = self.stats
+            if not t & _TXNSTAT:
+                self.tx_status = TX_OK
+                st["tx_ok"] += 1
+            elif t & _CCAFAIL:
+                self.tx_status = TX_CCA_FAIL
+                st["tx_cca_fail"] += 1
+            else:
+                self.tx_status = TX_NO_ACK
+                st["tx_no_ack"] += 1
+            self._tx_busy = False
+        if s & _RXIF:
+            self._rx_ready = True
+        return s
+
+    async def _kick(self):
+        # Ends when close() drops it (no cancel(): the task may belong to a finished loop).
+        me = self._kicker
+        while me is not None and self._kicker is me:
+            await _async_sleep_ms(self._poll_ms)
+            self.stats["poll"] += 1
+            self._irq = True
+            self._flag.set()
+
+    # --- Radio interface -------------------------------------------------------------------
+
+    async def wait_rx(self):
+        if self._irq or self._rx_ready:
+            return
+        if self._kicker is None:
+            self._kicker = asyncio.create_task(self._kick())
+        await self._flag.wait()
+        self.stats["wake"] += 1
+
+    def recv(self, frame):
+        if self._irq:
+            self._irq = False
+            self._service()
+        if not self._rx_ready:
+            return False
+        self._rx_ready = False
+        # The RX FIFO read of 3.11: stop the baseband writing the FIFO, read the length, the
+        # PSDU, LQI and RSSI, let reception resume.
+        self._wr(_BBREG1, _RXDECINV)
+        rx = self._rx_s
+        self._cs(0)
+        self._spi.write_readinto(self._rxcmd_s, rx)
+        self._cs(1)
+        n = rx[2]
+        if n < _PSDU_MIN or n > PSDU_MAX:
+            self._wr(_RXFLUSH, 0x01)
+            self._wr(_BBREG1, 0)
+            self.stats["rx_bad_len"] += 1
+            return False
+        if n > _RX_SHORT_PSDU:
+            rx = self._rx_l
+            self._cs(0)
+            self._spi.write_readinto(self._rxcmd_l, rx)
+            self._cs(1)
+        self._wr(_BBREG1, 0)
+        buf = frame.buf
+        for i in range(n):
+            buf[i] = rx[3 + i]
+        frame.off = 0
+        frame.n = n
+        frame.lqi = rx[3 + n]
+        raw = rx[4 + n]
+        self.last_rssi_raw = raw
+        frame.rssi = (raw * 55) // 255 - 90  # rssi_dbm(), inlined: no call on this path
+        frame.crc_ok = True
+        frame.channel = self.channel
+        self.stats["rx"] += 1
+        return True
+
+    def send(self, buf, n):
+        # 3.12.2: load the TX normal FIFO (header length, frame length, MPDU; the chip appends
+        # the FCS), then TXNTRIG, with TXNACKREQ when the frame asks for an acknowledgment.
+        # Returns at once; tx_status follows when TXNIF is serviced (TX_PENDING until then).
+        if n < 3 or n > _MPDU_MAX:
+            self.stats["tx_refused"] += 1
+            return False
+        if self._tx_busy:
+            self._wait_tx()
+        tx = self._tx_s if n <= _TX_SHORT_MPDU else self._tx_l
+        tx[2] = mhr_len(buf[0], buf[1])
+        tx[3] = n
+        for i in range(n):
+            tx[4 + i] = buf[i]
+        self._cs(0)
+        self._spi.write(tx)  # octets past the frame length are ignored by the chip
+        self._cs(1)
+        self._tx_busy = True
+        self.tx_status = TX_PENDING
+        self.stats["tx"] += 1
+        self._wr(_TXNCON, _TXNTRIG | (_TXNACKREQ if buf[0] & _FCF_AR else 0))
+        return True
+
+    def _wait_tx(self):
+        # Writing the FIFO during a transmission would corrupt it; CSMA-CA plus retransmissions
+        # normally end within a few ms. A lost TXNIF must not wedge the radio, so give up after
+        # tx_wait_ms and send anyway.
+        for _ in range(self._tx_polls):
+            self._service()
+            if not self._tx_busy:
+                return
+            _sleep_us(100)
+        self._tx_busy = False
+        self.stats["tx_timeout"] += 1
+
+    def close(self):
+        # Also needed before the driver is used under another event loop: the poll task
+        # belongs to the loop that was running when wait_rx() first ran.
+        if self._int is not None:
+            self._int.irq(handler=None)
+        self._kicker = None
