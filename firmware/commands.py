@@ -234,9 +234,14 @@ class Commands:
             hub.note("device_log", change="removed", guid=to_guid(fields[0]), source=channel)
             return cat.ST_OK, b""
         if code == cat.EXECUTED_QUERY:
-            if not 0 < n <= QUERY_MAX or any(len(x) != 8 for x in fields):
+            # Fields: the originator whose commands are asked about, then up to QUERY_MAX of
+            # its counters (an HHT asks about the supplier's commands it carries).
+            if not 1 < n <= QUERY_MAX + 1 or any(len(x) != 8 for x in fields):
                 return cat.ST_BAD_CONTENT, b""
-            return cat.ST_OK, bytes(self.executed(orig, int.from_bytes(x, "big")) for x in fields)
+            whose = fields[0]
+            return cat.ST_OK, bytes(
+                self.executed(whose, int.from_bytes(x, "big")) for x in fields[1:]
+            )
         return cat.ST_UNKNOWN_MESSAGE, b""
 
     def executed(self, orig, counter):

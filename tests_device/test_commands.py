@@ -191,10 +191,9 @@ class HubCommandsTest(unittest.TestCase):
         r = Rig()
         for c in (10, 11, 13):
             r.send(command(SUPPLIER, c, cat.READ_HUB_STATUS))
-        q = [c.to_bytes(8, "big") for c in (10, 11, 12, 13)]
-        st, h = status_of(r.send(command(SUPPLIER, 20, cat.EXECUTED_QUERY, q))[1])
-        rsp = r.send(command(SUPPLIER, 21, cat.EXECUTED_QUERY, q))[1]
-        st, h = status_of(rsp)
+        q = [SUPPLIER] + [c.to_bytes(8, "big") for c in (10, 11, 12, 13)]
+        rsp = r.send(command(INSTALLER, 1, cat.EXECUTED_QUERY, q))[1]  # the HHT asks
+        st, h = status_of(rsp, KEYS[INSTALLER])
         answers = list(h.data)
         self.assertEqual(
             answers, [cat.Q_EXECUTED, cat.Q_EXECUTED, cat.Q_NOT_EXECUTED, cat.Q_EXECUTED]
@@ -225,7 +224,7 @@ class PersistenceTest(unittest.TestCase):
         r.storage.fail_after_writes = 1  # the accept is written; the outcome write fails
         self.assertTrue(r.send(msg)[0])
         r.boot()  # power cut: what is on storage is the accept only
-        q = [(70).to_bytes(8, "big")]
+        q = [SUPPLIER, (70).to_bytes(8, "big")]
         rsp = r.send(command(SUPPLIER, 71, cat.EXECUTED_QUERY, q))[1]
         h = status_of(rsp)[1]
         self.assertEqual(h.data[0], cat.Q_ACCEPTED)

@@ -77,7 +77,9 @@ def test_power_cut_at_every_write_step(tmp_path, n, step):
     ran_before = len(Spy.runs) - 1
     rig = boot(d)  # power back: everything in RAM is gone
     # The earlier command is never forgotten.
-    q = command(SUPPLIER, 501, cat.EXECUTED_QUERY, [(c).to_bytes(8, "big") for c in (499, 500)])
+    q = command(
+        SUPPLIER, 501, cat.EXECUTED_QUERY, [SUPPLIER] + [c.to_bytes(8, "big") for c in (499, 500)]
+    )
     ok, rsp = rig.send(q)
     answers = list(status_of(rsp)[1].data)
     assert answers[0] == cat.Q_EXECUTED
