@@ -31,7 +31,7 @@ HAN = "han"
 
 TUNNEL_TRANSFER_DATA = const(0x02)  # SE Tunneling, client -> server
 TUNNEL_TRANSFER_DATA_RSP = const(0x01)  # SE Tunneling, server -> client
-QUERY_MAX = const(4)  # counters per executed-query: keeps both frames inside 127 octets
+QUERY_MAX = const(2)  # counters per executed-query: the command still fits one inter-PAN frame
 
 
 def signed(cra, counter, orig, recip, code, content, key, auth=None):

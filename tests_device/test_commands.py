@@ -191,13 +191,20 @@ class HubCommandsTest(unittest.TestCase):
         r = Rig()
         for c in (10, 11, 13):
             r.send(command(SUPPLIER, c, cat.READ_HUB_STATUS))
-        q = [SUPPLIER] + [c.to_bytes(8, "big") for c in (10, 11, 12, 13)]
-        rsp = r.send(command(INSTALLER, 1, cat.EXECUTED_QUERY, q))[1]  # the HHT asks
-        st, h = status_of(rsp, KEYS[INSTALLER])
-        answers = list(h.data)
+        answers = []
+        for pair in ((10, 11), (12, 13)):
+            q = [SUPPLIER] + [c.to_bytes(8, "big") for c in pair]
+            rsp = r.send(command(INSTALLER, pair[0], cat.EXECUTED_QUERY, q))[1]  # the HHT asks
+            st, h = status_of(rsp, KEYS[INSTALLER])
+            answers += list(h.data)
         self.assertEqual(
             answers, [cat.Q_EXECUTED, cat.Q_EXECUTED, cat.Q_NOT_EXECUTED, cat.Q_EXECUTED]
         )
+        q = [SUPPLIER] + [c.to_bytes(8, "big") for c in (10, 11, 12)]  # one too many
+        st, h = status_of(
+            r.send(command(INSTALLER, 20, cat.EXECUTED_QUERY, q))[1], KEYS[INSTALLER]
+        )
+        self.assertEqual(st, "bad_content")
 
 
 class PersistenceTest(unittest.TestCase):
