@@ -14,6 +14,7 @@ import asyncio
 import gc
 
 from firmware import device_log, reject, wan_monitor, wan_msg
+from firmware import han as hanmod
 from firmware.command_store import CommandStore
 from firmware.commands import Commands
 from firmware.eui64 import parse as parse_eui
@@ -46,6 +47,10 @@ class App:
         )
         self.commands = Commands(self.parties, store, self.clock)
         self.hub = Hub(s, board.storage, self.commands)
+        hanmod.provision(self.hub.device_log, s["han.devices"])
+        self.han = self.hub.han = hanmod.from_settings(
+            s, board.storage, self.hub.device_log, self.hub.eui, self.hub.pan_id
+        )
         self.outbox = Outbox(board.storage, "outbox", s["wan.outbox_items"], s["wan.outbox_bytes"])
         self.monitor = wan_monitor.WanMonitor(
             s["wan.loss_after_s"],
@@ -67,6 +72,7 @@ class App:
             )
         self.frame = RxFrame(board.radio.HEADROOM)
         self._reported = [0] * reject.COUNT
+        self._han_reported = [0] * len(hanmod.REJECT_NAMES)
         self._tasks = ()
         self._beat = 0
 
@@ -93,15 +99,26 @@ class App:
 
     def report_rejects(self):
         # One line per reason that moved since the last report, never one per frame.
-        rejected = self.hub.rejected
-        seen = self._reported
-        for code in range(1, reject.COUNT):
-            n = rejected[code]
-            if n != seen[code]:
-                self.events.emit(
-                    "frame_rejected", reason=reject.NAMES[code], count=n - seen[code], total=n
-                )
-                seen[code] = n
+        for names, counts, seen in (
+            (reject.NAMES, self.hub.rejected, self._reported),
+            (hanmod.REJECT_NAMES, self.han.rejected, self._han_reported),
+        ):
+            for code in range(1, len(names)):
+                n = counts[code]
+                if n != seen[code]:
+                    self.events.emit(
+                        "frame_rejected", reason=names[code], count=n - seen[code], total=n
+                    )
+                    seen[code] = n
+
+    def send_han(self):
+        # Frames the HAN layer has ready (association responses, frames for awake devices).
+        han = self.han
+        while True:
+            n = han.tx_next()
+            if not n:
+                return
+            self.radio.send(han.tx_buf, n)
 
     def _on_wan(self, ev):
         now = self.clock.ticks_ms()
@@ -121,11 +138,19 @@ class App:
     def on_message(self, msg):
         # A message from the head-end: a GBCS command, or a JSON request. The encoded reply.
         if msg[0] == wan_msg.GBCS:
-            rsp = self.commands.on_wan(self.hub, msg[1:], self.clock.ticks_ms())
+            now = self.clock.ticks_ms()
+            rsp = self.commands.on_wan(self.hub, msg[1:], now)
+            self.han.sync(self.hub, now)  # a device log change opens or closes joining
+            self.send_han()
             self.drain_notes()
             return wan_msg.encode(wan_msg.GBCS, rsp) if rsp is not None else None
         req = wan_msg.decode_json(msg)
-        return wan_msg.encode_json(self.request(req)) if req is not None else None
+        if req is None:
+            return None
+        reply = self.request(req)
+        self.han.sync(self.hub, self.clock.ticks_ms())
+        self.drain_notes()
+        return wan_msg.encode_json(reply)
 
     def request(self, req):
         op = req.get("op")
@@ -188,6 +213,7 @@ class App:
                         )
                     elif hub.tx_kind == TX_DISCOVERY:
                         self.events.emit("discovery_tx", length=hub.tx_len)
+            self.send_han()
             if hub.notes:
                 self.drain_notes()
 
@@ -198,6 +224,8 @@ class App:
             if ev is not None:
                 self._on_wan(ev)
             self.hub.tick(now)
+            self.han.tick(self.hub, now)  # expiry, joining state (allocates: not per frame)
+            self.send_han()
             self.drain_notes()
             await self.clock.sleep_ms(_TICK_MS)
 
@@ -261,6 +289,7 @@ class App:
         if self.commands.store.corrupt:
             self.report("replay_state_lost")  # a failing flash: the head-end must know
         h.power_up(self.clock.ticks_ms())
+        self.han.start(h, self.clock.ticks_ms())
         self.drain_notes()
         tasks = [self._receive(), self._timers(), self._housekeeping()]
         if self.uplink is not None:

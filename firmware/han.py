@@ -15,20 +15,18 @@
 # that are rare by construction (a new member) or rate-limited (refusals, rejoins, readings).
 
 from firmware import battery, mac, nwk, zcl
+from firmware import catalogue as cat
 from firmware.battery import BatteryBudget
 from firmware.compat import const
 from firmware.device_log import GSME, KINDS
 from firmware.device_table import DeviceTable
 from firmware.eui64 import equals_le, read_le, to_guid
 from firmware.eui64 import parse as parse_eui
+from firmware.hub import NOTHING, TRANSMIT, TX_HAN
 from firmware.indirect import Indirect
 from firmware.ticks import ticks_diff
 
-# Decisions, as firmware.hub defines them (tests check they agree).
-NOTHING = const(0)
-TRANSMIT = const(1)
-NOT_MINE = const(-1)
-TX_HAN = const(4)  # hub.tx_kind of a frame this module built
+NOT_MINE = const(-1)  # on_frame: not a HAN frame; the hub goes on looking
 
 # 802.15.4-2006 MAC commands and association status (7.3.1-7.3.8, table 83)
 CMD_ORPHAN = const(0x06)
@@ -52,6 +50,9 @@ _UINT48 = const(0x25)
 _READ_ATTRS = const(0x00)
 _READ_ATTRS_RESP = const(0x01)
 _REPORT_ATTRS = const(0x0A)
+TUNNELING = const(0x0704)  # SE Tunneling: GBCS commands forwarded to a meter
+TUNNEL_TRANSFER_DATA = const(0x02)  # client to server
+TUNNEL_ID = const(0x0001)
 
 # send_to_device results
 SENT = const(0)  # handed to the radio (rx-on-when-idle device): drain tx_next()
@@ -107,46 +108,25 @@ _REJOIN_NOTE_S = const(60)  # per member
 _READING_NOTE_S = const(10)  # per member
 _OUT_SLOTS = const(4)
 
-# Settings this module reads (firmware.settings.DEFAULTS should hold them; docs/han.md).
-SETTINGS = {
-    "join.auto": True,  # joining open while the device log lists a device that has not joined
-    "han.device_table_max": 16,
-    "han.indirect_slots": 8,
-    "han.indirect_per_device": 4,
-    "han.indirect_expiry_s": 120,
-    "battery.interpan_frames_h": 12,
-    "battery.interpan_airtime_ms_h": 50,
-    "battery.wan_frames_h": 48,
-    "battery.wan_airtime_ms_h": 200,
-    "han.devices": "",  # lab provisioning: "GUID:kind,GUID:kind" added to the device log
-}
-
-
-def _setting(settings, key, default):
-    try:
-        return settings[key]
-    except KeyError:
-        return default
-
 
 def from_settings(settings, storage, device_log, eui, pan_id):
-    # A Han configured from firmware.settings (keys missing there take SETTINGS' defaults).
-    def g(key):
-        return _setting(settings, key, SETTINGS.get(key))
-
+    # A Han configured from firmware.settings (the keys and their reasons: docs/han.md).
     return Han(
         storage,
         device_log,
         eui,
         pan_id,
-        table_max=g("han.device_table_max"),
-        join_permit=_setting(settings, "join.permit", False),
-        join_auto=g("join.auto"),
-        indirect_slots=g("han.indirect_slots"),
-        indirect_per_device=g("han.indirect_per_device"),
-        indirect_expiry_s=g("han.indirect_expiry_s"),
-        frames_h=(g("battery.interpan_frames_h"), g("battery.wan_frames_h")),
-        airtime_ms_h=(g("battery.interpan_airtime_ms_h"), g("battery.wan_airtime_ms_h")),
+        table_max=settings["han.device_table_max"],
+        join_permit=settings["join.permit"],
+        join_auto=settings["join.auto"],
+        indirect_slots=settings["han.indirect_slots"],
+        indirect_per_device=settings["han.indirect_per_device"],
+        indirect_expiry_s=settings["han.indirect_expiry_s"],
+        frames_h=(settings["battery.interpan_frames_h"], settings["battery.wan_frames_h"]),
+        airtime_ms_h=(
+            settings["battery.interpan_airtime_ms_h"],
+            settings["battery.wan_airtime_ms_h"],
+        ),
     )
 
 
@@ -240,7 +220,7 @@ class Han:
         indirect_per_device=4,
         indirect_expiry_s=120,
         frames_h=(12, 48),
-        airtime_ms_h=(50, 200),
+        airtime_ms_h=(30, 120),
     ):
         if not 0 < indirect_expiry_s < 86400:  # ticks deadlines need < 6 days
             raise ValueError("han.indirect_expiry_s must be within 1..86399")
@@ -290,6 +270,7 @@ class Han:
         self._dsn = 0
         self._nwk_seq = 0
         self._aps_ctr = 0
+        self._zcl_seq = 0
         self._unjoined = 0
         self._open = None
         self._note = None  # hub.note, from start(): send_to_device's alerts go there
@@ -624,6 +605,14 @@ class Han:
                 self._cache(hub, s, find_summation(buf, z.payload_off, end, True), buf)
         if self.on_response is not None:
             self.on_response(hub, s, a, z, buf, end, now)
+        elif not (a.cluster == METERING and z.command == _REPORT_ATTRS):
+            hub.note(
+                "meter_response",
+                guid=to_guid(self.table.eui(s)),
+                cluster="0x%04X" % a.cluster,
+                command=z.command,
+                data=bytes(buf[z.payload_off : end]).hex(),
+            )
         return NOTHING
 
     # --- the gas proxy's copy ---------------------------------------------------------------
@@ -672,6 +661,58 @@ class Han:
         self.reply = bytes(out)
         self.cached_answers += 1
         return True
+
+    # --- the command layer's interface -----------------------------------------------------
+
+    def is_joined(self, eui):
+        return self.table.find(eui) >= 0
+
+    def forward(self, hub, channel, orig, recip, code, fields, now):
+        # A meter-targeted message (firmware.catalogue) that the command layer accepted:
+        # (status, response data). Reads go as ZCL Read Attributes of CurrentSummationDelivered
+        # (read_gas is answered from the hub's copy when it has one: 6 octets of reading and 4
+        # of age in seconds, big-endian as GBCS); other messages go in an SE Tunneling
+        # TransferData: tunnel 1, message code (2, big-endian), originator (8), then each field
+        # as a length octet and its octets (docs/han.md). Budgets: the WAN's share for WAN
+        # commands, the inter-PAN share for everything else.
+        if self.table.find(recip) < 0:
+            return cat.ST_UNKNOWN_DEVICE, b""
+        origin = battery.WAN if channel == "wan" else battery.INTERPAN
+        self._zcl_seq = (self._zcl_seq + 1) & 0xFF
+        if code == cat.READ_GAS or code == cat.READ_METER:
+            cluster = METERING
+            data = bytes((0x00, self._zcl_seq, _READ_ATTRS, SUMMATION & 0xFF, SUMMATION >> 8))
+        else:
+            cluster = TUNNELING
+            out = bytearray((zcl.CLUSTER_SPECIFIC, self._zcl_seq, TUNNEL_TRANSFER_DATA))
+            out += bytes((TUNNEL_ID & 0xFF, TUNNEL_ID >> 8, code >> 8, code & 0xFF))
+            out += orig
+            for x in fields:
+                if len(x) > 255:
+                    return cat.ST_BAD_CONTENT, b""
+                out.append(len(x))
+                out += x
+            data = bytes(out)
+        st = self.send_to_device(recip, cluster, data, origin, now)
+        if st == CACHED:
+            value, age = self.reading(self.table.find(recip))
+            return cat.ST_OK, value.to_bytes(6, "big") + age.to_bytes(4, "big")
+        if st == SENT or st == QUEUED:
+            hub.note(
+                "forwarded",
+                guid=to_guid(recip),
+                code="0x%04X" % code,
+                channel=channel,
+                delivery=STATUS[st],
+            )
+            return cat.ST_FORWARDED, b""
+        if st == OVER_BUDGET:
+            return cat.ST_OVER_BUDGET, b""
+        if st == NOT_JOINED:
+            return cat.ST_UNKNOWN_DEVICE, b""
+        if st == TOO_BIG:
+            return cat.ST_BAD_CONTENT, b""
+        return cat.ST_FAILED, b""  # queue full or ring busy: the originator may retry
 
     # --- sending to a member ---------------------------------------------------------------
 

@@ -23,6 +23,7 @@ TRANSMIT = const(1)
 TX_BEACON = const(1)
 TX_DISCOVERY = const(2)
 TX_REPLY = const(3)
+TX_HAN = const(4)  # built by firmware.han
 
 TUNNELING_CLUSTER = const(0x0704)  # SE Tunneling: GBCS commands over inter-PAN
 
@@ -125,7 +126,7 @@ class Hub:
         if f.ftype == mac.COMMAND and buf[f.payload_off] == mac.CMD_BEACON_REQ:
             return self._beacon_request(f)
         if self.han is not None:
-            r = self.han.on_frame(self, buf, f, now)
+            r = self.han.on_frame(self, buf, f, now, frame.lqi)
             if r >= 0:
                 return r
         return self._drop(reject.UNHANDLED)
@@ -216,4 +217,5 @@ class Hub:
             "device_log": len(self.device_log),
             "rx_frames": self.rx_frames,
             "rejected": {reject.NAMES[i]: n for i, n in enumerate(self.rejected) if n},
+            "han": self.han.status(now) if self.han is not None else None,
         }

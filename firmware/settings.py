@@ -12,7 +12,18 @@ DEFAULTS = {
     "radio.pan_id": 0x1A2B,
     # Joining (association permit bit in the beacon); the allow-list of devices that may join
     "join.permit": False,
+    "join.auto": True,  # joining open while the device log lists a device that has not joined
     "han.device_log_max": 16,
+    "han.device_table_max": 16,
+    "han.indirect_slots": 8,  # frames held for sleepy devices, all devices together
+    "han.indirect_per_device": 4,
+    "han.indirect_expiry_s": 120,
+    "han.devices": "",  # lab provisioning: "GUID:kind,GUID:kind" added to the device log
+    # The battery gas meter's budget per rolling hour, by origin (docs/han.md)
+    "battery.interpan_frames_h": 12,
+    "battery.interpan_airtime_ms_h": 30,
+    "battery.wan_frames_h": 48,
+    "battery.wan_airtime_ms_h": 120,
     # Inter-PAN access (seed options 1-3): open from power-up, kept alive by authenticated use
     "interpan.keepalive_s": 3600,
     "interpan.max_open_s": 0,  # cap on one keep-alive chain; 0 = no cap

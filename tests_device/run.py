@@ -38,6 +38,9 @@ def main(names):
         skipped += res.skippedNum
         passed += res.testsRun - bad - res.skippedNum
         del sys.modules[_DIR + "." + name]
+        pkg = sys.modules.get(_DIR)
+        if pkg is not None and hasattr(pkg, name):
+            delattr(pkg, name)  # the package holds the module too: free it for the next
         gc.collect()
     print("device: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return failed

@@ -3,6 +3,7 @@ import sys
 import unittest
 
 from firmware import battery, mac, nwk, reject
+from firmware import catalogue as cat
 from firmware import han as hanmod
 from firmware import hub as hubmod
 from firmware.crc16 import append_fcs
@@ -24,6 +25,7 @@ STRANGER = vectors.h("00237e00000000ff")
 CAP_ESME = 0x8C  # allocate address, rx on when idle, mains powered
 CAP_GSME = 0x80  # allocate address, battery
 READ_SUMMATION = b"\x00\x2a\x00\x00\x00"  # ZCL Read Attributes (seq 0x2a) of attribute 0x0000
+SUPPLIER = vectors.h("90b3d51f30010000")
 
 
 def le(eui):
@@ -123,11 +125,6 @@ def assoc_response(seq, device, short, status):
 
 
 class SeamTest(unittest.TestCase):
-    def test_decisions_agree_with_the_hub(self):
-        self.assertEqual((hanmod.NOTHING, hanmod.TRANSMIT), (hubmod.NOTHING, hubmod.TRANSMIT))
-        for k in ("TX_BEACON", "TX_DISCOVERY", "TX_REPLY"):
-            self.assertNotEqual(hanmod.TX_HAN, getattr(hubmod, k))
-
     def test_frames_it_does_not_serve_are_left_to_the_hub(self):
         lab = Lab()
         self.assertIsNone(lab.rx(vectors.BEACON))  # a neighbour's beacon
@@ -440,6 +437,84 @@ class GasProxyTest(unittest.TestCase):
         t = lab.han.table
         self.assertEqual((t.heard[0], t.lqi[0]), (42, 77))
         self.assertEqual(lab.han.status(43000)["members"][0]["last_heard_s"], 1)
+
+
+class ForwardTest(unittest.TestCase):
+    # The command layer's interface: is_joined() and forward() -> (catalogue status, data).
+    def setUp(self):
+        self.lab = Lab()
+        self.gsme = self.lab.join(GSME_EUI)
+        self.esme = self.lab.join(ESME_EUI, CAP_ESME)
+
+    def forward(self, recip, code, fields=(), channel="interpan", now=0):
+        han = self.lab.han
+        return han.forward(self.lab.hub, channel, SUPPLIER, recip, code, list(fields), now)
+
+    def test_membership(self):
+        hub = self.lab.hub
+        self.assertTrue(self.lab.han.is_joined(GSME_EUI))
+        self.assertFalse(self.lab.han.is_joined(STRANGER))
+        self.assertTrue(hub.is_member(ESME_EUI))
+        self.assertFalse(hub.is_member(STRANGER))
+        self.assertEqual(self.forward(STRANGER, cat.READ_METER), (cat.ST_UNKNOWN_DEVICE, b""))
+
+    def test_read_gas_is_answered_from_the_copy(self):
+        self.lab.rx(summation_report(self.gsme, 0x0102030405), 1000)
+        got = self.forward(GSME_EUI, cat.READ_GAS, now=3000)
+        self.assertEqual(got, (cat.ST_OK, vectors.h("000102030405 00000002")))
+        self.assertEqual(self.lab.han.indirect.used, 0)
+
+    def test_read_gas_before_any_report_goes_to_the_meter(self):
+        self.assertEqual(self.forward(GSME_EUI, cat.READ_GAS), (cat.ST_FORWARDED, b""))
+        self.assertEqual(self.lab.han.indirect.pending(0, 0), 1)
+        note = self.lab.notes("forwarded")[0]
+        self.assertEqual((note["code"], note["delivery"]), ("0x0074", "queued"))
+
+    def test_read_meter_goes_to_the_esme_directly(self):
+        self.assertEqual(self.forward(ESME_EUI, cat.READ_METER, channel="wan")[0], 9)
+        han = self.lab.han
+        n = han.tx_next()
+        out = with_fcs(han.tx_buf, n)
+        a = nwk.ApsHeader()
+        self.assertEqual(nwk.parse(out, 9, len(out) - 2, nwk.NwkHeader(), a), nwk.OK)
+        self.assertEqual(a.cluster, hanmod.METERING)
+        self.assertEqual(out[a.payload_off + 2 : -2], b"\x00\x00\x00")  # read attribute 0
+
+    def test_topup_is_tunnelled(self):
+        st = self.forward(ESME_EUI, cat.PREPAY_TOPUP, (b"\xab\xcd", b"\x01"), "wan")
+        self.assertEqual(st, (cat.ST_FORWARDED, b""))
+        han = self.lab.han
+        n = han.tx_next()
+        out = with_fcs(han.tx_buf, n)
+        a = nwk.ApsHeader()
+        self.assertEqual(nwk.parse(out, 9, len(out) - 2, nwk.NwkHeader(), a), nwk.OK)
+        self.assertEqual(a.cluster, hanmod.TUNNELING)
+        zcl = out[a.payload_off : -2]
+        self.assertEqual(zcl[0], 0x01)  # cluster-specific, client to server
+        self.assertEqual(zcl[2:], vectors.h("02 0100 0007") + SUPPLIER + vectors.h("02abcd 0101"))
+        self.assertEqual(self.forward(ESME_EUI, cat.PREPAY_TOPUP, (bytes(256),))[0], 5)
+
+    def test_battery_budget_by_channel(self):
+        got = []
+        for i in range(14):
+            got.append(self.forward(GSME_EUI, cat.TARIFF_UPDATE, (b"\x01",), "interpan", i))
+            while self.lab.rx(data_request(self.gsme), i) is not None:
+                pass
+        self.assertEqual(got.count((cat.ST_FORWARDED, b"")), 12)
+        self.assertEqual(got[-1], (cat.ST_OVER_BUDGET, b""))
+        self.assertEqual(self.forward(GSME_EUI, cat.TARIFF_UPDATE, (b"\x01",), "wan")[0], 9)
+        self.assertEqual(self.forward(GSME_EUI, cat.TARIFF_UPDATE, (b"\x01",), "han")[0], 8)
+
+    def test_meter_responses_are_noted_without_a_hook(self):
+        zcl = vectors.h("18 05 0b 02 00")  # Default Response to TransferData: SUCCESS
+        self.lab.rx(nwk_frame(self.esme, hanmod.TUNNELING, zcl))
+        note = self.lab.notes("meter_response")[0]
+        self.assertEqual((note["cluster"], note["command"], note["data"]), ("0x0704", 11, "0200"))
+        seen = []
+        self.lab.han.on_response = lambda hub, s, a, z, buf, end, now: seen.append(a.cluster)
+        self.lab.rx(nwk_frame(self.esme, hanmod.TUNNELING, zcl))
+        self.assertEqual(seen, [hanmod.TUNNELING])
+        self.assertEqual(len(self.lab.notes("meter_response")), 1)
 
 
 class BatteryTest(unittest.TestCase):

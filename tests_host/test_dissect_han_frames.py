@@ -130,6 +130,14 @@ def conversation():
     air.pump()
     for buf, f in esme.frames(0.01):
         esme.handle(buf, f)
+    # A top-up the command layer forwards: tunnelled to the ESME, which acknowledges it.
+    supplier = bytes.fromhex("90B3D51F30010000")
+    got = air.han.forward(air.hub, "wan", supplier, e, 0x0007, [b"\x12\x34"], air.now)
+    assert got == (9, b"")  # forwarded
+    air.pump()
+    for buf, f in esme.frames(0.01):
+        esme.handle(buf, f)
+    air.pump()
     gsme.short = 0xFFFF
     assert gsme.realign() is not None
     return air, meter_events(esme_out), meter_events(gsme_out), meter_events(stranger_out)
@@ -144,6 +152,14 @@ def test_the_conversation_happened(conversation):
     ]
     assert [e["pending"] for e in gsme if e["event"] == "frame_rx"] == [True, False]
     assert [e for e in esme if e["event"] == "frame_rx"][0]["cluster"] == "0x0702"
+    cmd = [e for e in esme if e["event"] == "command_rx"][0]
+    assert (cmd["message"], cmd["originator"], cmd["fields"]) == (
+        "prepay_topup",
+        "90-B3-D5-1F-30-01-00-00",
+        "redacted",  # a sensitive message's fields are not logged
+    )
+    acks = [f for e, f in air.hub.notes if e == "meter_response"]
+    assert [(a["cluster"], a["command"], a["data"]) for a in acks][-1] == ("0x0704", 11, "0200")
     assert [e["event"] for e in stranger] == ["scan"]
     notes = [e for e, _ in air.hub.notes]
     assert notes.count("device_joined") == 3  # ESME, GSME, and the GSME's orphan rejoin

@@ -151,17 +151,25 @@ class HanMachine(RuleBasedStateMachine):
         self.han.tick(self.hub, self.now())  # the shell's housekeeping
         self.expire()
 
-    @rule(data=st.data())
-    def advance_to_an_edge(self, data):
-        # Exactly to (or 1 ms before) a held frame's deadline or a budgeted send's hour end:
-        # where an off-by-one would show.
-        edges = [d for q in self.queues.values() for d, _ in q]
-        edges += [x + HOUR for sent in self.admitted.values() for x in sent]
-        edges = sorted(e for e in edges if e > self.t)
+    @rule(data=st.data(), early=st.sampled_from([0, 1]))
+    def at_an_edge(self, data, early):
+        # Exactly at (or 1 ms before) a held frame's deadline, then a poll; or at the end of a
+        # budgeted send's hour, then a send on that budget: where an off-by-one would show.
+        edges = [(d, eui, None) for eui, q in self.queues.items() for d, _ in q]
+        for (eui, o), sent in self.admitted.items():
+            edges += [(x + HOUR, eui, o) for x in sent]
+        edges = sorted(
+            (e for e in edges if e[0] - early > self.t and e[1] in self.members),
+            key=lambda e: (e[0], e[1], -1 if e[2] is None else e[2]),
+        )
         if not edges:
             return
-        target = data.draw(st.sampled_from(edges)) - data.draw(st.sampled_from([0, 1]))
-        self.advance(max(0, target - self.t))
+        at, eui, o = data.draw(st.sampled_from(edges))
+        self.advance(at - early - self.t)
+        if o is None:
+            self.poll_member(eui)
+        else:
+            self.send_member(eui, o)
 
     @rule()
     def reboot(self):
@@ -172,10 +180,12 @@ class HanMachine(RuleBasedStateMachine):
         self.out = 0
 
     @precondition(lambda self: self.members)
-    @rule(data=st.data(), origin=st.sampled_from(["interpan", "wan"]))
+    @rule(data=st.data(), origin=st.sampled_from([0, 1]))
     def send(self, data, origin):
-        eui = data.draw(st.sampled_from(sorted(self.members)))
-        o = 0 if origin == "interpan" else 1
+        self.send_member(data.draw(st.sampled_from(sorted(self.members))), origin)
+
+    def send_member(self, eui, o):
+        origin = ("interpan", "wan")[o]
         ident = self.next_id & 0xFF
         self.next_id += 1
         zcl = bytes([0x00, ident, 0x00, 0x00, 0x01])  # Read Attributes of 0x0100: not cached
@@ -203,7 +213,9 @@ class HanMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.members)
     @rule(data=st.data())
     def poll(self, data):
-        eui = data.draw(st.sampled_from(sorted(self.members)))
+        self.poll_member(data.draw(st.sampled_from(sorted(self.members))))
+
+    def poll_member(self, eui):
         out = self.rx(data_request(self.members[eui]))
         self.expire()
         q = self.queues[eui]
@@ -249,5 +261,5 @@ class HanMachine(RuleBasedStateMachine):
         assert self.hub.permit_join == bool(unjoined and len(self.members) < CAPACITY)
 
 
-HanMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+HanMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=50, deadline=None)
 TestHan = HanMachine.TestCase

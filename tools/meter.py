@@ -38,7 +38,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from firmware import beacon, mac, nwk, reject, zcl  # noqa: E402
+from firmware import beacon, catalogue, mac, nwk, reject, zcl  # noqa: E402
 from firmware.crc16 import crc16  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
@@ -50,6 +50,8 @@ CAP_GSME = 0x80  # allocate address; battery powered, receiver off when idle
 CMD_ORPHAN = 0x06
 CMD_REALIGN = 0x08
 METERING = 0x0702
+TUNNELING = 0x0704
+TUNNEL_TRANSFER_DATA = 0x02  # client to server: how the hub forwards a command (docs/han.md)
 SUMMATION = 0x0000
 UINT48 = 0x25
 ZCL_READ = 0x00
@@ -411,7 +413,10 @@ class Meter:
     def execute(self, cluster, command, payload):
         """A cluster-specific command addressed to the meter: the ZCL status to answer with.
         The command layer's meter commands (top-up, tariff) plug in here."""
-        self.emit("command_rx", cluster="0x%04X" % cluster, command=command, payload=payload.hex())
+        about = {}
+        if cluster == TUNNELING and command == TUNNEL_TRANSFER_DATA:
+            about = describe_tunnelled(payload)
+        self.emit("command_rx", cluster="0x%04X" % cluster, command=command, **about)
         return 0x00  # SUCCESS
 
     def handle(self, buf, f):
@@ -539,6 +544,28 @@ class Meter:
         self.emit("stopped", reason="signal" if self.stop else "not_joined")
         self.radio.close()
         return 0
+
+
+def describe_tunnelled(payload):
+    """What a forwarded command says: tunnel id (2, LE), message code (2, BE), originator (8),
+    then length-prefixed fields. Fields of sensitive messages are not shown."""
+    if len(payload) < 12:
+        return {"payload": payload.hex()}
+    code = payload[2] << 8 | payload[3]
+    fields = []
+    p = 12
+    while p < len(payload):
+        n = payload[p]
+        fields.append(payload[p + 1 : p + 1 + n].hex())
+        p += 1 + n
+    sensitive = catalogue.MESSAGES.get(code, (None, None, None, False))[3]
+    return {
+        "tunnel": payload[0] | payload[1] << 8,
+        "code": "0x%04X" % code,
+        "message": catalogue.name(code),
+        "originator": to_guid(payload[4:12]),
+        "fields": "redacted" if sensitive else fields,
+    }
 
 
 def parse_args(argv):
