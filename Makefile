@@ -108,20 +108,10 @@ build/mpy-unix/%.mpy: %.py | $(MPY_CROSS)
 	@mkdir -p $(@D)
 	$(MPY_CROSS) -o $@ $<
 
-# One interpreter per test module with the ESP32-sized heap, as tools/run_tests.py does.
-MPY_UNIX_RUN = cd build/mpy-unix && MICROPYPATH=.frozen:.:$(abspath $(MPLIB)) \
-	$(abspath $(MICROPYTHON)) -X heapsize=$(HEAP)
-
+# One interpreter per test module with the ESP32-sized heap (tools/run_tests.py).
 test-device-mpy: $(MPY_UNIX_OUT) | $(MICROPYTHON)
-	$(MPY_UNIX_RUN) -c "import firmware.hub as m, sys; sys.exit(0 if m.__file__.endswith('.mpy') else 1)"
-	@p=0; f=0; s=0; rc=0; for t in $(DEVICE_TESTS); do \
-	  out=$$($(MPY_UNIX_RUN) -m tests_device.run $$t) || rc=1; \
-	  printf '%s\n' "$$out" | grep -v '^device: '; \
-	  set -- $$(printf '%s\n' "$$out" | sed -n 's/^device: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$$/\1 \2 \3/p'); \
-	  if [ $$# -eq 3 ]; then p=$$((p + $$1)); f=$$((f + $$2)); s=$$((s + $$3)); \
-	  else f=$$((f + 1)); rc=1; fi; \
-	done; \
-	echo "device (.mpy, unix port): $$p passed, $$f failed, $$s skipped"; exit $$rc
+	$(BIN)/python tools/run_tests.py --device-only --mpy-dir build/mpy-unix \
+	  --micropython $(MICROPYTHON) --mplib $(MPLIB) --heap $(HEAP)
 
 # `make test` also runs the device suite from .mpy files (issue 8: as it would on the board).
 test: $(MPY_UNIX_OUT)

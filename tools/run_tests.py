@@ -26,6 +26,15 @@ def run_host():
         return rc, (total - bad - skipped, bad, skipped)
 
 
+# Modules that need more than the ESP32-sized heap on the unix port, and why.
+HEAP_OVERRIDES = {
+    # The whole app, the ESP32 board module and its fakes loaded as bytecode take ~122 KB of
+    # the 222 KB that 110wK gives; on a board the firmware is frozen into flash (manifest.py),
+    # where bytecode costs no heap. docs/performance.md has the RAM budget.
+    "test_esp32_app": "256wK",
+}
+
+
 def device_modules():
     names = os.listdir(os.path.join(ROOT, "tests_device"))
     return sorted(n[:-3] for n in names if n.startswith("test_") and n.endswith(".py"))
@@ -38,10 +47,12 @@ def run_device(micropython, mplib, heap, mpy_dir=None):
     # board: run from inside it, so '' on sys.path holds no sources.
     env = dict(os.environ, MICROPYPATH=".frozen:.:" + os.path.abspath(mplib))
     cwd = os.path.join(ROOT, mpy_dir) if mpy_dir else ROOT
+    if os.sep in micropython:
+        micropython = os.path.abspath(micropython)  # cwd changes below
     total = [0, 0, 0]
     rc = 0
     for name in device_modules():
-        cmd = [micropython, "-X", "heapsize=" + heap]
+        cmd = [micropython, "-X", "heapsize=" + HEAP_OVERRIDES.get(name, heap)]
         cmd += ["-m", "tests_device.run", name] if mpy_dir else ["tests_device/run.py", name]
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
         counts = None
@@ -76,7 +87,7 @@ def main():
     )
     args = ap.parse_args()
     if args.device_only:
-        rc, counts = run_device(args.micropython, args.mplib, args.heap)
+        rc, counts = run_device(args.micropython, args.mplib, args.heap, args.mpy_dir)
         sys.exit(rc or counts[1] or not counts[0])
     ruff = os.path.join(os.path.dirname(sys.executable), "ruff")
     lint_rc = subprocess.call([ruff, "check", "."], cwd=ROOT)
