@@ -51,6 +51,7 @@ class App:
         self.han = self.hub.han = hanmod.from_settings(
             s, board.storage, self.hub.device_log, self.hub.eui, self.hub.pan_id
         )
+        self.han.on_response = self.commands.on_meter_response
         self.outbox = Outbox(board.storage, "outbox", s["wan.outbox_items"], s["wan.outbox_bytes"])
         self.monitor = wan_monitor.WanMonitor(
             s["wan.loss_after_s"],
@@ -112,13 +113,18 @@ class App:
                     seen[code] = n
 
     def send_han(self):
-        # Frames the HAN layer has ready (association responses, frames for awake devices).
+        # Frames the HAN layer has ready (association responses, frames for awake devices),
+        # and meters' answers the command layer routes back to an HHT.
         han = self.han
         while True:
             n = han.tx_next()
             if not n:
-                return
+                break
             self.radio.send(han.tx_buf, n)
+        out = self.commands.radio_out
+        while out:
+            f = out.pop(0)
+            self.radio.send(f, len(f))
 
     def _on_wan(self, ev):
         now = self.clock.ticks_ms()

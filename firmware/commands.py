@@ -16,7 +16,7 @@ from firmware import catalogue as cat
 from firmware.auth import HmacSha256
 from firmware.compat import const
 from firmware.device_log import KINDS
-from firmware.eui64 import to_guid
+from firmware.eui64 import read_le, to_guid
 from firmware.hub import (
     CMD_ACCEPTED,
     CMD_ANSWERED,
@@ -31,6 +31,7 @@ HAN = "han"
 
 TUNNEL_TRANSFER_DATA = const(0x02)  # SE Tunneling, client -> server
 TUNNEL_TRANSFER_DATA_RSP = const(0x01)  # SE Tunneling, server -> client
+_PENDING_MAX = const(8)  # forwarded commands awaiting their meter's answer
 QUERY_MAX = const(2)  # counters per executed-query: the command still fits one inter-PAN frame
 
 
@@ -54,7 +55,10 @@ class Commands:
         self.auth = auth or HmacSha256()
         self.h = gbcs.GbcsHeader()
         self.wan_out = []  # GBCS responses to queue for the head-end (the shell drains it)
+        self.radio_out = []  # inter-PAN frames to transmit: meters' answers for an HHT
+        self.pending = []  # [meter, zcl seq, originator, counter, code, channel, key, reply_to]
         self.counts = {}
+        self._reply_to = None  # (HHT EUI-64, its PAN, ZCL seq, tunnel ID) of the frame in hand
 
     def _count(self, what):
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -65,27 +69,37 @@ class Commands:
         # From hub._interpan for the SE Tunneling cluster: CMD_REJECTED, _ANSWERED or _ACCEPTED.
         if zh.command != TUNNEL_TRANSFER_DATA or f.payload_end - zh.payload_off < 2:
             return CMD_REJECTED
-        accepted, rsp = self.process(hub, INTERPAN, buf, zh.payload_off + 2, f.payload_end, now)
+        t = zh.payload_off
+        self._reply_to = (read_le(buf, f.src_ext_off), f.src_pan, zh.seq, buf[t] | buf[t + 1] << 8)
+        accepted, rsp = self.process(hub, INTERPAN, buf, t + 2, f.payload_end, now)
         if rsp is None:
             return CMD_REJECTED
-        p = hub.reply_header(buf, f, TUNNELING_CLUSTER)
-        fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
-        tx = hub.reply_buf
-        p = zcl.write(tx, p, fc, zh.seq, TUNNEL_TRANSFER_DATA_RSP)
-        tx[p] = buf[zh.payload_off]  # tunnel ID echoed
-        tx[p + 1] = buf[zh.payload_off + 1]
-        p += 2
-        if p + len(rsp) <= len(tx) - 2:
-            tx[p : p + len(rsp)] = rsp
-            hub.tx_buf = tx
-            hub.tx_len = p + len(rsp)
+        n = self._tunnel_frame(hub, hub.reply_buf, self._reply_to, rsp)
+        if n:
+            hub.tx_buf = hub.reply_buf
+            hub.tx_len = n
             hub.tx_kind = TX_REPLY
-        else:
-            self._count("response_too_long")  # the copy queued for the WAN still goes
         return CMD_ACCEPTED if accepted else CMD_ANSWERED
+
+    def _tunnel_frame(self, hub, tx, reply_to, rsp):
+        # An SE Tunneling TransferData (server to client) carrying rsp to an HHT; its length,
+        # or 0 when it does not fit (the copy queued for the WAN still goes).
+        eui, pan, zseq, tunnel = reply_to
+        p = hub.interpan_header(tx, eui, pan, TUNNELING_CLUSTER)
+        fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
+        p = zcl.write(tx, p, fc, zseq, TUNNEL_TRANSFER_DATA_RSP)
+        tx[p] = tunnel & 0xFF
+        tx[p + 1] = tunnel >> 8
+        p += 2
+        if p + len(rsp) > len(tx) - 2:
+            self._count("response_too_long")
+            return 0
+        tx[p : p + len(rsp)] = rsp
+        return p + len(rsp)
 
     def on_wan(self, hub, msg, now):
         # msg: a GBCS message from the head-end. Returns the response for the WAN, or None.
+        self._reply_to = None
         return self.process(hub, WAN, msg, 0, len(msg), now)[1]
 
     # --- the pipeline --------------------------------------------------------------------------
@@ -144,6 +158,8 @@ class Commands:
                 hub, channel, key, orig, recip, counter, code, cat.ST_FAILED
             )
         status, data = self._execute(hub, channel, who, orig, recip, code, content, now)
+        if status == cat.ST_FORWARDED:
+            self._await_meter(hub, recip, orig, counter, code, channel, key)
         store.log.done(orig, counter, status)
         try:
             store.save()
@@ -253,6 +269,57 @@ class Commands:
         if v == replay.STALE or v == replay.DUPLICATE:
             return cat.Q_UNKNOWN  # aged out of the log; its counter can never run again
         return cat.Q_NOT_EXECUTED
+
+    # --- meters' answers ----------------------------------------------------------------------
+
+    def _await_meter(self, hub, meter, orig, counter, code, channel, key):
+        if len(self.pending) >= _PENDING_MAX:
+            self.pending.pop(0)  # the oldest waits longest: its originator has the "forwarded"
+            self._count("pending_dropped")
+        seq = hub.han.forward_seq
+        self.pending.append([meter, seq, orig, counter, code, channel, key, self._reply_to])
+
+    def on_meter_response(self, hub, slot, aps, z, buf, end, now):
+        # The HAN layer's hook for a meter's ZCL frame: the answer to a forwarded command goes
+        # back on that command's channel, signed, with a copy for the WAN.
+        meter = hub.han.table.eui(slot)
+        i = len(self.pending) - 1
+        while i >= 0 and not (self.pending[i][0] == meter and self.pending[i][1] == z.seq):
+            i -= 1
+        if i < 0:
+            hub.note(
+                "meter_response",
+                guid=to_guid(meter),
+                cluster="0x%04X" % aps.cluster,
+                command=z.command,
+            )
+            return
+        meter, _, orig, counter, code, channel, key, reply_to = self.pending.pop(i)
+        data = bytes(buf[z.payload_off : end])
+        rsp = signed(
+            gbcs.RESPONSE,
+            counter,
+            meter,
+            orig,
+            code,
+            ber.response(cat.ST_OK, data),
+            key,
+            self.auth,
+        )
+        self.wan_out.append(rsp)  # the head-end gets every response
+        if channel == INTERPAN and reply_to is not None:
+            tx = bytearray(len(hub.reply_buf))
+            n = self._tunnel_frame(hub, tx, reply_to, rsp)
+            if n:
+                self.radio_out.append(memoryview(tx)[:n])
+        hub.note(
+            "command_response",
+            channel=channel,
+            originator=to_guid(orig),
+            counter=counter,
+            message=cat.name(code),
+            device=to_guid(meter),
+        )
 
     def _forward(self, hub, channel, orig, recip, code, fields, now):
         han = hub.han

@@ -603,9 +603,11 @@ class Han:
                 self._cache(hub, s, find_summation(buf, z.payload_off, end, False), buf)
             elif z.command == _READ_ATTRS_RESP:
                 self._cache(hub, s, find_summation(buf, z.payload_off, end, True), buf)
-        if self.on_response is not None:
+        if a.cluster == METERING and z.command == _REPORT_ATTRS:
+            pass  # a routine report: cached above, nobody waits for it
+        elif self.on_response is not None:
             self.on_response(hub, s, a, z, buf, end, now)
-        elif not (a.cluster == METERING and z.command == _REPORT_ATTRS):
+        else:
             hub.note(
                 "meter_response",
                 guid=to_guid(self.table.eui(s)),
@@ -679,6 +681,7 @@ class Han:
             return cat.ST_UNKNOWN_DEVICE, b""
         origin = battery.WAN if channel == "wan" else battery.INTERPAN
         self._zcl_seq = (self._zcl_seq + 1) & 0xFF
+        self.forward_seq = self._zcl_seq  # the meter's answer carries it (Commands matches it)
         if code == cat.READ_GAS or code == cat.READ_METER:
             cluster = METERING
             data = bytes((0x00, self._zcl_seq, _READ_ATTRS, SUMMATION & 0xFF, SUMMATION >> 8))

@@ -178,12 +178,16 @@ class Hub:
             return TRANSMIT if self.tx_len else NOTHING
         return self._drop(reject.UNKNOWN_COMMAND)
 
-    def reply_header(self, buf, f, cluster):
-        # Start an inter-PAN unicast reply to the sender of f in reply_buf; returns the ZCL offset.
+    def reply_header(self, buf, f, cluster, tx=None):
+        # Start an inter-PAN unicast reply to the sender of f; returns the ZCL offset.
+        return self.interpan_header(
+            tx or self.reply_buf, read_le(buf, f.src_ext_off), f.src_pan, cluster
+        )
+
+    def interpan_header(self, tx, dst_eui, dst_pan, cluster):
         self._seq = (self._seq + 1) & 0xFF
-        dst = read_le(buf, f.src_ext_off)
         return interpan_frame.write_header(
-            self.reply_buf, self._seq, f.src_pan, dst, self.pan_id, self.eui, cluster
+            tx, self._seq, dst_pan, dst_eui, self.pan_id, self.eui, cluster
         )
 
     def _discovery(self, buf, f, zh, now):

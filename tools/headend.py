@@ -147,6 +147,13 @@ class HeadEnd:
         await w.drain()
         emit("tx", type="gbcs", gbcs=describe.gbcs_message(msg))
         rsp = await asyncio.wait_for(fut, 10)
+        if rsp.get("status") == "forwarded":  # the meter's own answer follows
+            fut = asyncio.get_running_loop().create_future()
+            self.waiting.append((("gbcs", counter, rsp["recipient"]), fut))
+            try:
+                rsp = await asyncio.wait_for(fut, 30)
+            except asyncio.TimeoutError:
+                pass
         return {"ok": rsp.get("status") == "ok", "response": rsp}
 
 

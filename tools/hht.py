@@ -195,8 +195,9 @@ def discover(args):
     return 0
 
 
-def transact(radio, frame, target, message, wait, seq=1):
-    """Send one GBCS message to the hub over inter-PAN; its response (bytes) or None."""
+def transact(radio, frame, target, message, wait, seq=1, final=False):
+    """Send one GBCS message to the hub over inter-PAN; its response (bytes) or None. With
+    final, a "forwarded" answer is followed by the meter's own, which is returned instead."""
     tx = bytearray(127)
     p = interpan_frame.write_header(tx, seq, 0xFFFF, target, 0xFFFF, HHT_EUI, TUNNELING_CLUSTER)
     p = zcl.write(tx, p, zcl.CLUSTER_SPECIFIC, seq, TUNNEL_TRANSFER_DATA)
@@ -208,7 +209,14 @@ def transact(radio, frame, target, message, wait, seq=1):
     radio.send(tx, p + len(message))
     for buf, f, zh in interpan_replies(radio, frame, wait, TUNNELING_CLUSTER):
         if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
-            return bytes(buf[zh.payload_off + 2 : f.payload_end])
+            rsp = bytes(buf[zh.payload_off + 2 : f.payload_end])
+            if not final or describe.gbcs_message(rsp).get("status") != "forwarded":
+                return rsp
+            print("forwarded to the meter; waiting for its answer", file=sys.stderr)
+            for buf, f, zh in interpan_replies(radio, frame, wait * 5, TUNNELING_CLUSTER):
+                if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
+                    return bytes(buf[zh.payload_off + 2 : f.payload_end])
+            return rsp
     return None
 
 
@@ -250,7 +258,7 @@ def send(args):
     counter = args.counter if args.counter is not None else now_counter()
     msg = build_command(conf, args.as_party, counter, to, args.message, args.fields)
     radio, frame = hub_radio(args)
-    rsp = transact(radio, frame, target, msg, args.wait, counter & 0xFF)
+    rsp = transact(radio, frame, target, msg, args.wait, counter & 0xFF, final=True)
     radio.close()
     if rsp is None:
         print("no answer (inter-PAN off, not in range, or the command failed authentication)")

@@ -1,6 +1,6 @@
 """The simulated lab that `make run` starts: the ZEP medium (writing a pcap Wireshark opens),
-the head-end simulator, and the hub on the MicroPython unix port, with their output in the
-terminal and in lab/*.log. Ctrl-C stops everything.
+the head-end simulator, the hub on the MicroPython unix port, and an ESME and a GSME simulator
+that join it, with their output in the terminal and in lab/*.log. Ctrl-C stops everything.
 
     python tools/lab.py [--dir lab] [--port 17754] [--headend 17760] [--speed 1] [--set k=v ...]
 """
@@ -42,6 +42,7 @@ def main():
     )
     ap.add_argument("--speed", type=float, default=1, help="hub clock speed vs real time")
     ap.add_argument("--provisioning", help="parties, keys, device log (tools/demo/lab.json)")
+    ap.add_argument("--no-meters", action="store_true", help="start no ESME/GSME simulators")
     ap.add_argument(
         "--set",
         action="append",
@@ -93,6 +94,26 @@ def main():
     if headend is not None and headend.wait_for('"hello"', timeout=10) is not None:
         for d in conf["device_log"]:  # the WAN manages the device log, as GB's does
             headend_tool.request(args.headend + 1, dict(op="device_log_add", **d))
+    if not args.no_meters:
+        for d in conf["device_log"]:  # the meters the device log lists join the hub
+            start(
+                d["kind"],
+                [
+                    sys.executable,
+                    "tools/meter.py",
+                    "--kind",
+                    d["kind"],
+                    "--eui",
+                    d["guid"],
+                    "--medium",
+                    "127.0.0.1:%d" % args.port,
+                    "--hub",
+                    guid,
+                    "--state",
+                    os.path.join(args.dir, d["kind"] + "-state"),
+                ],
+                "see %s/%s.log" % (args.dir, d["kind"]),
+            )
     print(NEXT_STEPS.format(dir=args.dir, guid=guid))
     # The head-end may go (a lab engineer kills it to take the WAN away); the lab carries on.
     while medium.p.poll() is None and hub.p.poll() is None:
