@@ -129,3 +129,74 @@ def test_duplicate_over_interpan_after_wan(tmp_path):
     rejected = [e for e in events if e["event"] == "command_rejected"]
     assert [e["reason"] for e in rejected] == ["bad_tag"]
     assert not [e for e in events if e["event"] == "command" and e["counter"] == 78]
+
+
+def test_meter_commands_route_back_to_their_channel(tmp_path):
+    zep, he = free_udp_port(), free_tcp_pair()
+    lab = procs.Proc(
+        "lab",
+        [
+            sys.executable,
+            "tools/lab.py",
+            "--dir",
+            str(tmp_path),
+            "--port",
+            str(zep),
+            "--headend",
+            str(he),
+        ],
+        echo=False,
+    )
+    try:
+        assert lab.wait_for("The lab is up", timeout=30) is not None
+        assert lab.wait_for('"device_joined"', timeout=30) is not None
+        i = lab.wait_for('"device_joined"', timeout=30)
+        assert lab.wait_for('"device_joined"', timeout=30, start=i + 1) is not None
+        # Over the WAN: forwarded to the ESME, whose own answer reaches the head-end.
+        w = headend.request(
+            he + 1,
+            {
+                "op": "gbcs",
+                "as": "supplier",
+                "counter": 900,
+                "message": "read_meter",
+                "to": "00-23-7E-00-00-00-00-01",
+            },
+        )
+        assert w["response"]["status"] == "ok", w
+        assert w["response"]["originator"] == "00-23-7E-00-00-00-00-01"  # the meter answered
+        # Over inter-PAN: the same path, the answer back to the HHT.
+        h = hht_send(
+            zep,
+            "read_meter",
+            "--as",
+            "supplier",
+            "--counter",
+            "901",
+            "--to",
+            "00-23-7E-00-00-00-00-01",
+        )
+        assert h["status"] == "ok" and h["originator"] == "00-23-7E-00-00-00-00-01"
+        # Gas reads come from the hub's copy: answered at once, the GSME not woken.
+        g = hht_send(
+            zep,
+            "read_gas",
+            "--as",
+            "supplier",
+            "--counter",
+            "902",
+            "--to",
+            "00-23-7E-00-00-00-00-02",
+        )
+        assert g["status"] == "ok" and g["originator"] == "00-23-7E-00-00-00-00-02"
+    finally:
+        assert lab.stop(timeout=30) == 0
+    events = [
+        json.loads(line.split("| ", 1)[1])
+        for line in lab.lines
+        if line.startswith("hub") and "| {" in line
+    ]
+    routed = [(e["counter"], e["channel"]) for e in events if e["event"] == "command_response"]
+    assert routed == [(900, "wan"), (901, "interpan")]
+    forwarded = [e["guid"] for e in events if e["event"] == "forwarded"]
+    assert forwarded == ["00-23-7E-00-00-00-00-01"] * 2  # never the gas meter
