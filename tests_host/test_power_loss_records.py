@@ -5,7 +5,8 @@ mixed one, and nothing is reported corrupt. Issue 9's injection points, counted 
 import pytest
 
 from firmware.command_store import CommandStore
-from firmware.device_log import ESME, DeviceLog
+from firmware.device_log import ESME, GSME, DeviceLog
+from firmware.device_table import DeviceTable
 from firmware.outbox import HIGH, LOW, Outbox
 from firmware.settings import Settings
 from hal.file_storage import STEPS, FileStorage
@@ -49,6 +50,13 @@ RECORDS = {
         ([(HIGH, b"first")], 0),
         ([(HIGH, b"first"), (LOW, b"second")], 0),
     ),
+    "device_table": (
+        lambda st: DeviceTable(st),
+        lambda o: o.join(B, GSME, 0),
+        lambda o: ([(o.eui(i), o.short(i)) for i in o.slots()], o.corrupt),
+        None,  # filled in by seed(): the committed table
+        None,
+    ),
     "commands": (
         lambda st: CommandStore(st),
         lambda o: (o.replay.accept(A, 8), o.log.add(A, 8, 1), o.save()),
@@ -61,7 +69,9 @@ RECORDS = {
 
 def seed(name, st):
     # The committed state before the write under test.
-    if name == "device_log":
+    if name == "device_table":
+        DeviceTable(st).join(A, ESME, 0)
+    elif name == "device_log":
         DeviceLog(st).add(A, ESME)
     elif name == "outbox":
         Outbox(st).put(HIGH, b"first")
@@ -78,6 +88,13 @@ def test_power_cut_at_every_step_of_every_record(tmp_path, name, step):
     make, change, state, before, after = RECORDS[name]
     d = str(tmp_path / "state")
     seed(name, FileStorage(d))
+    if before is None:  # the expected states come from the code's own view of them
+        before = state(make(FileStorage(d)))
+        seed(name, FileStorage(str(tmp_path / "probe")))
+        probe = make(FileStorage(str(tmp_path / "probe")))
+        change(probe)
+        after = state(probe)
+        assert before != after and before[1] == 0
     obj = make(FileStorage(d, cut_at(step)))
     with pytest.raises(PowerCut):
         change(obj)
@@ -86,5 +103,5 @@ def test_power_cut_at_every_step_of_every_record(tmp_path, name, step):
 
 
 def test_injection_points():
-    # 4 steps x 4 records here, plus 2 writes x 4 steps in test_power_cut.py: 24 instants.
-    assert len(STEPS) * len(RECORDS) == 16
+    # 4 steps x 5 records here, plus 2 writes x 4 steps in test_power_cut.py: 28 instants.
+    assert len(STEPS) * len(RECORDS) == 20
