@@ -203,36 +203,40 @@ class App:
 
     # --- tasks -----------------------------------------------------------------------------
 
+    def handle(self, frame):
+        # One received frame: the core's decision, the transmission, the HAN's frames.
+        hub = self.hub
+        if hub.on_frame(frame, self.clock.ticks_ms()) == TRANSMIT:
+            self.radio.send(hub.tx_buf, hub.tx_len)
+            if hub.tx_kind == TX_BEACON:
+                self.events.emit("beacon_tx", seq=hub.tx_buf[2], permit_join=hub.permit_join)
+            elif hub.tx_kind == TX_DISCOVERY:
+                self.events.emit("discovery_tx", length=hub.tx_len)
+
     async def _receive(self):
         radio = self.radio
-        hub = self.hub
         frame = self.frame
-        clock = self.clock
         while True:
             await radio.wait_rx()
             while radio.recv(frame):
-                if hub.on_frame(frame, clock.ticks_ms()) == TRANSMIT:
-                    radio.send(hub.tx_buf, hub.tx_len)
-                    if hub.tx_kind == TX_BEACON:
-                        self.events.emit(
-                            "beacon_tx", seq=hub.tx_buf[2], permit_join=hub.permit_join
-                        )
-                    elif hub.tx_kind == TX_DISCOVERY:
-                        self.events.emit("discovery_tx", length=hub.tx_len)
+                self.handle(frame)
             self.send_han()
-            if hub.notes:
+            if self.hub.notes:
                 self.drain_notes()
+
+    def tick(self, now):
+        # Once a second: the WAN monitor, the inter-PAN countdown, the HAN's timers.
+        ev = self.monitor.tick(now)
+        if ev is not None:
+            self._on_wan(ev)
+        self.hub.tick(now)
+        self.han.tick(self.hub, now)  # expiry, joining state (allocates: not per frame)
+        self.send_han()
+        self.drain_notes()
 
     async def _timers(self):
         while True:
-            now = self.clock.ticks_ms()
-            ev = self.monitor.tick(now)
-            if ev is not None:
-                self._on_wan(ev)
-            self.hub.tick(now)
-            self.han.tick(self.hub, now)  # expiry, joining state (allocates: not per frame)
-            self.send_han()
-            self.drain_notes()
+            self.tick(self.clock.ticks_ms())
             await self.clock.sleep_ms(_TICK_MS)
 
     async def _housekeeping(self):
