@@ -8,7 +8,7 @@ MPLIB := $(VENV)/mplib
 MICROPYTHON := $(BIN)/micropython
 HEAP ?= 110wK
 
-.PHONY: all bootstrap run test test-host test-device lint format clean
+.PHONY: all bootstrap run test test-host test-device lint format clean soak
 
 all: test
 
@@ -116,3 +116,38 @@ test-device-mpy: $(MPY_UNIX_OUT) | $(MICROPYTHON)
 # `make test` also runs the device suite from .mpy files (issue 8: as it would on the board).
 test: $(MPY_UNIX_OUT)
 test: export DEVICE_MPY_DIR = build/mpy-unix
+
+# --- Fuzzing (docs/fuzzing.md): every parser that sees radio or WAN bytes -----------------------
+#   make fuzz [FUZZ_SECONDS=300] [FUZZ_PCAP=lab/capture.pcap] [FUZZ_ARGS=-jobs=...]
+# Seeds come from the project's own frames and, when the file exists, the lab's capture; then
+# atheris runs FUZZ_SECONDS per target and the table (executions, exec/s, corpus, crashes) is
+# printed and kept in build/fuzz/report.md. Exits 1 if any target crashed. Without atheris (no
+# wheel for this platform) the run falls back to random mutation, and says so.
+FUZZ_SECONDS ?= 30
+FUZZ_PCAP ?= lab/capture.pcap
+FUZZ_ARGS ?=
+
+.PHONY: fuzz
+
+# Not part of bootstrap: a failed install retries next time rather than leaving a stamp.
+$(VENV)/.fuzz-deps: fuzz/requirements.txt | $(VENV)/.bootstrapped
+	$(BIN)/pip install --disable-pip-version-check -q -r fuzz/requirements.txt && touch $@ || \
+	  echo "fuzz: atheris did not install here; falling back to random mutation"
+
+fuzz: bootstrap $(VENV)/.fuzz-deps
+	$(BIN)/python fuzz/seed_corpus.py $(if $(wildcard $(FUZZ_PCAP)),--pcap $(FUZZ_PCAP))
+	$(BIN)/python fuzz/run_atheris.py all -max_total_time=$(FUZZ_SECONDS) \
+	  --report build/fuzz/report.md $(FUZZ_ARGS)
+
+# Per-frame instructions and heap bytes of the receive paths against the line-rate budget;
+# rewrites the table in docs/performance.md (callgrind; wall-clock fallback without valgrind).
+.PHONY: bench
+bench: bootstrap
+	$(BIN)/python tools/bench.py
+
+# Days of lab life on the unix port with a manual clock (soak/soak.py; docs/soak.md).
+# 256wK: the harness imports test helpers on top of the firmware (from source); what the soak
+# establishes is that the heap stays flat and every deadline fires, whatever the heap size.
+SOAK_DAYS ?= 14
+soak: bootstrap
+	MICROPYPATH=.frozen:.:$(MPLIB) $(MICROPYTHON) -X heapsize=256wK soak/soak.py $(SOAK_DAYS)

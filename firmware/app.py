@@ -29,6 +29,9 @@ from hal.radio import RxFrame
 VERSION = "0.2.0"
 _TICK_MS = 1000
 _ROUTINE = ("device_log", "time_set")  # queued LOW: dropped first when the outbox is full
+# Logged but not queued for the head-end: frequent, and the head-end reads meters by command;
+# queuing each would write the persisted outbox twice per reading (flash wear).
+_LOG_ONLY = ("meter_reading",)
 
 
 class App:
@@ -82,6 +85,8 @@ class App:
     def report(self, event, **fields):
         # Into the event log, and queued for the head-end (delivered in order when it is up).
         self.events.emit(event, **fields)
+        if event in _LOG_ONLY:
+            return
         fields["msg"] = "event"
         fields["event"] = event
         fields["t"] = self.clock.time()
