@@ -28,6 +28,9 @@ from hal.radio import RxFrame
 
 VERSION = "0.2.0"
 _TICK_MS = 1000
+# Frames handled per wake-up before the receive task yields: under a flood the radio always has
+# another frame, and the timers, the uplink and the watchdog's supervisor must still run.
+_RX_PER_WAKE = 8
 _ROUTINE = ("device_log", "time_set")  # queued LOW: dropped first when the outbox is full
 # Logged but not queued for the head-end: frequent, and the head-end reads meters by command;
 # queuing each would write the persisted outbox twice per reading (flash wear).
@@ -223,11 +226,15 @@ class App:
         frame = self.frame
         while True:
             await radio.wait_rx()
-            while radio.recv(frame):
+            n = 0
+            while n < _RX_PER_WAKE and radio.recv(frame):
                 self.handle(frame)
+                n += 1
             self.send_han()
             if self.hub.notes:
                 self.drain_notes()
+            if n == _RX_PER_WAKE:
+                await self.clock.sleep_ms(0)  # let the other tasks run, then drain on
 
     def tick(self, now):
         # Once a second: the WAN monitor, the inter-PAN countdown, the HAN's timers.
@@ -235,6 +242,7 @@ class App:
         if ev is not None:
             self._on_wan(ev)
         self.hub.tick(now)
+        self.hub.dos_tick(now)
         self.han.tick(self.hub, now)  # expiry, joining state (allocates: not per frame)
         self.send_han()
         self.drain_notes()

@@ -9,13 +9,6 @@ except ImportError:  # CPython
         return x
 
 
-try:
-    import micropython
+import sys
 
-    MICROPYTHON = True
-    viper = micropython.viper
-except (ImportError, AttributeError):  # CPython, or a port built without the native emitter
-    MICROPYTHON = False
-
-    def viper(f):
-        return f
+MICROPYTHON = sys.implementation.name == "micropython"

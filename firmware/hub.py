@@ -8,7 +8,7 @@
 # the flag is OFF, before anything else is parsed: the hub then answers no inter-PAN frame at
 # all. Only a command the command layer accepts (authenticated) keeps the flag alive.
 
-from firmware import discovery, interpan_frame, mac, reject, zcl
+from firmware import discovery, interpan_frame, mac, ratelimit, reject, zcl
 from firmware.beacon import Beacon
 from firmware.compat import const
 from firmware.device_log import DeviceLog
@@ -32,6 +32,13 @@ CMD_REJECTED = const(0)  # failed authentication (or junk): counted, never answe
 CMD_ANSWERED = const(1)  # authenticated but not accepted (duplicate, stale...): answered only
 CMD_ACCEPTED = const(2)  # authenticated and accepted: answered, and a keep-alive
 _NOTES_MAX = const(32)
+_GATE_REJECT = (
+    reject.OK,
+    reject.RATE_GLOBAL,
+    reject.RATE_SOURCE,
+    reject.RATE_OVERFLOW,
+    reject.AUTH_BACKOFF,
+)
 
 
 class Unauthenticated:
@@ -52,6 +59,8 @@ class Hub:
         self.interpan = InterPan(settings["interpan.keepalive_s"], settings["interpan.max_open_s"])
         self.commands = commands or Unauthenticated()
         self.han = han  # HAN membership and traffic to joined devices (firmware.han)
+        self.interpan_gate = ratelimit.gate_from_settings(settings)
+        self.beacon_budget = ratelimit.beacon_budget_from_settings(settings)
         self.wan_present = True
         self.rx = mac.MacFrame()
         self.iph = interpan_frame.InterPanHeader()
@@ -89,6 +98,12 @@ class Hub:
     def tick(self, now):
         self._flag(self.interpan.tick(now))
 
+    def dos_tick(self, now):
+        # Once a second from the shell (not per frame): the limiter's sweep and calm-down.
+        if self.interpan_gate.tick(now) == ratelimit.CALM:
+            self.note("dos_alert", state="end", **self.interpan_gate.status())
+        self.beacon_budget.tick(now)
+
     def wan_lost(self, now):
         self.wan_present = False
         self._flag(self.interpan.wan_lost(now))
@@ -124,17 +139,19 @@ class Hub:
         if f.dst_mode and f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
             return self._drop(reject.NOT_FOR_US)
         if f.ftype == mac.COMMAND and buf[f.payload_off] == mac.CMD_BEACON_REQ:
-            return self._beacon_request(f)
+            return self._beacon_request(f, now)
         if self.han is not None:
             r = self.han.on_frame(self, buf, f, now, frame.lqi)
             if r >= 0:
                 return r
         return self._drop(reject.UNHANDLED)
 
-    def _beacon_request(self, f):
+    def _beacon_request(self, f, now):
         # A beacon request is broadcast to PAN 0xFFFF, address 0xFFFF (802.15.4-2006 7.3.7).
         if f.dst_pan != mac.BROADCAST or f.dst_short != mac.BROADCAST or f.src_mode:
             return self._drop(reject.NOT_FOR_US)
+        if not self.beacon_budget.allow(now):  # a request flood must not keep the radio busy
+            return self._drop(reject.RATE_BEACON)
         self.tx_buf = self.beacon.next(self.permit_join)
         self.tx_len = self.beacon.length
         self.tx_kind = TX_BEACON
@@ -155,6 +172,9 @@ class Hub:
             return self._drop(reject.INTERPAN_OFF)
         if not self._for_us(buf, f):
             return self._drop(reject.NOT_FOR_US)
+        why = self.interpan_gate.allow(buf, f.src_ext_off, now)
+        if why:
+            return self._drop(_GATE_REJECT[why])
         h = self.iph
         if interpan_frame.parse(buf, f, h):
             return self._drop(reject.BAD_APS)
@@ -171,8 +191,12 @@ class Hub:
             self.tx_len = 0  # the command layer writes a reply, or not
             verdict = self.commands.on_interpan(self, buf, f, zh, now)
             if verdict == CMD_REJECTED:
+                if self.interpan_gate.auth_failed(buf, f.src_ext_off, now) == ratelimit.ALERT:
+                    self.note("dos_alert", state="start", **self.interpan_gate.status())
                 return self._drop(reject.UNAUTHENTICATED)
+            # CMD_ANSWERED (a duplicate): neither a failure nor trust-earning success.
             if verdict == CMD_ACCEPTED:
+                self.interpan_gate.auth_ok(buf, f.src_ext_off, now)
                 # The keep-alive: authenticated, accepted commands only.
                 self._flag(ip.command_accepted(now))
             return TRANSMIT if self.tx_len else NOTHING
@@ -222,4 +246,5 @@ class Hub:
             "rx_frames": self.rx_frames,
             "rejected": {reject.NAMES[i]: n for i, n in enumerate(self.rejected) if n},
             "han": self.han.status(now) if self.han is not None else None,
+            "dos": self.interpan_gate.status(),
         }

@@ -20,6 +20,11 @@ WRONG_PROFILE = const(13)  # inter-PAN frame for a profile other than Smart Ener
 BAD_ZCL = const(14)
 UNKNOWN_COMMAND = const(15)  # a cluster or command the hub does not serve over inter-PAN
 UNAUTHENTICATED = const(16)  # a command that failed authentication (never a keep-alive)
+RATE_GLOBAL = const(17)  # inter-PAN: the global budget is spent (firmware.ratelimit)
+RATE_SOURCE = const(18)  # inter-PAN: this source's budget is spent
+RATE_OVERFLOW = const(19)  # inter-PAN: a newcomer while the source table is full
+AUTH_BACKOFF = const(20)  # inter-PAN: this source is backing off after failed authentication
+RATE_BEACON = const(21)  # a beacon request over the beacon-reply budget
 
 NAMES = (
     "ok",
@@ -39,5 +44,10 @@ NAMES = (
     "bad_zcl",
     "unknown_command",
     "unauthenticated",
+    "rate_global",
+    "rate_source",
+    "rate_overflow",
+    "auth_backoff",
+    "rate_beacon",
 )
-COUNT = const(17)
+COUNT = const(22)

@@ -11,20 +11,23 @@ _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
 
 
-# Every intermediate stays inside +/-2**30 so it is a small int on the ESP32 (31-bit small
-# ints): these run per frame, and a big-int intermediate would allocate.
+# Every intermediate stays inside [-2**30, 2**30) so it is a small int on the ESP32 (31-bit
+# small ints): these run per frame, and a big-int intermediate would allocate. PERIOD itself
+# (2**30) is not a small int there, so the arithmetic uses _HALF twice instead.
 
 
 def ticks_add(t, delta):
     # delta: -PERIOD/2 .. PERIOD/2
-    t = t - PERIOD + (delta & _MASK)
-    return t + PERIOD if t < 0 else t
+    t = t - _HALF - _HALF + (delta & _MASK)
+    if t < 0:
+        t = t + _HALF + _HALF
+    return t
 
 
 def ticks_diff(a, b):
     # Signed distance a - b, valid while the true distance is under PERIOD / 2.
     d = (a - b) & _MASK
-    return d - PERIOD if d >= _HALF else d
+    return d - _HALF - _HALF if d >= _HALF else d
 
 
 def expired(now, deadline):

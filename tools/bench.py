@@ -38,7 +38,7 @@ BUDGETS = {
 PATHS = (
     ("beacon_request", "beacon", "beacon request: answered, or refused by the beacon budget"),
     ("interpan_off", "data", "inter-PAN frame dropped while the flag is OFF"),
-    ("interpan_ratelimited", "data", "inter-PAN frames from one source, over its own budget"),
+    ("interpan_ratelimited", "data", "one loud source, refused by its own budget or back-off"),
     ("interpan_spoofed", "data", "inter-PAN frames from 64 rotating sources (global budget)"),
     ("bad_tag", "data", "Tunneling frame the command layer refuses (not authenticated)"),
     ("accepted", "data", "Tunneling frame the command layer accepts (keep-alive)"),
@@ -150,20 +150,25 @@ def table(rows, use_valgrind, n):
     return "\n".join(lines)
 
 
-def provenance(args):
+def provenance(args, use_valgrind):
     v = subprocess.run(
-        [args.micropython, "-c", "import sys; print(sys.implementation.version)"],
+        [args.micropython, "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
         capture_output=True,
         text=True,
     ).stdout.strip()
-    rev = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    return "MicroPython %s unix port, `-X heapsize=%s`, N=%d and 2N=%d frames, commit %s" % (
+    try:
+        rev = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        rev = ""
+    runs = "callgrind, N=%d and 2N=%d frames" % (args.n, 2 * args.n)
+    if not use_valgrind:
+        runs = "wall clock, best of 5 runs of %d frames" % args.n
+    return "MicroPython %s unix port, `-X heapsize=%s`, %s, commit %s" % (
         v,
         args.heap,
-        args.n,
-        2 * args.n,
+        runs,
         rev or "?",
     )
 
@@ -202,7 +207,7 @@ def main():
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(lambda p: measure(args, p, use_valgrind), names))
     text = table(rows, use_valgrind, args.n)
-    head = provenance(args)
+    head = provenance(args, use_valgrind)
     print(head)
     print()
     print(text)

@@ -1,0 +1,238 @@
+# Per-frame cost of the hub's receive paths, for tools/bench.py (make bench).
+#
+#   MICROPYPATH=.frozen:. micropython -X heapsize=110wK bench/frames.py PATH N [count|alloc|time]
+#
+# count (default): build everything, then run N frames through the path and print one summary
+#   line. Run under callgrind with N and 2N and difference the instruction counts: start-up and
+#   set-up cancel out (reference/performance.md section 4.3).
+# alloc: the same N frames with the collector disabled; prints heap bytes per frame.
+# time:  best of 5 wall-clock runs in microseconds per frame (ticks_us). Not comparable with
+#   anything but another run on the same host; the fallback when valgrind is missing.
+#
+# The clock advances by each frame's time on air, back to back (the worst-case flood of
+# performance.md section 1), and starts 1 s before the 2**30 ms ticks wrap so every run crosses
+# it. A path that needs something the hub does not have yet prints "SKIP <reason>".
+
+import gc
+import sys
+
+from firmware import hub as hubmod
+from firmware import mac, ratelimit, reject
+from firmware.settings import Settings
+from firmware.ticks import PERIOD
+from hal.radio import RxFrame
+from tests_device import interpan_frames as ipf
+from tests_device import vectors
+
+_MASK = PERIOD - 1
+_START = PERIOD - 1000
+
+
+class Accept:
+    # Command-layer test double: every command authenticates and is accepted.
+    def on_interpan(self, hub, buf, f, zh, now):
+        return _ACCEPTED
+
+
+_ACCEPTED = getattr(hubmod, "CMD_ACCEPTED", True)
+
+
+class Nop:
+    # For the loop-overhead row: a method call with on_frame's shape that does nothing.
+    def on_frame(self, frame, now):
+        return 0
+
+
+def settings():
+    return Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87",))
+
+
+def load(psdu):
+    return vectors.load(RxFrame(), psdu)
+
+
+def spoofed(count):
+    # Tunneling frames from `count` different source EUI-64s.
+    out = []
+    for k in range(count):
+        src = bytes((0x00, 0x23, 0x7E, 0xAA, 0x00, k >> 8, k & 0xFF, 0x5A))
+        out.append(load(ipf.tunnel(src=src)))
+    return out
+
+
+def permissive_gate(hub):
+    # For paths that must reach the command layer on every frame: a gate (when the hub has one)
+    # that never refuses, never backs off and never alerts, but still does all its work.
+    if hasattr(hub, "interpan_gate"):
+        hub.interpan_gate = ratelimit.Gate(
+            ratelimit.Gcra(1000, 4096),
+            ratelimit.SourceTable(16, 1000, 4096, 30, 1000, 4096, 0, 0, 600, 2),
+            ratelimit.AuthFailures(1, 0, 300),
+        )
+
+
+def setup(path):
+    # Returns (target, frames, on-air microseconds per frame) or a str: why the path is skipped.
+    if path == "empty":
+        return Nop(), [load(vectors.BEACON_REQUEST)], 512
+    h = hubmod.Hub(settings())
+    if path == "beacon_request":
+        return h, [load(vectors.BEACON_REQUEST)], air_us(vectors.BEACON_REQUEST)
+    tunnel = ipf.tunnel()
+    us = air_us(tunnel)
+    if path == "interpan_off":  # never powered up: the flag is OFF
+        return h, [load(tunnel)], us
+    h.power_up(_START)
+    del h.notes[:]
+    if path in ("interpan_ratelimited", "interpan_spoofed"):
+        if not hasattr(h, "interpan_gate"):
+            return "hub has no interpan_gate (the limiter is not wired into firmware/hub.py yet)"
+        if path == "interpan_ratelimited":  # one loud source: refused by its own budget/back-off
+            return h, [load(tunnel)], us
+        return h, spoofed(64), us  # rotating spoofed sources: the global budget refuses
+    if path == "bad_tag":  # the hub's default command layer: nothing authenticates
+        permissive_gate(h)
+        return h, [load(tunnel)], us
+    if path == "accepted":
+        h.commands = Accept()
+        permissive_gate(h)
+        return h, [load(tunnel)], us
+    return None
+
+
+class GateTarget:
+    # The limiter alone, given the frame's source address as the hub would, counting verdicts as
+    # the hub counts drops.
+    def __init__(self, gate, src_off):
+        self.gate = gate
+        self.src_off = src_off
+        self.verdicts = [0] * len(ratelimit.NAMES)
+
+    def on_frame(self, frame, now):
+        self.verdicts[self.gate.allow(frame.buf, self.src_off, now)] += 1
+        return 0
+
+
+class BudgetTarget:
+    def __init__(self, budget):
+        self.budget = budget
+        self.verdicts = [0, 0]
+
+    def on_frame(self, frame, now):
+        self.verdicts[0 if self.budget.allow(now) else 1] += 1
+        return 0
+
+
+def src_off(psdu):
+    f = mac.MacFrame()
+    mac.parse(psdu, 0, len(psdu), f)
+    return f.src_ext_off
+
+
+def default_gate():
+    # The defaults docs/dos.md proposes.
+    r = ratelimit
+    return r.Gate(r.Gcra(10, 20), r.SourceTable(), r.AuthFailures())
+
+
+def setup_limiter(path):
+    tunnel = ipf.tunnel()
+    if path == "gate_one_source":
+        return GateTarget(default_gate(), src_off(tunnel)), [load(tunnel)], air_us(tunnel)
+    if path == "gate_spoofed":
+        return GateTarget(default_gate(), src_off(tunnel)), spoofed(64), air_us(tunnel)
+    if path == "beacon_budget":
+        b = ratelimit.Gcra(10, 5)
+        return BudgetTarget(b), [load(vectors.BEACON_REQUEST)], air_us(vectors.BEACON_REQUEST)
+    return None
+
+
+def air_us(psdu):
+    return (6 + len(psdu)) * 32  # SHR + PHR + PSDU at 32 us per octet
+
+
+def run(target, frames, step_us, n, now=_START):
+    # The measured loop. Frames (a power of two of them) are cycled by index; the clock advances
+    # by step_us per frame.
+    frac = 0
+    m = len(frames) - 1
+    out = 0
+    for i in range(n):
+        out += target.on_frame(frames[i & m], now)
+        frac += step_us
+        if frac >= 1000:
+            frac -= 1000
+            now = (now + 1) & _MASK
+    return out
+
+
+def outcome(target, n, sent):
+    # What happened to the frames, to check the path is the one named.
+    h = target
+    if isinstance(h, Nop):
+        return ""
+    if isinstance(h, BudgetTarget):
+        return "passed=%d refused=%d" % tuple(h.verdicts)
+    if isinstance(h, GateTarget):
+        names = ratelimit.NAMES
+        return " ".join("%s=%d" % (names[i], v) for i, v in enumerate(h.verdicts) if v)
+    parts = []
+    if sent:
+        parts.append("transmit=%d" % sent)
+    for code in range(1, reject.COUNT):
+        if h.rejected[code]:
+            parts.append("%s=%d" % (reject.NAMES[code], h.rejected[code]))
+    done = n - sent - sum(h.rejected)
+    if done > 0:
+        parts.append("accepted_or_silent=%d" % done)
+    return " ".join(parts)
+
+
+def main(argv):
+    path = argv[0]
+    n = int(argv[1])
+    mode = argv[2] if len(argv) > 2 else "count"
+    got = setup(path)
+    if got is None:
+        got = setup_limiter(path)
+    if got is None:
+        print("unknown path %s" % path)
+        return 2
+    if isinstance(got, str):
+        print("SKIP %s" % got)
+        return 0
+    target, frames, step = got
+    if mode == "alloc":
+        # Warm up (first-use allocations are not per frame), ending before the measured run.
+        run(target, frames, step, 16, _START - 1000)
+        if isinstance(target, hubmod.Hub):
+            target.rejected = [0] * reject.COUNT
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        run(target, frames, step, n)
+        used = gc.mem_alloc() - before
+        gc.enable()
+        print("alloc %s bytes=%d frames=%d" % (path, used, n))
+        return 0
+    if mode == "time":
+        from time import ticks_diff, ticks_us
+
+        best = None
+        for _ in range(5):
+            target, frames, step = setup(path) or setup_limiter(path)  # fresh state each run
+            gc.collect()
+            t0 = ticks_us()
+            run(target, frames, step, n)
+            dt = ticks_diff(ticks_us(), t0)
+            best = dt if best is None or dt < best else best
+        print("time %s us_per_frame=%.3f" % (path, best / n))
+        return 0
+    out = run(target, frames, step, n)
+    line = "bench %s n=%d air_us=%d psdu=%d " % (path, n, step, frames[0].n)
+    print(line + outcome(target, n, out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
