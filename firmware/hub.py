@@ -12,7 +12,7 @@ from firmware import discovery, interpan_frame, mac, ratelimit, reject, zcl
 from firmware.beacon import Beacon
 from firmware.compat import const
 from firmware.device_log import DeviceLog
-from firmware.eui64 import equals_le, read_le
+from firmware.eui64 import read_le
 from firmware.interpan import InterPan
 from hal.radio import PSDU_MAX
 
@@ -51,6 +51,7 @@ class Unauthenticated:
 class Hub:
     def __init__(self, settings, storage=None, commands=None, han=None):
         self.eui = settings.eui64()
+        self._eui_air = bytes(self.eui[7 - i] for i in range(8))  # as it is on air
         self.pan_id = settings["radio.pan_id"]
         self.channel = settings["radio.channel"]
         self.permit_join = settings["join.permit"]
@@ -130,11 +131,19 @@ class Hub:
         if not frame.crc_ok:
             return self._drop(reject.BAD_FCS)
         buf = frame.buf
+        # The cheapest floods are decided from fixed header octets, before any parse.
+        if mac.is_beacon_request(buf, frame.off, frame.n):
+            return self._beacon_reply(now)
+        src = interpan_frame.header_source(buf, frame.off, frame.n)
+        if src >= 0:
+            why = self._interpan_gate(buf, frame.off, src, now)
+            if why:
+                return self._drop(why)
         f = self.rx
         why = mac.parse(buf, frame.off, frame.n, f)
         if why:
             return self._drop(why)
-        if interpan_frame.is_interpan(buf, f):
+        if src >= 0:
             return self._interpan(buf, f, now)
         if f.dst_mode and f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
             return self._drop(reject.NOT_FOR_US)
@@ -147,9 +156,11 @@ class Hub:
         return self._drop(reject.UNHANDLED)
 
     def _beacon_request(self, f, now):
-        # A beacon request is broadcast to PAN 0xFFFF, address 0xFFFF (802.15.4-2006 7.3.7).
-        if f.dst_pan != mac.BROADCAST or f.dst_short != mac.BROADCAST or f.src_mode:
-            return self._drop(reject.NOT_FOR_US)
+        # A beacon request is broadcast to PAN 0xFFFF, address 0xFFFF (802.15.4-2006 7.3.7);
+        # the canonical form never gets here (mac.is_beacon_request). Others are not answered.
+        return self._drop(reject.NOT_FOR_US)
+
+    def _beacon_reply(self, now):
         if not self.beacon_budget.allow(now):  # a request flood must not keep the radio busy
             return self._drop(reject.RATE_BEACON)
         self.tx_buf = self.beacon.next(self.permit_join)
@@ -157,24 +168,30 @@ class Hub:
         self.tx_kind = TX_BEACON
         return TRANSMIT
 
-    def _for_us(self, buf, f):
-        # Inter-PAN destination: our PAN or 0xFFFF, and broadcast or our own EUI-64.
-        if f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
-            return False
-        if f.dst_mode == mac.ADDR_EXT:
-            return equals_le(buf, f.dst_ext_off, self.eui)
-        return f.dst_short == mac.BROADCAST
+    def _interpan_gate(self, buf, off, src, now):
+        # From the header octets of an inter-PAN frame: a reject code, or 0 to go on. OFF
+        # first (not even the limiter sees those frames), then the destination (our PAN or
+        # 0xFFFF; our EUI-64 or broadcast), then the budgets.
+        ip = self.interpan
+        if ip.is_on():
+            self.tick(now)  # a countdown that ran out since the shell's last tick ends here
+            if not ip.is_on():
+                return reject.INTERPAN_OFF
+        else:
+            return reject.INTERPAN_OFF
+        pan = buf[off + 3] | (buf[off + 4] << 8)
+        if pan != mac.BROADCAST and pan != self.pan_id:
+            return reject.NOT_FOR_US
+        if src == off + 15:  # a 64-bit destination at off + 5
+            if not buf.startswith(self._eui_air, off + 5):  # C compare, no allocation
+                return reject.NOT_FOR_US
+        elif buf[off + 5] != 0xFF or buf[off + 6] != 0xFF:
+            return reject.NOT_FOR_US
+        return _GATE_REJECT[self.interpan_gate.allow(buf, src, now)]
 
     def _interpan(self, buf, f, now):
+        # An inter-PAN frame past the gate (on, for us, within budget): parse the rest.
         ip = self.interpan
-        self.tick(now)  # a countdown that ran out since the shell's last tick ends here
-        if not ip.is_on():
-            return self._drop(reject.INTERPAN_OFF)
-        if not self._for_us(buf, f):
-            return self._drop(reject.NOT_FOR_US)
-        why = self.interpan_gate.allow(buf, f.src_ext_off, now)
-        if why:
-            return self._drop(_GATE_REJECT[why])
         h = self.iph
         if interpan_frame.parse(buf, f, h):
             return self._drop(reject.BAD_APS)

@@ -54,35 +54,71 @@ class MacFrame:
         return bool(self.fcf & _PENDING)
 
 
+def is_beacon_request(buf, off, n):
+    # The canonical beacon request (FCF 0x0803, to PAN 0xFFFF address 0xFFFF, command 7, the
+    # only form the hub answers), recognised from its fixed octets before any general parse:
+    # beacon-request floods are the cheapest attack, so this is the cheapest path.
+    return (
+        n == 10
+        and buf[off] == 0x03
+        and buf[off + 1] == 0x08
+        and buf[off + 7] == CMD_BEACON_REQ
+        and buf[off + 3] == 0xFF
+        and buf[off + 4] == 0xFF
+        and buf[off + 5] == 0xFF
+        and buf[off + 6] == 0xFF
+    )
+
+
+# parse() is split in three so that no function's frame is over 11 words: MicroPython puts a
+# larger frame on the GC heap at every call (reference/performance.md 2.3), which costs about
+# as much as the parse itself.
+
+
 def parse(buf, off, n, f):
     # Parse the PSDU buf[off:off+n] (FCS included, already checked by the radio) into f.
     # Returns reject.OK or a reject code; f is only meaningful after OK.
     if n < 5:
         return reject.TOO_SHORT
-    end = off + n - 2
     fcf = buf[off] | (buf[off + 1] << 8)
-    ftype = fcf & 7
-    if ftype > COMMAND:
+    why = _check_fcf(fcf)
+    if why:
+        return why
+    f.fcf = fcf
+    f.ftype = fcf & 7
+    f.seq = buf[off + 2]
+    f.payload_end = off + n - 2
+    why = _addresses(buf, off + 3, f)
+    if why:
+        return why
+    return _fixed_fields(f)
+
+
+def _check_fcf(fcf):
+    if fcf & 7 > COMMAND:
         return reject.RESERVED_TYPE
     if fcf & _SECURITY:
         return reject.MAC_SECURITY
     if (fcf >> 12) & 3 > 1:
         return reject.RESERVED_VERSION
     dm = (fcf >> 10) & 3
-    sm = (fcf >> 14) & 3
+    sm = fcf >> 14
     if dm == 1 or sm == 1:
         return reject.RESERVED_ADDR_MODE
-    comp = fcf & _PANID_COMP
-    if comp and not (dm and sm):
+    if fcf & _PANID_COMP and not (dm and sm):
         return reject.BAD_PANID_COMP
-    f.fcf = fcf
-    f.ftype = ftype
-    f.seq = buf[off + 2]
+    return reject.OK
+
+
+def _addresses(buf, p, f):
+    end = f.payload_end
+    fcf = f.fcf
+    dm = (fcf >> 10) & 3
+    sm = fcf >> 14
     f.dst_mode = dm
     f.src_mode = sm
     f.dst_pan = f.dst_short = f.dst_ext_off = -1
     f.src_pan = f.src_short = f.src_ext_off = -1
-    p = off + 3
     if dm:
         if p + (4 if dm == ADDR_SHORT else 10) > end:
             return reject.TRUNCATED
@@ -95,11 +131,11 @@ def parse(buf, off, n, f):
             f.dst_ext_off = p
             p += 8
     if sm:
-        if comp:
+        if fcf & _PANID_COMP:
             f.src_pan = f.dst_pan
+        elif p + 2 > end:
+            return reject.TRUNCATED
         else:
-            if p + 2 > end:
-                return reject.TRUNCATED
             f.src_pan = buf[p] | (buf[p + 1] << 8)
             p += 2
         if p + (2 if sm == ADDR_SHORT else 8) > end:
@@ -111,16 +147,22 @@ def parse(buf, off, n, f):
             f.src_ext_off = p
             p += 8
     f.payload_off = p
-    f.payload_end = end
-    # Fixed fields each frame type must carry.
-    if ftype == BEACON:
-        if not sm or p + 4 > end:  # superframe (2) + GTS spec (1) + pending spec (1)
+    return reject.OK
+
+
+def _fixed_fields(f):
+    # Fields each frame type must carry.
+    p = f.payload_off
+    end = f.payload_end
+    t = f.ftype
+    if t == BEACON:
+        if not f.src_mode or p + 4 > end:  # superframe (2) + GTS spec (1) + pending spec (1)
             return reject.TRUNCATED
-    elif ftype == COMMAND:
+    elif t == COMMAND:
         if p >= end:
             return reject.TRUNCATED
-    elif ftype == ACK:
-        if dm or sm or p != end:
+    elif t == ACK:
+        if f.dst_mode or f.src_mode or p != end:
             return reject.TRUNCATED
     return reject.OK
 
