@@ -8,7 +8,7 @@ MPLIB := $(VENV)/mplib
 MICROPYTHON := $(BIN)/micropython
 HEAP ?= 110wK
 
-.PHONY: all bootstrap run test test-host test-device lint format clean soak
+.PHONY: all bootstrap run test test-host test-device lint format clean soak flood bench
 
 all: test
 
@@ -151,3 +151,9 @@ bench: bootstrap
 SOAK_DAYS ?= 14
 soak: bootstrap
 	MICROPYPATH=.frozen:.:$(MPLIB) $(MICROPYTHON) -X heapsize=256wK soak/soak.py $(SOAK_DAYS)
+
+# A flood of spoofed inter-PAN frames at the 802.15.4 line rate against the lab, with an
+# installer working through it (tools/flood.py; results in docs/performance.md).
+FLOOD_FRAMES ?= 3000
+flood: bootstrap
+	$(BIN)/python tools/flood.py run --count $(FLOOD_FRAMES)

@@ -17,6 +17,7 @@ from firmware import device_log, reject, wan_monitor, wan_msg
 from firmware import han as hanmod
 from firmware.command_store import CommandStore
 from firmware.commands import Commands
+from firmware.compat import MICROPYTHON
 from firmware.eui64 import parse as parse_eui
 from firmware.eui64 import to_guid
 from firmware.hub import TRANSMIT, TX_BEACON, TX_DISCOVERY, Hub
@@ -258,6 +259,13 @@ class App:
             self.radio.hello()
             self.report_rejects()
             gc.collect()  # at an idle point, so a collection never lands inside a burst
+            if MICROPYTHON:
+                self.events.emit(
+                    "stats",
+                    rx_frames=self.hub.rx_frames,
+                    heap_used=gc.mem_alloc(),
+                    heap_free=gc.mem_free(),
+                )
             self._beat = self.clock.uptime_ms()
             await self.clock.sleep_ms(interval)
 
