@@ -327,7 +327,13 @@ def run(args):
     total = len(cmds)
     done = [False] * total
     print("service request %s: %d commands for %s" % (args.file, total, to_guid(target)))
-    state = executed(radio, frame, conf, target, whose, [c["counter"] for c in cmds], args.wait)
+    counters = [c["counter"] for c in cmds]
+    state = executed(radio, frame, conf, target, whose, counters, args.wait)
+    for attempt in range(args.retries):
+        if state is not None:
+            break
+        time.sleep(min(2**attempt * 0.25, 5))  # the hub may be rate-limiting this HHT
+        state = executed(radio, frame, conf, target, whose, counters, args.wait)
     if state is None:
         print("no answer from the hub (inter-PAN off, or out of range)")
         return 1
