@@ -13,7 +13,7 @@
 import asyncio
 import gc
 
-from firmware import device_log, reject, wan_monitor, wan_msg
+from firmware import device_log, interpan_frame, reject, wan_monitor, wan_msg
 from firmware import han as hanmod
 from firmware.command_store import CommandStore
 from firmware.commands import Commands
@@ -78,7 +78,10 @@ class App:
                 self.on_message,
                 self._hello,
             )
-        self.frame = RxFrame(board.radio.HEADROOM)
+        # Receive slots: a wake-up's inter-PAN frames are parked in theirs (no copy) until the
+        # wake-up's other frames (meter polls, HAN traffic, beacons) have been served.
+        self.frames = [RxFrame(board.radio.HEADROOM) for _ in range(_RX_PER_WAKE + 1)]
+        self.frame = self.frames[0]
         self._reported = [0] * reject.COUNT
         self._han_reported = [0] * len(hanmod.REJECT_NAMES)
         self._tasks = ()
@@ -222,19 +225,34 @@ class App:
             elif hub.tx_kind == TX_DISCOVERY:
                 self.events.emit("discovery_tx", length=hub.tx_len)
 
-    async def _receive(self):
+    def receive_batch(self):
+        # Up to _RX_PER_WAKE frames from the radio; inter-PAN work comes last (docs/dos.md:
+        # HAN traffic keeps priority). Returns how many frames were read.
         radio = self.radio
-        frame = self.frame
+        frames = self.frames
+        parked = 0
+        n = 0
+        while n < _RX_PER_WAKE:
+            fr = frames[parked]
+            if not radio.recv(fr):
+                break
+            n += 1
+            if interpan_frame.header_source(fr.buf, fr.off, fr.n) >= 0:
+                parked += 1  # keep it in its slot; the next frame goes to the next one
+            else:
+                self.handle(fr)
+        self.send_han()  # the meters' frames go out before any inter-PAN work
+        for i in range(parked):
+            self.handle(frames[i])
+        self.send_han()
+        if self.hub.notes:
+            self.drain_notes()
+        return n
+
+    async def _receive(self):
         while True:
-            await radio.wait_rx()
-            n = 0
-            while n < _RX_PER_WAKE and radio.recv(frame):
-                self.handle(frame)
-                n += 1
-            self.send_han()
-            if self.hub.notes:
-                self.drain_notes()
-            if n == _RX_PER_WAKE:
+            await self.radio.wait_rx()
+            if self.receive_batch() == _RX_PER_WAKE:
                 await self.clock.sleep_ms(0)  # let the other tasks run, then drain on
 
     def tick(self, now):

@@ -32,6 +32,8 @@ HEAP_OVERRIDES = {
     # the 222 KB that 110wK gives; on a board the firmware is frozen into flash (manifest.py),
     # where bytecode costs no heap. docs/performance.md has the RAM budget.
     "test_esp32_app": "256wK",
+    # The whole app and the HAN test helpers, compiled from source on the heap.
+    "test_app_priority": "256wK",
 }
 
 

@@ -1,0 +1,132 @@
+# The shell's receive batch: inter-PAN work waits until the batch's other frames (HAN traffic,
+# beacon requests) have been served, and the batch neither copies nor allocates for it.
+import gc
+import sys
+import unittest
+
+from firmware import interpan_frame, mac
+from firmware.app import App
+from firmware.events import Events
+from hal.fake.clock import ManualClock
+from hal.fake.medium import FakeRadio
+from hal.fake.storage import MemoryStorage
+from hal.indicators import Indicators
+from tests_device import interpan_frames as ipf
+from tests_device import vectors
+from tests_device.test_han import CAP_ESME, ESME_EUI, assoc_request
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+
+class ReplayRadio(FakeRadio):
+    # Delivers a fixed list of PSDUs by index: no list mutation, so nothing the radio does
+    # shows in a gc.mem_alloc() delta.
+    def __init__(self, psdus):
+        FakeRadio.__init__(self)
+        self.psdus = psdus
+        self.i = 0
+
+    def recv(self, frame):
+        if self.i >= len(self.psdus):
+            return False
+        p = self.psdus[self.i]
+        self.i += 1
+        buf = frame.buf
+        for j in range(len(p)):
+            buf[j] = p[j]
+        frame.off = 0
+        frame.n = len(p)
+        frame.crc_ok = True
+        return True
+
+    def send(self, buf, n):
+        return True
+
+
+class Leds(Indicators):
+    def _show(self, name, on):
+        pass
+
+
+class Board:
+    name = "test"
+
+    def __init__(self):
+        self.clock = ManualClock()
+        self.radio = FakeRadio(inbox_max=32)
+        self.storage = MemoryStorage()
+        self.events = Events(lambda line: None, self.clock)
+        self.indicators = Leds()
+        self.watchdog = None
+        self.wan = None
+
+
+def make_app():
+    b = Board()
+    app = App(
+        b,
+        (
+            "hub.eui64=00-23-7E-00-00-12-D6-87",
+            "radio.pan_id=0x1A2B",
+            "han.devices=00-23-7E-00-00-00-00-01:esme",
+        ),
+    )
+    app.hub.power_up(0)
+    app.han.start(app.hub, 0)
+    return b, app
+
+
+def kind(psdu):
+    f = mac.MacFrame()
+    mac.parse(psdu, 0, len(psdu), f)
+    if f.ftype == mac.BEACON:
+        return "beacon"
+    if f.ftype == mac.COMMAND:
+        return "mac_command"  # the association response
+    return "interpan" if interpan_frame.is_interpan(psdu, f) else "other"
+
+
+class PriorityTest(unittest.TestCase):
+    def test_inter_pan_answers_come_after_the_batch_s_other_frames(self):
+        b, app = make_app()
+        for psdu in (
+            ipf.get_details(seq=1),
+            ipf.get_details(seq=2),
+            assoc_request(ESME_EUI, CAP_ESME),
+            vectors.BEACON_REQUEST,
+            ipf.get_details(seq=3),
+        ):
+            b.radio.inject(psdu)
+        self.assertEqual(app.receive_batch(), 5)
+        # The association response and the beacon in arrival order; inter-PAN after both.
+        self.assertEqual(
+            [kind(p) for p in b.radio.sent],
+            ["mac_command", "beacon", "interpan", "interpan", "interpan"],
+        )
+
+    def test_a_full_batch_parks_at_most_its_size(self):
+        b, app = make_app()
+        for i in range(12):
+            b.radio.inject(ipf.get_details(seq=i))
+        self.assertEqual(app.receive_batch(), 8)  # then the task yields to the others
+        self.assertEqual(len(b.radio.sent), 8)
+        self.assertEqual(app.receive_batch(), 4)
+
+    @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
+    def test_parking_allocates_nothing(self):
+        b, app = make_app()
+        app.hub.interpan_off(0)  # dropped frames: the batch's own cost is what is measured
+        psdu = ipf.get_details()
+        radio = app.radio = ReplayRadio([psdu] * 4 + [vectors.COORD_REALIGN] * 4)
+        app.receive_batch()
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            for _ in range(50):
+                radio.i = 0
+                app.receive_batch()  # 4 parked inter-PAN frames, 4 others
+            grew = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+        self.assertEqual(grew, 0)
