@@ -177,6 +177,31 @@ def test_meter_commands_route_back_to_their_channel(tmp_path):
             "00-23-7E-00-00-00-00-01",
         )
         assert h["status"] == "ok" and h["originator"] == "00-23-7E-00-00-00-00-01"
+        # A prepayment top-up the ESME executes: its credit moves, exactly once.
+        t = headend.request(
+            he + 1,
+            {
+                "op": "gbcs",
+                "as": "supplier",
+                "counter": 903,
+                "message": "prepay_topup",
+                "fields": ["00001388"],
+                "to": "00-23-7E-00-00-00-00-01",
+            },
+        )
+        assert t["response"]["status"] == "ok", t
+        again = hht_send(
+            zep,
+            "prepay_topup",
+            "00001388",
+            "--as",
+            "supplier",
+            "--counter",
+            "903",
+            "--to",
+            "00-23-7E-00-00-00-00-01",
+        )
+        assert again["status"] == "duplicate"
         # Gas reads come from the hub's copy: answered at once, the GSME not woken.
         g = hht_send(
             zep,
@@ -197,6 +222,12 @@ def test_meter_commands_route_back_to_their_channel(tmp_path):
         if line.startswith("hub") and "| {" in line
     ]
     routed = [(e["counter"], e["channel"]) for e in events if e["event"] == "command_response"]
-    assert routed == [(900, "wan"), (901, "interpan")]
+    assert routed == [(900, "wan"), (901, "interpan"), (903, "wan")]
     forwarded = [e["guid"] for e in events if e["event"] == "forwarded"]
-    assert forwarded == ["00-23-7E-00-00-00-00-01"] * 2  # never the gas meter
+    assert forwarded == ["00-23-7E-00-00-00-00-01"] * 3  # never the gas meter
+    esme = [
+        json.loads(line.split("| ", 1)[1])
+        for line in lab.lines
+        if line.startswith("esme") and "| {" in line
+    ]
+    assert [e["credit"] for e in esme if e["event"] == "topup_applied"] == [5000]

@@ -140,6 +140,8 @@ class Meter:
         self.channel = 0
         self.short = 0xFFFF
         self.reading = args.reading
+        self.credit = 0  # prepayment credit, pence: what a top-up adds to
+        self.tariff = None  # the last tariff set (hex of its field)
         self._mac_seq = crc16(self.eui, 0, 8) & 0xFF
         self._nwk_seq = 0
         self._aps_ctr = 0
@@ -171,6 +173,8 @@ class Meter:
             self.short = int(st["short"])
             if self.args.reading_given is False:
                 self.reading = int(st.get("reading", self.reading))
+            self.credit = int(st.get("credit", 0))
+            self.tariff = st.get("tariff")
         except (ValueError, KeyError, TypeError):
             self.hub = None  # a damaged state file: join afresh
 
@@ -183,6 +187,8 @@ class Meter:
             "channel": self.channel,
             "short": self.short,
             "reading": self.reading,
+            "credit": self.credit,
+            "tariff": self.tariff,
         }
         tmp = self.state_path + ".tmp"
         with open(tmp, "w") as fh:
@@ -412,12 +418,27 @@ class Meter:
 
     def execute(self, cluster, command, payload):
         """A cluster-specific command addressed to the meter: the ZCL status to answer with.
-        The command layer's meter commands (top-up, tariff) plug in here."""
+        Forwarded GBCS commands arrive in an SE Tunneling TransferData; the meter executes the
+        ones it knows: a prepayment top-up (one field: the amount, pence, big-endian) adds to
+        its credit, a tariff update replaces its tariff. Both persist with its state."""
         about = {}
+        status = 0x00  # SUCCESS
         if cluster == TUNNELING and command == TUNNEL_TRANSFER_DATA:
             about = describe_tunnelled(payload)
+            code, fields = tunnelled_fields(payload)
+            if code == catalogue.PREPAY_TOPUP:
+                if len(fields) == 1 and 0 < len(fields[0]) <= 4:
+                    self.credit += int.from_bytes(fields[0], "big")
+                    self._save()
+                    self.emit("topup_applied", credit=self.credit)
+                else:
+                    status = 0x85  # ZCL INVALID_FIELD
+            elif code == catalogue.TARIFF_UPDATE and fields:
+                self.tariff = fields[0].hex()
+                self._save()
+                self.emit("tariff_updated")
         self.emit("command_rx", cluster="0x%04X" % cluster, command=command, **about)
-        return 0x00  # SUCCESS
+        return status
 
     def handle(self, buf, f):
         """A frame addressed to the meter: returns True when the hub said more are pending."""
@@ -546,18 +567,29 @@ class Meter:
         return 0
 
 
+def tunnelled_fields(payload):
+    """(message code, [field bytes]) of a forwarded command, or (None, []) if malformed."""
+    if len(payload) < 12:
+        return None, []
+    fields = []
+    p = 12
+    while p < len(payload):
+        n = payload[p]
+        if p + 1 + n > len(payload):
+            return None, []
+        fields.append(bytes(payload[p + 1 : p + 1 + n]))
+        p += 1 + n
+    return payload[2] << 8 | payload[3], fields
+
+
 def describe_tunnelled(payload):
     """What a forwarded command says: tunnel id (2, LE), message code (2, BE), originator (8),
     then length-prefixed fields. Fields of sensitive messages are not shown."""
     if len(payload) < 12:
         return {"payload": payload.hex()}
-    code = payload[2] << 8 | payload[3]
-    fields = []
-    p = 12
-    while p < len(payload):
-        n = payload[p]
-        fields.append(payload[p + 1 : p + 1 + n].hex())
-        p += 1 + n
+    code, raw = tunnelled_fields(payload)
+    fields = [f.hex() for f in raw]
+    code = code if code is not None else payload[2] << 8 | payload[3]
     sensitive = catalogue.MESSAGES.get(code, (None, None, None, False))[3]
     return {
         "tunnel": payload[0] | payload[1] << 8,
