@@ -59,6 +59,7 @@ class App:
             s, board.storage, self.hub.device_log, self.hub.eui, self.hub.pan_id
         )
         self.han.on_response = self.commands.on_meter_response
+        self.han.on_command = self.commands.on_han
         self.outbox = Outbox(board.storage, "outbox", s["wan.outbox_items"], s["wan.outbox_bytes"])
         self.monitor = wan_monitor.WanMonitor(
             s["wan.loss_after_s"],

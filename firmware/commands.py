@@ -270,6 +270,26 @@ class Commands:
             return cat.Q_UNKNOWN  # aged out of the log; its counter can never run again
         return cat.Q_NOT_EXECUTED
 
+    def on_han(self, hub, slot, z, buf, end, now):
+        # The HAN layer's hook for a GBCS command a member sends (SE Tunneling TransferData:
+        # tunnel ID, then the message), e.g. a meter's installer-PIN menu enabling inter-PAN.
+        # The answer goes back to the member over the HAN; a copy is queued for the WAN.
+        if end - z.payload_off < 2:
+            return
+        accepted, rsp = self.process(hub, HAN, buf, z.payload_off + 2, end, now)
+        if rsp is None:
+            return
+        out = bytes(
+            (
+                zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE,
+                z.seq,
+                TUNNEL_TRANSFER_DATA_RSP,
+                buf[z.payload_off],
+                buf[z.payload_off + 1],
+            )
+        )
+        hub.han.send_to_device(hub.han.table.eui(slot), TUNNELING_CLUSTER, out + rsp, "wan", now)
+
     # --- meters' answers ----------------------------------------------------------------------
 
     def _await_meter(self, hub, meter, orig, counter, code, channel, key):

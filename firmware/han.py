@@ -252,6 +252,7 @@ class Han:
         self.tx_buf = None  # after tx_next(): the frame to send
         self.reply = None  # after CACHED: the ZCL reply built from the hub's copy
         self.on_response = None  # the command layer's hook for ZCL frames from meters
+        self.on_command = None  # and for GBCS commands a member sends (its installer-PIN menu)
         self._readings = bytearray(6 * table_max)  # air order, as the meter sent it
         self._reading_at = [-1] * table_max  # uptime s when cached, -1 none
         self._reading_note = [-1] * table_max
@@ -605,6 +606,13 @@ class Han:
                 self._cache(hub, s, find_summation(buf, z.payload_off, end, True), buf)
         if a.cluster == METERING and z.command == _REPORT_ATTRS:
             pass  # a routine report: cached above, nobody waits for it
+        elif (
+            a.cluster == TUNNELING
+            and z.command == TUNNEL_TRANSFER_DATA
+            and not fc & zcl.SERVER_TO_CLIENT
+            and self.on_command is not None
+        ):
+            self.on_command(hub, s, z, buf, end, now)  # a GBCS command from the member
         elif self.on_response is not None:
             self.on_response(hub, s, a, z, buf, end, now)
         else:

@@ -231,3 +231,65 @@ def test_meter_commands_route_back_to_their_channel(tmp_path):
         if line.startswith("esme") and "| {" in line
     ]
     assert [e["credit"] for e in esme if e["event"] == "topup_applied"] == [5000]
+
+
+def test_meter_pin_menu_reopens_interpan_over_the_han(tmp_path):
+    # "Install and leave" closes inter-PAN; a joined ESME's installer-PIN menu (SIGUSR1 to the
+    # simulator) sends a signed interpan_enable over the HAN and the hub opens it again.
+    import signal
+    import time
+
+    zep, he = free_udp_port(), free_tcp_pair()
+    lab = procs.Proc(
+        "lab",
+        [
+            sys.executable,
+            "tools/lab.py",
+            "--dir",
+            str(tmp_path),
+            "--port",
+            str(zep),
+            "--headend",
+            str(he),
+        ],
+        echo=False,
+    )
+    try:
+        assert lab.wait_for("The lab is up", timeout=30) is not None
+        i = lab.wait_for('"device_joined"', timeout=30)
+        assert lab.wait_for('"device_joined"', timeout=30, start=i + 1) is not None
+        off = hht_send(zep, "interpan_off", "--as", "installer")
+        assert off is None or off["status"] == "ok"
+        assert lab.wait_for('"off_command"', timeout=10) is not None
+        esme = subprocess.run(
+            ["pgrep", "-f", "meter.py --kind esme .*%s" % tmp_path], capture_output=True, text=True
+        ).stdout.split()
+        assert len(esme) == 1, esme
+        os.kill(int(esme[0]), signal.SIGUSR1)
+        assert lab.wait_for('"trusted_enable"', timeout=20) is not None, "\n".join(lab.lines)
+        time.sleep(0.5)
+        d = subprocess.run(
+            [
+                sys.executable,
+                "tools/hht.py",
+                "--medium",
+                "127.0.0.1:%d" % zep,
+                "discover",
+                GUID,
+                "--json",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert json.loads(d.stdout)["interpan_state"] == "on"
+    finally:
+        assert lab.stop(timeout=30) == 0
+    events = [
+        json.loads(line.split("| ", 1)[1])
+        for line in lab.lines
+        if line.startswith("hub") and "| {" in line
+    ]
+    enable = [e for e in events if e["event"] == "command" and e["message"] == "interpan_enable"]
+    assert [(e["channel"], e["status"]) for e in enable] == [("han", "ok")]

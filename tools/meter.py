@@ -38,12 +38,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from firmware import beacon, catalogue, mac, nwk, reject, zcl  # noqa: E402
+from firmware import beacon, ber, catalogue, mac, nwk, reject, zcl  # noqa: E402
+from firmware.catalogue import INTERPAN_ENABLE  # noqa: E402
+from firmware.commands import signed  # noqa: E402
 from firmware.crc16 import crc16  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from hal.radio import PSDU_MAX, RxFrame  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
+from tools import provisioning  # noqa: E402
 
 CAP_ESME = 0x8C  # allocate address | receiver on when idle | mains powered (802.15.4 7.3.1.2)
 CAP_GSME = 0x80  # allocate address; battery powered, receiver off when idle
@@ -141,6 +144,7 @@ class Meter:
         self.short = 0xFFFF
         self.reading = args.reading
         self.credit = 0  # prepayment credit, pence: what a top-up adds to
+        self.pin_enable = False  # SIGUSR1: the installer-PIN menu's "enable inter-PAN"
         self.tariff = None  # the last tariff set (hex of its field)
         self._mac_seq = crc16(self.eui, 0, 8) & 0xFF
         self._nwk_seq = 0
@@ -407,6 +411,34 @@ class Meter:
             tx[p + i] = b
         return self.send(p + len(payload))
 
+    def send_pin_enable(self):
+        # The installer-PIN menu's "enable inter-PAN": a GBCS command signed with this
+        # meter's own key (provisioning file), sent to the hub over the HAN in an SE Tunneling
+        # TransferData. The hub accepts it only from a member of its HAN.
+        self.pin_enable = False
+        try:
+            eui, key = provisioning.party(
+                provisioning.load(self.args.provisioning), to_guid(self.eui)
+            )
+        except SystemExit:
+            self.emit("pin_enable_refused", reason="no key for this meter")
+            return
+        msg = signed(
+            1,
+            time.time_ns() // 1000000,
+            eui,
+            parse_eui(self.hub),
+            INTERPAN_ENABLE,
+            ber.sequence(),
+            key,
+        )
+        self._zcl_seq = (self._zcl_seq + 1) & 0xFF
+        self._zcl_frame(
+            TUNNELING,
+            bytes((zcl.CLUSTER_SPECIFIC, self._zcl_seq, TUNNEL_TRANSFER_DATA, 0, 0)) + msg,
+        )
+        self.emit("pin_enable_tx")
+
     def report(self):
         self.reading = (self.reading + self.args.rate) % (1 << 48)
         self._zcl_seq = (self._zcl_seq + 1) & 0xFF
@@ -532,6 +564,8 @@ class Meter:
         polls = 0
         while joined and not self.stop:
             now = time.monotonic()
+            if self.pin_enable:
+                self.send_pin_enable()
             if now >= next_hello:
                 self.radio.hello()  # the medium forgets nodes it has not heard from
                 next_hello = now + 5
@@ -615,6 +649,7 @@ def parse_args(argv):
     ap.add_argument("--reading", type=int, default=None, help="initial meter reading")
     ap.add_argument("--rate", type=int, default=1, help="reading increase per report")
     ap.add_argument("--battery-s", type=float, default=60.0, help="battery report interval")
+    ap.add_argument("--provisioning", help="this meter's key (default tools/demo/lab.json)")
     ap.add_argument("--listen-ms", type=float, default=60.0, help="GSME: listen after a poll")
     ap.add_argument("--max-polls", type=int, default=8, help="GSME: data requests per wake")
     ap.add_argument("--scan-wait", type=float, default=0.3, help="seconds per scanned channel")
@@ -640,8 +675,12 @@ def main(argv=None):
     def stop(*_):
         meter.stop = True
 
+    def pin_menu(*_):
+        meter.pin_enable = True  # sent from the main loop, not from the signal handler
+
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGUSR1, pin_menu)
     return meter.run()
 
 
