@@ -38,6 +38,6 @@ def decode_json(msg):
         return None
     try:
         obj = json.loads(bytes(msg[1:]))
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RuntimeError):  # RuntimeError: nesting too deep
         return None
     return obj if isinstance(obj, dict) else None

@@ -43,3 +43,8 @@ class DiscoveryCodecTest(unittest.TestCase):
         end = discovery.write_details(buf, 0, bytes(8), 1, 11, 1, 1, True, [bytes(8)], 0)
         for cut in range(end):
             self.assertIsNone(discovery.parse_details(buf, 0, cut))
+
+
+class DeepNestingTest(unittest.TestCase):
+    def test_deeply_nested_json_is_junk(self):
+        self.assertIsNone(wan_msg.decode_json(bytes((wan_msg.JSON,)) + b"[" * 2000))
