@@ -12,10 +12,7 @@ import sys
 gc.collect()
 base = gc.mem_alloc()
 from firmware.app import App  # noqa: E402
-from firmware.events import Events  # noqa: E402
-from hal.fake.clock import ManualClock  # noqa: E402
-from hal.fake.storage import MemoryStorage  # noqa: E402
-from hal.indicators import Indicators  # noqa: E402
+from hal.fake.board import FakeBoard  # noqa: E402
 from hal.radio import Radio  # noqa: E402
 
 gc.collect()
@@ -31,26 +28,8 @@ class _Radio(Radio):
         return True
 
 
-class _Leds(Indicators):
-    def _show(self, name, on):
-        pass
-
-
-class _Board:
-    name = "bench"
-
-    def __init__(self):
-        self.clock = ManualClock()
-        self.radio = _Radio()
-        self.storage = MemoryStorage()
-        self.events = Events(lambda line: None, self.clock)
-        self.indicators = _Leds()
-        self.watchdog = None
-        self.wan = None
-
-
 if stop != "imports":
-    board = _Board()
+    board = FakeBoard(radio=_Radio())
     app = App(board, ("han.devices=00-23-7E-00-00-00-00-01:esme",))
     app.hub.power_up(0)
     gc.collect()

@@ -138,14 +138,6 @@ class Commands:
         if verdict != replay.NEW:
             status = (cat.ST_OK, cat.ST_DUPLICATE, cat.ST_STALE, cat.ST_TABLE_FULL)[verdict]
             self._count(cat.STATUS[status])
-            hub.note(
-                "command",
-                channel=channel,
-                originator=to_guid(orig),
-                counter=counter,
-                message=cat.name(code),
-                status=cat.STATUS[status],
-            )
             return False, self._respond(hub, channel, key, orig, recip, counter, code, status)
         store.replay.accept(orig, counter)
         store.log.add(orig, counter, code)
@@ -166,6 +158,11 @@ class Commands:
         except OSError:
             self._count("store_write_failed")  # the entry stays ACCEPTED: "may have run"
         self._count("executed")
+        return True, self._respond(hub, channel, key, orig, recip, counter, code, status, data)
+
+    def _respond(self, hub, channel, key, orig, recip, counter, code, status, data=b""):
+        # Every answered command is noted (the log and the head-end see each outcome), and
+        # answered signed with the originator's key, from the device that was addressed.
         hub.note(
             "command",
             channel=channel,
@@ -174,10 +171,6 @@ class Commands:
             message=cat.name(code),
             status=cat.STATUS[status],
         )
-        return True, self._respond(hub, channel, key, orig, recip, counter, code, status, data)
-
-    def _respond(self, hub, channel, key, orig, recip, counter, code, status, data=b""):
-        # Signed with the originator's key; from the device that was addressed.
         rsp = signed(
             gbcs.RESPONSE, counter, recip, orig, code, ber.response(status, data), key, self.auth
         )

@@ -16,11 +16,9 @@ import sys
 
 from firmware import catalogue as cat
 from firmware.app import App
-from firmware.events import Events
 from firmware.ticks import PERIOD
+from hal.fake.board import FakeBoard
 from hal.fake.clock import ManualClock
-from hal.fake.storage import MemoryStorage
-from hal.indicators import Indicators
 from hal.radio import Radio
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
@@ -53,24 +51,6 @@ class CountingRadio(Radio):
         return True
 
 
-class Quiet(Indicators):
-    def _show(self, name, on):
-        pass
-
-
-class Board:
-    name = "soak"
-
-    def __init__(self, clock, sink):
-        self.clock = clock
-        self.radio = CountingRadio()
-        self.storage = MemoryStorage()
-        self.events = Events(sink, clock)
-        self.indicators = Quiet()
-        self.watchdog = None
-        self.wan = None
-
-
 class Soak:
     def __init__(self):
         self.clock = ManualClock(PERIOD - 10000)
@@ -83,7 +63,7 @@ class Soak:
         self.early = 0  # deadlines that fired too soon
         self.checked = 0
         self.changes = 0
-        self.board = Board(self.clock, self._sink)
+        self.board = FakeBoard(CountingRadio(), self.clock, self._sink)
         self.app = App(
             self.board,
             (

@@ -6,11 +6,8 @@ import unittest
 
 from firmware import interpan_frame, mac
 from firmware.app import App
-from firmware.events import Events
-from hal.fake.clock import ManualClock
+from hal.fake.board import FakeBoard
 from hal.fake.medium import FakeRadio
-from hal.fake.storage import MemoryStorage
-from hal.indicators import Indicators
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
 from tests_device.test_han import CAP_ESME, ESME_EUI, assoc_request
@@ -43,26 +40,8 @@ class ReplayRadio(FakeRadio):
         return True
 
 
-class Leds(Indicators):
-    def _show(self, name, on):
-        pass
-
-
-class Board:
-    name = "test"
-
-    def __init__(self):
-        self.clock = ManualClock()
-        self.radio = FakeRadio(inbox_max=32)
-        self.storage = MemoryStorage()
-        self.events = Events(lambda line: None, self.clock)
-        self.indicators = Leds()
-        self.watchdog = None
-        self.wan = None
-
-
 def make_app():
-    b = Board()
+    b = FakeBoard()
     app = App(
         b,
         (

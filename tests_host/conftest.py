@@ -38,3 +38,36 @@ def free_tcp_pair():
             a.close()
             b.close()
     raise RuntimeError("no free TCP port pair")
+
+
+def start_lab(tmp_path, *extra):
+    """The lab as `make run` starts it, on free ports: (its Proc, ZEP port, head-end port)."""
+    import sys as _sys
+
+    from tools import procs
+
+    zep, he = free_udp_port(), free_tcp_pair()
+    lab = procs.Proc(
+        "lab",
+        [
+            _sys.executable,
+            "tools/lab.py",
+            "--dir",
+            str(tmp_path),
+            "--port",
+            str(zep),
+            "--headend",
+            str(he),
+        ]
+        + list(extra),
+        echo=False,
+    )
+    assert lab.wait_for("The lab is up", timeout=30) is not None, "\n".join(lab.lines)
+    return lab, zep, he
+
+
+def events_of(lines, name="hub"):
+    """The JSON events one lab process printed (its lines are prefixed "name   | ")."""
+    import json as _json
+
+    return [_json.loads(x.split("| ", 1)[1]) for x in lines if x.startswith(name) and "| {" in x]

@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, free_tcp_pair, free_udp_port
+from conftest import ROOT, events_of, start_lab
 from dissect import tshark_fields
 
-from tools import headend, procs
+from tools import headend
 from tools.pcap import read_pcap
 
 GUID = "00-23-7E-00-00-12-D6-87"
@@ -30,23 +30,8 @@ def hht_send(port, *args):
 
 
 def test_first_wins_across_wan_and_interpan(tmp_path):
-    zep, he = free_udp_port(), free_tcp_pair()
-    lab = procs.Proc(
-        "lab",
-        [
-            sys.executable,
-            "tools/lab.py",
-            "--dir",
-            str(tmp_path),
-            "--port",
-            str(zep),
-            "--headend",
-            str(he),
-        ],
-        echo=False,
-    )
+    lab, zep, he = start_lab(tmp_path)
     try:
-        assert lab.wait_for("The lab is up", timeout=30) is not None, "\n".join(lab.lines)
         # HHT first, then the head-end: the WAN copy is the duplicate.
         a = hht_send(zep, "interpan_off", "--as", "supplier", "--counter", "41")
         assert a is None or a.get("status") == "ok"  # (off: its own answer still goes out)
@@ -62,11 +47,7 @@ def test_first_wins_across_wan_and_interpan(tmp_path):
         assert c["response"]["status"] == "ok"
     finally:
         assert lab.stop(timeout=30) == 0
-    events = [
-        json.loads(line.split("| ", 1)[1])
-        for line in lab.lines
-        if line.startswith("hub") and "| {" in line
-    ]
+    events = events_of(lab.lines)
     cmds = [(e["counter"], e["channel"], e["status"]) for e in events if e["event"] == "command"]
     assert (41, "interpan", "ok") in cmds and (41, "wan", "duplicate") in cmds
     assert cmds.index((41, "interpan", "ok")) < cmds.index((41, "wan", "duplicate"))
@@ -84,23 +65,8 @@ def test_first_wins_across_wan_and_interpan(tmp_path):
 
 
 def test_duplicate_over_interpan_after_wan(tmp_path):
-    zep, he = free_udp_port(), free_tcp_pair()
-    lab = procs.Proc(
-        "lab",
-        [
-            sys.executable,
-            "tools/lab.py",
-            "--dir",
-            str(tmp_path),
-            "--port",
-            str(zep),
-            "--headend",
-            str(he),
-        ],
-        echo=False,
-    )
+    lab, zep, he = start_lab(tmp_path)
     try:
-        assert lab.wait_for("The lab is up", timeout=30) is not None
         w = headend.request(
             he + 1, {"op": "gbcs", "as": "supplier", "counter": 77, "message": "read_hub_status"}
         )
@@ -121,34 +87,15 @@ def test_duplicate_over_interpan_after_wan(tmp_path):
         assert bad is None
     finally:
         assert lab.stop(timeout=30) == 0
-    events = [
-        json.loads(line.split("| ", 1)[1])
-        for line in lab.lines
-        if line.startswith("hub") and "| {" in line
-    ]
+    events = events_of(lab.lines)
     rejected = [e for e in events if e["event"] == "command_rejected"]
     assert [e["reason"] for e in rejected] == ["bad_tag"]
     assert not [e for e in events if e["event"] == "command" and e["counter"] == 78]
 
 
 def test_meter_commands_route_back_to_their_channel(tmp_path):
-    zep, he = free_udp_port(), free_tcp_pair()
-    lab = procs.Proc(
-        "lab",
-        [
-            sys.executable,
-            "tools/lab.py",
-            "--dir",
-            str(tmp_path),
-            "--port",
-            str(zep),
-            "--headend",
-            str(he),
-        ],
-        echo=False,
-    )
+    lab, zep, he = start_lab(tmp_path)
     try:
-        assert lab.wait_for("The lab is up", timeout=30) is not None
         assert lab.wait_for('"device_joined"', timeout=30) is not None
         i = lab.wait_for('"device_joined"', timeout=30)
         assert lab.wait_for('"device_joined"', timeout=30, start=i + 1) is not None
@@ -216,20 +163,12 @@ def test_meter_commands_route_back_to_their_channel(tmp_path):
         assert g["status"] == "ok" and g["originator"] == "00-23-7E-00-00-00-00-02"
     finally:
         assert lab.stop(timeout=30) == 0
-    events = [
-        json.loads(line.split("| ", 1)[1])
-        for line in lab.lines
-        if line.startswith("hub") and "| {" in line
-    ]
+    events = events_of(lab.lines)
     routed = [(e["counter"], e["channel"]) for e in events if e["event"] == "command_response"]
     assert routed == [(900, "wan"), (901, "interpan"), (903, "wan")]
     forwarded = [e["guid"] for e in events if e["event"] == "forwarded"]
     assert forwarded == ["00-23-7E-00-00-00-00-01"] * 3  # never the gas meter
-    esme = [
-        json.loads(line.split("| ", 1)[1])
-        for line in lab.lines
-        if line.startswith("esme") and "| {" in line
-    ]
+    esme = events_of(lab.lines, "esme")
     assert [e["credit"] for e in esme if e["event"] == "topup_applied"] == [5000]
 
 
@@ -239,23 +178,8 @@ def test_meter_pin_menu_reopens_interpan_over_the_han(tmp_path):
     import signal
     import time
 
-    zep, he = free_udp_port(), free_tcp_pair()
-    lab = procs.Proc(
-        "lab",
-        [
-            sys.executable,
-            "tools/lab.py",
-            "--dir",
-            str(tmp_path),
-            "--port",
-            str(zep),
-            "--headend",
-            str(he),
-        ],
-        echo=False,
-    )
+    lab, zep, he = start_lab(tmp_path)
     try:
-        assert lab.wait_for("The lab is up", timeout=30) is not None
         i = lab.wait_for('"device_joined"', timeout=30)
         assert lab.wait_for('"device_joined"', timeout=30, start=i + 1) is not None
         off = hht_send(zep, "interpan_off", "--as", "installer")
@@ -286,10 +210,6 @@ def test_meter_pin_menu_reopens_interpan_over_the_han(tmp_path):
         assert json.loads(d.stdout)["interpan_state"] == "on"
     finally:
         assert lab.stop(timeout=30) == 0
-    events = [
-        json.loads(line.split("| ", 1)[1])
-        for line in lab.lines
-        if line.startswith("hub") and "| {" in line
-    ]
+    events = events_of(lab.lines)
     enable = [e for e in events if e["event"] == "command" and e["message"] == "interpan_enable"]
     assert [(e["channel"], e["status"]) for e in enable] == [("han", "ok")]

@@ -9,9 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, free_tcp_pair, free_udp_port
-
-from tools import procs
+from conftest import ROOT, events_of, start_lab
 
 GUID = "00-23-7E-00-00-12-D6-87"
 SR = os.path.join(ROOT, "tools", "demo", "service_request.json")
@@ -19,22 +17,7 @@ SR = os.path.join(ROOT, "tools", "demo", "service_request.json")
 
 @pytest.fixture
 def lab(tmp_path):
-    zep = free_udp_port()
-    p = procs.Proc(
-        "lab",
-        [
-            sys.executable,
-            "tools/lab.py",
-            "--dir",
-            str(tmp_path),
-            "--port",
-            str(zep),
-            "--headend",
-            str(free_tcp_pair()),
-        ],
-        echo=False,
-    )
-    assert p.wait_for("The lab is up", timeout=30) is not None, "\n".join(p.lines)
+    p, zep, _ = start_lab(tmp_path)
     yield p, zep, tmp_path
     p.stop(timeout=30)
 
@@ -47,10 +30,6 @@ def hht(zep, *args, timeout=60):
         text=True,
         timeout=timeout,
     )
-
-
-def hub_events(lines):
-    return [json.loads(x.split("| ", 1)[1]) for x in lines if x.startswith("hub") and "| {" in x]
 
 
 def test_installer_visit(lab):
@@ -103,7 +82,7 @@ def test_installer_visit(lab):
     assert hht(zep, "discover", GUID).returncode == 1  # closed: no answer at all
     p.stop(timeout=30)
 
-    ran = [(e["counter"], e["status"]) for e in hub_events(p.lines) if e["event"] == "command"]
+    ran = [(e["counter"], e["status"]) for e in events_of(p.lines) if e["event"] == "command"]
     for c in range(3001, 3006):
         assert ran.count((c, "ok")) == 1, (c, ran)  # each executed exactly once
         assert (c, "duplicate") not in ran  # and never even re-sent
