@@ -3,8 +3,6 @@
 # Not main.py's default: deploy with `make deploy BOARD_MODULE=esp32_c3_devkitm` (docs/esp32.md).
 
 from boards import esp32_common
-from hal.esp32.mrf24j40 import MRF24J40
-from hal.esp32.watchdog import Esp32Watchdog
 from hal.indicators import Indicators
 
 PINS = {
@@ -65,26 +63,7 @@ class Board(esp32_common.Esp32Board):
         if neopixel is None:
             import neopixel
         Pin = machine.Pin
-        spi = machine.SPI(
-            pins["spi"],
-            baudrate=SPI_BAUDRATE,
-            polarity=0,
-            phase=0,
-            sck=Pin(pins["sck"]),
-            mosi=Pin(pins["mosi"]),
-            miso=Pin(pins["miso"]),
-        )
-        self.radio = MRF24J40(
-            spi,
-            Pin(pins["cs"], Pin.OUT, value=1),
-            reset=Pin(pins["reset"], Pin.OUT, value=1),
-            int_pin=Pin(pins["int"], Pin.IN, Pin.PULL_UP),
-            wake=Pin(pins["wake"], Pin.OUT, value=0),
-        )
-        jumper = Pin(pins["wdt_off"], Pin.IN, Pin.PULL_UP)
-        self.watchdog = Esp32Watchdog(
-            machine.WDT, enabled=jumper.value() == 1, on_start=self._watchdog_started
-        )
+        self.radio_and_watchdog(machine, pins, SPI_BAUDRATE)
         self.indicators = RgbIndicators(neopixel.NeoPixel(Pin(pins["rgb"], Pin.OUT), 1))
 
 

@@ -12,7 +12,9 @@ import time
 
 from firmware.events import Events
 from hal.esp32.clock import Esp32Clock
+from hal.esp32.mrf24j40 import MRF24J40
 from hal.esp32.wan_wifi import WifiWan
+from hal.esp32.watchdog import Esp32Watchdog
 from hal.file_storage import FileStorage
 
 STATE_DIR = "/state"  # hal.file_storage records (settings, outbox, device log) on littlefs
@@ -197,6 +199,31 @@ class Esp32Board:
         self.events = Events(self.log.write, self.clock)
         self.storage = FileStorage(state_dir)
         self.wan = make_wan(self.storage, network)
+
+    def radio_and_watchdog(self, machine, pins, baudrate):
+        # What every board with an MRF24J40 on SPI does with its pin map: the radio on its bus
+        # and pins, and the watchdog, vetoed while the jumper pulls its pin low.
+        Pin = machine.Pin
+        spi = machine.SPI(
+            pins["spi"],
+            baudrate=baudrate,
+            polarity=0,
+            phase=0,
+            sck=Pin(pins["sck"]),
+            mosi=Pin(pins["mosi"]),
+            miso=Pin(pins["miso"]),
+        )
+        self.radio = MRF24J40(
+            spi,
+            Pin(pins["cs"], Pin.OUT, value=1),
+            reset=Pin(pins["reset"], Pin.OUT, value=1),
+            int_pin=Pin(pins["int"], Pin.IN, Pin.PULL_UP),
+            wake=Pin(pins["wake"], Pin.OUT, value=0),
+        )
+        jumper = Pin(pins["wdt_off"], Pin.IN, Pin.PULL_UP)
+        self.watchdog = Esp32Watchdog(
+            machine.WDT, enabled=jumper.value() == 1, on_start=self._watchdog_started
+        )
 
     def _watchdog_started(self, timeout_ms, started):
         if started:

@@ -5,8 +5,6 @@
 
 from boards import esp32_common
 from hal.esp32.indicators import PinIndicators
-from hal.esp32.mrf24j40 import MRF24J40
-from hal.esp32.watchdog import Esp32Watchdog
 
 PINS = {
     # MRF24J40MA on SPI(2) = VSPI/SPI3, on its IO_MUX pins (no GPIO-matrix delay)
@@ -37,26 +35,7 @@ class Board(esp32_common.Esp32Board):
     def __init__(self, machine, network=None, pins=PINS, **kw):
         esp32_common.Esp32Board.__init__(self, machine, network, **kw)
         Pin = machine.Pin
-        spi = machine.SPI(
-            pins["spi"],
-            baudrate=SPI_BAUDRATE,
-            polarity=0,
-            phase=0,
-            sck=Pin(pins["sck"]),
-            mosi=Pin(pins["mosi"]),
-            miso=Pin(pins["miso"]),
-        )
-        self.radio = MRF24J40(
-            spi,
-            Pin(pins["cs"], Pin.OUT, value=1),
-            reset=Pin(pins["reset"], Pin.OUT, value=1),
-            int_pin=Pin(pins["int"], Pin.IN, Pin.PULL_UP),
-            wake=Pin(pins["wake"], Pin.OUT, value=0),
-        )
-        jumper = Pin(pins["wdt_off"], Pin.IN, Pin.PULL_UP)
-        self.watchdog = Esp32Watchdog(
-            machine.WDT, enabled=jumper.value() == 1, on_start=self._watchdog_started
-        )
+        self.radio_and_watchdog(machine, pins, SPI_BAUDRATE)
         leds = {}
         for name in ("power", "join", "interpan", "wan"):
             leds[name] = Pin(pins["led_" + name], Pin.OUT, value=0)
