@@ -13,23 +13,10 @@ import sys
 import unittest
 
 from firmware.app import App
+from hal.fake import esp32 as fakes
 
-# On a board (make device-test) there is no /tmp: use the flash root.
-TMP = ("/tmp/" if sys.platform in ("linux", "darwin") else "/") + "commshub-esp32-app-test"
-
-
-def rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        if os.stat(p)[0] & 0x4000:
-            rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(path)
+TMP = fakes.scratch_dir("commshub-esp32-app-test")
+rmtree = fakes.rmtree
 
 
 FROM_SOURCE_ON_MICROPYTHON = sys.implementation.name == "micropython" and __file__.endswith(".py")
@@ -49,7 +36,6 @@ class AppOnEsp32BoardTest(unittest.TestCase):
         from boards import esp32_common, esp32_devkitc
 
         gc.collect()
-        from hal.fake import esp32 as fakes
         from tests_device import vectors
 
         out = io.StringIO()

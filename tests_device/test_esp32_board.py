@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import os
-import sys
 import unittest
 
 from boards import esp32_c3_devkitm, esp32_common, esp32_devkitc
@@ -18,22 +17,8 @@ from hal.esp32.watchdog import Esp32Watchdog
 from hal.fake import esp32 as fakes
 from hal.fake.mrf24j40 import FakePin
 
-# On a board (make device-test) there is no /tmp: use the flash root.
-TMP = ("/tmp/" if sys.platform in ("linux", "darwin") else "/") + "commshub-esp32-test"
-
-
-def rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        if os.stat(p)[0] & 0x4000:
-            rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(path)
+TMP = fakes.scratch_dir("commshub-esp32-test")
+rmtree = fakes.rmtree
 
 
 def run_async(coro):

@@ -158,3 +158,27 @@ class FakeNeoPixel:
 
 class FakeNeoPixelModule:
     NeoPixel = FakeNeoPixel
+
+
+def scratch_dir(name):
+    # A directory for a test's flash files: /tmp on the unix port; on a board (make
+    # device-test) there is no /tmp, so the flash root.
+    import sys
+
+    return ("/tmp/" if sys.platform in ("linux", "darwin") else "/") + name
+
+
+def rmtree(path):
+    import os
+
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for n in names:
+        p = path + "/" + n
+        if os.stat(p)[0] & 0x4000:
+            rmtree(p)
+        else:
+            os.remove(p)
+    os.rmdir(path)
