@@ -83,6 +83,7 @@ class App:
         # wake-up's other frames (meter polls, HAN traffic, beacons) have been served.
         self.frames = [RxFrame(board.radio.HEADROOM) for _ in range(_RX_PER_WAKE + 1)]
         self.frame = self.frames[0]
+        self._srcs = [0] * (_RX_PER_WAKE + 1)  # each parked frame's source offset
         self._reported = [0] * reject.COUNT
         self._han_reported = [0] * len(hanmod.REJECT_NAMES)
         self._tasks = ()
@@ -216,10 +217,10 @@ class App:
 
     # --- tasks -----------------------------------------------------------------------------
 
-    def handle(self, frame):
-        # One received frame: the core's decision, the transmission, the HAN's frames.
+    def handle(self, frame, src=-2):
+        # One received frame: the core's decision and its transmission (src: Hub.on_frame's).
         hub = self.hub
-        if hub.on_frame(frame, self.clock.ticks_ms()) == TRANSMIT:
+        if hub.on_frame(frame, self.clock.ticks_ms(), src) == TRANSMIT:
             self.radio.send(hub.tx_buf, hub.tx_len)
             if hub.tx_kind == TX_BEACON:
                 self.events.emit("beacon_tx", seq=hub.tx_buf[2], permit_join=hub.permit_join)
@@ -231,6 +232,7 @@ class App:
         # HAN traffic keeps priority). Returns how many frames were read.
         radio = self.radio
         frames = self.frames
+        srcs = self._srcs
         parked = 0
         n = 0
         while n < _RX_PER_WAKE:
@@ -238,13 +240,15 @@ class App:
             if not radio.recv(fr):
                 break
             n += 1
-            if interpan_frame.header_source(fr.buf, fr.off, fr.n) >= 0:
+            src = interpan_frame.header_source(fr.buf, fr.off, fr.n)
+            if src >= 0:
+                srcs[parked] = src
                 parked += 1  # keep it in its slot; the next frame goes to the next one
             else:
-                self.handle(fr)
+                self.handle(fr, src)  # -1: classified, not inter-PAN
         self.send_han()  # the meters' frames go out before any inter-PAN work
         for i in range(parked):
-            self.handle(frames[i])
+            self.handle(frames[i], srcs[i])
         self.send_han()
         if self.hub.notes:
             self.drain_notes()

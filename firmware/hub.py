@@ -126,7 +126,9 @@ class Hub:
         self.rejected[why] += 1
         return NOTHING
 
-    def on_frame(self, frame, now):
+    def on_frame(self, frame, now, src=-2):
+        # src: interpan_frame.header_source() of the frame when the caller already has it
+        # (the shell classifies each frame to park inter-PAN work); -2 to have it computed.
         self.rx_frames += 1
         if not frame.crc_ok:
             return self._drop(reject.BAD_FCS)
@@ -134,7 +136,8 @@ class Hub:
         # The cheapest floods are decided from fixed header octets, before any parse.
         if mac.is_beacon_request(buf, frame.off, frame.n):
             return self._beacon_reply(now)
-        src = interpan_frame.header_source(buf, frame.off, frame.n)
+        if src == -2:
+            src = interpan_frame.header_source(buf, frame.off, frame.n)
         if src >= 0:
             why = self._interpan_gate(buf, frame.off, src, now)
             if why:
@@ -148,17 +151,13 @@ class Hub:
         if f.dst_mode and f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
             return self._drop(reject.NOT_FOR_US)
         if f.ftype == mac.COMMAND and buf[f.payload_off] == mac.CMD_BEACON_REQ:
-            return self._beacon_request(f, now)
+            # Only the canonical request (mac.is_beacon_request, above) is answered.
+            return self._drop(reject.NOT_FOR_US)
         if self.han is not None:
             r = self.han.on_frame(self, buf, f, now, frame.lqi)
             if r >= 0:
                 return r
         return self._drop(reject.UNHANDLED)
-
-    def _beacon_request(self, f, now):
-        # A beacon request is broadcast to PAN 0xFFFF, address 0xFFFF (802.15.4-2006 7.3.7);
-        # the canonical form never gets here (mac.is_beacon_request). Others are not answered.
-        return self._drop(reject.NOT_FOR_US)
 
     def _beacon_reply(self, now):
         if not self.beacon_budget.allow(now):  # a request flood must not keep the radio busy
@@ -173,11 +172,11 @@ class Hub:
         # first (not even the limiter sees those frames), then the destination (our PAN or
         # 0xFFFF; our EUI-64 or broadcast), then the budgets.
         ip = self.interpan
-        if ip.is_on():
-            self.tick(now)  # a countdown that ran out since the shell's last tick ends here
-            if not ip.is_on():
-                return reject.INTERPAN_OFF
-        else:
+        if not ip.is_on():
+            return reject.INTERPAN_OFF
+        change = ip.tick(now)  # a countdown that ran out since the shell's last tick ends here
+        if change is not None:
+            self._flag(change)
             return reject.INTERPAN_OFF
         pan = buf[off + 3] | (buf[off + 4] << 8)
         if pan != mac.BROADCAST and pan != self.pan_id:

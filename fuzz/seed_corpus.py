@@ -183,13 +183,7 @@ def _answer(rig, psdu):
 
 def frames(messages):
     # Every PSDU the project's code and tests produce, with the hub's and HAN's answers.
-    out = [
-        vectors.BEACON,
-        vectors.BEACON_PENDING,
-        vectors.BEACON_REQUEST,
-        vectors.COORD_REALIGN,
-        vectors.INTERPAN_UNICAST,
-        vectors.INTERPAN_BROADCAST,
+    out = list(vectors.ALL) + [
         ipf.get_details(),
         ipf.get_details(9),
         ipf.get_details(dst=b"\xff" * 8),

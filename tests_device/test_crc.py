@@ -9,14 +9,7 @@ class CrcTest(unittest.TestCase):
         self.assertEqual(crc16(b"123456789", 0, 9), 0x2189)
 
     def test_vectors_have_zero_residue(self):
-        for v in (
-            vectors.BEACON,
-            vectors.BEACON_PENDING,
-            vectors.BEACON_REQUEST,
-            vectors.COORD_REALIGN,
-            vectors.INTERPAN_UNICAST,
-            vectors.INTERPAN_BROADCAST,
-        ):
+        for v in vectors.ALL:
             self.assertTrue(fcs_ok(v, 0, len(v)), v)
 
     def test_append_matches_vector(self):

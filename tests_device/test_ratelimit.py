@@ -5,6 +5,7 @@ import sys
 import unittest
 
 from firmware import ratelimit as rl
+from firmware.settings import Settings
 from firmware.ticks import PERIOD, ticks_add
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -330,30 +331,19 @@ class GateTest(unittest.TestCase):
         self.assertTrue(g.table.find(hht, OFF) >= 0)
 
     def test_from_settings(self):
-        s = {
-            "interpan.rate_per_s": 10,
-            "interpan.burst": 20,
-            "interpan.sources": 16,
-            "interpan.source_rate_per_s": 2,
-            "interpan.source_burst": 8,
-            "interpan.source_hold_s": 30,
-            "interpan.overflow_rate_per_s": 2,
-            "interpan.overflow_burst": 2,
-            "interpan.backoff_ms": 1000,
-            "interpan.backoff_max_s": 60,
-            "interpan.trust_s": 600,
-            "interpan.trusted_max": 2,
-            "interpan.source_exact": False,
-            "interpan.auth_fail_threshold": 10,
-            "interpan.auth_fail_window_s": 60,
-            "interpan.auth_quiet_s": 300,
-            "interpan.tighten_divisor": 4,
-            "beacon.rate_per_s": 10,
-            "beacon.burst": 5,
-        }
+        # The keys reach the limiter (non-default values, so a dropped key shows).
+        s = Settings(
+            None,
+            (
+                "interpan.sources=12",
+                "interpan.burst=24",
+                "interpan.tighten_divisor=3",
+                "beacon.rate_per_s=8",
+            ),
+        )
         g = rl.gate_from_settings(s)
-        self.assertEqual((g.table.capacity, g.glob.burst, g.divisor), (16, 20, 4))
-        self.assertEqual(rl.beacon_budget_from_settings(s).rate_per_min(), 600)
+        self.assertEqual((g.table.capacity, g.glob.burst, g.divisor), (12, 24, 3))
+        self.assertEqual(rl.beacon_budget_from_settings(s).rate_per_min(), 480)
 
 
 class NoAllocationTest(unittest.TestCase):

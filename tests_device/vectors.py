@@ -17,14 +17,16 @@ BEACON_PENDING = h(
 # scapy zigbee-join-authenticate.pcap frame 1 (seq 6), FCS computed in protocols.md
 BEACON_REQUEST = h("0308 06 ffff ffff 07 c231")
 # scapy dot15d4.uts coordinator realignment command, FCS 0x215c
-COORD_REALIGN = h(
-    "23cc 89 ffff 8877665544332211 aa99 ffeeddccbbaa9988 08 aa99 dec0 14 adde 5c21"
-)
+COORD_REALIGN = h("23cc 89 ffff 8877665544332211 aa99 ffeeddccbbaa9988 08 aa99 dec0 14 adde 5c21")
 # protocols.md 2.4: inter-PAN unicast (long to long, AR) and broadcast (short to long)
 INTERPAN_UNICAST = h(
     "21cc 42 ffff 7766554433221100 3412 ffeeddccbbaa9988 0b00 0300080901 010500 6a9b"
 )
 INTERPAN_BROADCAST = h("01c8 43 ffff ffff 3412 ffeeddccbbaa9988 0b00 0b00080901 010500 8167")
+
+
+# Every public vector above, for tests that go through them all.
+ALL = (BEACON, BEACON_PENDING, BEACON_REQUEST, COORD_REALIGN, INTERPAN_UNICAST, INTERPAN_BROADCAST)
 
 
 def load(frame, psdu, crc_ok=True, off=0):
