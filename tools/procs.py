@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -100,13 +101,13 @@ class Proc:
 
     def wait_for(self, text, timeout=10.0, start=0):
         """Index of the first output line from `start` on that contains text, or None."""
-        deadline = _now() + timeout
+        deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 for i in range(start, len(self.lines)):
                     if text in self.lines[i]:
                         return i
-                left = deadline - _now()
+                left = deadline - time.monotonic()
                 if left <= 0 or self.p.poll() is not None and not self._t.is_alive():
                     return None
                 self._cond.wait(min(left, 0.1))
@@ -136,9 +137,3 @@ def stop_all(procs, timeout=10.0):
     for p in procs:
         p.interrupt()
     return [p.stop(timeout) for p in procs]
-
-
-def _now():
-    import time
-
-    return time.monotonic()
