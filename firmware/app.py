@@ -13,12 +13,11 @@
 import asyncio
 import gc
 
-from firmware import device_log, interpan_frame, reject, wan_monitor, wan_msg
+from firmware import catalogue, interpan_frame, reject, wan_monitor, wan_msg
 from firmware import han as hanmod
 from firmware.command_store import CommandStore
 from firmware.commands import Commands
-from firmware.compat import MICROPYTHON
-from firmware.eui64 import parse as parse_eui
+from firmware.compat import MICROPYTHON, const
 from firmware.eui64 import to_guid
 from firmware.hub import TRANSMIT, TX_BEACON, TX_DISCOVERY, Hub
 from firmware.outbox import HIGH, LOW, Outbox
@@ -36,6 +35,21 @@ _ROUTINE = ("device_log", "time_set")  # queued LOW: dropped first when the outb
 # Logged but not queued for the head-end: frequent, and the head-end reads meters by command;
 # queuing each would write the persisted outbox twice per reading (flash wear).
 _LOG_ONLY = ("meter_reading",)
+# Operations an unsigned head-end request names that the hub only takes signed (as GBCS
+# set_hub_clock, device_log_add, device_log_remove): refused with that reason.
+_SIGNED_ONLY = ("set_time", "device_log_add", "device_log_remove")
+_OP_MAX = const(32)
+_ID_LIMIT = const(0x40000000)  # a small int on every port
+
+
+def _is_name(s):
+    # A short name of lower-case letters, digits and underscores.
+    if not isinstance(s, str) or not 0 < len(s) <= _OP_MAX:
+        return False
+    for c in s:
+        if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "_"):
+            return False
+    return True
 
 
 class App:
@@ -88,6 +102,8 @@ class App:
         self._han_reported = [0] * len(hanmod.REJECT_NAMES)
         self._tasks = ()
         self._beat = 0
+        self.wan_refused = 0  # unsigned requests to change state, or unknown ones
+        self.wan_errors = 0  # messages whose handling raised (none expected: a backstop)
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -111,6 +127,39 @@ class App:
         out = self.commands.wan_out
         while out:  # copies of responses given on other channels, for the head-end
             self.outbox.put(HIGH, wan_msg.encode(wan_msg.GBCS, out.pop(0)))
+        store = self.commands.store
+        if store.copies and not self.outbox.dirty:
+            store.release_copies()  # the outbox holds them (or the link had the answer)
+
+    def recover_commands(self):
+        # At boot: what a power cut left between the command store and the outbox. Response
+        # copies the store kept with their outcome go to the outbox unless it holds them
+        # already (at least once: the head-end matches responses by originator and counter);
+        # commands accepted whose outcome was never written are reported as such, once.
+        store = self.commands.store
+        unsettled = store.log.settle()
+        if not store.copies and not unsettled:
+            return
+        n = 0
+        for rsp in store.copies:
+            m = wan_msg.encode(wan_msg.GBCS, rsp)
+            if not self.outbox.holds(m):
+                self.outbox.put(HIGH, m)
+                n += 1
+        for e in unsettled:
+            self.report(
+                "command_outcome_unknown",
+                originator=to_guid(e[0]),
+                counter=e[1],
+                message=catalogue.name(e[2]),
+            )
+        if n:
+            self.report("responses_requeued", count=n)
+        store.release_copies()
+        try:
+            store.save()
+        except OSError:
+            self.events.emit("store_write_failed", record="commands")
 
     def report_rejects(self):
         # One line per reason that moved since the last report, never one per frame.
@@ -157,6 +206,16 @@ class App:
 
     def on_message(self, msg):
         # A message from the head-end: a GBCS command, or a JSON request. The encoded reply.
+        # Every field is checked where it is used; the catch is a backstop, so that a bug
+        # reached from the WAN costs one message, not a reboot (which would reopen inter-PAN).
+        try:
+            return self._on_message(msg)
+        except Exception as e:
+            self.wan_errors += 1
+            self.events.emit("wan_message_error", error=type(e).__name__, total=self.wan_errors)
+            return None
+
+    def _on_message(self, msg):
         if msg[0] == wan_msg.GBCS:
             now = self.clock.ticks_ms()
             rsp = self.commands.on_wan(self.hub, msg[1:], now)
@@ -173,32 +232,28 @@ class App:
         return wan_msg.encode_json(reply)
 
     def request(self, req):
+        # Unsigned JSON may only ask. Anything that would change the hub's state (clock, device
+        # log, settings, parties, inter-PAN) must come as a signed GBCS command, through the
+        # same authentication and first-wins filter as every other channel. A small integer
+        # "id" is echoed, so that a head-end can match replies to requests.
         op = req.get("op")
-        reply = {"msg": "reply", "op": op, "ok": True}
-        try:
-            if op == "status":
-                reply.update(self.status())
-            elif op == "device_log_add":
-                eui = parse_eui(str(req.get("guid", "")))
-                kind = device_log.KINDS.index(req.get("kind", "other"))
-                if eui is None:
-                    raise ValueError("bad guid")
-                if not self.hub.device_log.add(eui, kind):
-                    raise ValueError("device log full")
-                self.report("device_log", change="added", guid=to_guid(eui), kind=req.get("kind"))
-            elif op == "device_log_remove":
-                eui = parse_eui(str(req.get("guid", "")))
-                if eui is None or not self.hub.device_log.remove(eui):
-                    raise ValueError("not in the device log")
-                self.report("device_log", change="removed", guid=to_guid(eui))
-            elif op == "set_time":
-                self.clock.set_time(int(req["epoch"]))
-                self.report("time_set", epoch=self.clock.time(), source="wan")
-            else:
-                raise ValueError("unknown op")
-        except (ValueError, KeyError, TypeError) as e:
-            reply["ok"] = False
-            reply["error"] = str(e)
+        if not _is_name(op):
+            op = None  # echoed and logged: only a plain name, never whatever the peer sent
+        reply = {"msg": "reply", "op": op, "ok": op == "status"}
+        rid = req.get("id")
+        if isinstance(rid, int) and not isinstance(rid, bool) and 0 <= rid < _ID_LIMIT:
+            reply["id"] = rid
+        if op == "status":
+            reply.update(self.status())
+            return reply
+        why = "unsigned" if op in _SIGNED_ONLY else "unknown_op"
+        self.wan_refused += 1
+        self.report("wan_request_refused", op=op, reason=why, total=self.wan_refused)
+        reply["error"] = (
+            "send state changes as signed GBCS commands"
+            if why == "unsigned"
+            else "unknown op (unsigned requests: status)"
+        )
         return reply
 
     def status(self):
@@ -342,6 +397,7 @@ class App:
         self.board.indicators.set("power", True)
         if self.commands.store.corrupt:
             self.report("replay_state_lost")  # a failing flash: the head-end must know
+        self.recover_commands()
         h.power_up(self.clock.ticks_ms())
         self.han.start(h, self.clock.ticks_ms())
         self.drain_notes()

@@ -17,6 +17,7 @@ SET_HUB_CLOCK = const(0x0F02)
 INTERPAN_OFF = const(0x0F03)
 INTERPAN_ENABLE = const(0x0F04)
 EXECUTED_QUERY = const(0x0F07)
+PARTY_REKEY = const(0x0F08)  # a party's new key (and so a fresh anti-replay window)
 
 HUB = const(0)
 METER = const(1)
@@ -32,6 +33,7 @@ MESSAGES = {
     DEVICE_LOG_ADD: ("device_log_add", HUB, ("network_operator", "supplier"), False),
     DEVICE_LOG_REMOVE: ("device_log_remove", HUB, ("network_operator", "supplier"), False),
     EXECUTED_QUERY: ("executed_query", HUB, _ANY_REMOTE, False),
+    PARTY_REKEY: ("party_rekey", HUB, ("network_operator",), True),
     READ_METER: ("read_meter", METER, _ANY_REMOTE, False),
     READ_GAS: ("read_gas", METER, _ANY_REMOTE, False),
     PREPAY_TOPUP: ("prepay_topup", METER, ("supplier",), True),

@@ -1,14 +1,17 @@
-# The command layer's persisted state: the anti-replay windows and the execution log, in ONE
-# sealed record so they can never disagree after a power cut. Written when a command is
-# accepted (before it runs) and again when its outcome is known.
-#   u16 window | u8 originators | windows... | u16 log entries | log...
+# The command layer's persisted state: the anti-replay windows, the execution log and the WAN
+# copies of responses not yet known to be in the outbox, in ONE sealed record so they can never
+# disagree after a power cut. Written when a command is accepted (before it runs) and again when
+# its outcome is known, the outcome and its response's copy together.
+#   u16 window | u8 originators | windows... | u16 log entries | log... | u8 copies | copies...
+# Each copy is u16 length | a GBCS response. Version 1 records (no copies) still load.
 
 from firmware import record
 from firmware.compat import const
 from firmware.execlog import ExecLog
 from firmware.replay import ReplayTable
 
-_VERSION = const(1)
+_VERSION = const(2)
+_COPIES_MAX = const(8)  # a receive batch's worth; the shell releases them after each batch
 
 
 class CommandStore:
@@ -18,6 +21,7 @@ class CommandStore:
         self._sizes = (originators, window, log_max)
         self.corrupt = 0
         self.writes = 0
+        self.copies_dropped = 0
         self.reload()
 
     def reload(self):
@@ -25,15 +29,30 @@ class CommandStore:
         originators, window, log_max = self._sizes
         self.replay = ReplayTable(originators, window)
         self.log = ExecLog(log_max)
+        self.copies = []
         raw = self._storage.read(self._name) if self._storage is not None else None
-        if raw is not None and not self._decode(record.unseal(_VERSION, raw)):
+        if raw is not None and not self._decode(raw):
             # Replay state lost (a failing flash): the shell raises an alert. Starting empty is
             # the only option left; it is reported, never silent.
             self.corrupt += 1
             self.replay = ReplayTable(originators, window)
             self.log = ExecLog(log_max)
+            self.copies = []
 
-    def _decode(self, p):
+    def keep_copy(self, rsp):
+        # A response's WAN copy, held until the shell has queued it (release_copies).
+        if len(self.copies) >= _COPIES_MAX:
+            self.copies.pop(0)
+            self.copies_dropped += 1
+        self.copies.append(bytes(rsp))
+
+    def release_copies(self):
+        # The outbox holds them now; storage forgets them with the next write.
+        self.copies = []
+
+    def _decode(self, raw):
+        v2 = raw[0] == _VERSION if raw else False
+        p = record.unseal(_VERSION if v2 else 1, raw)
         if p is None or len(p) < 3 or ((p[0] << 8) | p[1]) != self.replay.window:
             return False
         used = self.replay.decode(p[3:], p[2])
@@ -42,7 +61,24 @@ class CommandStore:
         q = 3 + used
         n = (p[q] << 8) | p[q + 1]
         used2 = self.log.decode(p[q + 2 :], n)
-        return used2 >= 0 and q + 2 + used2 == len(p)
+        if used2 < 0:
+            return False
+        q += 2 + used2
+        if not v2:
+            return q == len(p)
+        if q >= len(p):
+            return False
+        n = p[q]
+        q += 1
+        for _ in range(n):
+            if q + 2 > len(p):
+                return False
+            k = (p[q] << 8) | p[q + 1]
+            if q + 2 + k > len(p):
+                return False
+            self.copies.append(bytes(p[q + 2 : q + 2 + k]))
+            q += 2 + k
+        return q == len(p)
 
     def save(self):
         w = self.replay.window
@@ -50,6 +86,9 @@ class CommandStore:
         body += self.replay.encode()
         n = len(self.log.entries)
         body += bytes((n >> 8, n & 0xFF)) + self.log.encode()
+        body.append(len(self.copies))
+        for c in self.copies:
+            body += bytes((len(c) >> 8, len(c) & 0xFF)) + c
         if self._storage is not None:
             self._storage.write(self._name, record.seal(_VERSION, body))
         self.writes += 1

@@ -5,13 +5,20 @@
 #   3. authenticate (firmware.auth)          bad tag     -> counted, noted, no answer
 #   4. the anti-replay window, keyed by (originator, counter), never by channel:
 #        duplicate / stale / table full      -> answered with that status on its own channel
-#   5. accepted: the window and an ACCEPTED log entry are persisted BEFORE anything runs
-#   6. execute on the hub, or forward to the meter; the outcome is logged and persisted
-#   7. a signed response on the channel the command came from, and a copy queued for the WAN
-# Only step 5 onwards is "accepted": only that keeps inter-PAN alive. Unauthenticated input
-# never moves a window, never runs, never forwards.
+#   5. admissible: a message this hub knows, from a role allowed to send it, on a channel that
+#      may carry it, with valid content, for a target this hub serves (itself, or a member of
+#      its HAN)                             else -> answered with the reason; nothing recorded
+#   6. accepted: the window and an ACCEPTED log entry are persisted BEFORE anything runs
+#   7. execute on the hub, or forward to the meter; the outcome and the response's WAN copy are
+#      persisted together, so a power cut between them cannot lose the copy
+#   8. a signed response on the channel the command came from, and a copy queued for the WAN
+# Only step 6 onwards is "accepted": only that moves a window (RFC 4303 section 3.4.3: the
+# window is updated only for a packet whose integrity was verified and that was accepted) and
+# only that keeps inter-PAN alive. A command rejected before step 6, signed or not, leaves no
+# trace in the replay state: a captured command replayed at the wrong hub, or with content
+# this hub refuses, cannot push an originator's window past its genuine commands.
 
-from firmware import ber, gbcs, replay, zcl
+from firmware import ber, execlog, gbcs, replay, zcl
 from firmware import catalogue as cat
 from firmware.auth import HmacSha256
 from firmware.compat import const
@@ -132,11 +139,15 @@ class Commands:
         counter = h.counter
         code = h.msg_code
         recip = gbcs.eui(buf, h.recip_off)
-        content = bytes(mv[h.content_off : h.content_off + h.content_len])
+        fields = ber.fields(mv[h.content_off : h.content_off + h.content_len])
         store = self.store
         verdict = store.replay.check(orig, counter)
         if verdict != replay.NEW:
             status = (cat.ST_OK, cat.ST_DUPLICATE, cat.ST_STALE, cat.ST_TABLE_FULL)[verdict]
+        else:
+            status = self._admissible(hub, channel, who, orig, recip, code, fields)
+        if status != cat.ST_OK:
+            # Answered, and nothing recorded: the window has not moved.
             self._count(cat.STATUS[status])
             return False, self._respond(hub, channel, key, orig, recip, counter, code, status)
         store.replay.accept(orig, counter)
@@ -149,16 +160,18 @@ class Commands:
             return False, self._respond(
                 hub, channel, key, orig, recip, counter, code, cat.ST_FAILED
             )
-        status, data = self._execute(hub, channel, who, orig, recip, code, content, now)
+        status, data = self._execute(hub, channel, who, orig, recip, code, fields, now)
         if status == cat.ST_FORWARDED:
             self._await_meter(hub, recip, orig, counter, code, channel, key)
         store.log.done(orig, counter, status)
+        rsp = self._respond(hub, channel, key, orig, recip, counter, code, status, data)
+        store.keep_copy(rsp)  # with the outcome, in one record: the WAN copy survives a cut
         try:
             store.save()
         except OSError:
             self._count("store_write_failed")  # the entry stays ACCEPTED: "may have run"
         self._count("executed")
-        return True, self._respond(hub, channel, key, orig, recip, counter, code, status, data)
+        return True, rsp
 
     def _respond(self, hub, channel, key, orig, recip, counter, code, status, data=b""):
         # Every answered command is noted (the log and the head-end see each outcome), and
@@ -180,23 +193,56 @@ class Commands:
 
     # --- execution -----------------------------------------------------------------------------
 
-    def _execute(self, hub, channel, who, orig, recip, code, content, now):
+    def _admissible(self, hub, channel, who, orig, recip, code, fields):
+        # ST_OK when the command may be accepted, else the reason it is refused. Decided from
+        # the message alone, before the window moves; nothing here changes any state.
         m = cat.MESSAGES.get(code)
         if m is None:
-            return cat.ST_UNKNOWN_MESSAGE, b""
+            return cat.ST_UNKNOWN_MESSAGE
         name, target, roles, _ = m
         if self.parties.role(who) not in roles:
-            return cat.ST_NOT_PERMITTED, b""
-        fields = ber.fields(content)
+            return cat.ST_NOT_PERMITTED
         if fields is None:
-            return cat.ST_BAD_CONTENT, b""
-        if target == cat.METER:
-            if recip == hub.eui:
-                return cat.ST_BAD_CONTENT, b""
-            return self._forward(hub, channel, orig, recip, code, fields, now)
-        if recip != hub.eui:
-            return cat.ST_UNKNOWN_DEVICE, b""
+            return cat.ST_BAD_CONTENT
         n = len(fields)
+        if target == cat.METER:
+            if recip == hub.eui or any(len(x) > 255 for x in fields):
+                return cat.ST_BAD_CONTENT
+            if hub.han is None or not hub.is_member(recip):
+                return cat.ST_UNKNOWN_DEVICE
+            return cat.ST_OK
+        if recip != hub.eui:
+            return cat.ST_UNKNOWN_DEVICE
+        if code == cat.SET_HUB_CLOCK:
+            ok = n == 1 and len(fields[0]) == 4
+        elif code == cat.INTERPAN_ENABLE:
+            # From a meter that is a member of this hub's HAN (its installer-PIN menu).
+            if not hub.is_member(orig):
+                return cat.ST_NOT_PERMITTED
+            ok = True
+        elif code == cat.DEVICE_LOG_ADD:
+            ok = n == 2 and len(fields[0]) == 8 and len(fields[1]) == 1
+            ok = ok and fields[1][0] < len(KINDS)
+        elif code == cat.DEVICE_LOG_REMOVE:
+            ok = n == 1 and len(fields[0]) == 8
+        elif code == cat.EXECUTED_QUERY:
+            # The originator whose commands are asked about, then up to QUERY_MAX counters.
+            ok = 1 < n <= QUERY_MAX + 1 and all(len(x) == 8 for x in fields)
+        elif code == cat.PARTY_REKEY:
+            # A key travels in it: the WAN only, never the air.
+            if channel != WAN:
+                return cat.ST_NOT_PERMITTED
+            ok = n == 2 and len(fields[0]) == 8 and 16 <= len(fields[1]) <= 64
+            if ok and self.parties.find(fields[0], 0) < 0:
+                return cat.ST_UNKNOWN_DEVICE
+        else:
+            ok = True
+        return cat.ST_OK if ok else cat.ST_BAD_CONTENT
+
+    def _execute(self, hub, channel, who, orig, recip, code, fields, now):
+        # An admissible, accepted command runs: (status, response data).
+        if cat.MESSAGES[code][1] == cat.METER:
+            return self._forward(hub, channel, orig, recip, code, fields, now)
         if code == cat.READ_HUB_STATUS:
             secs = hub.interpan.seconds_left(now)
             state = 0 if not hub.interpan.is_on() else (2 if secs is None else 1)
@@ -207,8 +253,6 @@ class Commands:
                 + _u32(self.clock.time())
             )
         if code == cat.SET_HUB_CLOCK:
-            if n != 1 or len(fields[0]) != 4:
-                return cat.ST_BAD_CONTENT, b""
             epoch = int.from_bytes(fields[0], "big")
             self.clock.set_time(epoch)
             hub.note("time_set", epoch=epoch, source=channel)
@@ -217,14 +261,9 @@ class Commands:
             hub.interpan_off(now)
             return cat.ST_OK, b""
         if code == cat.INTERPAN_ENABLE:
-            # From a meter that is a member of this hub's HAN (its installer-PIN menu).
-            if not hub.is_member(orig):
-                return cat.ST_NOT_PERMITTED, b""
             hub.trusted_enable(now)
             return cat.ST_OK, b""
         if code == cat.DEVICE_LOG_ADD:
-            if n != 2 or len(fields[0]) != 8 or len(fields[1]) != 1 or fields[1][0] >= len(KINDS):
-                return cat.ST_BAD_CONTENT, b""
             if not hub.device_log.add(fields[0], fields[1][0]):
                 return cat.ST_FAILED, b""
             hub.note(
@@ -236,28 +275,37 @@ class Commands:
             )
             return cat.ST_OK, b""
         if code == cat.DEVICE_LOG_REMOVE:
-            if n != 1 or len(fields[0]) != 8:
-                return cat.ST_BAD_CONTENT, b""
             if not hub.device_log.remove(fields[0]):
                 return cat.ST_UNKNOWN_DEVICE, b""
             hub.note("device_log", change="removed", guid=to_guid(fields[0]), source=channel)
             return cat.ST_OK, b""
         if code == cat.EXECUTED_QUERY:
-            # Fields: the originator whose commands are asked about, then up to QUERY_MAX of
-            # its counters (an HHT asks about the supplier's commands it carries).
-            if not 1 < n <= QUERY_MAX + 1 or any(len(x) != 8 for x in fields):
-                return cat.ST_BAD_CONTENT, b""
             whose = fields[0]
             return cat.ST_OK, bytes(
                 self.executed(whose, int.from_bytes(x, "big")) for x in fields[1:]
             )
+        if code == cat.PARTY_REKEY:
+            return self._rekey(hub, channel, fields[0], fields[1])
         return cat.ST_UNKNOWN_MESSAGE, b""
+
+    def _rekey(self, hub, channel, party, key):
+        # The recovery for an originator whose window is pushed out of reach (a counter of
+        # 2^64-1 signed by its own key, through a bug or a leaked key): a new key, and with it
+        # a fresh window. Nothing signed with the old key authenticates again, so forgetting
+        # the old window lets no old command run twice.
+        try:
+            self.parties.rekey(party, key)
+        except OSError:
+            return cat.ST_FAILED, b""
+        self.store.replay.forget(party)
+        hub.note("party_rekeyed", guid=to_guid(party), source=channel)
+        return cat.ST_OK, b""
 
     def executed(self, orig, counter):
         # The resume query's answer for one of the originator's counters.
         e = self.store.log.find(orig, counter)
         if e is not None:
-            return cat.Q_EXECUTED if e[3] else cat.Q_ACCEPTED
+            return cat.Q_EXECUTED if e[3] == execlog.DONE else cat.Q_ACCEPTED
         v = self.store.replay.check(orig, counter)
         if v == replay.STALE or v == replay.DUPLICATE:
             return cat.Q_UNKNOWN  # aged out of the log; its counter can never run again
@@ -335,7 +383,4 @@ class Commands:
         )
 
     def _forward(self, hub, channel, orig, recip, code, fields, now):
-        han = hub.han
-        if han is None or not hub.is_member(recip):
-            return cat.ST_UNKNOWN_DEVICE, b""
-        return han.forward(hub, channel, orig, recip, code, fields, now)
+        return hub.han.forward(hub, channel, orig, recip, code, fields, now)

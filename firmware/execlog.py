@@ -8,6 +8,7 @@ from firmware.compat import const
 
 ACCEPTED = const(0)
 DONE = const(1)
+UNKNOWN = const(2)  # was ACCEPTED at a boot: its outcome was lost with the power, and reported
 _ENTRY = const(20)  # EUI-64 8 | counter 8 | message code 2 | state 1 | result 1
 
 
@@ -26,6 +27,16 @@ class ExecLog:
         if e is not None:
             e[3] = DONE
             e[4] = result
+
+    def settle(self):
+        # At boot: the entries a power cut left ACCEPTED ("may have run"), now UNKNOWN so that
+        # each is reported once; returned for the report.
+        out = []
+        for e in self.entries:
+            if e[3] == ACCEPTED:
+                e[3] = UNKNOWN
+                out.append(e)
+        return out
 
     def find(self, eui, counter):
         eui = bytes(eui)

@@ -115,6 +115,13 @@ class Outbox:
     def items(self):
         return [self._present(e) for e in self._items]
 
+    def holds(self, data):
+        # Whether an item with exactly these bytes is queued (boot-time recovery, not per frame).
+        for e in self._items:
+            if e[0] != _REPORT and e[1] == data:
+                return True
+        return False
+
     def flush(self):
         # Retries a failed write; True when storage holds the current queue.
         return not self.dirty or self._persist()

@@ -3,15 +3,18 @@
 # the network operator). An unknown originator is rejected before any cryptography.
 
 import json
-from binascii import unhexlify
+from binascii import hexlify, unhexlify
 
 from firmware.eui64 import parse as parse_eui
+from firmware.eui64 import to_guid
 
 ROLES = ("supplier", "network_operator", "installer", "esme", "gsme")
 
 
 class Parties:
     def __init__(self, storage=None, name="parties"):
+        self._storage = storage
+        self._name = name
         self._euis = []
         self._roles = []
         self._keys = []
@@ -30,6 +33,30 @@ class Parties:
         self._euis.append(bytes(eui))
         self._roles.append(role)
         self._keys.append(bytes(key))
+
+    def rekey(self, eui, key):
+        # A party's new key, persisted (one atomic record) before it is used; raises OSError
+        # when storage refuses, and then nothing changed.
+        i = self.find(eui, 0)
+        if i < 0:
+            raise ValueError("party: unknown EUI-64")
+        keys = list(self._keys)
+        keys[i] = bytes(key)
+        if self._storage is not None:
+            self._storage.write(self._name, self._encode(keys))
+        self._keys = keys
+
+    def _encode(self, keys):
+        return json.dumps(
+            [
+                {
+                    "guid": to_guid(self._euis[i]),
+                    "role": self._roles[i],
+                    "key": hexlify(keys[i]).decode(),
+                }
+                for i in range(len(self._euis))
+            ]
+        ).encode()
 
     def find(self, buf, off):
         # Index of the party whose EUI-64 is buf[off:off+8] (most significant first), or -1.

@@ -2,7 +2,8 @@
 # right edge) and a bitmap of the `window` counters below it. A counter above the edge is new; one
 # inside the window executes once, in any order (an HHT loaded yesterday is not locked out by
 # newer WAN commands while its counters are still inside); one below it is stale. Only
-# authenticated messages may call accept(): check() never changes anything.
+# authenticated messages may call accept(): check() never changes anything, and the command layer
+# calls accept() only for a command it then runs (firmware.commands, step 6).
 #
 # Bounded: a new originator when the table is full is refused (FULL), never given another's
 # slot: evicting a live window would let its old commands run again, breaking first-wins.
@@ -59,6 +60,15 @@ class ReplayTable:
             self.edges[i] = counter
         else:
             self.bitmaps[i] |= 1 << (edge - counter)
+
+    def forget(self, eui):
+        # Drops an originator's window: only when nothing signed for the old one can
+        # authenticate again (the originator has a new key).
+        i = self.find(eui)
+        if i >= 0:
+            del self.euis[i]
+            del self.edges[i]
+            del self.bitmaps[i]
 
     def encode(self):
         nb = self.window // 8

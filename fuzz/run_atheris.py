@@ -50,6 +50,7 @@ MAX_LEN = {
     "commands": 4096,
     "commands_signed": 512,
     "wan_msg": 4096,
+    "wan_app": 4096,
 }
 ARTIFACT_PREFIXES = ("crash-", "oom-", "timeout-", "leak-", "slow-unit-")
 

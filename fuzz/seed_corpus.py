@@ -40,7 +40,7 @@ from firmware import han as hanmod  # noqa: E402
 from firmware import hub as hubmod  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, WAN, signed  # noqa: E402
 from firmware.crc16 import append_fcs  # noqa: E402
-from fuzz import targets  # noqa: E402
+from fuzz import hostile_wan, targets  # noqa: E402
 from hal.radio import PSDU_MAX, RxFrame  # noqa: E402
 from hal.sim import zep  # noqa: E402
 from tests_device import interpan_frames as ipf  # noqa: E402
@@ -288,6 +288,8 @@ def seeds(pcaps=()):
         wan_msg.encode(wan_msg.HEARTBEAT),
     ]
     into["wan_msg"] += stream + [b"".join(stream + into["wan_msg"][:2])]
+    # One message body each, as the app gets them: requests, unsigned and hostile.
+    into["wan_app"] += [m[4:] for m in stream] + hostile_wan.messages()
     # ZEP: a hello, and a batch of datagrams as MicroPython's readinto delivers them.
     hello = bytearray(zep.HEADER_LEN)
     zep.write_hello(hello, 0x1234)

@@ -1,7 +1,11 @@
 # File storage: one file per record in a directory, replaced atomically (write name.tmp, flush,
-# fsync where the port has it, rename over name). Rename is atomic on POSIX (the sim board) and
-# on littlefs (the ESP32's default filesystem), so a power cut leaves either the old or the new
-# record; a stale .tmp is ignored and removed at start.
+# fsync where the port has it, rename over name, fsync the directory). Rename is atomic on POSIX
+# (the sim board) and on littlefs (the ESP32's default filesystem), so a power cut leaves either
+# the old or the new record; a stale .tmp is ignored and removed at start. On POSIX a rename is
+# durable only once its directory is synced (fsync(2), "Calling fsync() does not necessarily
+# ensure that the entry in the directory containing the file has also reached disk"); littlefs
+# commits a rename before it returns. The MicroPython unix port has no fsync: the sim board's
+# writes are as durable as the host's page cache.
 
 import os
 
@@ -19,7 +23,9 @@ def _exists(path):
 
 
 # The steps of a write, in order, at which a test can cut the power (FileStorage.fault).
-STEPS = ("open", "half_written", "flushed", "renamed")
+# flushed: the new content is synced; renamed: the rename is done, not yet synced; synced: the
+# directory is synced, the new record is durable.
+STEPS = ("open", "half_written", "flushed", "renamed", "synced")
 
 
 class FileStorage(Storage):
@@ -67,6 +73,14 @@ class FileStorage(Storage):
         os.rename(tmp, final)
         if cut:
             cut("renamed", name)
+        if _fsync:
+            fd = os.open(self.dir, os.O_RDONLY)
+            try:
+                _fsync(fd)
+            finally:
+                os.close(fd)
+        if cut:
+            cut("synced", name)
 
     def remove(self, name):
         try:

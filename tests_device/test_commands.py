@@ -18,14 +18,25 @@ SUPPLIER = b"\x90\xb3\xd5\x1f\x30\x01\x00\x00"
 INSTALLER = b"\x90\xb3\xd5\x1f\x30\x02\x00\x00"
 ESME = b"\x00\x23\x7e\x00\x00\x00\x00\x01"
 STRANGER = b"\x90\xb3\xd5\x1f\x30\x09\x00\x00"
-KEYS = {SUPPLIER: b"S" * 32, INSTALLER: b"I" * 32, ESME: b"E" * 32, STRANGER: b"X" * 32}
+NETOP = b"\x90\xb3\xd5\x1f\x30\x04\x00\x00"
+OTHER_HUB = b"\x00\x23\x7e\x00\x00\x99\x99\x99"
+KEYS = {
+    SUPPLIER: b"S" * 32,
+    INSTALLER: b"I" * 32,
+    ESME: b"E" * 32,
+    STRANGER: b"X" * 32,
+    NETOP: b"N" * 32,
+}
 
 
-def parties():
-    p = Parties()
+def parties(storage=None):
+    p = Parties(storage)
+    if len(p):
+        return p  # as persisted (a key may have been changed)
     p.add(SUPPLIER, "supplier", KEYS[SUPPLIER])
     p.add(INSTALLER, "installer", KEYS[INSTALLER])
     p.add(ESME, "esme", KEYS[ESME])
+    p.add(NETOP, "network_operator", KEYS[NETOP])
     return p
 
 
@@ -45,7 +56,7 @@ class Rig:
     def boot(self):
         s = Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87",))
         store = CommandStore(self.storage, originators=self.sizes[0], window=self.sizes[1])
-        self.cmds = Commands(parties(), store, self.clock)
+        self.cmds = Commands(parties(self.storage), store, self.clock)
         self.hub = hubmod.Hub(s, self.storage, commands=self.cmds)
         self.hub.power_up(0)
 
@@ -172,6 +183,75 @@ class RejectTest(unittest.TestCase):
             status_of(r.send(command(SUPPLIER, 3, cat.SET_HUB_CLOCK, (b"\x01",)))[1])[0],
             "bad_content",
         )
+
+
+class WindowTest(unittest.TestCase):
+    # The window moves only for a command that is authenticated, for a target this hub serves,
+    # and accepted (RFC 4303 3.4.3); anything refused before that leaves no trace.
+    def test_a_command_for_another_hub_does_not_move_the_window(self):
+        for channel in (INTERPAN, WAN):
+            r = Rig()
+            captured = command(SUPPLIER, 10000000, cat.READ_HUB_STATUS, recip=OTHER_HUB)
+            writes = r.cmds.store.writes
+            ok, rsp = r.send(captured, channel)
+            self.assertEqual((ok, status_of(rsp)[0]), (False, "unknown_device"))
+            self.assertEqual(r.cmds.store.replay.euis, [])
+            self.assertEqual(r.cmds.store.writes, writes)  # nothing persisted either
+            for c, ch in ((500001, INTERPAN), (500002, WAN)):
+                ok, rsp = r.send(command(SUPPLIER, c, cat.READ_HUB_STATUS), ch)
+                self.assertEqual((ok, status_of(rsp)[0]), (True, "ok"))
+
+    def test_no_refused_command_moves_the_window(self):
+        r = Rig()
+        refused = (
+            (command(SUPPLIER, 900, cat.READ_METER, recip=ESME), "unknown_device"),
+            (command(SUPPLIER, 901, cat.READ_METER, recip=HUB), "bad_content"),
+            (command(SUPPLIER, 902, 0x7777), "unknown_message"),
+            (command(SUPPLIER, 903, cat.SET_HUB_CLOCK, (b"\x01",)), "bad_content"),
+            (command(SUPPLIER, 904, cat.READ_HUB_STATUS, b"\x04\x01"), "bad_content"),
+            (command(SUPPLIER, 905, cat.INTERPAN_ENABLE), "not_permitted"),
+            (command(SUPPLIER, 906, cat.PARTY_REKEY, (SUPPLIER, b"k" * 16)), "not_permitted"),
+            (command(SUPPLIER, 907, cat.DEVICE_LOG_ADD, (ESME, b"\x09")), "bad_content"),
+            (command(SUPPLIER, 908, cat.EXECUTED_QUERY, (SUPPLIER,)), "bad_content"),
+        )
+        for msg, why in refused:
+            ok, rsp = r.send(msg, INTERPAN)
+            self.assertEqual((ok, status_of(rsp)[0]), (False, why))
+        self.assertEqual(r.cmds.store.replay.euis, [])
+        self.assertEqual(r.cmds.store.log.entries, [])
+        self.assertTrue(r.hub.interpan.is_on())
+        # A counter below all of them still runs: none of them moved the window.
+        self.assertEqual(status_of(r.send(command(SUPPLIER, 5, cat.READ_HUB_STATUS))[1])[0], "ok")
+
+    def test_a_huge_counter_locks_out_until_the_network_operator_rekeys(self):
+        r = Rig()
+        top = 2**64 - 1
+        self.assertTrue(r.send(command(SUPPLIER, top, cat.READ_HUB_STATUS))[0])
+        ok, rsp = r.send(command(SUPPLIER, 5, cat.READ_HUB_STATUS))
+        self.assertEqual(status_of(rsp)[0], "stale")  # locked out: no counter is above 2^64-1
+        new_key = b"n" * 32
+        rekey = command(NETOP, 1, cat.PARTY_REKEY, (SUPPLIER, new_key))
+        # A key never travels over the air.
+        ok, rsp = r.send(rekey, INTERPAN)
+        self.assertEqual(status_of(rsp, KEYS[NETOP])[0], "not_permitted")
+        # Only the network operator may rekey.
+        ok, rsp = r.send(command(INSTALLER, 1, cat.PARTY_REKEY, (SUPPLIER, new_key)))
+        self.assertEqual(status_of(rsp, KEYS[INSTALLER])[0], "not_permitted")
+        ok, rsp = r.send(command(NETOP, 2, cat.PARTY_REKEY, (STRANGER, new_key)))
+        self.assertEqual(status_of(rsp, KEYS[NETOP])[0], "unknown_device")
+        ok, rsp = r.send(rekey, WAN)
+        self.assertEqual((ok, status_of(rsp, KEYS[NETOP])[0]), (True, "ok"))
+        self.assertEqual(r.hub.notes[-2][0], "party_rekeyed")
+        r.boot()  # the new key is persisted
+        # The old key authenticates nothing now, the top counter included.
+        self.assertEqual(r.send(command(SUPPLIER, top, cat.READ_HUB_STATUS)), (False, None))
+        self.assertEqual(r.send(command(SUPPLIER, 6, cat.READ_HUB_STATUS)), (False, None))
+        ok, rsp = r.send(command(SUPPLIER, 6, cat.READ_HUB_STATUS, key=new_key))
+        self.assertEqual((ok, status_of(rsp, new_key)[0]), (True, "ok"))
+        ok, rsp = r.send(command(SUPPLIER, 6, cat.READ_HUB_STATUS, key=new_key))
+        self.assertEqual(status_of(rsp, new_key)[0], "duplicate")  # first-wins as before
+        ok, rsp = r.send(rekey, WAN)
+        self.assertEqual(status_of(rsp, KEYS[NETOP])[0], "duplicate")  # no replayed rekey
 
 
 class HubCommandsTest(unittest.TestCase):

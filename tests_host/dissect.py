@@ -24,6 +24,7 @@ def tshark_fields(psdus, tmp_path, fields):
         cmd += ["-e", f]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     rows = [line.split("|") for line in out.splitlines()]
-    verbose = subprocess.run([tshark, "-n", "-V", "-r", path], capture_output=True, text=True,
-                             env=env, check=True).stdout
+    verbose = subprocess.run(
+        [tshark, "-n", "-V", "-r", path], capture_output=True, text=True, env=env, check=True
+    ).stdout
     return rows, verbose

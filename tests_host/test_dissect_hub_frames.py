@@ -107,8 +107,11 @@ def test_scapy_decodes_discovery_request_and_reply():
 
 def test_tshark_dissects_discovery_cleanly(tmp_path):
     frames = list(discovery_exchange())
-    got = tshark_fields(frames, tmp_path, ["wpan.fcs_ok", "zbee_aps.cluster", "zbee_aps.profile",
-                                            "zbee_zcl.cmd.tsn"])
+    got = tshark_fields(
+        frames,
+        tmp_path,
+        ["wpan.fcs_ok", "zbee_aps.cluster", "zbee_aps.profile", "zbee_zcl.cmd.tsn"],
+    )
     if got is None:
         pytest.skip("tshark is not installed (apt-get install tshark): scapy checks still ran")
     rows, verbose = got

@@ -175,9 +175,7 @@ def test_relays_to_others_records_and_exits_cleanly(medium_proc):
     assert "IEEE 802.15.4" in out
     assert "Beacon Request" in out
     assert "Malformed" not in out
-    assert _tshark(tshark, pcap, pcap.parent, "-T", "fields", "-e", "wpan.fcs_ok").split() == [
-        "1"
-    ]
+    assert _tshark(tshark, pcap, pcap.parent, "-T", "fields", "-e", "wpan.fcs_ok").split() == ["1"]
 
 
 def _tshark(tshark, path, home, *args):

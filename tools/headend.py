@@ -7,13 +7,20 @@ can drive the hub from the WAN side.
     python tools/headend.py serve [--port 17760] [--control 17761] [--heartbeat-s 30]
     python tools/headend.py send [--control 17761] '{"op": "status"}'
 
-Requests (JSON objects with "op"): status; device_log_add {guid, kind: esme|gsme|other};
-device_log_remove {guid}; set_time {epoch}; and gbcs {as, counter, message, fields (a list of
-hex strings), to (GUID; default the hub)}, which the head-end signs as party `as` from the
-provisioning file and sends as a GBCS command. `send` prints the hub's reply.
+Requests (JSON objects with "op"):
+  status                                    asked unsigned: the hub answers status requests
+  device_log_add {guid, kind: esme|gsme|other}, device_log_remove {guid}, set_time {epoch}
+                                            state changes: the head-end sends each as a signed
+                                            GBCS command (device_log_add, device_log_remove,
+                                            set_hub_clock), as the network operator unless "as"
+                                            names another party
+  gbcs {as, counter, message, fields (a list of hex strings), to (GUID; default the hub)}
+                                            any catalogue message, signed as party `as`
+A counter left out is the next one for that party: one above the last this head-end used and
+at least the time in milliseconds, so it stays above what earlier runs sent. The hub refuses
+unsigned state changes; `send` prints the hub's reply, or an error, and exits 1 on either.
 
-    python tools/headend.py send '{"op": "gbcs", "as": "supplier", "counter": 1,
-                                   "message": "read_hub_status"}'
+    python tools/headend.py send '{"op": "gbcs", "as": "supplier", "message": "read_hub_status"}'
 """
 
 import argparse
@@ -28,8 +35,40 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from firmware import ber, gbcs, wan_msg  # noqa: E402
 from firmware.commands import signed  # noqa: E402
+from firmware.device_log import KINDS  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from tools import describe, provisioning  # noqa: E402
+
+# Unsigned-looking operations the head-end turns into signed GBCS commands: the hub takes no
+# state change unless it is signed.
+SIGNED_OPS = ("device_log_add", "device_log_remove", "set_time")
+
+
+class RequestError(Exception):
+    """A request the head-end cannot carry out; its text is the reply's error."""
+
+
+def _as_gbcs(req):
+    # A state-changing request as the equivalent gbcs request.
+    op = req["op"]
+    out = {"op": "gbcs", "as": req.get("as", "network_operator"), "counter": req.get("counter")}
+    if op == "set_time":
+        epoch = req.get("epoch")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < 2**32:
+            raise RequestError("set_time: epoch must be whole seconds since 1970, 0..2^32-1")
+        out.update(message="set_hub_clock", fields=[epoch.to_bytes(4, "big").hex()])
+        return out
+    eui = parse_eui(str(req.get("guid", "")))
+    if eui is None:
+        raise RequestError("%s: guid must look like 00-23-7E-00-00-00-00-01" % op)
+    if op == "device_log_remove":
+        out.update(message="device_log_remove", fields=[eui.hex()])
+        return out
+    kind = req.get("kind", "other")
+    if kind not in KINDS:
+        raise RequestError("device_log_add: kind must be one of %s" % ", ".join(KINDS))
+    out.update(message="device_log_add", fields=[eui.hex(), "%02x" % KINDS.index(kind)])
+    return out
 
 
 def emit(event, **fields):
@@ -46,6 +85,7 @@ class HeadEnd:
         self.hubs = {}  # peer -> writer
         self.guids = {}  # peer -> the hub's GUID from its hello
         self.waiting = []  # control requests awaiting a hub reply: (key, future)
+        self.counters = {}  # party name -> the last counter this head-end signed with
 
     async def on_hub(self, reader, writer):
         peer = "%s:%d" % writer.get_extra_info("peername")[:2]
@@ -110,9 +150,16 @@ class HeadEnd:
                 break
             try:
                 req = json.loads(line)
+                if not isinstance(req, dict):
+                    raise RequestError('a request is a JSON object with an "op"')
                 reply = await self.request(req)
-            except (ValueError, asyncio.TimeoutError) as e:
+            except asyncio.TimeoutError:
+                reply = {"ok": False, "error": "the hub did not answer in time"}
+            except (ValueError, RequestError, RecursionError) as e:
                 reply = {"ok": False, "error": str(e) or type(e).__name__}
+            except Exception as e:  # a bad request costs its reply, never the server
+                emit("request_error", error=repr(e))
+                reply = {"ok": False, "error": "head-end error: %s" % (str(e) or type(e).__name__)}
             writer.write((json.dumps(reply) + "\n").encode())
             await writer.drain()
         writer.close()
@@ -120,6 +167,8 @@ class HeadEnd:
     async def request(self, req):
         if not self.hubs:
             return {"ok": False, "error": "no hub connected"}
+        if req.get("op") in SIGNED_OPS:
+            req = _as_gbcs(req)
         if req.get("op") == "gbcs":
             return await self._gbcs(req)
         fut = asyncio.get_running_loop().create_future()
@@ -130,15 +179,38 @@ class HeadEnd:
         emit("tx", msg=req)
         return await asyncio.wait_for(fut, 10)
 
+    def _counter(self, party, given):
+        if given is not None:
+            if not isinstance(given, int) or isinstance(given, bool) or not 0 <= given < 2**64:
+                raise RequestError("counter must be a whole number, 0..2^64-1")
+            c = given
+        else:
+            c = max(self.counters.get(party, 0) + 1, int(time.time() * 1000))
+        self.counters[party] = max(self.counters.get(party, 0), c)
+        return c
+
     async def _gbcs(self, req):
-        orig, key = provisioning.party(self.conf, req.get("as", "supplier"))
+        party = str(req.get("as", "supplier"))
+        try:
+            orig, key = provisioning.party(self.conf, party)
+        except SystemExit as e:
+            raise RequestError(str(e)) from None
         peer = next(iter(self.hubs))
-        to = parse_eui(req.get("to") or self.guids.get(peer) or "")
+        to = parse_eui(str(req.get("to") or self.guids.get(peer) or ""))
         if to is None:
             return {"ok": False, "error": "no target GUID"}
-        counter = int(req["counter"])
-        code = describe.message_code(str(req.get("message", "read_hub_status")))
-        content = ber.sequence(*(bytes.fromhex(f) for f in req.get("fields", ())))
+        try:
+            code = describe.message_code(str(req.get("message", "read_hub_status")))
+        except SystemExit as e:
+            raise RequestError(str(e)) from None
+        fields = req.get("fields", ())
+        if not isinstance(fields, (list, tuple)) or not all(isinstance(f, str) for f in fields):
+            raise RequestError("fields: a list of hex strings")
+        try:
+            content = ber.sequence(*(bytes.fromhex(f) for f in fields))
+        except ValueError:
+            raise RequestError("fields: a list of hex strings") from None
+        counter = self._counter(party, req.get("counter"))
         msg = signed(gbcs.COMMAND, counter, orig, to, code, content, key)
         fut = asyncio.get_running_loop().create_future()
         self.waiting.append((("gbcs", counter, describe.gbcs_message(msg)["originator"]), fut))

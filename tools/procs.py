@@ -80,6 +80,7 @@ class Proc:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            errors="backslashreplace",  # a child's stray byte must not stop the reader
             bufsize=1,
             preexec_fn=_die_with_parent,
             start_new_session=True,  # the terminal's Ctrl-C reaches the parent only; it stops us
