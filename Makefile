@@ -113,7 +113,7 @@ test-device-mpy: $(MPY_UNIX_OUT) | $(MICROPYTHON)
 	$(BIN)/python tools/run_tests.py --device-only --mpy-dir build/mpy-unix \
 	  --micropython $(MICROPYTHON) --mplib $(MPLIB) --heap $(HEAP)
 
-# `make test` also runs the device suite from .mpy files (issue 8: as it would on the board).
+# `make test` also runs the device suite from .mpy files (as it would run on the board).
 test: $(MPY_UNIX_OUT)
 test: export DEVICE_MPY_DIR = build/mpy-unix
 

@@ -4,7 +4,7 @@
 #
 # count (default): build everything, then run N frames through the path and print one summary
 #   line. Run under callgrind with N and 2N and difference the instruction counts: start-up and
-#   set-up cancel out (reference/performance.md section 4.3).
+#   set-up cancel out (docs/performance.md, "Method").
 # alloc: the same N frames with the collector disabled; prints heap bytes per frame.
 # time:  best of 5 wall-clock runs in microseconds per frame (ticks_us). Not comparable with
 #   anything but another run on the same host; the fallback when valgrind is missing.

@@ -14,7 +14,7 @@
 # housekeeping calls, so no entry lives long enough to be misread across the 2**30 ms wrap.
 #
 # Airtime is kept in octet times (32 us, one octet at 250 kbit/s): a frame of n PSDU octets
-# occupies (6 + n) of them with its preamble, SFD and length (reference/performance.md 1).
+# occupies (6 + n) of them with its preamble, SFD and length (IEEE 802.15.4-2006 6.5).
 
 from firmware.compat import const
 from firmware.ticks import ticks_diff

@@ -1,6 +1,7 @@
 # The hub's beacon: an 802.15.4 beacon (source short address 0x0000, non-beacon superframe)
 # carrying the 15-octet ZigBee PRO beacon payload whose Extended PAN ID is the hub's EUI-64, as
-# GBCS requires, so an HHT's active scan lists hubs by GUID. reference/protocols.md 1.4-1.5.
+# GBCS requires, so an HHT's active scan lists hubs by GUID. IEEE 802.15.4-2006 7.2.2.1;
+# ZigBee specification 05-3474 3.6.7 (the beacon payload).
 
 from firmware import mac
 from firmware.compat import const

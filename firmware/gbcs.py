@@ -1,5 +1,5 @@
-# The GBCS grouping header ("general signing"), big-endian as GBCS is (reference/protocols.md
-# section 4.1):
+# The GBCS grouping header ("general signing"), big-endian as GBCS is (as
+# SmartDCCInnovation/gbcs-parser reads it, src/parser.ts parseGeneralSigning):
 #   DF 09 | CRA (1) | originator counter (8) | 08 originator EUI-64 | 08 recipient EUI-64 |
 #   date-time (00 absent, or 0C + 12 octets) | other-info: len + message code (2) [+ more] |
 #   content: BER length (n < 0x80, 81 n, 82 hi lo) + content | authentication: len + tag

@@ -113,7 +113,7 @@ class Hub:
         self.wan_present = True
         self._flag(self.interpan.wan_restored(now))
 
-    # Called by the command layer for authenticated commands (firmware.commands, issue 5).
+    # Called by the command layer for authenticated commands (firmware.commands).
     def interpan_off(self, now):
         self._flag(self.interpan.off_command(now))
 

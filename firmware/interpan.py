@@ -2,7 +2,7 @@
 #
 # Pure state machine: every input carries `now` (ticks ms from the HAL clock, wrapping at
 # firmware.ticks.PERIOD) and returns a Change for the shell to log and queue for the head-end, or
-# None. The rules come from the GBCS options in the 2013 design minutes and issue 3:
+# None. The rules come from the GBCS options in the 2013 design minutes and the product brief:
 #   power_up          ON, countdown of keepalive_s ("60 minutes from power on").
 #   command_accepted  an authenticated, accepted inter-PAN command restarts the countdown; the
 #                     only keep-alive (discovery, junk, unauthenticated or rate-limited frames

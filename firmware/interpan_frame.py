@@ -1,7 +1,7 @@
 # ZigBee Smart Energy inter-PAN frames: an 802.15.4 data frame with a 64-bit source and both PAN
 # IDs, then a 2-octet stub NWK header (0x000B: frame type 3, protocol version 2) and a stub APS
 # header (frame type 3, delivery mode, optional group, cluster, profile; no endpoints and no
-# counter), then a ZCL frame. reference/protocols.md section 2.
+# counter), then a ZCL frame. ZigBee Smart Energy 1.1 (07-5356) annex B.
 
 from firmware import mac
 from firmware.compat import const

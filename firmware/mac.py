@@ -1,7 +1,7 @@
 # IEEE 802.15.4-2006 MAC frames: parse into a preallocated MacFrame by offsets (no allocation,
 # never raises), and build into a caller's buffer. Multi-octet fields are little-endian on air;
 # extended addresses are kept in air order inside the buffer and compared in place
-# (firmware.eui64.equals_le). Layouts: reference/protocols.md section 1.
+# (firmware.eui64.equals_le). Layouts: IEEE 802.15.4-2006 7.2.
 
 from firmware import reject
 from firmware.compat import const
@@ -71,7 +71,7 @@ def is_beacon_request(buf, off, n):
 
 
 # parse() is split in three so that no function's frame is over 11 words: MicroPython puts a
-# larger frame on the GC heap at every call (reference/performance.md 2.3), which costs about
+# larger frame on the GC heap at every call (py/objfun.c, VM_MAX_STATE_ON_STACK), which costs about
 # as much as the parse itself.
 
 

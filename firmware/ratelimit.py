@@ -6,7 +6,8 @@
 # admit / allow / auth_failed / auth_ok, AuthFailures.failure, Gate.allow / auth_failed /
 # auth_ok) allocate nothing and keep every intermediate inside +/-2**30, the ESP32's small-int
 # range. They are also kept small: a bytecode function with more than 11 words of locals and
-# stack gets its frame from the GC heap on every call (reference/performance.md section 2.3).
+# stack gets its frame from the GC heap on every call (MicroPython py/objfun.c,
+# VM_MAX_STATE_ON_STACK).
 #
 # Time is `now` in ticks ms from the HAL clock, wrapping at 2**30. Stored times are compared
 # modulo 2**30 and never left more than 3 days behind, which needs tick() (or frames) at least

@@ -31,7 +31,7 @@ STEPS = ("open", "half_written", "flushed", "renamed", "synced")
 class FileStorage(Storage):
     def __init__(self, directory, fault=None):
         # fault(step, name): called at each of STEPS; raising there is a power cut at that
-        # instant (issue 9's power-loss tests use it; None in the product).
+        # instant (the power-loss tests use it; None in the product).
         self.fault = fault
         self.dir = directory
         if not _exists(directory):

@@ -12,7 +12,7 @@ HOUR = 60 * MIN
 
 class AirtimeTest(unittest.TestCase):
     def test_on_air_time_of_a_psdu(self):
-        # Preamble 4 + SFD 1 + PHR 1 + PSDU, 32 us per octet (reference/performance.md 1).
+        # Preamble 4 + SFD 1 + PHR 1 + PSDU, 32 us per octet (IEEE 802.15.4-2006 6.5).
         self.assertEqual(battery.airtime_us(10), 512)
         self.assertEqual(battery.airtime_us(127), 4256)
 

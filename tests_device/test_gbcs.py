@@ -3,9 +3,11 @@ import unittest
 from firmware import gbcs
 from tests_device.vectors import h
 
-# reference/protocols.md 4.2: RTDS 4.5.0 ECS01c immediate command (inside its General Ciphering
-# wrapper, which starts 15 octets earlier). The content is 0x1D2 octets of DLMS starting D9;
-# the real command is signed with ECDSA; here the tail is a 0-length signature field.
+# RTDS 4.5.0 test data, ECS01c immediate command (SmartDCCInnovation/gbcs-parser, file
+# test/rtds/RTDS-4.5.0/1.1.2_ECS01c/ECS01c_1.1.2_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX), inside its
+# General Ciphering wrapper, which starts 15 octets earlier. The content is 0x1D2 octets of
+# DLMS starting D9; the real command is signed with ECDSA; here the tail is a 0-length
+# signature field.
 RTDS_HEADER = h(
     "DF 09 01 00 00 00 00 00 00 03 EA 08 90 B3 D5 1F 30 01 00 00"
     " 08 00 DB 12 34 56 78 90 A0 00 02 00 B7 82 01 D2"

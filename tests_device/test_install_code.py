@@ -4,7 +4,7 @@ from firmware import install_code as ic
 from firmware import mmo
 from tests_device.vectors import h
 
-# The public install-code vector (issue text; ZigBee Smart Energy), and the codes of each
+# The public install-code vector (ZigBee Smart Energy install-code example), and the codes of each
 # length that zigbee-herdsman's tests check (their CRCs are X-25, low octet first).
 CODE18 = h("83FED3407A939723A5C639B26916D505C3B5")
 LINK18 = h("66B6900981E1EE3CA4206B6B861C02BB")

@@ -20,8 +20,9 @@ MP = sys.implementation.name == "micropython"
 # MAC beacon request (802.15.4 command 0x07) with its FCS, as an HHT or meter sends it.
 BEACON_REQ = b"\x03\x08\x06\xff\xff\xff\xff\x07\xc2\x31"
 
-# The same frame in ZEP v2 written out by hand from the field table (reference/protocols.md
-# 5.1): channel 11, device 0x1234, CRC mode, LQI 0xff, NTP 0x01020304.05060708, seq 0x0a0b0c0d.
+# The same frame in ZEP v2 written out by hand from the field table (Wireshark's
+# epan/dissectors/packet-zep.c): channel 11, device 0x1234, CRC mode, LQI 0xff,
+# NTP 0x01020304.05060708, seq 0x0a0b0c0d.
 ZEP_BEACON_REQ = (
     b"EX\x02\x01\x0b\x12\x34\x01\xff"
     + b"\x01\x02\x03\x04\x05\x06\x07\x08"

@@ -1,4 +1,6 @@
-# Public test vectors (reference/protocols.md sections 1.7, 2.4 and 3), PSDUs with their FCS.
+# Public test vectors, PSDUs with their FCS: scapy's test/scapy/layers/dot15d4.uts and
+# test/pcaps/zigbee-join-authenticate.pcap (FCS appended), and inter-PAN frames laid out by
+# ZigBee Smart Energy 1.1 (07-5356) annex B.
 from binascii import unhexlify
 
 

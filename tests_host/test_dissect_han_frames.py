@@ -121,8 +121,8 @@ def conversation():
     g = bytes.fromhex(GSME.replace("-", ""))
     e = bytes.fromhex(ESME.replace("-", ""))
     assert air.han.send_to_device(g, 0x0702, b"\x00\x11\x00\x00\x01", "wan", air.now) == 1
-    # SE Tunneling TransferData on tunnel 1 (opaque octets: GBCS content is issue 5's; a cut
-    # GBCS header would be reported malformed by Wireshark's GBCS dissector).
+    # SE Tunneling TransferData on tunnel 1 (opaque octets: GBCS content is the command
+    # layer's; a cut GBCS header would be reported malformed by Wireshark's GBCS dissector).
     transfer = b"\x01\x12\x02\x01\x00" + b"opaque"
     assert air.han.send_to_device(g, 0x0704, transfer, "interpan", air.now) == 1
     assert gsme.poll_cycle() == 2  # both delivered in one wake: frame pending on the first

@@ -1,6 +1,6 @@
 """Every persisted record, cut at every step of its write (hal/file_storage.py STEPS) on the
 real file storage: after a restart the record holds the last committed state, never a torn or
-mixed one, and nothing is reported corrupt. Issue 9's injection points, counted at the end."""
+mixed one, and nothing is reported corrupt. The injection points are counted at the end."""
 
 import pytest
 from flash import Flash, PowerCut

@@ -1,5 +1,6 @@
 """make bench: what each receive path costs per frame, against the budget that keeps up with a
-back-to-back 802.15.4 flood on a 240 MHz ESP32 (reference/performance.md sections 1, 3, 4).
+back-to-back 802.15.4 flood on a 240 MHz ESP32 (IEEE 802.15.4-2006 6.5
+for the air time; MicroPython PR #7850 and issue #6565 for the ESP32 speed; docs/performance.md).
 
 For each path, bench/frames.py runs on the MicroPython unix port with the ESP32-sized heap
 (-X heapsize=110wK) under callgrind, once with N frames and once with 2N; the difference of the

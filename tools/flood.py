@@ -1,4 +1,4 @@
-"""A flood of spoofed inter-PAN frames, and a measured run of one (issue 6's evidence).
+"""A flood of spoofed inter-PAN frames, and a measured run of one (the DoS defences' evidence).
 
     python tools/flood.py send [--medium HOST:PORT] [--count 3000] [--kind interpan|beacon]
     python tools/flood.py run  [--count 3000]        # the lab + a flood + a legitimate HHT
@@ -54,7 +54,7 @@ def frames(kind, count, seed=1):
 
 def send(medium_port, count, kind, paced=True):
     # Paced: one frame per its air time, (6 + PSDU octets) x 32 us (back to back, no CSMA: the
-    # most a transmitter can put on 802.15.4, reference/performance.md 1). Unpaced, this host
+    # most a transmitter can put on 802.15.4, IEEE 802.15.4-2006 6.5). Unpaced, this host
     # would send far more than the air can carry, which tests the UDP buffers, not the hub.
     radio = ZepRadio(medium_port=medium_port)
     radio.hello()
