@@ -52,7 +52,7 @@ MPY_ARCH ?= xtensawin
 PORT ?= /dev/ttyUSB0
 BOARD_MODULE ?= esp32_devkitc
 TESTS ?=
-MPY_SRC := $(sort $(shell find firmware hal boards -name '*.py')) main.py boot.py
+MPY_SRC := $(sort $(shell find contract firmware hal boards -name '*.py')) main.py boot.py
 MPY_OUT := $(patsubst %.py,build/mpy/%.mpy,$(MPY_SRC))
 MPY_UNIX_SRC := $(MPY_SRC) $(sort $(wildcard tests_device/*.py))
 MPY_UNIX_OUT := $(patsubst %.py,build/mpy-unix/%.mpy,$(MPY_UNIX_SRC))
@@ -79,7 +79,7 @@ build/mpy/%.mpy: %.py build/mpy/.march | $(MPY_CROSS)
 deploy: mpy | $(MPREMOTE)
 	rm -rf build/deploy
 	mkdir -p build/deploy
-	cp -r build/mpy/firmware build/mpy/hal build/mpy/boards build/deploy/
+	cp -r build/mpy/contract build/mpy/firmware build/mpy/hal build/mpy/boards build/deploy/
 	rm -rf build/deploy/hal/sim build/deploy/hal/fake build/deploy/boards/sim.mpy
 	cp boot.py build/deploy/boot.py
 	if [ "$(BOARD_MODULE)" = esp32_devkitc ]; then cp main.py build/deploy/main.py; else \
@@ -89,9 +89,9 @@ deploy: mpy | $(MPREMOTE)
 	printf '%s\n' "import os" "def rm(p):" "    try:" "        for e in os.ilistdir(p):" \
 	  "            rm(p + '/' + e[0]) if e[1] == 0x4000 else os.remove(p + '/' + e[0])" \
 	  "        os.rmdir(p)" "    except OSError:" "        pass" \
-	  "for d in ('/firmware', '/hal', '/boards'):" "    rm(d)" > build/clean_device.py
+	  "for d in ('/contract', '/firmware', '/hal', '/boards'):" "    rm(d)" > build/clean_device.py
 	$(MPREMOTE) connect $(PORT) run build/clean_device.py \
-	  + fs cp -r build/deploy/firmware build/deploy/hal build/deploy/boards : \
+	  + fs cp -r build/deploy/contract build/deploy/firmware build/deploy/hal build/deploy/boards : \
 	  + fs cp build/deploy/boot.py build/deploy/main.py : \
 	  + reset
 

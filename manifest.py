@@ -30,5 +30,5 @@ def _files(pkg):
     return sorted(out)
 
 
-for _pkg in ("firmware", "hal", "boards"):
+for _pkg in ("contract", "firmware", "hal", "boards"):
     package(_pkg, files=_files(_pkg))  # noqa: F821

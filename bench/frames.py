@@ -16,11 +16,11 @@
 import gc
 import sys
 
+from contract.frame import RxFrame
+from contract.ticks import PERIOD
 from firmware import hub as hubmod
 from firmware import mac, ratelimit, reject
 from firmware.settings import Settings
-from firmware.ticks import PERIOD
-from hal.radio import RxFrame
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
 

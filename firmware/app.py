@@ -13,18 +13,19 @@
 import asyncio
 import gc
 
-from firmware import catalogue, interpan_frame, reject, wan_monitor, wan_msg
+from contract import wan_msg
+from contract.compat import MICROPYTHON, const
+from contract.frame import RxFrame
+from firmware import catalogue, interpan_frame, reject, wan_monitor
 from firmware import han as hanmod
 from firmware.command_store import CommandStore
 from firmware.commands import Commands
-from firmware.compat import MICROPYTHON, const
 from firmware.eui64 import to_guid
 from firmware.hub import TRANSMIT, TX_BEACON, TX_DISCOVERY, Hub
 from firmware.outbox import HIGH, LOW, Outbox
 from firmware.parties import Parties
 from firmware.settings import Settings
 from firmware.uplink import Uplink
-from hal.radio import RxFrame
 
 VERSION = "0.2.0"
 _TICK_MS = 1000

@@ -5,7 +5,7 @@
 
 import hashlib
 
-from firmware.compat import const
+from contract.compat import const
 
 _BLOCK = const(64)
 

@@ -3,8 +3,8 @@
 # GBCS requires, so an HHT's active scan lists hubs by GUID. IEEE 802.15.4-2006 7.2.2.1;
 # ZigBee specification 05-3474 3.6.7 (the beacon payload).
 
+from contract.compat import const
 from firmware import mac
-from firmware.compat import const
 
 ZB_PAYLOAD_LEN = const(15)
 STACK_PROFILE_PRO = const(2)

@@ -3,7 +3,7 @@
 # is a SEQUENCE of OCTET STRINGs (its fields); a response's is SEQUENCE { ENUMERATED status,
 # OCTET STRING data }. Definite short or one/two-octet long lengths only.
 
-from firmware.compat import const
+from contract.compat import const
 
 SEQUENCE = const(0x30)
 OCTET_STRING = const(0x04)

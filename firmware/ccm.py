@@ -15,7 +15,7 @@
 # function's frame is over the 11 words that MicroPython keeps on the C stack (a larger one is
 # allocated on the heap at every call). One operation at a time; none ever yields.
 
-from firmware.compat import const
+from contract.compat import const
 
 MIC_LEN = (0, 4, 8, 16, 0, 4, 8, 16)  # by security level
 _ENC = const(4)  # levels 4..7 encrypt

@@ -5,8 +5,8 @@
 #   u16 window | u8 originators | windows... | u16 log entries | log... | u8 copies | copies...
 # Each copy is u16 length | a GBCS response. Version 1 records (no copies) still load.
 
+from contract.compat import const
 from firmware import record
-from firmware.compat import const
 from firmware.execlog import ExecLog
 from firmware.replay import ReplayTable
 

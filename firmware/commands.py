@@ -18,10 +18,10 @@
 # trace in the replay state: a captured command replayed at the wrong hub, or with content
 # this hub refuses, cannot push an originator's window past its genuine commands.
 
+from contract.compat import const
 from firmware import ber, execlog, gbcs, replay, zcl
 from firmware import catalogue as cat
 from firmware.auth import HmacSha256
-from firmware.compat import const
 from firmware.device_log import KINDS
 from firmware.eui64 import read_le, to_guid
 from firmware.hub import (

@@ -2,8 +2,8 @@
 # log), managed from the WAN. Bounded; persisted as one sealed record; membership is tested in
 # place against an air-order address in a received frame, without allocating.
 
+from contract.compat import const
 from firmware import record
-from firmware.compat import const
 
 OTHER = const(0)
 ESME = const(1)

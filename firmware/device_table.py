@@ -16,9 +16,9 @@
 # broadcast/reserved 0xFFF8..0xFFFF, the same after a reboot (persisted), kept by a device that
 # re-associates (looked up by EUI first), and most likely the same even if the record is lost.
 
+from contract.compat import const
+from contract.crc16 import crc16
 from firmware import record
-from firmware.compat import const
-from firmware.crc16 import crc16
 
 FREE = const(-1)
 ADDR_MIN = const(0x0001)

@@ -4,7 +4,7 @@
 # command runs and DONE with its result after; an entry still ACCEPTED after a power cut means
 # "may have run": it is never run again.
 
-from firmware.compat import const
+from contract.compat import const
 
 ACCEPTED = const(0)
 DONE = const(1)

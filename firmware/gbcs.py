@@ -6,7 +6,7 @@
 # Parsed into a preallocated GbcsHeader by offsets, never raising. The authentication field
 # covers everything from the DF tag to the end of the content.
 
-from firmware.compat import const
+from contract.compat import const
 
 TAG = const(0xDF)
 TXID_LEN = const(0x09)

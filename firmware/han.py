@@ -14,17 +14,17 @@
 # works on preallocated objects and small ints. Notes (which allocate) are only made for events
 # that are rare by construction (a new member) or rate-limited (refusals, rejoins, readings).
 
+from contract.compat import const
+from contract.ticks import ticks_diff
 from firmware import battery, mac, nwk, zcl
 from firmware import catalogue as cat
 from firmware.battery import BatteryBudget
-from firmware.compat import const
 from firmware.device_log import GSME, KINDS
 from firmware.device_table import DeviceTable
 from firmware.eui64 import equals_le, read_le, to_guid
 from firmware.eui64 import parse as parse_eui
 from firmware.hub import NOTHING, TRANSMIT, TX_HAN
 from firmware.indirect import Indirect
-from firmware.ticks import ticks_diff
 
 NOT_MINE = const(-1)  # on_frame: not a HAN frame; the hub goes on looking
 

@@ -8,13 +8,13 @@
 # the flag is OFF, before anything else is parsed: the hub then answers no inter-PAN frame at
 # all. Only a command the command layer accepts (authenticated) keeps the flag alive.
 
+from contract.compat import const
+from contract.frame import PSDU_MAX
 from firmware import discovery, interpan_frame, mac, ratelimit, reject, zcl
 from firmware.beacon import Beacon
-from firmware.compat import const
 from firmware.device_log import DeviceLog
 from firmware.eui64 import read_le
 from firmware.interpan import InterPan
-from hal.radio import PSDU_MAX
 
 NOTHING = const(0)
 TRANSMIT = const(1)

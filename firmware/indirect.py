@@ -15,8 +15,8 @@
 # The stored payload is what follows the MAC header (NWK + APS + ZCL); the MAC header is written
 # at delivery, when the sequence number and the frame-pending bit are known.
 
-from firmware.compat import const
-from firmware.ticks import ticks_add, ticks_diff
+from contract.compat import const
+from contract.ticks import ticks_add, ticks_diff
 
 OK = const(0)
 FULL_DEVICE = const(1)  # this device already has per_device frames waiting

@@ -3,9 +3,9 @@
 # derives the device's link key from the whole code, CRC included, with the MMO hash. Public
 # vector: 83FED3407A939723A5C639B26916D505 C3B5 -> 66B6900981E1EE3CA4206B6B861C02BB.
 
+from contract.compat import const
+from contract.crc16 import crc16
 from firmware import mmo
-from firmware.compat import const
-from firmware.crc16 import crc16
 
 OK = const(0)
 BAD_LENGTH = const(1)
@@ -17,7 +17,7 @@ _HEX = "0123456789abcdefABCDEF"
 
 
 def crc(code, n):
-    # CRC-16/X-25 of code[0:n] (n >= 2): the 802.15.4 FCS polynomial (firmware.crc16, reflected
+    # CRC-16/X-25 of code[0:n] (n >= 2): the 802.15.4 FCS polynomial (contract.crc16, reflected
     # 0x1021) with initial value and final xor 0xFFFF. Starting that CRC from 0xFFFF instead of
     # 0 is the same as complementing the first two octets, so the FCS routine serves for both.
     b = bytearray(code[:n])

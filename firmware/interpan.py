@@ -1,7 +1,7 @@
 # The inter-PAN flag: whether the hub answers inter-PAN frames (the HHT's only way in).
 #
 # Pure state machine: every input carries `now` (ticks ms from the HAL clock, wrapping at
-# firmware.ticks.PERIOD) and returns a Change for the shell to log and queue for the head-end, or
+# contract.ticks.PERIOD) and returns a Change for the shell to log and queue for the head-end, or
 # None. The rules come from the GBCS options in the 2013 design minutes and the product brief:
 #   power_up          ON, countdown of keepalive_s ("60 minutes from power on").
 #   command_accepted  an authenticated, accepted inter-PAN command restarts the countdown; the
@@ -29,8 +29,8 @@
 # 2**28 ms (3.1 days) and the shell must call tick() more often than the remaining 3.1 days (it
 # does every second, and before each inter-PAN frame, then checks is_on()).
 
-from firmware.compat import const
-from firmware.ticks import ticks_add, ticks_diff
+from contract.compat import const
+from contract.ticks import ticks_add, ticks_diff
 
 ON = "on"
 OFF = "off"

@@ -3,8 +3,8 @@
 # header (frame type 3, delivery mode, optional group, cluster, profile; no endpoints and no
 # counter), then a ZCL frame. ZigBee Smart Energy 1.1 (07-5356) annex B.
 
+from contract.compat import const
 from firmware import mac
-from firmware.compat import const
 
 STUB_NWK_LO = const(0x0B)
 STUB_NWK_HI = const(0x00)

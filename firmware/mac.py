@@ -3,8 +3,8 @@
 # extended addresses are kept in air order inside the buffer and compared in place
 # (firmware.eui64.equals_le). Layouts: IEEE 802.15.4-2006 7.2.
 
+from contract.compat import const
 from firmware import reject
-from firmware.compat import const
 
 BEACON = const(0)
 DATA = const(1)
@@ -172,7 +172,7 @@ def command_id(buf, f):
 
 
 # --- building -------------------------------------------------------------------------------
-# Builders write the MPDU without its FCS (the radio appends it; firmware.crc16.append_fcs does
+# Builders write the MPDU without its FCS (the radio appends it; contract.crc16.append_fcs does
 # so for captures and tests) and return its length. Addresses: None, an int (short address) or
 # 8 bytes (an EUI-64, most significant octet first).
 

@@ -9,8 +9,8 @@
 # (AES-CCM* with the network key, per-source frame counters) would unprotect such a frame in
 # place and hand back the end of its plaintext, and the builders would grow a protect step.
 
+from contract.compat import const
 from firmware import mac
-from firmware.compat import const
 
 # NWK frame control (ZigBee spec 3.3.1.1)
 FT_DATA = const(0)

@@ -23,8 +23,8 @@
 
 import struct
 
+from contract.compat import const
 from firmware import record
-from firmware.compat import const
 
 LOW = const(0)
 HIGH = const(1)

@@ -44,7 +44,7 @@
 # episode, reported once (ALERT); Gate then divides the global rate by `divisor`. quiet_s without
 # a failure ends it (CALM) and the rate is restored.
 
-from firmware.compat import const
+from contract.compat import const
 
 # Refusal reasons (Gate.allow's result, SourceTable.why); PASS is 0 so `if why:` reads naturally.
 PASS = const(0)

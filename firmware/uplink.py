@@ -5,7 +5,7 @@
 
 import asyncio
 
-from firmware import wan_msg
+from contract import wan_msg
 
 _POLL_MS = 200  # how often a session looks at the outbox and the heartbeat clock
 

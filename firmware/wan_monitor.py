@@ -21,8 +21,8 @@
 # Keep the thresholds within 3.1 days and tick at least daily: ticks_diff is exact only within
 # PERIOD / 2.
 
-from firmware.compat import const
-from firmware.ticks import ticks_diff
+from contract.compat import const
+from contract.ticks import ticks_diff
 
 LOST = "wan_lost"
 RESTORED = "wan_restored"

@@ -2,7 +2,7 @@
 # sequence number, command identifier; the command payload follows. Parsed into a preallocated
 # ZclHeader by offsets, never raising (ZCL spec 2.4.1).
 
-from firmware.compat import const
+from contract.compat import const
 
 # Frame control
 CLUSTER_SPECIFIC = const(0x01)  # frame type 1 (0 = profile-wide/global command)

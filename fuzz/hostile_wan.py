@@ -1,12 +1,12 @@
 """A catalogue of hostile head-end messages: what anyone who can speak on the hub's WAN link
 might send, none of it signed. Each is a message body (type octet + body, as
-firmware/wan_msg.py frames it), well framed, so the hub must answer or ignore it and keep the
+contract/wan_msg.py frames it), well framed, so the hub must answer or ignore it and keep the
 link. tests_host/test_e2e_wan_hostile.py throws them at a running hub; fuzz/seed_corpus.py seeds
 the wan_app fuzz target with them."""
 
 import json
 
-from firmware import wan_msg
+from contract import wan_msg
 
 _J = bytes((wan_msg.JSON,))
 

@@ -6,7 +6,7 @@ Deterministic sources: the public test vectors (tests_device/vectors.py), the HH
 frames (tests_device/interpan_frames.py), what a hub built by fuzz/targets.py's Rig answers to
 them (beacons, discovery answers, signed tunnel replies, association responses), meters' HAN
 frames built with firmware.mac/nwk, GBCS commands signed with the lab's demo keys
-(firmware.commands.signed), head-end stream messages (firmware.wan_msg) and ZEP datagrams
+(firmware.commands.signed), head-end stream messages (contract.wan_msg) and ZEP datagrams
 (hal/sim/zep.py write_header / write_hello). With --pcap, every record of a capture (link type
 195 with FCS, or 230 without) is added too, e.g. the lab/capture.pcap `make run` writes.
 
@@ -23,6 +23,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from contract import wan_msg  # noqa: E402
+from contract.crc16 import append_fcs  # noqa: E402
+from contract.frame import PSDU_MAX, RxFrame  # noqa: E402
 from firmware import (  # noqa: E402
     beacon,
     ber,
@@ -32,16 +35,13 @@ from firmware import (  # noqa: E402
     mac,
     nwk,
     reject,
-    wan_msg,
     zcl,
 )
 from firmware import catalogue as cat  # noqa: E402
 from firmware import han as hanmod  # noqa: E402
 from firmware import hub as hubmod  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, WAN, signed  # noqa: E402
-from firmware.crc16 import append_fcs  # noqa: E402
 from fuzz import hostile_wan, targets  # noqa: E402
-from hal.radio import PSDU_MAX, RxFrame  # noqa: E402
 from hal.sim import zep  # noqa: E402
 from tests_device import interpan_frames as ipf  # noqa: E402
 from tests_device import vectors  # noqa: E402

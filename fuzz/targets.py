@@ -17,13 +17,14 @@
 
 import json
 
-from firmware import beacon, ber, discovery, gbcs, interpan_frame, mac, nwk, reject, wan_msg, zcl
+from contract import wan_msg
+from contract.crc16 import append_fcs
+from contract.frame import PSDU_MAX, RxFrame
+from firmware import beacon, ber, discovery, gbcs, interpan_frame, mac, nwk, reject, zcl
 from firmware import catalogue as cat
 from firmware.auth import hmac_sha256
-from firmware.crc16 import append_fcs
 from firmware.device_log import KINDS
 from firmware.eui64 import parse as parse_eui
-from hal.radio import PSDU_MAX, RxFrame
 from hal.sim import zep
 from tests_device import vectors
 
@@ -543,7 +544,7 @@ def fuzz_discovery(data):
     return len(d["devices"])
 
 
-# --- head-end link framing (firmware/wan_msg.py) -----------------------------------------------
+# --- head-end link framing (contract/wan_msg.py) -----------------------------------------------
 
 
 def _json_ok(obj):

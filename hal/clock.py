@@ -1,14 +1,14 @@
 # Clock interface: monotonic ticks for every timer, settable wall time for humans and records.
 #
-# ticks_ms() returns milliseconds in [0, firmware.ticks.PERIOD) and wraps like the ESP32's
-# (2**30 ms); compare ticks only with firmware.ticks.ticks_diff. Uptime accumulates tick
+# ticks_ms() returns milliseconds in [0, contract.ticks.PERIOD) and wraps like the ESP32's
+# (2**30 ms); compare ticks only with contract.ticks.ticks_diff. Uptime accumulates tick
 # differences on every read, so it survives any number of wraps provided it is read at least
 # once per PERIOD / 2 (6.2 days); the hub reads it every few seconds. Wall time is uptime plus
 # an offset fixed when the time is set (from the WAN or an authenticated HHT command).
 
 import asyncio
 
-from firmware.ticks import ticks_diff
+from contract.ticks import ticks_diff
 
 _sleep_ms = getattr(asyncio, "sleep_ms", None)  # MicroPython
 

@@ -1,24 +1,7 @@
 # Radio interface: an IEEE 802.15.4 transceiver at frame level (PHY + the MAC features a chip
 # such as the MRF24J40 does in hardware: FCS, address filtering, auto-ACK).
 #
-# Receive is allocation-free: the caller owns an RxFrame and the radio fills it in place, so the
-# PSDU (FCS included) is frame.buf[frame.off:frame.off + frame.n]. The offset lets a transport
-# with its own header (ZEP) land the datagram in the same buffer without a copy.
-
-from firmware.compat import const
-
-PSDU_MAX = const(127)  # aMaxPHYPacketSize
-
-
-class RxFrame:
-    def __init__(self, headroom=0):
-        self.buf = bytearray(headroom + PSDU_MAX)
-        self.off = 0
-        self.n = 0  # PSDU length including the 2-octet FCS
-        self.lqi = 0  # 0..255
-        self.rssi = 0  # dBm
-        self.crc_ok = False
-        self.channel = 0
+# Frames are received into a contract.frame.RxFrame the caller owns (allocation-free).
 
 
 class Radio:

@@ -1,4 +1,4 @@
-# A WAN link over TCP to the head-end, framed as firmware.wan_msg describes. Board-neutral: the
+# A WAN link over TCP to the head-end, framed as contract.wan_msg describes. Board-neutral: the
 # sim board uses it on loopback, the ESP32 board under WiFi (hal/esp32/wan_wifi.py).
 #
 # On MicroPython a TCP connect is non-blocking and "succeeds" before the peer has answered; a
@@ -7,7 +7,7 @@
 
 import asyncio
 
-from firmware import wan_msg
+from contract import wan_msg
 from hal.wan import WanLink
 
 

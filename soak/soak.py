@@ -14,9 +14,9 @@ import gc
 import json
 import sys
 
+from contract.ticks import PERIOD
 from firmware import catalogue as cat
 from firmware.app import App
-from firmware.ticks import PERIOD
 from hal.fake.board import FakeBoard
 from hal.fake.clock import ManualClock
 from hal.radio import Radio

@@ -1,6 +1,6 @@
 # Builders of inter-PAN frames an HHT would send, for tests (PSDUs with their FCS).
+from contract.crc16 import append_fcs
 from firmware import discovery, interpan_frame, zcl
-from firmware.crc16 import append_fcs
 from firmware.hub import TUNNELING_CLUSTER
 
 HHT = b"\x00\x23\x7e\xff\xfe\x00\x00\x01"

@@ -326,7 +326,7 @@ class InterPanChannelTest(unittest.TestCase):
         return ipf.frame(0x0704, 0x02, b"\x00\x00" + msg, seq=seq)
 
     def rx(self, r, psdu, now):
-        from hal.radio import RxFrame
+        from contract.frame import RxFrame
         from tests_device import vectors
 
         return r.hub.on_frame(vectors.load(RxFrame(), psdu), now)

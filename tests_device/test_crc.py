@@ -1,6 +1,6 @@
 import unittest
 
-from firmware.crc16 import append_fcs, crc16, fcs_ok
+from contract.crc16 import append_fcs, crc16, fcs_ok
 from tests_device import vectors
 
 

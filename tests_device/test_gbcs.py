@@ -34,15 +34,32 @@ class GbcsHeaderTest(unittest.TestCase):
 
     def test_build_round_trip_and_signed_span(self):
         tag = bytes(range(16))
-        m = gbcs.build(gbcs.RESPONSE, 2**63 - 1, h("0011223344556677"), h("8899aabbccddeeff"),
-                       0x0001, b"\x00\x01\x02", tag, date=bytes(12))
+        m = gbcs.build(
+            gbcs.RESPONSE,
+            2**63 - 1,
+            h("0011223344556677"),
+            h("8899aabbccddeeff"),
+            0x0001,
+            b"\x00\x01\x02",
+            tag,
+            date=bytes(12),
+        )
         hd = gbcs.GbcsHeader()
         self.assertEqual(gbcs.parse(m, 0, len(m), hd), gbcs.OK)
         self.assertEqual((hd.cra, hd.counter, hd.msg_code), (2, 2**63 - 1, 1))
         self.assertEqual(m[hd.auth_off : hd.auth_off + hd.auth_len], tag)
-        self.assertEqual(m[: hd.signed_end], gbcs.signed_part(
-            2, 2**63 - 1, h("0011223344556677"), h("8899aabbccddeeff"), 1, b"\x00\x01\x02",
-            bytes(12)))
+        self.assertEqual(
+            m[: hd.signed_end],
+            gbcs.signed_part(
+                2,
+                2**63 - 1,
+                h("0011223344556677"),
+                h("8899aabbccddeeff"),
+                1,
+                b"\x00\x01\x02",
+                bytes(12),
+            ),
+        )
         self.assertEqual(hd.date_off, 30)  # DF 09 CRA counter(8) 08 EUI 08 EUI 0C | date
 
     def test_long_content_lengths(self):
@@ -61,9 +78,14 @@ class GbcsHeaderTest(unittest.TestCase):
     def test_bad_fields(self):
         m = bytearray(gbcs.build(1, 5, bytes(8), bytes(8), 7, b"abc", bytes(16)))
         hd = gbcs.GbcsHeader()
-        for i, v, why in ((0, 0xDD, gbcs.BAD_FORMAT), (1, 0x08, gbcs.BAD_FORMAT),
-                          (2, 0, gbcs.BAD_CRA), (2, 4, gbcs.BAD_CRA), (11, 7, gbcs.BAD_FORMAT),
-                          (29, 5, gbcs.BAD_FORMAT)):
+        for i, v, why in (
+            (0, 0xDD, gbcs.BAD_FORMAT),
+            (1, 0x08, gbcs.BAD_FORMAT),
+            (2, 0, gbcs.BAD_CRA),
+            (2, 4, gbcs.BAD_CRA),
+            (11, 7, gbcs.BAD_FORMAT),
+            (29, 5, gbcs.BAD_FORMAT),
+        ):
             bad = bytearray(m)
             bad[i] = v
             self.assertEqual(gbcs.parse(bad, 0, len(bad), hd), why, (i, v))

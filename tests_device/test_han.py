@@ -2,16 +2,16 @@ import gc
 import sys
 import unittest
 
+from contract.crc16 import append_fcs
+from contract.frame import RxFrame
+from contract.ticks import PERIOD, ticks_add
 from firmware import battery, mac, nwk, reject
 from firmware import catalogue as cat
 from firmware import han as hanmod
 from firmware import hub as hubmod
-from firmware.crc16 import append_fcs
 from firmware.device_log import ESME, GSME
 from firmware.settings import Settings
-from firmware.ticks import PERIOD, ticks_add
 from hal.fake.storage import MemoryStorage
-from hal.radio import RxFrame
 from tests_device import vectors
 
 MICROPYTHON = sys.implementation.name == "micropython"

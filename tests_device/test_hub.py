@@ -2,11 +2,11 @@ import gc
 import sys
 import unittest
 
+from contract.crc16 import fcs_ok
+from contract.frame import RxFrame
 from firmware import hub as hubmod
 from firmware import mac, reject
-from firmware.crc16 import fcs_ok
 from firmware.settings import Settings
-from hal.radio import RxFrame
 from tests_device import vectors
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -82,7 +82,7 @@ class DropTest(unittest.TestCase):
         h = make_hub()
         psdu = bytearray(vectors.BEACON_REQUEST)
         psdu[5] = 0x01  # dst short 0xFF01
-        from firmware.crc16 import append_fcs
+        from contract.crc16 import append_fcs
 
         append_fcs(psdu, len(psdu) - 2)
         self.assertEqual(h.on_frame(vectors.load(RxFrame(), psdu), 0), hubmod.NOTHING)

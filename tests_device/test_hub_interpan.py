@@ -4,11 +4,11 @@ import gc
 import sys
 import unittest
 
+from contract.frame import RxFrame
+from contract.ticks import PERIOD, ticks_add
 from firmware import discovery, interpan_frame, mac, reject, zcl
 from firmware import hub as hubmod
 from firmware.settings import Settings
-from firmware.ticks import PERIOD, ticks_add
-from hal.radio import RxFrame
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
 

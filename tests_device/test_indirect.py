@@ -2,9 +2,9 @@ import gc
 import sys
 import unittest
 
+from contract.ticks import PERIOD, ticks_add
 from firmware import indirect
 from firmware.indirect import Indirect
-from firmware.ticks import PERIOD, ticks_add
 
 MICROPYTHON = sys.implementation.name == "micropython"
 GSME = 1

@@ -1,5 +1,6 @@
 import unittest
 
+from contract.ticks import PERIOD, ticks_add
 from firmware.interpan import (
     MAX_OPEN,
     OFF,
@@ -12,7 +13,6 @@ from firmware.interpan import (
     WAN_RESTORED,
     InterPan,
 )
-from firmware.ticks import PERIOD, ticks_add
 
 S = 1000
 MIN = 60 * S

@@ -1,7 +1,7 @@
 import unittest
 
+from contract.crc16 import append_fcs
 from firmware import beacon, eui64, mac, reject
-from firmware.crc16 import append_fcs
 from tests_device import vectors
 
 

@@ -7,10 +7,10 @@ import gc
 import sys
 import unittest
 
-from firmware.crc16 import append_fcs
+from contract.crc16 import append_fcs
+from contract.frame import RxFrame
 from hal.esp32 import mrf24j40 as drv
 from hal.fake import mrf24j40 as fake
-from hal.radio import RxFrame
 from tests_device import vectors
 
 MICROPYTHON = sys.implementation.name == "micropython"

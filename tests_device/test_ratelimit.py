@@ -4,9 +4,9 @@ import gc
 import sys
 import unittest
 
+from contract.ticks import PERIOD, ticks_add
 from firmware import ratelimit as rl
 from firmware.settings import Settings
-from firmware.ticks import PERIOD, ticks_add
 
 MICROPYTHON = sys.implementation.name == "micropython"
 OFF = 3  # where the source EUI-64 sits in the test buffers, as in a frame

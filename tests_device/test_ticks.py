@@ -1,6 +1,6 @@
 import unittest
 
-from firmware.ticks import PERIOD, expired, ticks_add, ticks_diff
+from contract.ticks import PERIOD, expired, ticks_add, ticks_diff
 from hal.fake.clock import ManualClock
 from hal.sim.clock import FastClock
 

@@ -1,6 +1,6 @@
 import unittest
 
-from firmware.ticks import PERIOD, ticks_add
+from contract.ticks import PERIOD, ticks_add
 from firmware.wan_monitor import LOST, RESTORED, WanMonitor
 
 S = 1000

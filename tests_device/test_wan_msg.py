@@ -1,6 +1,7 @@
 import unittest
 
-from firmware import discovery, wan_msg
+from contract import wan_msg
+from firmware import discovery
 
 
 class WanMsgTest(unittest.TestCase):

@@ -9,9 +9,9 @@ import sys
 import time
 import unittest
 
-from firmware.crc16 import crc16
+from contract.crc16 import crc16
+from contract.frame import RxFrame
 from hal.fake.medium import FakeRadio, Medium
-from hal.radio import RxFrame
 from hal.sim import aio, zep
 from hal.sim.radio_zep import ZepRadio
 

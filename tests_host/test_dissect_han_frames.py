@@ -15,12 +15,12 @@ from scapy.config import conf
 from scapy.layers.dot15d4 import Dot15d4Cmd, Dot15d4FCS
 from scapy.layers.zigbee import ZigbeeAppDataPayload, ZigbeeClusterLibrary, ZigbeeNWK
 
+from contract.frame import RxFrame
 from firmware import han as hanmod
 from firmware.hub import TRANSMIT, Hub
 from firmware.settings import Settings
 from hal.fake.medium import FakeRadio, Medium
 from hal.fake.storage import MemoryStorage
-from hal.radio import RxFrame
 from tools import meter as metermod
 
 HUB_GUID = "00-23-7E-00-00-12-D6-87"

@@ -5,11 +5,11 @@ from dissect import tshark_fields
 from scapy.layers.dot15d4 import Dot15d4Beacon, Dot15d4Cmd, Dot15d4FCS
 from scapy.layers.zigbee import ZigBeeBeacon
 
+from contract.crc16 import append_fcs
+from contract.frame import RxFrame
 from firmware import hub as hubmod
 from firmware import mac
-from firmware.crc16 import append_fcs
 from firmware.settings import Settings
-from hal.radio import RxFrame
 from tests_device import vectors
 
 GUID = "00-23-7E-00-00-12-D6-87"

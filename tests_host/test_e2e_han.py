@@ -18,12 +18,12 @@ import time
 import pytest
 from conftest import free_udp_port
 
+from contract.frame import RxFrame
 from firmware import han as hanmod
 from firmware import settings as settingsmod
 from firmware.hub import TRANSMIT, Hub
 from firmware.settings import Settings
 from hal.file_storage import FileStorage
-from hal.radio import RxFrame
 from hal.sim.clock import FastClock
 from hal.sim.radio_zep import ZepRadio
 from tools import procs

@@ -11,7 +11,7 @@ import time
 from conftest import free_udp_port
 from test_e2e_wan import events
 
-from firmware import wan_msg
+from contract import wan_msg
 from fuzz import hostile_wan
 from tools import procs
 

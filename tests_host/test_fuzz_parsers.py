@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware import ber, wan_msg
+from contract import wan_msg
+from firmware import ber
 from fuzz import run_atheris, seed_corpus, targets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,14 +15,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from contract.frame import RxFrame
+from contract.ticks import PERIOD, ticks_add
 from firmware import han as hanmod
 from firmware import mac
 from firmware.device_log import ESME, GSME, DeviceLog
 from firmware.hub import TRANSMIT, Hub
 from firmware.settings import Settings
-from firmware.ticks import PERIOD, ticks_add
 from hal.fake.storage import MemoryStorage
-from hal.radio import RxFrame
 from tests_device import vectors
 from tests_device.test_han import CAP_ESME, CAP_GSME, assoc_request, data_request, with_fcs
 

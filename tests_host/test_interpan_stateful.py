@@ -15,9 +15,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from contract.ticks import PERIOD, ticks_add
 from firmware.interpan import MAX_OPEN, OFF, ON, TIMEOUT, InterPan
 from firmware.outbox import HIGH, LOW, Outbox
-from firmware.ticks import PERIOD, ticks_add
 from hal.fake.storage import MemoryStorage
 
 DAY_MS = 24 * 3600 * 1000

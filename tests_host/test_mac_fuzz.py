@@ -3,10 +3,10 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.frame import RxFrame
 from firmware import hub as hubmod
 from firmware import mac, reject
 from firmware.settings import Settings
-from hal.radio import RxFrame
 from tests_device import vectors
 
 HUB = hubmod.Hub(Settings())

@@ -18,7 +18,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.zigbee import ZEP2
 from scapy.utils import wrpcap
 
-from hal.radio import RxFrame
+from contract.frame import RxFrame
 from hal.sim import zep
 from hal.sim.radio_zep import ZepRadio
 from tools.medium import Medium

@@ -8,8 +8,9 @@ import itertools
 import pytest
 from flash import Flash, PowerCut
 
+from contract import wan_msg
 from firmware import catalogue as cat
-from firmware import execlog, gbcs, wan_msg
+from firmware import execlog, gbcs
 from firmware import hub as hubmod
 from firmware.app import App
 from firmware.command_store import CommandStore

@@ -25,8 +25,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from contract.ticks import PERIOD
 from firmware import ratelimit as rl
-from firmware.ticks import PERIOD
 
 OFF = 5
 VICTIM = 0x00237EFFFE0012D6

@@ -3,10 +3,10 @@ ZigBee beacon payload, MAC commands, inter-PAN (stub NWK/APS) or ZigBee NWK/APS,
 discovery, SE Tunneling and the GBCS message inside. Sensitive fields are redacted: GBCS
 authentication tags, and the contents of messages the catalogue marks sensitive."""
 
+from contract.crc16 import fcs_ok
 from firmware import discovery, interpan_frame, mac, nwk, reject, zcl
 from firmware.beacon import parse_zigbee_payload
 from firmware.commands import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP
-from firmware.crc16 import fcs_ok
 from firmware.eui64 import read_le, to_guid
 from firmware.hub import TUNNELING_CLUSTER
 from tools import describe

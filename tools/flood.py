@@ -21,11 +21,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from contract.frame import RxFrame  # noqa: E402
 from firmware import catalogue as cat  # noqa: E402
 from firmware import interpan_frame, mac, zcl  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, signed  # noqa: E402
 from firmware.hub import TUNNELING_CLUSTER  # noqa: E402
-from hal.radio import RxFrame  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 from tools import hht, procs, provisioning  # noqa: E402
 

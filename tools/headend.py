@@ -33,7 +33,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from firmware import ber, gbcs, wan_msg  # noqa: E402
+from contract import wan_msg  # noqa: E402
+from firmware import ber, gbcs  # noqa: E402
 from firmware.commands import signed  # noqa: E402
 from firmware.device_log import KINDS  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402

@@ -28,13 +28,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from contract.frame import RxFrame  # noqa: E402
 from firmware import beacon, ber, discovery, gbcs, interpan_frame, mac, reject, zcl  # noqa: E402
 from firmware import catalogue as cat  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP, signed  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from firmware.hub import TUNNELING_CLUSTER  # noqa: E402
-from hal.radio import RxFrame  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 from tools import decode as decoder  # noqa: E402
 from tools import describe, provisioning  # noqa: E402

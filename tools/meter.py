@@ -38,13 +38,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from contract.crc16 import crc16  # noqa: E402
+from contract.frame import (
+    PSDU_MAX,  # noqa: E402
+    RxFrame,  # noqa: E402
+)
 from firmware import beacon, ber, catalogue, mac, nwk, reject, zcl  # noqa: E402
 from firmware.catalogue import INTERPAN_ENABLE  # noqa: E402
 from firmware.commands import signed  # noqa: E402
-from firmware.crc16 import crc16  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
-from hal.radio import PSDU_MAX, RxFrame  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 from tools import provisioning  # noqa: E402
 

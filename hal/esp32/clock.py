@@ -11,7 +11,7 @@
 
 import time
 
-from firmware.compat import const
+from contract.compat import const
 from hal.clock import Clock
 
 _MASK = const(0x3FFFFFFF)

@@ -38,8 +38,9 @@
 import asyncio
 import time
 
-from firmware.compat import const
-from hal.radio import PSDU_MAX, Radio
+from contract.compat import const
+from contract.frame import PSDU_MAX
+from hal.radio import Radio
 
 # Short-address registers (6-bit addresses).
 _RXMCR = const(0x00)

@@ -1,5 +1,5 @@
 # The ESP32's WAN link: WiFi station (network.WLAN) under the board-neutral TCP link
-# (hal.tcp_wan.TcpWan, framed by firmware.wan_msg). connect() brings WiFi up if it is down,
+# (hal.tcp_wan.TcpWan, framed by contract.wan_msg). connect() brings WiFi up if it is down,
 # then connects TCP; everything else is the TCP link's. The WAN monitor above (heartbeats,
 # loss/restore hysteresis, back-off) is the same code as in simulation, so a WiFi outage is just
 # a WAN loss to the hub. Credentials come from the settings store, passed in by the board.

@@ -1,6 +1,6 @@
 # Test fake: a clock that moves only when the test says so.
 
-from firmware.ticks import PERIOD
+from contract.ticks import PERIOD
 from hal.clock import Clock
 
 

@@ -3,8 +3,9 @@
 # dropped and counted, like a radio's RX FIFO overflowing). inject() lets a test put arbitrary
 # octets on a radio's input, bad FCS included; `sent` keeps every PSDU a radio transmitted.
 
-from firmware.crc16 import append_fcs, fcs_ok
-from hal.radio import PSDU_MAX, Radio
+from contract.crc16 import append_fcs, fcs_ok
+from contract.frame import PSDU_MAX
+from hal.radio import Radio
 
 
 class Medium:

@@ -11,7 +11,7 @@
 # (length, PSDU with FCS, LQI, RSSI) and drives INT low while an enabled interrupt is pending.
 # With record=False nothing is allocated per transaction, so allocation tests can run through it.
 
-from firmware.crc16 import crc16
+from contract.crc16 import crc16
 
 # Register addresses and bits this fake gives meaning to (the driver keeps its own copies).
 RXMCR = 0x00

@@ -4,7 +4,7 @@
 
 import time
 
-from firmware.ticks import PERIOD
+from contract.ticks import PERIOD
 from hal.clock import Clock
 
 try:

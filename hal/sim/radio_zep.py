@@ -13,9 +13,10 @@
 import socket
 import time
 
-from firmware.compat import const
-from firmware.crc16 import crc16, fcs_ok
-from hal.radio import PSDU_MAX, Radio
+from contract.compat import const
+from contract.crc16 import crc16, fcs_ok
+from contract.frame import PSDU_MAX
+from hal.radio import Radio
 from hal.sim import aio, zep
 
 _HDR = const(32)  # zep.HEADER_LEN

@@ -8,7 +8,8 @@
 # Everything here works on caller-owned buffers by index so the receive path allocates nothing;
 # parse() returns a reason code instead of raising, whatever the bytes.
 
-from firmware.compat import const
+from contract.compat import const
+from contract.frame import PSDU_MAX
 
 PORT = const(17754)
 HEADER_LEN = const(32)
@@ -17,7 +18,6 @@ TYPE_DATA = const(1)
 TYPE_ACK = const(2)
 TYPE_HELLO = const(255)
 PSDU_MIN = const(2)  # the FCS alone
-PSDU_MAX = const(127)
 DATAGRAM_MAX = const(159)  # HEADER_LEN + PSDU_MAX
 
 # parse() results. OK and HELLO are well-formed; every other code names why a datagram was

@@ -8,7 +8,7 @@
 
 import json
 
-from firmware.compat import const
+from contract.compat import const
 
 HEARTBEAT = const(0)
 JSON = const(1)
