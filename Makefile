@@ -80,7 +80,7 @@ deploy: mpy | $(MPREMOTE)
 	rm -rf build/deploy
 	mkdir -p build/deploy
 	cp -r build/mpy/contract build/mpy/firmware build/mpy/hal build/mpy/boards build/deploy/
-	rm -rf build/deploy/hal/sim build/deploy/hal/fake build/deploy/boards/sim.mpy
+	rm -rf build/deploy/hal/sim build/deploy/hal/fake build/deploy/boards/sim.mpy build/deploy/boards/fake.mpy
 	cp boot.py build/deploy/boot.py
 	if [ "$(BOARD_MODULE)" = esp32_devkitc ]; then cp main.py build/deploy/main.py; else \
 	  printf '%s\n' "# make deploy BOARD_MODULE=$(BOARD_MODULE)" "import sys" \

@@ -7,8 +7,9 @@
 #   make BOARD=ESP32_GENERIC FROZEN_MANIFEST=/path/to/commshub/manifest.py deploy PORT=/dev/ttyUSB0
 #
 # boot.py and main.py stay on the filesystem (MicroPython runs those files by name); copy them
-# with mpremote. The simulation and test-double packages (hal/sim, hal/fake, boards/sim.py) are
-# left out: the board never imports them, and device tests mount them from the host.
+# with mpremote. The simulation and test-double modules (hal/sim, hal/fake, boards/sim.py,
+# boards/fake.py) are left out: the board never imports them, and device tests mount them from
+# the host.
 #
 # manifest.py runs with its own directory as the current directory (tools/manifestfile.py).
 
@@ -17,7 +18,7 @@ import os
 # Everything the port freezes by default (asyncio, network helpers, neopixel, ...).
 include("$(PORT_DIR)/boards/manifest.py")  # noqa: F821
 
-_SKIP = ("hal/sim", "hal/fake", "boards/sim.py")
+_SKIP = ("hal/sim", "hal/fake", "boards/sim.py", "boards/fake.py")
 
 
 def _files(pkg):

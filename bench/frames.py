@@ -18,8 +18,9 @@ import sys
 
 from contract.frame import RxFrame
 from contract.ticks import PERIOD
+from firmware import decision, mac, ratelimit, reject
 from firmware import hub as hubmod
-from firmware import mac, ratelimit, reject
+from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
@@ -30,11 +31,8 @@ _START = PERIOD - 1000
 
 class Accept:
     # Command-layer test double: every command authenticates and is accepted.
-    def on_interpan(self, hub, buf, f, zh, now):
-        return _ACCEPTED
-
-
-_ACCEPTED = getattr(hubmod, "CMD_ACCEPTED", True)
+    def on_interpan(self, buf, f, zh, now):
+        return decision.CMD_ACCEPTED
 
 
 class Nop:
@@ -75,7 +73,7 @@ def setup(path):
     # Returns (target, frames, on-air microseconds per frame) or a str: why the path is skipped.
     if path == "empty":
         return Nop(), [load(vectors.BEACON_REQUEST)], 512
-    h = hubmod.Hub(settings())
+    h = Core(settings()).hub
     if path == "beacon_request":
         return h, [load(vectors.BEACON_REQUEST)], air_us(vectors.BEACON_REQUEST)
     tunnel = ipf.tunnel()

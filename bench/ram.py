@@ -11,8 +11,8 @@ import sys
 
 gc.collect()
 base = gc.mem_alloc()
+from boards.fake import FakeBoard  # noqa: E402
 from firmware.app import App  # noqa: E402
-from hal.fake.board import FakeBoard  # noqa: E402
 from hal.radio import Radio  # noqa: E402
 
 gc.collect()

@@ -1,5 +1,5 @@
 # The imperative shell: wires a board's HAL to the functional core with asyncio tasks.
-#   receive      radio -> Hub.on_frame -> radio.send, drained per wake-up
+#   receive      radio -> Hub.on_frame -> radio.send; the core's Outputs drained per wake-up
 #   timers       every second: the inter-PAN countdown and the WAN monitor
 #   uplink       the head-end link (firmware.uplink), when the board has a WAN
 #   housekeeping every log.counters_interval_s: aggregated drop counters, radio hello, gc
@@ -9,6 +9,9 @@
 #
 # What the core notes (inter-PAN flag changes, WAN loss and restore, device-log changes) is
 # written to the event log and queued for the head-end; drops are only counted and summarised.
+# The core hands everything to the shell through one firmware.decision.Outputs, drained by
+# drain() in one way: notes to the log and the outbox, WAN copies to the outbox, frames to the
+# radio.
 
 import asyncio
 import gc
@@ -19,9 +22,9 @@ from contract.frame import RxFrame
 from firmware import catalogue, interpan_frame, reject, wan_monitor
 from firmware import han as hanmod
 from firmware.command_store import CommandStore
-from firmware.commands import Commands
+from firmware.core import Core
+from firmware.decision import TRANSMIT, TX_BEACON, TX_DISCOVERY
 from firmware.eui64 import to_guid
-from firmware.hub import TRANSMIT, TX_BEACON, TX_DISCOVERY, Hub
 from firmware.outbox import HIGH, LOW, Outbox
 from firmware.parties import Parties
 from firmware.settings import Settings
@@ -67,14 +70,12 @@ class App:
             window=s["commands.replay_window"],
             log_max=s["commands.log_max"],
         )
-        self.commands = Commands(self.parties, store, self.clock)
-        self.hub = Hub(s, board.storage, self.commands)
-        hanmod.provision(self.hub.device_log, s["han.devices"])
-        self.han = self.hub.han = hanmod.from_settings(
-            s, board.storage, self.hub.device_log, self.hub.eui, self.hub.pan_id
-        )
-        self.han.on_response = self.commands.on_meter_response
-        self.han.on_command = self.commands.on_han
+        core = self.core = Core(s, board.storage, self.parties, store, self.clock, han=True)
+        self.out = core.out
+        self.commands = core.commands
+        self.hub = core.hub
+        self.han = core.han
+        hanmod.provision(core.device_log, s["han.devices"])
         self.outbox = Outbox(board.storage, "outbox", s["wan.outbox_items"], s["wan.outbox_bytes"])
         self.monitor = wan_monitor.WanMonitor(
             s["wan.loss_after_s"],
@@ -120,17 +121,26 @@ class App:
         if dropped:
             self.events.emit("outbox_overflow", dropped=dropped, total=self.outbox.dropped)
 
-    def drain_notes(self):
-        hub = self.hub
-        while hub.notes:
-            event, fields = hub.notes.pop(0)
+    def drain(self):
+        # Everything the core left in the Outputs: notes to the log and the head-end, GBCS
+        # copies to the outbox, frames to the radio.
+        out = self.out
+        notes = out.notes
+        while notes:
+            event, fields = notes.pop(0)
             self.report(event, **fields)
-        out = self.commands.wan_out
-        while out:  # copies of responses given on other channels, for the head-end
-            self.outbox.put(HIGH, wan_msg.encode(wan_msg.GBCS, out.pop(0)))
+        wan = out.wan
+        while wan:  # copies of responses given on other channels, for the head-end
+            self.outbox.put(HIGH, wan_msg.encode(wan_msg.GBCS, wan.pop(0)))
         store = self.commands.store
         if store.copies and not self.outbox.dirty:
             store.release_copies()  # the outbox holds them (or the link had the answer)
+        radio = self.radio
+        while True:
+            n = out.radio_next()
+            if not n:
+                break
+            radio.send(out.radio_buf, n)
 
     def recover_commands(self):
         # At boot: what a power cut left between the command store and the outbox. Response
@@ -176,20 +186,6 @@ class App:
                     )
                     seen[code] = n
 
-    def send_han(self):
-        # Frames the HAN layer has ready (association responses, frames for awake devices),
-        # and meters' answers the command layer routes back to an HHT.
-        han = self.han
-        while True:
-            n = han.tx_next()
-            if not n:
-                break
-            self.radio.send(han.tx_buf, n)
-        out = self.commands.radio_out
-        while out:
-            f = out.pop(0)
-            self.radio.send(f, len(f))
-
     def _on_wan(self, ev):
         now = self.clock.ticks_ms()
         if ev == wan_monitor.LOST:
@@ -198,7 +194,7 @@ class App:
             self.hub.wan_restored(now)
         self.board.indicators.set("wan", ev == wan_monitor.RESTORED)
         self.report("wan", state="lost" if ev == wan_monitor.LOST else "present")
-        self.drain_notes()
+        self.drain()
 
     # --- head-end requests -----------------------------------------------------------------
 
@@ -219,17 +215,14 @@ class App:
     def _on_message(self, msg):
         if msg[0] == wan_msg.GBCS:
             now = self.clock.ticks_ms()
-            rsp = self.commands.on_wan(self.hub, msg[1:], now)
-            self.han.sync(self.hub, now)  # a device log change opens or closes joining
-            self.send_han()
-            self.drain_notes()
+            rsp = self.commands.on_wan(msg[1:], now)
+            self.drain()
             return wan_msg.encode(wan_msg.GBCS, rsp) if rsp is not None else None
         req = wan_msg.decode_json(msg)
         if req is None:
             return None
         reply = self.request(req)
-        self.han.sync(self.hub, self.clock.ticks_ms())
-        self.drain_notes()
+        self.drain()
         return wan_msg.encode_json(reply)
 
     def request(self, req):
@@ -275,13 +268,15 @@ class App:
 
     def handle(self, frame, src=-2):
         # One received frame: the core's decision and its transmission (src: Hub.on_frame's).
-        hub = self.hub
-        if hub.on_frame(frame, self.clock.ticks_ms(), src) == TRANSMIT:
-            self.radio.send(hub.tx_buf, hub.tx_len)
-            if hub.tx_kind == TX_BEACON:
-                self.events.emit("beacon_tx", seq=hub.tx_buf[2], permit_join=hub.permit_join)
-            elif hub.tx_kind == TX_DISCOVERY:
-                self.events.emit("discovery_tx", length=hub.tx_len)
+        if self.hub.on_frame(frame, self.clock.ticks_ms(), src) == TRANSMIT:
+            out = self.out
+            self.radio.send(out.tx_buf, out.tx_len)
+            if out.tx_kind == TX_BEACON:
+                self.events.emit(
+                    "beacon_tx", seq=out.tx_buf[2], permit_join=self.hub.joining.permit_join
+                )
+            elif out.tx_kind == TX_DISCOVERY:
+                self.events.emit("discovery_tx", length=out.tx_len)
 
     def receive_batch(self):
         # Up to _RX_PER_WAKE frames from the radio; inter-PAN work comes last (docs/dos.md:
@@ -302,12 +297,10 @@ class App:
                 parked += 1  # keep it in its slot; the next frame goes to the next one
             else:
                 self.handle(fr, src)  # -1: classified, not inter-PAN
-        self.send_han()  # the meters' frames go out before any inter-PAN work
+        self.drain()  # the meters' frames go out before any inter-PAN work
         for i in range(parked):
             self.handle(frames[i], srcs[i])
-        self.send_han()
-        if self.hub.notes:
-            self.drain_notes()
+        self.drain()
         return n
 
     async def _receive(self):
@@ -323,9 +316,8 @@ class App:
             self._on_wan(ev)
         self.hub.tick(now)
         self.hub.dos_tick(now)
-        self.han.tick(self.hub, now)  # expiry, joining state (allocates: not per frame)
-        self.send_han()
-        self.drain_notes()
+        self.han.tick(now)  # expiry, joining state (allocates: not per frame)
+        self.drain()
 
     async def _timers(self):
         while True:
@@ -385,7 +377,7 @@ class App:
             guid=to_guid(h.eui),
             channel=h.channel,
             pan_id="0x%04X" % h.pan_id,
-            permit_join=h.permit_join,
+            permit_join=h.joining.permit_join,
             ticks=self.clock.ticks_ms(),
             wan=self.uplink is not None,
             outbox=len(self.outbox),
@@ -400,8 +392,8 @@ class App:
             self.report("replay_state_lost")  # a failing flash: the head-end must know
         self.recover_commands()
         h.power_up(self.clock.ticks_ms())
-        self.han.start(h, self.clock.ticks_ms())
-        self.drain_notes()
+        self.han.start(self.clock.ticks_ms())
+        self.drain()
         tasks = [self._receive(), self._timers(), self._housekeeping()]
         if self.uplink is not None:
             tasks.append(self.uplink.run())

@@ -22,15 +22,9 @@ from contract.compat import const
 from firmware import ber, execlog, gbcs, replay, zcl
 from firmware import catalogue as cat
 from firmware.auth import HmacSha256
+from firmware.decision import CMD_ACCEPTED, CMD_ANSWERED, CMD_REJECTED, TX_REPLY
 from firmware.device_log import KINDS
 from firmware.eui64 import read_le, to_guid
-from firmware.hub import (
-    CMD_ACCEPTED,
-    CMD_ANSWERED,
-    CMD_REJECTED,
-    TUNNELING_CLUSTER,
-    TX_REPLY,
-)
 
 WAN = "wan"
 INTERPAN = "interpan"
@@ -55,14 +49,26 @@ def _u32(v):
 
 
 class Commands:
-    def __init__(self, parties, store, clock, auth=None):
+    # Collaborators, each as narrow as the rules need: the provisioned parties and the command
+    # store; the wall clock (set_hub_clock); the shared Outputs (notes, the transmit slot, WAN
+    # copies, frames for the radio); the hub's EUI-64; the inter-PAN flag (firmware.access); the
+    # device log; the HAN (membership and forwarding; None on a hub without one, when the device
+    # log decides membership); the inter-PAN replier (firmware.interpan_frame).
+    def __init__(self, parties, store, clock, out, eui, flag, device_log, replier, han=None):
         self.parties = parties
         self.store = store
         self.clock = clock
-        self.auth = auth or HmacSha256()
+        self.out = out
+        self.eui = bytes(eui)
+        self.flag = flag
+        self.device_log = device_log
+        self.replier = replier
+        self.han = han
+        self.members = han if han is not None else device_log
+        self.auth = HmacSha256()
         self.h = gbcs.GbcsHeader()
-        self.wan_out = []  # GBCS responses to queue for the head-end (the shell drains it)
-        self.radio_out = []  # inter-PAN frames to transmit: meters' answers for an HHT
+        if han is not None:
+            han.register(on_command=self.on_han, on_response=self.on_meter_response)
         self.pending = []  # [meter, zcl seq, originator, counter, code, channel, key, reply_to]
         self.counts = {}
         self._reply_to = None  # (HHT EUI-64, its PAN, ZCL seq, tunnel ID) of the frame in hand
@@ -72,27 +78,27 @@ class Commands:
 
     # --- channels ----------------------------------------------------------------------------
 
-    def on_interpan(self, hub, buf, f, zh, now):
-        # From hub._interpan for the SE Tunneling cluster: CMD_REJECTED, _ANSWERED or _ACCEPTED.
+    def on_interpan(self, buf, f, zh, now):
+        # From the hub for the SE Tunneling cluster: CMD_REJECTED, _ANSWERED or _ACCEPTED; an
+        # answer goes in the Outputs' transmit slot.
         if zh.command != TUNNEL_TRANSFER_DATA or f.payload_end - zh.payload_off < 2:
             return CMD_REJECTED
         t = zh.payload_off
         self._reply_to = (read_le(buf, f.src_ext_off), f.src_pan, zh.seq, buf[t] | buf[t + 1] << 8)
-        accepted, rsp = self.process(hub, INTERPAN, buf, t + 2, f.payload_end, now)
+        accepted, rsp = self.process(INTERPAN, buf, t + 2, f.payload_end, now)
         if rsp is None:
             return CMD_REJECTED
-        n = self._tunnel_frame(hub, hub.reply_buf, self._reply_to, rsp)
+        tx = self.replier.buf
+        n = self._tunnel_frame(tx, self._reply_to, rsp)
         if n:
-            hub.tx_buf = hub.reply_buf
-            hub.tx_len = n
-            hub.tx_kind = TX_REPLY
+            self.out.transmit(tx, n, TX_REPLY)
         return CMD_ACCEPTED if accepted else CMD_ANSWERED
 
-    def _tunnel_frame(self, hub, tx, reply_to, rsp):
+    def _tunnel_frame(self, tx, reply_to, rsp):
         # An SE Tunneling TransferData (server to client) carrying rsp to an HHT; its length,
         # or 0 when it does not fit (the copy queued for the WAN still goes).
         eui, pan, zseq, tunnel = reply_to
-        p = hub.interpan_header(tx, eui, pan, TUNNELING_CLUSTER)
+        p = self.replier.header(tx, eui, pan, zcl.TUNNELING)
         fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
         p = zcl.write(tx, p, fc, zseq, TUNNEL_TRANSFER_DATA_RSP)
         tx[p] = tunnel & 0xFF
@@ -104,37 +110,35 @@ class Commands:
         tx[p : p + len(rsp)] = rsp
         return p + len(rsp)
 
-    def on_wan(self, hub, msg, now):
+    def on_wan(self, msg, now):
         # msg: a GBCS message from the head-end. Returns the response for the WAN, or None.
         self._reply_to = None
-        return self.process(hub, WAN, msg, 0, len(msg), now)[1]
+        return self.process(WAN, msg, 0, len(msg), now)[1]
 
     # --- the pipeline --------------------------------------------------------------------------
 
-    def _reject(self, hub, channel, why, **fields):
+    def _reject(self, channel, why, **fields):
         self._count(why)
-        hub.note("command_rejected", channel=channel, reason=why, **fields)
+        self.out.note("command_rejected", channel=channel, reason=why, **fields)
         return False, None
 
-    def process(self, hub, channel, buf, off, end, now):
+    def process(self, channel, buf, off, end, now):
         h = self.h
         r = gbcs.parse(buf, off, end, h)
         if r != gbcs.OK:
-            return self._reject(hub, channel, "malformed", detail=gbcs.REASONS[r])
+            return self._reject(channel, "malformed", detail=gbcs.REASONS[r])
         if h.cra != gbcs.COMMAND:
-            return self._reject(hub, channel, "not_a_command")
+            return self._reject(channel, "not_a_command")
         who = self.parties.find(buf, h.orig_off)
         orig = gbcs.eui(buf, h.orig_off)
         if who < 0:
-            return self._reject(hub, channel, "unknown_originator", originator=to_guid(orig))
+            return self._reject(channel, "unknown_originator", originator=to_guid(orig))
         key = self.parties.key(who)
         mv = memoryview(buf)
         if not self.auth.verify(
             key, mv[off : h.signed_end], mv[h.auth_off : h.auth_off + h.auth_len]
         ):
-            return self._reject(
-                hub, channel, "bad_tag", originator=to_guid(orig), counter=h.counter
-            )
+            return self._reject(channel, "bad_tag", originator=to_guid(orig), counter=h.counter)
         # Authenticated from here on: every outcome is answered.
         counter = h.counter
         code = h.msg_code
@@ -145,11 +149,11 @@ class Commands:
         if verdict != replay.NEW:
             status = (cat.ST_OK, cat.ST_DUPLICATE, cat.ST_STALE, cat.ST_TABLE_FULL)[verdict]
         else:
-            status = self._admissible(hub, channel, who, orig, recip, code, fields)
+            status = self._admissible(channel, who, orig, recip, code, fields)
         if status != cat.ST_OK:
             # Answered, and nothing recorded: the window has not moved.
             self._count(cat.STATUS[status])
-            return False, self._respond(hub, channel, key, orig, recip, counter, code, status)
+            return False, self._respond(channel, key, orig, recip, counter, code, status)
         store.replay.accept(orig, counter)
         store.log.add(orig, counter, code)
         try:
@@ -157,14 +161,12 @@ class Commands:
         except OSError:
             self._count("store_write_failed")
             store.reload()  # back to what is on flash: the command did not happen
-            return False, self._respond(
-                hub, channel, key, orig, recip, counter, code, cat.ST_FAILED
-            )
-        status, data = self._execute(hub, channel, who, orig, recip, code, fields, now)
+            return False, self._respond(channel, key, orig, recip, counter, code, cat.ST_FAILED)
+        status, data = self._execute(channel, who, orig, recip, code, fields, now)
         if status == cat.ST_FORWARDED:
-            self._await_meter(hub, recip, orig, counter, code, channel, key)
+            self._await_meter(recip, orig, counter, code, channel, key)
         store.log.done(orig, counter, status)
-        rsp = self._respond(hub, channel, key, orig, recip, counter, code, status, data)
+        rsp = self._respond(channel, key, orig, recip, counter, code, status, data)
         store.keep_copy(rsp)  # with the outcome, in one record: the WAN copy survives a cut
         try:
             store.save()
@@ -173,10 +175,10 @@ class Commands:
         self._count("executed")
         return True, rsp
 
-    def _respond(self, hub, channel, key, orig, recip, counter, code, status, data=b""):
+    def _respond(self, channel, key, orig, recip, counter, code, status, data=b""):
         # Every answered command is noted (the log and the head-end see each outcome), and
         # answered signed with the originator's key, from the device that was addressed.
-        hub.note(
+        self.out.note(
             "command",
             channel=channel,
             originator=to_guid(orig),
@@ -188,12 +190,12 @@ class Commands:
             gbcs.RESPONSE, counter, recip, orig, code, ber.response(status, data), key, self.auth
         )
         if channel != WAN:
-            self.wan_out.append(rsp)  # a copy for the head-end
+            self.out.to_wan(rsp)  # a copy for the head-end
         return rsp
 
     # --- execution -----------------------------------------------------------------------------
 
-    def _admissible(self, hub, channel, who, orig, recip, code, fields):
+    def _admissible(self, channel, who, orig, recip, code, fields):
         # ST_OK when the command may be accepted, else the reason it is refused. Decided from
         # the message alone, before the window moves; nothing here changes any state.
         m = cat.MESSAGES.get(code)
@@ -206,18 +208,18 @@ class Commands:
             return cat.ST_BAD_CONTENT
         n = len(fields)
         if target == cat.METER:
-            if recip == hub.eui or any(len(x) > 255 for x in fields):
+            if recip == self.eui or any(len(x) > 255 for x in fields):
                 return cat.ST_BAD_CONTENT
-            if hub.han is None or not hub.is_member(recip):
+            if self.han is None or not self.han.is_member(recip):
                 return cat.ST_UNKNOWN_DEVICE
             return cat.ST_OK
-        if recip != hub.eui:
+        if recip != self.eui:
             return cat.ST_UNKNOWN_DEVICE
         if code == cat.SET_HUB_CLOCK:
             ok = n == 1 and len(fields[0]) == 4
         elif code == cat.INTERPAN_ENABLE:
             # From a meter that is a member of this hub's HAN (its installer-PIN menu).
-            if not hub.is_member(orig):
+            if not self.members.is_member(orig):
                 return cat.ST_NOT_PERMITTED
             ok = True
         elif code == cat.DEVICE_LOG_ADD:
@@ -239,34 +241,37 @@ class Commands:
             ok = True
         return cat.ST_OK if ok else cat.ST_BAD_CONTENT
 
-    def _execute(self, hub, channel, who, orig, recip, code, fields, now):
+    def _execute(self, channel, who, orig, recip, code, fields, now):
         # An admissible, accepted command runs: (status, response data).
         if cat.MESSAGES[code][1] == cat.METER:
-            return self._forward(hub, channel, orig, recip, code, fields, now)
+            return self.han.forward(channel, orig, recip, code, fields, now)
+        flag = self.flag
         if code == cat.READ_HUB_STATUS:
-            secs = hub.interpan.seconds_left(now)
-            state = 0 if not hub.interpan.is_on() else (2 if secs is None else 1)
+            secs = flag.seconds_left(now)
+            state = 0 if not flag.is_on() else (2 if secs is None else 1)
             return cat.ST_OK, (
                 bytes((state,))
                 + _u32(0xFFFFFFFF if secs is None else secs)
-                + bytes((1 if hub.wan_present else 0, len(hub.device_log)))
+                + bytes((1 if flag.wan_present else 0, len(self.device_log)))
                 + _u32(self.clock.time())
             )
         if code == cat.SET_HUB_CLOCK:
             epoch = int.from_bytes(fields[0], "big")
             self.clock.set_time(epoch)
-            hub.note("time_set", epoch=epoch, source=channel)
+            self.out.note("time_set", epoch=epoch, source=channel)
             return cat.ST_OK, b""
         if code == cat.INTERPAN_OFF:
-            hub.interpan_off(now)
+            flag.off(now)
             return cat.ST_OK, b""
         if code == cat.INTERPAN_ENABLE:
-            hub.trusted_enable(now)
+            flag.trusted_enable(now)
             return cat.ST_OK, b""
         if code == cat.DEVICE_LOG_ADD:
-            if not hub.device_log.add(fields[0], fields[1][0]):
+            if not self.device_log.add(fields[0], fields[1][0]):
                 return cat.ST_FAILED, b""
-            hub.note(
+            if self.han is not None:
+                self.han.sync(now)  # joining opens for the new entry
+            self.out.note(
                 "device_log",
                 change="added",
                 guid=to_guid(fields[0]),
@@ -275,9 +280,11 @@ class Commands:
             )
             return cat.ST_OK, b""
         if code == cat.DEVICE_LOG_REMOVE:
-            if not hub.device_log.remove(fields[0]):
+            if not self.device_log.remove(fields[0]):
                 return cat.ST_UNKNOWN_DEVICE, b""
-            hub.note("device_log", change="removed", guid=to_guid(fields[0]), source=channel)
+            if self.han is not None:
+                self.han.sync(now)  # a member no longer in the log leaves
+            self.out.note("device_log", change="removed", guid=to_guid(fields[0]), source=channel)
             return cat.ST_OK, b""
         if code == cat.EXECUTED_QUERY:
             whose = fields[0]
@@ -285,10 +292,10 @@ class Commands:
                 self.executed(whose, int.from_bytes(x, "big")) for x in fields[1:]
             )
         if code == cat.PARTY_REKEY:
-            return self._rekey(hub, channel, fields[0], fields[1])
+            return self._rekey(channel, fields[0], fields[1])
         return cat.ST_UNKNOWN_MESSAGE, b""
 
-    def _rekey(self, hub, channel, party, key):
+    def _rekey(self, channel, party, key):
         # The recovery for an originator whose window is pushed out of reach (a counter of
         # 2^64-1 signed by its own key, through a bug or a leaked key): a new key, and with it
         # a fresh window. Nothing signed with the old key authenticates again, so forgetting
@@ -298,7 +305,7 @@ class Commands:
         except OSError:
             return cat.ST_FAILED, b""
         self.store.replay.forget(party)
-        hub.note("party_rekeyed", guid=to_guid(party), source=channel)
+        self.out.note("party_rekeyed", guid=to_guid(party), source=channel)
         return cat.ST_OK, b""
 
     def executed(self, orig, counter):
@@ -311,16 +318,16 @@ class Commands:
             return cat.Q_UNKNOWN  # aged out of the log; its counter can never run again
         return cat.Q_NOT_EXECUTED
 
-    def on_han(self, hub, slot, z, buf, end, now):
+    def on_han(self, member, z, buf, end, now):
         # The HAN layer's hook for a GBCS command a member sends (SE Tunneling TransferData:
         # tunnel ID, then the message), e.g. a meter's installer-PIN menu enabling inter-PAN.
         # The answer goes back to the member over the HAN; a copy is queued for the WAN.
         if end - z.payload_off < 2:
             return
-        accepted, rsp = self.process(hub, HAN, buf, z.payload_off + 2, end, now)
+        accepted, rsp = self.process(HAN, buf, z.payload_off + 2, end, now)
         if rsp is None:
             return
-        out = bytes(
+        head = bytes(
             (
                 zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE,
                 z.seq,
@@ -329,26 +336,25 @@ class Commands:
                 buf[z.payload_off + 1],
             )
         )
-        hub.han.send_to_device(hub.han.table.eui(slot), TUNNELING_CLUSTER, out + rsp, "wan", now)
+        self.han.send_to_device(member, zcl.TUNNELING, head + rsp, "wan", now)
 
     # --- meters' answers ----------------------------------------------------------------------
 
-    def _await_meter(self, hub, meter, orig, counter, code, channel, key):
+    def _await_meter(self, meter, orig, counter, code, channel, key):
         if len(self.pending) >= _PENDING_MAX:
             self.pending.pop(0)  # the oldest waits longest: its originator has the "forwarded"
             self._count("pending_dropped")
-        seq = hub.han.forward_seq
+        seq = self.han.forward_seq
         self.pending.append([meter, seq, orig, counter, code, channel, key, self._reply_to])
 
-    def on_meter_response(self, hub, slot, aps, z, buf, end, now):
+    def on_meter_response(self, meter, aps, z, buf, end, now):
         # The HAN layer's hook for a meter's ZCL frame: the answer to a forwarded command goes
         # back on that command's channel, signed, with a copy for the WAN.
-        meter = hub.han.table.eui(slot)
         i = len(self.pending) - 1
         while i >= 0 and not (self.pending[i][0] == meter and self.pending[i][1] == z.seq):
             i -= 1
         if i < 0:
-            hub.note(
+            self.out.note(
                 "meter_response",
                 guid=to_guid(meter),
                 cluster="0x%04X" % aps.cluster,
@@ -367,13 +373,14 @@ class Commands:
             key,
             self.auth,
         )
-        self.wan_out.append(rsp)  # the head-end gets every response
+        self.out.to_wan(rsp)  # the head-end gets every response
         if channel == INTERPAN and reply_to is not None:
-            tx = bytearray(len(hub.reply_buf))
-            n = self._tunnel_frame(hub, tx, reply_to, rsp)
-            if n:
-                self.radio_out.append(memoryview(tx)[:n])
-        hub.note(
+            tx = self.out.radio_slot()
+            if tx is not None:
+                n = self._tunnel_frame(tx, reply_to, rsp)
+                if n:
+                    self.out.radio_push(n)
+        self.out.note(
             "command_response",
             channel=channel,
             originator=to_guid(orig),
@@ -381,6 +388,3 @@ class Commands:
             message=cat.name(code),
             device=to_guid(meter),
         )
-
-    def _forward(self, hub, channel, orig, recip, code, fields, now):
-        return hub.han.forward(hub, channel, orig, recip, code, fields, now)

@@ -73,6 +73,10 @@ class DeviceLog:
         eui = bytes(eui)
         return self._kinds[self._euis.index(eui)] if eui in self._euis else -1
 
+    def is_member(self, eui):
+        # Membership on a hub with no HAN layer: being in the log.
+        return self.kind(eui) >= 0
+
     def find_le(self, buf, off):
         # Index of the entry whose EUI is at buf[off:off+8] in air order, or -1.
         for i in range(len(self._euis)):

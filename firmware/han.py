@@ -4,29 +4,29 @@
 # gas proxy's cache of the GSME's last reading. Functional core: frames, time and requests in;
 # decisions, notes and frames to send out. docs/han.md describes the behaviour and the defaults.
 #
-# Seam with firmware.hub: Hub.on_frame hands every frame that is not inter-PAN, not for another
-# PAN and not a beacon request to on_frame(hub, buf, f, now, lqi), which returns NOTHING or
-# TRANSMIT (after setting hub.tx_buf / tx_len / tx_kind), or NOT_MINE to let the hub count the
-# frame as unhandled. Frames for rx-on-when-idle devices that the command layer sends outside a
-# receive decision wait in a small ring that the shell drains with tx_next().
+# Seams: Hub.on_frame hands every frame that is not inter-PAN, not for another PAN and not a
+# beacon request to on_frame(buf, f, now, lqi), which returns a firmware.decision code: NOTHING,
+# TRANSMIT (the frame in the shared Outputs' transmit slot) or NOT_MINE. Notes, and frames for
+# rx-on-when-idle members sent outside a receive decision, go into the same Outputs. The command
+# layer registers its handlers for what members send (on_command, on_response) and reaches the
+# HAN through forward() and send_to_device(); nothing here knows the hub.
 #
 # Allocation: every path that drops or refuses a frame, answers a poll or realigns an orphan
 # works on preallocated objects and small ints. Notes (which allocate) are only made for events
 # that are rare by construction (a new member) or rate-limited (refusals, rejoins, readings).
 
 from contract.compat import const
+from contract.frame import PSDU_MAX
 from contract.ticks import ticks_diff
 from firmware import battery, mac, nwk, zcl
 from firmware import catalogue as cat
 from firmware.battery import BatteryBudget
+from firmware.decision import NOT_MINE, NOTHING, TX_HAN
 from firmware.device_log import GSME, KINDS
 from firmware.device_table import DeviceTable
 from firmware.eui64 import equals_le, read_le, to_guid
 from firmware.eui64 import parse as parse_eui
-from firmware.hub import NOTHING, TRANSMIT, TX_HAN
 from firmware.indirect import Indirect
-
-NOT_MINE = const(-1)  # on_frame: not a HAN frame; the hub goes on looking
 
 # 802.15.4-2006 MAC commands and association status (7.3.1-7.3.8, table 83)
 CMD_ORPHAN = const(0x06)
@@ -37,32 +37,31 @@ ASSOC_DENIED = const(0x02)
 ASSOC_STATUS = ("success", "pan_at_capacity", "access_denied")
 
 _COORD = const(0x0000)
-_PSDU_MAX = const(127)
 _FCF_ASSOC_RESP = const(0xCC63)  # command, ACK request, PAN ID compression, dst/src extended
 _FCF_REALIGN = const(0xCC23)  # command, ACK request, dst/src extended, both PAN IDs
 _FCF_DATA = const(0x8861)  # data, ACK request, PAN ID compression, dst/src short
 _FCF_PENDING = const(0x0010)
 
-# ZCL: the Smart Energy metering cluster and the attribute the gas proxy keeps
-METERING = const(0x0702)
+# ZCL: the Smart Energy metering cluster's attribute the gas proxy keeps
+METERING = zcl.METERING
+TUNNELING = zcl.TUNNELING
 SUMMATION = const(0x0000)  # CurrentSummationDelivered, uint48
 _UINT48 = const(0x25)
 _READ_ATTRS = const(0x00)
 _READ_ATTRS_RESP = const(0x01)
 _REPORT_ATTRS = const(0x0A)
-TUNNELING = const(0x0704)  # SE Tunneling: GBCS commands forwarded to a meter
 TUNNEL_TRANSFER_DATA = const(0x02)  # client to server
 TUNNEL_ID = const(0x0001)
 
 # send_to_device results
-SENT = const(0)  # handed to the radio (rx-on-when-idle device): drain tx_next()
+SENT = const(0)  # in the Outputs' radio ring (rx-on-when-idle device)
 QUEUED = const(1)  # held for the sleepy device's next poll
 CACHED = const(2)  # answered from the hub's copy (gas proxy): the ZCL reply is in self.reply
 NOT_JOINED = const(3)
 QUEUE_FULL = const(4)
 OVER_BUDGET = const(5)  # battery protection: an alert was noted (once per device per window)
 TOO_BIG = const(6)
-BUSY = const(7)  # the direct-send ring is full
+BUSY = const(7)  # the Outputs' radio ring is full
 STATUS = (
     "sent",
     "queued",
@@ -106,16 +105,17 @@ REFUSAL_NAMES = ("not_in_device_log", "joining_closed", "table_full", "storage_e
 _REFUSE_NOTE_S = const(10)  # at most one join_refused note per this many seconds, with a count
 _REJOIN_NOTE_S = const(60)  # per member
 _READING_NOTE_S = const(10)  # per member
-_OUT_SLOTS = const(4)
 
 
-def from_settings(settings, storage, device_log, eui, pan_id):
+def from_settings(settings, storage, device_log, out):
     # A Han configured from firmware.settings (the keys and their reasons: docs/han.md).
     return Han(
         storage,
         device_log,
-        eui,
-        pan_id,
+        out,
+        settings.eui64(),
+        settings["radio.pan_id"],
+        settings["radio.channel"],
         table_max=settings["han.device_table_max"],
         join_permit=settings["join.permit"],
         join_auto=settings["join.auto"],
@@ -211,8 +211,10 @@ class Han:
         self,
         storage,
         device_log,
+        out,
         eui,
         pan_id,
+        channel=11,
         table_max=16,
         join_permit=False,
         join_auto=True,
@@ -225,9 +227,12 @@ class Han:
         if not 0 < indirect_expiry_s < 86400:  # ticks deadlines need < 6 days
             raise ValueError("han.indirect_expiry_s must be within 1..86399")
         self.log = device_log
+        self.out = out
         self.eui = bytes(eui)
         self.pan_id = pan_id
+        self.channel = channel
         self.join_permit = join_permit
+        self.permit_join = join_permit  # what the beacon's association-permit bit says
         self.join_auto = join_auto
         self.table = DeviceTable(storage, table_max)
         self.indirect = Indirect(
@@ -243,16 +248,15 @@ class Han:
         self._eui_le = bytearray(8)
         for i in range(8):
             self._eui_le[i] = self.eui[7 - i]
-        self._tx = bytearray(_PSDU_MAX)
-        self._scratch = bytearray(_PSDU_MAX)
-        self._out = [bytearray(_PSDU_MAX) for _ in range(_OUT_SLOTS)]
-        self._out_len = [0] * _OUT_SLOTS
-        self._out_head = 0
-        self._out_n = 0
-        self.tx_buf = None  # after tx_next(): the frame to send
+        self._tx = bytearray(PSDU_MAX)
+        self._scratch = bytearray(PSDU_MAX)
         self.reply = None  # after CACHED: the ZCL reply built from the hub's copy
-        self.on_response = None  # the command layer's hook for ZCL frames from meters
-        self.on_command = None  # and for GBCS commands a member sends (its installer-PIN menu)
+        # Handlers the command layer registers: on_response(eui, aps, zcl, buf, end, now) for
+        # ZCL frames from meters, on_command(eui, zcl, buf, end, now) for GBCS commands a member
+        # sends (its installer-PIN menu).
+        self.on_response = None
+        self.on_command = None
+        self.forward_seq = 0  # the ZCL sequence of the last forward (the meter's answer has it)
         self._readings = bytearray(6 * table_max)  # air order, as the meter sent it
         self._reading_at = [-1] * table_max  # uptime s when cached, -1 none
         self._reading_note = [-1] * table_max
@@ -274,7 +278,6 @@ class Han:
         self._zcl_seq = 0
         self._unjoined = 0
         self._open = None
-        self._note = None  # hub.note, from start(): send_to_device's alerts go there
         self.up_s = 0  # hub uptime in seconds, from the ticks the hub passes in
         self._up_ms = 0
         self._last = -1
@@ -307,21 +310,27 @@ class Han:
             return False
         return self.join_permit or (self.join_auto and self._unjoined > 0)
 
-    def start(self, hub, now):
+    def register(self, on_command=None, on_response=None):
+        self.on_command = on_command
+        self.on_response = on_response
+
+    def is_member(self, eui):
+        return self.table.find(eui) >= 0
+
+    def start(self, now):
         # At power-up: the permit bit, and the members restored from storage in the log.
         self._advance(now)
-        self._note = hub.note
-        self.sync(hub, now)
-        hub.note(
+        self.sync(now)
+        self.out.note(
             "han",
             members=len(self.table),
             capacity=self.table.capacity,
-            permit_join=hub.permit_join,
+            permit_join=self.permit_join,
             devices=[self._member(s) for s in self.table.slots()],
             table_corrupt=self.table.corrupt,
         )
 
-    def sync(self, hub, now):
+    def sync(self, now):
         # Reconciles the table with the device log (the WAN edits it): members removed from the
         # log leave, kinds follow the log, and the permit bit is recomputed. Allocates; run by
         # tick() and by whoever edits the log.
@@ -339,16 +348,16 @@ class Han:
             if self.log.kind(self.table.eui(s)) < 0:
                 guid = to_guid(self.table.eui(s))
                 self._leave(s)
-                hub.note("device_removed", guid=guid, reason="not_in_device_log")
+                self.out.note("device_removed", guid=guid, reason="not_in_device_log")
         self._unjoined = unjoined
-        self._set_permit(hub)
+        self._set_permit()
 
-    def _set_permit(self, hub):
+    def _set_permit(self):
         permit = self.joining_open()
-        hub.permit_join = permit
+        self.permit_join = permit
         if permit != self._open:
             if self._open is not None:
-                hub.note("join_permit", open=permit, members=len(self.table))
+                self.out.note("join_permit", open=permit, members=len(self.table))
             self._open = permit
 
     def _leave(self, s):
@@ -357,14 +366,14 @@ class Han:
         self._reading_at[s] = -1
         self.table.remove(s)
 
-    def tick(self, hub, now):
+    def tick(self, now):
         # Housekeeping, every few seconds from the shell: expiry, budget windows, device log.
         self._advance(now)
         self.indirect.expire(now)
         self.budget.prune(now)
-        self.sync(hub, now)
+        self.sync(now)
         if self._ref_pending and self.up_s - self._ref_note_s >= _REFUSE_NOTE_S:
-            self._note_refusals(hub)
+            self._note_refusals()
 
     # --- frames ---------------------------------------------------------------------------
 
@@ -372,19 +381,19 @@ class Han:
         self.rejected[why] += 1
         return NOTHING
 
-    def on_frame(self, hub, buf, f, now, lqi=-1):
+    def on_frame(self, buf, f, now, lqi=-1):
         self._advance(now)
         if f.ftype == mac.COMMAND:
             cmd = buf[f.payload_off]
             if cmd == mac.CMD_ASSOC_REQ:
-                return self._association(hub, buf, f)
+                return self._association(buf, f)
             if cmd == mac.CMD_DATA_REQ:
-                return self._data_request(hub, buf, f, now, lqi)
+                return self._data_request(buf, f, now, lqi)
             if cmd == CMD_ORPHAN:
-                return self._orphan(hub, buf, f)
+                return self._orphan(buf, f)
             return NOT_MINE
         if f.ftype == mac.DATA:
-            return self._data(hub, buf, f, now, lqi)
+            return self._data(buf, f, now, lqi)
         return NOT_MINE
 
     def _to_coordinator(self, buf, f):
@@ -394,7 +403,7 @@ class Han:
             return f.dst_pan == self.pan_id and equals_le(buf, f.dst_ext_off, self.eui)
         return f.src_pan == self.pan_id  # no destination: the coordinator of the source's PAN
 
-    def _association(self, hub, buf, f):
+    def _association(self, buf, f):
         p = f.payload_off
         if f.src_mode != mac.ADDR_EXT or f.payload_end - p < 2 or not self._to_coordinator(buf, f):
             return self._drop(R_BAD_COMMAND)
@@ -404,29 +413,29 @@ class Han:
         if s >= 0 and in_log:
             # A member re-associating (it lost its state): same slot, same address, nothing
             # written, so a spoofed stream of these costs no flash.
-            self._rejoined(hub, s, "association")
-            return self._assoc_response(hub, buf, f, self.table.short(s), ASSOC_SUCCESS)
+            self._rejoined(s, "association")
+            return self._assoc_response(buf, f, self.table.short(s), ASSOC_SUCCESS)
         if not in_log:
-            return self._refuse(hub, buf, f, ASSOC_DENIED, NOT_IN_LOG)
+            return self._refuse(buf, f, ASSOC_DENIED, NOT_IN_LOG)
         if len(self.table) >= self.table.capacity:
-            return self._refuse(hub, buf, f, ASSOC_AT_CAPACITY, TABLE_FULL)
+            return self._refuse(buf, f, ASSOC_AT_CAPACITY, TABLE_FULL)
         if not self.joining_open():
-            return self._refuse(hub, buf, f, ASSOC_DENIED, CLOSED)
+            return self._refuse(buf, f, ASSOC_DENIED, CLOSED)
         # Admission: rare (bounded by the device log), so it may allocate.
         eui = read_le(buf, src)
         kind = self.log.kind(eui)
         s = self.table.join(eui, kind, buf[p + 1])
         if s < 0:
-            return self._refuse(hub, buf, f, ASSOC_AT_CAPACITY, STORAGE)
+            return self._refuse(buf, f, ASSOC_AT_CAPACITY, STORAGE)
         if self.sleepy(s):
             self.budget.enable(s)
         self.joins += 1
         self._unjoined = max(0, self._unjoined - 1)
-        hub.note("device_joined", rejoin=False, **self._member(s))
-        self._set_permit(hub)
-        return self._assoc_response(hub, buf, f, self.table.short(s), ASSOC_SUCCESS)
+        self.out.note("device_joined", rejoin=False, **self._member(s))
+        self._set_permit()
+        return self._assoc_response(buf, f, self.table.short(s), ASSOC_SUCCESS)
 
-    def _refuse(self, hub, buf, f, status, why):
+    def _refuse(self, buf, f, status, why):
         # No slot, no allocation: counters, the last refused EUI kept in place, and a note at
         # most every _REFUSE_NOTE_S seconds carrying how many were refused since the last one.
         self.refusals[why] += 1
@@ -438,11 +447,11 @@ class Han:
         self._ref_why = why
         self._ref_pending += 1
         if self._ref_note_s < 0 or self.up_s - self._ref_note_s >= _REFUSE_NOTE_S:
-            self._note_refusals(hub)
-        return self._assoc_response(hub, buf, f, 0xFFFF, status)
+            self._note_refusals()
+        return self._assoc_response(buf, f, 0xFFFF, status)
 
-    def _note_refusals(self, hub):
-        hub.note(
+    def _note_refusals(self):
+        self.out.note(
             "join_refused",
             guid=to_guid(read_le(self._ref_eui, 0)),
             status=ASSOC_STATUS[self._ref_status],
@@ -452,23 +461,20 @@ class Han:
         self._ref_pending = 0
         self._ref_note_s = self.up_s
 
-    def _rejoined(self, hub, s, how):
+    def _rejoined(self, s, how):
         last = self._rejoin_note[s]
         if last < 0 or self.up_s - last >= _REJOIN_NOTE_S:
             self._rejoin_note[s] = self.up_s
-            hub.note("device_joined", rejoin=True, via=how, **self._member(s))
+            self.out.note("device_joined", rejoin=True, via=how, **self._member(s))
 
     def _next_dsn(self):
         self._dsn = (self._dsn + 1) & 0xFF
         return self._dsn
 
-    def _decide(self, hub, n):
-        hub.tx_buf = self._tx
-        hub.tx_len = n
-        hub.tx_kind = TX_HAN
-        return TRANSMIT
+    def _decide(self, n):
+        return self.out.transmit(self._tx, n, TX_HAN)
 
-    def _assoc_response(self, hub, buf, f, short, status):
+    def _assoc_response(self, buf, f, short, status):
         # 802.15.4-2006 7.3.2, sent at once rather than held for the device's data request: a
         # refusal then needs no state at all (docs/han.md).
         tx = self._tx
@@ -486,9 +492,9 @@ class Han:
         tx[22] = short & 0xFF
         tx[23] = short >> 8
         tx[24] = status
-        return self._decide(hub, 25)
+        return self._decide(25)
 
-    def _data_request(self, hub, buf, f, now, lqi):
+    def _data_request(self, buf, f, now, lqi):
         if not self._to_coordinator(buf, f):
             return self._drop(R_NOT_FOR_US)
         if f.src_mode == mac.ADDR_SHORT:
@@ -497,14 +503,14 @@ class Han:
                 return self._drop(R_NOT_MEMBER)
             self.table.saw(s, self.up_s, lqi)
             self.polls += 1
-            return self._deliver(hub, s, now)
+            return self._deliver(s, now)
         if f.src_mode == mac.ADDR_EXT:
             # A device polling for its association response (802.15.4's indirect way): repeat
             # it for a member; a stranger gets nothing.
             s = self.table.find_le(buf, f.src_ext_off)
             if s < 0:
                 return self._drop(R_NOT_MEMBER)
-            return self._assoc_response(hub, buf, f, self.table.short(s), ASSOC_SUCCESS)
+            return self._assoc_response(buf, f, self.table.short(s), ASSOC_SUCCESS)
         return self._drop(R_BAD_COMMAND)
 
     def _data_header(self, tx, short, pending):
@@ -520,7 +526,7 @@ class Han:
         tx[8] = _COORD >> 8
         return nwk.MAC_HEADER_LEN
 
-    def _deliver(self, hub, s, now):
+    def _deliver(self, s, now):
         # The poll's answer: the oldest held frame, with frame pending set when more wait. The
         # sim has no hardware ACK, so "nothing pending" (an ACK with frame pending clear on real
         # air) is silence, and the delivered frame's own FCF carries the pending bit.
@@ -529,9 +535,9 @@ class Han:
             return NOTHING
         tx = self._tx
         p = self._data_header(tx, self.table.short(s), n > 1)
-        return self._decide(hub, p + self.indirect.take_into(s, now, tx, p))
+        return self._decide(p + self.indirect.take_into(s, now, tx, p))
 
-    def _orphan(self, hub, buf, f):
+    def _orphan(self, buf, f):
         # 802.15.4-2006 7.5.2.1.4: a member that lost its coordinator (or restarted) sends an
         # orphan notification; the coordinator realigns it with its short address. Strangers
         # get nothing.
@@ -559,13 +565,13 @@ class Han:
         tx[25] = self.pan_id >> 8
         tx[26] = _COORD & 0xFF
         tx[27] = _COORD >> 8
-        tx[28] = hub.channel
+        tx[28] = self.channel
         tx[29] = short & 0xFF
         tx[30] = short >> 8
-        self._rejoined(hub, s, "orphan")
-        return self._decide(hub, 31)
+        self._rejoined(s, "orphan")
+        return self._decide(31)
 
-    def _data(self, hub, buf, f, now, lqi):
+    def _data(self, buf, f, now, lqi):
         # A ZigBee NWK frame from a member: short MAC addresses on both ends, as ZigBee uses.
         if f.src_mode != mac.ADDR_SHORT or f.dst_mode != mac.ADDR_SHORT:
             return NOT_MINE
@@ -601,9 +607,9 @@ class Han:
         fc = z.fc
         if a.cluster == METERING and fc & zcl.SERVER_TO_CLIENT and not fc & 0x07:
             if z.command == _REPORT_ATTRS:
-                self._cache(hub, s, find_summation(buf, z.payload_off, end, False), buf)
+                self._cache(s, find_summation(buf, z.payload_off, end, False), buf)
             elif z.command == _READ_ATTRS_RESP:
-                self._cache(hub, s, find_summation(buf, z.payload_off, end, True), buf)
+                self._cache(s, find_summation(buf, z.payload_off, end, True), buf)
         if a.cluster == METERING and z.command == _REPORT_ATTRS:
             pass  # a routine report: cached above, nobody waits for it
         elif (
@@ -612,11 +618,11 @@ class Han:
             and not fc & zcl.SERVER_TO_CLIENT
             and self.on_command is not None
         ):
-            self.on_command(hub, s, z, buf, end, now)  # a GBCS command from the member
+            self.on_command(self.table.eui(s), z, buf, end, now)  # a GBCS command from it
         elif self.on_response is not None:
-            self.on_response(hub, s, a, z, buf, end, now)
+            self.on_response(self.table.eui(s), a, z, buf, end, now)
         else:
-            hub.note(
+            self.out.note(
                 "meter_response",
                 guid=to_guid(self.table.eui(s)),
                 cluster="0x%04X" % a.cluster,
@@ -627,7 +633,7 @@ class Han:
 
     # --- the gas proxy's copy ---------------------------------------------------------------
 
-    def _cache(self, hub, s, p, buf):
+    def _cache(self, s, p, buf):
         if p < 0:
             return
         r = self._readings
@@ -637,7 +643,7 @@ class Han:
         last = self._reading_note[s]
         if last < 0 or self.up_s - last >= _READING_NOTE_S:
             self._reading_note[s] = self.up_s
-            hub.note(
+            self.out.note(
                 "meter_reading",
                 guid=to_guid(self.table.eui(s)),
                 kind=KINDS[self.table.kind(s)],
@@ -674,10 +680,7 @@ class Han:
 
     # --- the command layer's interface -----------------------------------------------------
 
-    def is_joined(self, eui):
-        return self.table.find(eui) >= 0
-
-    def forward(self, hub, channel, orig, recip, code, fields, now):
+    def forward(self, channel, orig, recip, code, fields, now):
         # A meter-targeted message (firmware.catalogue) that the command layer accepted:
         # (status, response data). Reads go as ZCL Read Attributes of CurrentSummationDelivered
         # (read_gas is answered from the hub's copy when it has one: 6 octets of reading and 4
@@ -709,7 +712,7 @@ class Han:
             value, age = self.reading(self.table.find(recip))
             return cat.ST_OK, value.to_bytes(6, "big") + age.to_bytes(4, "big")
         if st == SENT or st == QUEUED:
-            hub.note(
+            self.out.note(
                 "forwarded",
                 guid=to_guid(recip),
                 code="0x%04X" % code,
@@ -739,7 +742,7 @@ class Han:
         n = len(data)
         body = nwk.NWK_HEADER_LEN + nwk.APS_HEADER_LEN + n
         psdu = nwk.MAC_HEADER_LEN + body + 2
-        if psdu > _PSDU_MAX:
+        if psdu > PSDU_MAX:
             return TOO_BIG
         short = self.table.short(s)
         if self.sleepy(s):
@@ -751,31 +754,26 @@ class Han:
                 if self.budget.alert:
                     used, air = self.budget.used(s, o, now)
                     lim_f, lim_air = self.budget.limits(o)
-                    if self._note is not None:
-                        self._note(
-                            "battery_budget",
-                            guid=to_guid(self.table.eui(s)),
-                            origin=battery.ORIGINS[o],
-                            frames=used,
-                            airtime_us=air,
-                            limit_frames=lim_f,
-                            limit_airtime_us=lim_air,
-                            refused=self.budget.take_suppressed(s, o),
-                        )
+                    self.out.note(
+                        "battery_budget",
+                        guid=to_guid(self.table.eui(s)),
+                        origin=battery.ORIGINS[o],
+                        frames=used,
+                        airtime_us=air,
+                        limit_frames=lim_f,
+                        limit_airtime_us=lim_air,
+                        refused=self.budget.take_suppressed(s, o),
+                    )
                 return OVER_BUDGET
             b = self._scratch
             self._body(b, 0, short, cluster, data)
             self.indirect.put(s, b, body, now)
             return QUEUED
-        if self._out_n >= _OUT_SLOTS:
+        b = self.out.radio_slot()
+        if b is None:
             return BUSY
-        i = self._out_head + self._out_n
-        if i >= _OUT_SLOTS:
-            i -= _OUT_SLOTS
-        b = self._out[i]
         p = self._data_header(b, short, False)
-        self._out_len[i] = self._body(b, p, short, cluster, data)
-        self._out_n += 1
+        self.out.radio_push(self._body(b, p, short, cluster, data))
         return SENT
 
     def _body(self, b, p, short, cluster, data):
@@ -786,17 +784,6 @@ class Han:
         for j in range(len(data)):
             b[p + j] = data[j]
         return p + len(data)
-
-    def tx_next(self):
-        # The next frame for an rx-on-when-idle member: its length, with the frame in
-        # self.tx_buf (valid until the next call into this object), or 0.
-        if not self._out_n:
-            return 0
-        i = self._out_head
-        self._out_head = i + 1 if i + 1 < _OUT_SLOTS else 0
-        self._out_n -= 1
-        self.tx_buf = self._out[i]
-        return self._out_len[i]
 
     # --- reports ----------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ APS_GROUP = const(0x0F)
 PROFILE_SE = const(0x0109)
 
 OK = const(0)
-NOT_INTERPAN = const(1)
 BAD_APS = const(2)
 
 
@@ -49,7 +48,8 @@ def header_source(buf, off, n):
 
 
 def is_interpan(buf, f):
-    # The cheap test the drop path uses: the first two payload octets and the MAC shape.
+    # Whether a parsed MAC frame is inter-PAN (the host tools' decoders; the hub classifies
+    # raw octets with header_source, before any parse).
     p = f.payload_off
     return (
         f.ftype == mac.DATA
@@ -96,3 +96,18 @@ def write_header(buf, seq, dst_pan, dst, src_pan, src_eui, cluster, profile=PROF
     buf[p + 5] = profile & 0xFF
     buf[p + 6] = profile >> 8
     return p + 7
+
+
+class Replier:
+    # The hub's inter-PAN replies (discovery details, command answers): its addresses, its own
+    # sequence numbers, and one preallocated buffer for the reply to the frame in hand.
+    def __init__(self, pan_id, eui, size):
+        self.buf = bytearray(size)
+        self.pan_id = pan_id
+        self.eui = eui
+        self._seq = 0
+
+    def header(self, tx, dst_eui, dst_pan, cluster):
+        # Starts a unicast reply in tx; returns the offset where the ZCL frame goes.
+        self._seq = (self._seq + 1) & 0xFF
+        return write_header(tx, self._seq, dst_pan, dst_eui, self.pan_id, self.eui, cluster)

@@ -29,6 +29,7 @@ from contract.frame import PSDU_MAX, RxFrame  # noqa: E402
 from firmware import (  # noqa: E402
     beacon,
     ber,
+    decision,
     discovery,
     gbcs,
     interpan_frame,
@@ -39,7 +40,6 @@ from firmware import (  # noqa: E402
 )
 from firmware import catalogue as cat  # noqa: E402
 from firmware import han as hanmod  # noqa: E402
-from firmware import hub as hubmod  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, WAN, signed  # noqa: E402
 from fuzz import hostile_wan, targets  # noqa: E402
 from hal.sim import zep  # noqa: E402
@@ -126,7 +126,7 @@ def tunnel_frames(messages):
     out = []
     for m in messages:
         if len(m) <= 127 - 40:
-            out.append(ipf.frame(hubmod.TUNNELING_CLUSTER, TUNNEL_TRANSFER_DATA, b"\0\0" + m))
+            out.append(ipf.frame(zcl.TUNNELING, TUNNEL_TRANSFER_DATA, b"\0\0" + m))
     return out
 
 
@@ -175,10 +175,10 @@ def han_frames(rig):
 def _answer(rig, psdu):
     # The hub's reply to psdu (with FCS), or None.
     hub = rig.hub
-    hub.tx_len = 0
-    if hub.on_frame(vectors.load(RxFrame(), psdu), 0) != hubmod.TRANSMIT:
+    hub.out.tx_len = 0
+    if hub.on_frame(vectors.load(RxFrame(), psdu), 0) != decision.TRANSMIT:
         return None
-    return _fcs(hub.tx_buf, hub.tx_len)
+    return _fcs(hub.out.tx_buf, hub.out.tx_len)
 
 
 def frames(messages):
@@ -236,7 +236,7 @@ def derive(psdu, into):
         into["zcl"].append(psdu[h.zcl_off : end])
         if h.cluster == discovery.CLUSTER and z.fc & zcl.SERVER_TO_CLIENT:
             into["discovery"].append(psdu[z.payload_off : end])
-        elif h.cluster == hubmod.TUNNELING_CLUSTER and z.payload_off + 2 < end:
+        elif h.cluster == zcl.TUNNELING and z.payload_off + 2 < end:
             gbcs_msg(psdu[z.payload_off + 2 : end], into)
         return
     nh = nwk.NwkHeader()
@@ -262,7 +262,7 @@ def seeds(pcaps=()):
     rig = targets.Rig()
     for m in messages:
         gbcs_msg(m, into)
-        rsp = rig.cmds.process(rig.hub, WAN, m, 0, len(m), 0)[1]
+        rsp = rig.cmds.process(WAN, m, 0, len(m), 0)[1]
         if rsp is not None:
             gbcs_msg(rsp, into)
     for psdu in frames(messages):

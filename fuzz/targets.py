@@ -20,7 +20,7 @@ import json
 from contract import wan_msg
 from contract.crc16 import append_fcs
 from contract.frame import PSDU_MAX, RxFrame
-from firmware import beacon, ber, discovery, gbcs, interpan_frame, mac, nwk, reject, zcl
+from firmware import beacon, ber, decision, discovery, gbcs, interpan_frame, mac, nwk, reject, zcl
 from firmware import catalogue as cat
 from firmware.auth import hmac_sha256
 from firmware.device_log import KINDS
@@ -45,13 +45,14 @@ class L:
     ZepRadio = None
     App = None
     FakeBoard = None
+    core = None
 
 
 def load(hub=True, radio=False, app=False):
     # Imports the heavy modules now (fuzz/run_atheris.py calls load(radio=True) inside
     # atheris.instrument_imports(), so they are instrumented too).
     if hub and L.hub is None:
-        from firmware import commands, han
+        from firmware import commands, core, han
         from firmware import hub as hubmod
         from firmware.command_store import CommandStore
         from firmware.parties import Parties
@@ -60,6 +61,7 @@ def load(hub=True, radio=False, app=False):
         from hal.fake.storage import MemoryStorage
 
         L.hub = hubmod
+        L.core = core
         L.han = han
         L.commands = commands
         L.CommandStore = CommandStore
@@ -68,8 +70,8 @@ def load(hub=True, radio=False, app=False):
         L.ManualClock = ManualClock
         L.MemoryStorage = MemoryStorage
     if app and L.App is None:
+        from boards.fake import FakeBoard
         from firmware.app import App
-        from hal.fake.board import FakeBoard
 
         L.App = App
         L.FakeBoard = FakeBoard
@@ -145,19 +147,17 @@ class Rig:
         self.storage = st
         self.clock = L.ManualClock()
         self.store = L.CommandStore(st)
-        self.cmds = L.commands.Commands(L.Parties(st), self.store, self.clock)
         s = L.Settings(None, _SETTINGS)
-        hub = L.hub.Hub(s, st, commands=self.cmds)
+        core = L.core.Core(s, st, L.Parties(st), self.store, self.clock, han=han)
+        self.cmds = core.commands
+        self.out = core.out
+        hub = core.hub
         for eui, kind in DEVICES:
             hub.device_log.add(eui, kind)
         self.hub = hub
-        self.han = None
+        self.han = core.han
         if han:
-            self.han = L.han.from_settings(s, st, hub.device_log, hub.eui, hub.pan_id)
-            hub.han = self.han
-            # getattr: the hook arrived with the HAN/command integration; older trees lack it.
-            self.han.on_response = getattr(self.cmds, "on_meter_response", None)
-            self.han.start(hub, 0)
+            self.han.start(0)
             for eui, kind in DEVICES:
                 cap = CAP_BATTERY if KINDS[kind] == "gsme" else CAP_MAINS
                 hub.on_frame(vectors.load(RxFrame(), assoc_request(eui, cap)), 0)
@@ -167,9 +167,11 @@ class Rig:
     def drain(self):
         # What the shell takes away after every frame: notes, and the queued WAN copies and
         # inter-PAN frames (so a long run measures the hub's own state, not an undrained queue).
-        del self.hub.notes[:]
-        del self.cmds.wan_out[:]
-        del getattr(self.cmds, "radio_out", [])[:]
+        out = self.out
+        del out.notes[:]
+        del out.wan[:]
+        while out.radio_next():
+            pass
 
     def members(self):
         # (EUI-64, short address) of each joined meter, for seed builders.
@@ -183,9 +185,8 @@ class Rig:
             len(self.store.replay.euis)
             + len(self.store.log.entries)
             + self.store.writes
-            + len(c.wan_out)
-            + len(getattr(c, "radio_out", ()))
-            + len(getattr(c, "pending", ()))
+            + len(self.out.wan)
+            + len(c.pending)
             + c.counts.get("executed", 0)
         )
 
@@ -675,18 +676,19 @@ def fuzz_zep_radio(data):
 
 def _tx_ok(hub, kinds):
     # The frame a TRANSMIT decision sends is a well-formed 802.15.4 frame.
-    check(hub.tx_buf is not None and hub.tx_kind in kinds, "hub: TRANSMIT without a frame")
-    n = hub.tx_len
+    out = hub.out
+    check(out.tx_buf is not None and out.tx_kind in kinds, "hub: TRANSMIT without a frame")
+    n = out.tx_len
     check(3 <= n <= PSDU_MAX - 2, "hub: tx_len out of range")
-    out = bytearray(n + 2)
+    frame = bytearray(n + 2)
     for i in range(n):
-        out[i] = hub.tx_buf[i]
-    append_fcs(out, n)
+        frame[i] = out.tx_buf[i]
+    append_fcs(frame, n)
     f = mac.MacFrame()
-    check(mac.parse(out, 0, n + 2, f) == reject.OK, "hub: sent a frame mac.parse rejects")
-    if hub.tx_kind == L.hub.TX_BEACON:
-        p = mac.beacon_payload_off(out, f)
-        d = beacon.parse_zigbee_payload(out, p, f.payload_end) if p > 0 else None
+    check(mac.parse(frame, 0, n + 2, f) == reject.OK, "hub: sent a frame mac.parse rejects")
+    if out.tx_kind == decision.TX_BEACON:
+        p = mac.beacon_payload_off(frame, f)
+        d = beacon.parse_zigbee_payload(frame, p, f.payload_end) if p > 0 else None
         check(d is not None and d["epid"] == hub.eui, "hub: beacon without the hub's EPID")
 
 
@@ -694,7 +696,6 @@ def hub_step(rig, data, now=0):
     # One received PSDU through Hub.on_frame, with the invariants of the receive path. Used by
     # fuzz_hub / fuzz_hub_han (a fresh hub per input, so a crash replays from its input alone)
     # and by fuzz/mp_replay.py's long run (one hub for every input: state stays bounded).
-    hubmod = L.hub
     hub = rig.hub
     psdu = bytes(data[:PSDU_MAX])
     # crc_ok: the attacker gets the FCS right (it is no secret); BAD_FCS is the trivial path.
@@ -707,7 +708,7 @@ def hub_step(rig, data, now=0):
         han_rej = sum(han.rejected)  # refusals are not drops: each is answered
         han_ok = han.frames_in + han.polls
     act = hub.on_frame(fr, now)
-    check(act in (hubmod.NOTHING, hubmod.TRANSMIT), "hub: decision out of range")
+    check(act in (decision.NOTHING, decision.TRANSMIT), "hub: decision out of range")
     check(hub.rx_frames == seen + 1, "hub: frame not counted")
     dropped = sum(hub.rejected) - rej
     if han is not None:
@@ -715,14 +716,15 @@ def hub_step(rig, data, now=0):
         # handled and answered with silence.
         dropped += sum(han.rejected) - han_rej
         handled = han.frames_in + han.polls - han_ok
-        if act == hubmod.TRANSMIT:
+        if act == decision.TRANSMIT:
             check(dropped == 0, "hub: transmitted and counted a rejection")
-            _tx_ok(hub, (hubmod.TX_BEACON, hubmod.TX_DISCOVERY, hubmod.TX_REPLY, L.han.TX_HAN))
+            kinds = (decision.TX_BEACON, decision.TX_DISCOVERY, decision.TX_REPLY, decision.TX_HAN)
+            _tx_ok(hub, kinds)
         else:
             check(dropped + handled == 1, "hub: silence without exactly one count")
-    elif act == hubmod.TRANSMIT:
+    elif act == decision.TRANSMIT:
         check(dropped == 0, "hub: transmitted and counted a rejection")
-        _tx_ok(hub, (hubmod.TX_BEACON, hubmod.TX_DISCOVERY, hubmod.TX_REPLY))
+        _tx_ok(hub, (decision.TX_BEACON, decision.TX_DISCOVERY, decision.TX_REPLY))
     else:
         check(dropped == 1, "hub: NOTHING without exactly one rejection counted")
     check(len(hub.notes) <= 32, "hub: notes unbounded")
@@ -773,13 +775,13 @@ def fuzz_commands(data):
     # bytes as inter-PAN hands them over: inside the received frame, at an offset.
     data = bytes(data[: wan_msg.MAX_LEN - 1])  # a WAN message's body: its length minus the type
     a = Rig()
-    res = a.cmds.process(a.hub, L.commands.WAN, data, 0, len(data), 0)
+    res = a.cmds.process(L.commands.WAN, data, 0, len(data), 0)
     _process_ok(a, res, data, 0, len(data))
     a = None  # one hub at a time: the unix port's ESP32-sized heap holds little more
     b = Rig()
     k = 28
     buf = _embed(data, k)
-    res2 = b.cmds.process(b.hub, L.commands.INTERPAN, buf, k, k + len(data), 0)
+    res2 = b.cmds.process(L.commands.INTERPAN, buf, k, k + len(data), 0)
     _process_ok(b, res2, buf, k, k + len(data))
     check(res2[0] == res[0] and (res2[1] is None) == (res[1] is None), "commands: channel differs")
     return 0 if res[1] is None else 1
@@ -818,7 +820,7 @@ def fuzz_commands_signed(data):
     rig = Rig()
     wan, interpan = L.commands.WAN, L.commands.INTERPAN
     first, second = (wan, interpan) if data[3] & 1 else (interpan, wan)
-    res = rig.cmds.process(rig.hub, first, msg, 0, len(msg), 0)
+    res = rig.cmds.process(first, msg, 0, len(msg), 0)
     _process_ok(rig, res, msg, 0, len(msg))
     check(res[1] is not None, "commands: authentic command not answered")
     h, status = _response_ok(res[1])
@@ -828,7 +830,7 @@ def fuzz_commands_signed(data):
         check(rig.store.replay.euis == [] and rig.store.log.entries == [], "commands: trace")
         return status
     check(rig.cmds.counts.get("executed") == 1, "commands: not executed exactly once")
-    res2 = rig.cmds.process(rig.hub, second, msg, 0, len(msg), 0)
+    res2 = rig.cmds.process(second, msg, 0, len(msg), 0)
     check(res2[0] is False and res2[1] is not None, "commands: a copy was accepted")
     check(cat.STATUS[_response_ok(res2[1])[1]] == "duplicate", "commands: copy not duplicate")
     check(rig.cmds.counts.get("executed") == 1, "commands: a copy executed")

@@ -14,10 +14,10 @@ import gc
 import json
 import sys
 
+from boards.fake import FakeBoard
 from contract.ticks import PERIOD
 from firmware import catalogue as cat
 from firmware.app import App
-from hal.fake.board import FakeBoard
 from hal.fake.clock import ManualClock
 from hal.radio import Radio
 from tests_device import interpan_frames as ipf
@@ -110,8 +110,8 @@ class Soak:
         app = self.app
         clock = self.clock
         app.hub.power_up(clock.ticks_ms())
-        app.han.start(app.hub, clock.ticks_ms())
-        app.drain_notes()
+        app.han.start(clock.ticks_ms())
+        app.drain()
         self.rx(assoc_request(ESME_EUI, CAP_ESME))
         self.rx(assoc_request(GSME_EUI, CAP_GSME))
         esme = app.han.table.short(app.han.table.find(ESME_EUI))

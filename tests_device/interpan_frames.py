@@ -1,7 +1,6 @@
 # Builders of inter-PAN frames an HHT would send, for tests (PSDUs with their FCS).
 from contract.crc16 import append_fcs
 from firmware import discovery, interpan_frame, zcl
-from firmware.hub import TUNNELING_CLUSTER
 
 HHT = b"\x00\x23\x7e\xff\xfe\x00\x00\x01"
 HUB = b"\x00\x23\x7e\x00\x00\x12\xd6\x87"
@@ -32,4 +31,4 @@ def get_details(start=0, **kw):
 
 
 def tunnel(payload=b"\x01\x02", **kw):
-    return frame(TUNNELING_CLUSTER, 0x00, payload, **kw)
+    return frame(zcl.TUNNELING, 0x00, payload, **kw)

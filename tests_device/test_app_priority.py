@@ -4,9 +4,9 @@ import gc
 import sys
 import unittest
 
+from boards.fake import FakeBoard
 from firmware import interpan_frame, mac
 from firmware.app import App
-from hal.fake.board import FakeBoard
 from hal.fake.medium import FakeRadio
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
@@ -51,7 +51,7 @@ def make_app():
         ),
     )
     app.hub.power_up(0)
-    app.han.start(app.hub, 0)
+    app.han.start(0)
     return b, app
 
 
@@ -94,7 +94,7 @@ class PriorityTest(unittest.TestCase):
     @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
     def test_parking_allocates_nothing(self):
         b, app = make_app()
-        app.hub.interpan_off(0)  # dropped frames: the batch's own cost is what is measured
+        app.hub.interpan.off(0)  # dropped frames: the batch's own cost is what is measured
         psdu = ipf.get_details()
         radio = app.radio = ReplayRadio([psdu] * 4 + [vectors.COORD_REALIGN] * 4)
         app.receive_batch()

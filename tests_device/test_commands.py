@@ -2,12 +2,12 @@
 # persistence before execution, hub commands, resume queries.
 import unittest
 
-from firmware import ber, gbcs
+from firmware import ber, decision, gbcs
 from firmware import catalogue as cat
-from firmware import hub as hubmod
 from firmware.auth import HmacSha256
 from firmware.command_store import CommandStore
-from firmware.commands import INTERPAN, WAN, Commands, signed
+from firmware.commands import INTERPAN, WAN, signed
+from firmware.core import Core
 from firmware.parties import Parties
 from firmware.settings import Settings
 from hal.fake.clock import ManualClock
@@ -56,12 +56,13 @@ class Rig:
     def boot(self):
         s = Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87",))
         store = CommandStore(self.storage, originators=self.sizes[0], window=self.sizes[1])
-        self.cmds = Commands(parties(self.storage), store, self.clock)
-        self.hub = hubmod.Hub(s, self.storage, commands=self.cmds)
+        core = Core(s, self.storage, parties(self.storage), store, self.clock)
+        self.cmds = core.commands
+        self.hub = core.hub
         self.hub.power_up(0)
 
     def send(self, msg, channel=WAN):
-        return self.cmds.process(self.hub, channel, msg, 0, len(msg), self.clock.ticks_ms())
+        return self.cmds.process(channel, msg, 0, len(msg), self.clock.ticks_ms())
 
 
 def status_of(rsp, key=KEYS[SUPPLIER]):
@@ -156,7 +157,7 @@ class RejectTest(unittest.TestCase):
         ok, rsp = r.send(command(ESME, 1, cat.INTERPAN_ENABLE))  # not a member yet
         self.assertEqual(status_of(rsp, KEYS[ESME])[0], "not_permitted")
         r.hub.device_log.add(ESME, 1)
-        r.hub.interpan_off(0)
+        r.hub.interpan.off(0)
         ok, rsp = r.send(command(ESME, 2, cat.INTERPAN_ENABLE))
         self.assertEqual(status_of(rsp, KEYS[ESME])[0], "ok")
         self.assertTrue(r.hub.interpan.is_on())
@@ -334,28 +335,28 @@ class InterPanChannelTest(unittest.TestCase):
     def reply_status(self, r):
         from firmware import interpan_frame, mac, zcl
 
-        buf = r.hub.tx_buf
+        buf = r.hub.out.tx_buf
         f = mac.MacFrame()
-        self.assertEqual(mac.parse(buf, 0, r.hub.tx_len + 2, f), 0)
+        self.assertEqual(mac.parse(buf, 0, r.hub.out.tx_len + 2, f), 0)
         ih = interpan_frame.InterPanHeader()
         interpan_frame.parse(buf, f, ih)
         zh = zcl.ZclHeader()
-        zcl.parse(buf, ih.zcl_off, r.hub.tx_len, zh)
+        zcl.parse(buf, ih.zcl_off, r.hub.out.tx_len, zh)
         self.assertEqual((ih.cluster, zh.command), (0x0704, 0x01))
-        return status_of(bytes(buf[zh.payload_off + 2 : r.hub.tx_len]))[0]
+        return status_of(bytes(buf[zh.payload_off + 2 : r.hub.out.tx_len]))[0]
 
     def test_accepted_answered_and_rejected(self):
         r = Rig()
         msg = command(SUPPLIER, 5, cat.READ_HUB_STATUS)
         hour = 3600 * 1000
-        self.assertEqual(self.rx(r, self.frame(msg), hour - 1000), hubmod.TRANSMIT)
+        self.assertEqual(self.rx(r, self.frame(msg), hour - 1000), decision.TRANSMIT)
         self.assertEqual(self.reply_status(r), "ok")
         self.assertEqual(r.hub.interpan.seconds_left(hour - 1000), 3600)  # a keep-alive
-        self.assertEqual(self.rx(r, self.frame(msg, 2), hour), hubmod.TRANSMIT)
+        self.assertEqual(self.rx(r, self.frame(msg, 2), hour), decision.TRANSMIT)
         self.assertEqual(self.reply_status(r), "duplicate")
         self.assertEqual(r.hub.interpan.seconds_left(hour), 3599)  # answered, not a keep-alive
         forged = command(SUPPLIER, 6, cat.READ_HUB_STATUS, key=b"f" * 32)
-        self.assertEqual(self.rx(r, self.frame(forged, 3), hour), hubmod.NOTHING)
+        self.assertEqual(self.rx(r, self.frame(forged, 3), hour), decision.NOTHING)
         from firmware import reject
 
         self.assertEqual(r.hub.rejected[reject.UNAUTHENTICATED], 1)

@@ -5,10 +5,10 @@ import unittest
 from contract.crc16 import append_fcs
 from contract.frame import RxFrame
 from contract.ticks import PERIOD, ticks_add
-from firmware import battery, mac, nwk, reject
+from firmware import battery, decision, mac, nwk, reject
 from firmware import catalogue as cat
 from firmware import han as hanmod
-from firmware import hub as hubmod
+from firmware.core import Core
 from firmware.device_log import ESME, GSME
 from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
@@ -75,28 +75,51 @@ def summation_report(short, value):
     return nwk_frame(short, hanmod.METERING, zcl)
 
 
+_HAN_SETTINGS = {
+    "table_max": ("han.device_table_max",),
+    "join_auto": ("join.auto",),
+    "join_permit": ("join.permit",),
+    "indirect_slots": ("han.indirect_slots",),
+    "indirect_per_device": ("han.indirect_per_device",),
+    "indirect_expiry_s": ("han.indirect_expiry_s",),
+    "frames_h": ("battery.interpan_frames_h", "battery.wan_frames_h"),
+    "airtime_ms_h": ("battery.interpan_airtime_ms_h", "battery.wan_airtime_ms_h"),
+}
+
+
+def han_settings(**kw):
+    # The settings overrides that configure the HAN layer as the keywords say.
+    out = []
+    for name, value in kw.items():
+        keys = _HAN_SETTINGS[name]
+        values = value if len(keys) > 1 else (value,)
+        for k, v in zip(keys, values):
+            out.append("%s=%s" % (k, v))
+    return tuple(out)
+
+
 class Lab:
-    # A hub with the HAN wired in as the shell will wire it, on a storage that survives
-    # "reboots" (a new Lab on the same storage).
+    # A hub with the HAN wired in as the shell wires it (firmware.core), on a storage that
+    # survives "reboots" (a new Lab on the same storage).
     def __init__(self, storage=None, overrides=(), log=((ESME_EUI, ESME), (GSME_EUI, GSME)), **kw):
         self.st = storage if storage is not None else MemoryStorage()
-        self.hub = hubmod.Hub(
-            Settings(None, ("hub.eui64=" + HUB_GUID, "radio.pan_id=0x1A2B") + tuple(overrides)),
-            self.st,
-        )
+        base = ("hub.eui64=" + HUB_GUID, "radio.pan_id=0x1A2B")
+        s = Settings(None, base + tuple(overrides) + han_settings(**kw))
+        core = Core(s, self.st, han=True)
+        self.hub = core.hub
+        self.out = core.out
         for eui, kind in log:
             self.hub.device_log.add(eui, kind)
-        self.han = hanmod.Han(self.st, self.hub.device_log, self.hub.eui, self.hub.pan_id, **kw)
-        self.hub.han = self.han
-        self.han.start(self.hub, 0)
+        self.han = core.han
+        self.han.start(0)
         self.frame = RxFrame()
 
     def rx(self, psdu, now=0):
         # The hub's decision for a received PSDU; the transmitted PSDU (with FCS) or None.
-        self.hub.tx_len = 0
+        self.out.tx_len = 0
         r = self.hub.on_frame(vectors.load(self.frame, psdu), now)
-        if r == hubmod.TRANSMIT:
-            return with_fcs(self.hub.tx_buf, self.hub.tx_len)
+        if r == decision.TRANSMIT:
+            return with_fcs(self.out.tx_buf, self.out.tx_len)
         return None
 
     def join(self, eui, cap=CAP_GSME, now=0):
@@ -140,7 +163,7 @@ class JoinTest(unittest.TestCase):
         self.assertTrue(s >= 0)
         short = lab.han.table.short(s)
         self.assertEqual(out[:-2], assoc_response(out[2], GSME_EUI, short, 0x00))
-        self.assertEqual(lab.hub.tx_kind, hanmod.TX_HAN)
+        self.assertEqual(lab.out.tx_kind, hanmod.TX_HAN)
         note = lab.notes("device_joined")[0]
         self.assertEqual(note["guid"], "00-23-7E-00-00-00-00-02")
         self.assertEqual(note["short"], "0x%04X" % short)
@@ -190,11 +213,11 @@ class JoinTest(unittest.TestCase):
         self.assertEqual(lab.notes("join_permit")[-1]["open"], False)
         third = vectors.h("00237e0000000003")
         lab.hub.device_log.add(third, ESME)
-        lab.han.tick(lab.hub, 1000)
+        lab.han.tick(1000)
         self.assertTrue(lab.beacon_permit())
         lab.hub.device_log.add(third, ESME)
         lab.hub.device_log.remove(third)
-        lab.han.sync(lab.hub, 2000)
+        lab.han.sync(2000)
         self.assertFalse(lab.beacon_permit())
 
     def test_removed_from_the_log_means_removed_from_the_table(self):
@@ -202,7 +225,7 @@ class JoinTest(unittest.TestCase):
         short = lab.join(GSME_EUI)
         lab.han.send_to_device(GSME_EUI, hanmod.METERING, READ_SUMMATION, "wan", 0)
         lab.hub.device_log.remove(GSME_EUI)
-        lab.han.tick(lab.hub, 1000)
+        lab.han.tick(1000)
         self.assertEqual(lab.han.table.find(GSME_EUI), -1)
         self.assertEqual(lab.notes("device_removed")[0]["guid"], "00-23-7E-00-00-00-00-02")
         self.assertEqual(lab.han.indirect.used, 0)
@@ -247,7 +270,7 @@ class JoinTest(unittest.TestCase):
         # Refusals are noted in aggregate: one note, then one per 10 s with the count.
         refused = lab.notes("join_refused")
         self.assertEqual(len(refused), 1)
-        lab.han.tick(lab.hub, 10000)
+        lab.han.tick(10000)
         refused = lab.notes("join_refused")
         self.assertEqual(len(refused), 2)
         self.assertEqual(refused[0]["count"] + refused[1]["count"], 1000)
@@ -370,19 +393,19 @@ class IndirectTest(unittest.TestCase):
     def test_mains_meter_gets_frames_directly(self):
         esme = self.lab.join(ESME_EUI, CAP_ESME)
         han = self.lab.han
-        self.assertEqual(han.tx_next(), 0)
+        self.assertEqual(self.lab.out.radio_next(), 0)
         for i in range(4):
             zcl = bytes([0x00, i, 0x00, 0x00, 0x00])
             self.assertEqual(han.send_to_device(ESME_EUI, 0x0702, zcl, "wan", 0), hanmod.SENT)
         self.assertEqual(han.send_to_device(ESME_EUI, 0x0702, zcl, "wan", 0), hanmod.BUSY)
         for i in range(4):
-            n = han.tx_next()
-            out = with_fcs(han.tx_buf, n)
+            n = self.lab.out.radio_next()
+            out = with_fcs(self.lab.out.radio_buf, n)
             f = mac.MacFrame()
             self.assertEqual(mac.parse(out, 0, len(out), f), reject.OK)
             self.assertEqual(f.dst_short, esme)
             self.assertEqual(out[f.payload_end - 4], i)
-        self.assertEqual(han.tx_next(), 0)
+        self.assertEqual(self.lab.out.radio_next(), 0)
 
     def test_refusals(self):
         han = self.lab.han
@@ -433,14 +456,14 @@ class GasProxyTest(unittest.TestCase):
         f = mac.MacFrame()
         frame = vectors.load(RxFrame(), summation_report(self.short, 1))
         mac.parse(frame.buf, 0, frame.n, f)
-        lab.han.on_frame(lab.hub, frame.buf, f, 42000, 77)
+        lab.han.on_frame(frame.buf, f, 42000, 77)
         t = lab.han.table
         self.assertEqual((t.heard[0], t.lqi[0]), (42, 77))
         self.assertEqual(lab.han.status(43000)["members"][0]["last_heard_s"], 1)
 
 
 class ForwardTest(unittest.TestCase):
-    # The command layer's interface: is_joined() and forward() -> (catalogue status, data).
+    # The command layer's interface: is_member() and forward() -> (catalogue status, data).
     def setUp(self):
         self.lab = Lab()
         self.gsme = self.lab.join(GSME_EUI)
@@ -448,14 +471,12 @@ class ForwardTest(unittest.TestCase):
 
     def forward(self, recip, code, fields=(), channel="interpan", now=0):
         han = self.lab.han
-        return han.forward(self.lab.hub, channel, SUPPLIER, recip, code, list(fields), now)
+        return han.forward(channel, SUPPLIER, recip, code, list(fields), now)
 
     def test_membership(self):
-        hub = self.lab.hub
-        self.assertTrue(self.lab.han.is_joined(GSME_EUI))
-        self.assertFalse(self.lab.han.is_joined(STRANGER))
-        self.assertTrue(hub.is_member(ESME_EUI))
-        self.assertFalse(hub.is_member(STRANGER))
+        self.assertTrue(self.lab.han.is_member(GSME_EUI))
+        self.assertTrue(self.lab.han.is_member(ESME_EUI))
+        self.assertFalse(self.lab.han.is_member(STRANGER))
         self.assertEqual(self.forward(STRANGER, cat.READ_METER), (cat.ST_UNKNOWN_DEVICE, b""))
 
     def test_read_gas_is_answered_from_the_copy(self):
@@ -472,9 +493,8 @@ class ForwardTest(unittest.TestCase):
 
     def test_read_meter_goes_to_the_esme_directly(self):
         self.assertEqual(self.forward(ESME_EUI, cat.READ_METER, channel="wan")[0], 9)
-        han = self.lab.han
-        n = han.tx_next()
-        out = with_fcs(han.tx_buf, n)
+        n = self.lab.out.radio_next()
+        out = with_fcs(self.lab.out.radio_buf, n)
         a = nwk.ApsHeader()
         self.assertEqual(nwk.parse(out, 9, len(out) - 2, nwk.NwkHeader(), a), nwk.OK)
         self.assertEqual(a.cluster, hanmod.METERING)
@@ -483,9 +503,8 @@ class ForwardTest(unittest.TestCase):
     def test_topup_is_tunnelled(self):
         st = self.forward(ESME_EUI, cat.PREPAY_TOPUP, (b"\xab\xcd", b"\x01"), "wan")
         self.assertEqual(st, (cat.ST_FORWARDED, b""))
-        han = self.lab.han
-        n = han.tx_next()
-        out = with_fcs(han.tx_buf, n)
+        n = self.lab.out.radio_next()
+        out = with_fcs(self.lab.out.radio_buf, n)
         a = nwk.ApsHeader()
         self.assertEqual(nwk.parse(out, 9, len(out) - 2, nwk.NwkHeader(), a), nwk.OK)
         self.assertEqual(a.cluster, hanmod.TUNNELING)
@@ -511,7 +530,7 @@ class ForwardTest(unittest.TestCase):
         note = self.lab.notes("meter_response")[0]
         self.assertEqual((note["cluster"], note["command"], note["data"]), ("0x0704", 11, "0200"))
         seen = []
-        self.lab.han.on_response = lambda hub, s, a, z, buf, end, now: seen.append(a.cluster)
+        self.lab.han.on_response = lambda eui, a, z, buf, end, now: seen.append(a.cluster)
         self.lab.rx(nwk_frame(self.esme, hanmod.TUNNELING, zcl))
         self.assertEqual(seen, [hanmod.TUNNELING])
         self.assertEqual(len(self.lab.notes("meter_response")), 1)

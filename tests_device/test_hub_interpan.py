@@ -6,8 +6,8 @@ import unittest
 
 from contract.frame import RxFrame
 from contract.ticks import PERIOD, ticks_add
-from firmware import discovery, interpan_frame, mac, reject, zcl
-from firmware import hub as hubmod
+from firmware import decision, discovery, interpan_frame, mac, reject, zcl
+from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
@@ -22,14 +22,14 @@ class Commands:
         self.accept = accept
         self.seen = 0
 
-    def on_interpan(self, hub, buf, f, zh, now):
+    def on_interpan(self, buf, f, zh, now):
         self.seen += 1
-        return hubmod.CMD_ACCEPTED if self.accept else hubmod.CMD_REJECTED
+        return decision.CMD_ACCEPTED if self.accept else decision.CMD_REJECTED
 
 
 def make_hub(accept=False, *overrides):
     s = Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87",) + overrides)
-    return hubmod.Hub(s, commands=Commands(accept))
+    return Core(s, commands=Commands(accept)).hub
 
 
 def rx(h, psdu, now):
@@ -52,7 +52,7 @@ class InterPanHubTest(unittest.TestCase):
     def test_off_means_no_answer_at_all(self):
         h = make_hub(True)
         for psdu in (ipf.get_details(), ipf.tunnel(), ipf.get_details(dst=b"\x01" * 8)):
-            self.assertEqual(rx(h, psdu, 0), hubmod.NOTHING)
+            self.assertEqual(rx(h, psdu, 0), decision.NOTHING)
         self.assertEqual(h.rejected[reject.INTERPAN_OFF], 3)
         self.assertEqual(h.commands.seen, 0)  # not even looked at
 
@@ -62,9 +62,9 @@ class InterPanHubTest(unittest.TestCase):
         t = 0
         for _ in range(59):
             t += 60 * 1000
-            self.assertEqual(rx(h, ipf.get_details(), t), hubmod.TRANSMIT)
-            self.assertEqual(h.tx_kind, hubmod.TX_DISCOVERY)
-        self.assertEqual(rx(h, ipf.get_details(), HOUR), hubmod.NOTHING)
+            self.assertEqual(rx(h, ipf.get_details(), t), decision.TRANSMIT)
+            self.assertEqual(h.out.tx_kind, decision.TX_DISCOVERY)
+        self.assertEqual(rx(h, ipf.get_details(), HOUR), decision.NOTHING)
         self.assertEqual(notes(h)[-1], ("interpan", "off", "timeout"))
         self.assertEqual(h.rejected[reject.INTERPAN_OFF], 1)
 
@@ -73,9 +73,9 @@ class InterPanHubTest(unittest.TestCase):
         h.device_log.add(b"\x00\x23\x7e\x00\x00\x00\x00\x05", 2)
         h.power_up(0)
         rx(h, ipf.get_details(seq=7), 1500)
-        buf = h.tx_buf
+        buf = h.out.tx_buf
         f = mac.MacFrame()
-        self.assertEqual(mac.parse(buf, 0, h.tx_len + 2, f), reject.OK)  # +2: room for the FCS
+        self.assertEqual(mac.parse(buf, 0, h.out.tx_len + 2, f), reject.OK)  # +2: room for the FCS
         self.assertTrue(interpan_frame.is_interpan(buf, f))
         self.assertTrue(f.ack_req())  # unicast to the HHT's EUI-64
         self.assertEqual((f.dst_pan, f.src_pan), (0xFFFF, 0x1A2B))
@@ -83,10 +83,10 @@ class InterPanHubTest(unittest.TestCase):
         self.assertEqual(interpan_frame.parse(buf, f, ih), interpan_frame.OK)
         self.assertEqual((ih.cluster, ih.profile), (discovery.CLUSTER, 0x0109))
         zh = zcl.ZclHeader()
-        zcl.parse(buf, ih.zcl_off, h.tx_len, zh)
+        zcl.parse(buf, ih.zcl_off, h.out.tx_len, zh)
         self.assertEqual((zh.seq, zh.command), (7, discovery.CMD_DETAILS))
         self.assertTrue(zh.fc & zcl.SERVER_TO_CLIENT)
-        d = discovery.parse_details(buf, zh.payload_off, h.tx_len)
+        d = discovery.parse_details(buf, zh.payload_off, h.out.tx_len)
         self.assertEqual(d["guid"], ipf.HUB)
         self.assertEqual((d["pan_id"], d["channel"]), (0x1A2B, 15))
         self.assertEqual((d["interpan_state"], d["seconds_left"]), ("on", 3599))
@@ -96,7 +96,7 @@ class InterPanHubTest(unittest.TestCase):
         h = make_hub(False)
         h.power_up(0)
         for t in range(0, HOUR, 60 * 1000):
-            self.assertEqual(rx(h, ipf.tunnel(), t), hubmod.NOTHING)
+            self.assertEqual(rx(h, ipf.tunnel(), t), decision.NOTHING)
         self.assertEqual(h.rejected[reject.UNAUTHENTICATED], 60)
         h.tick(HOUR)
         self.assertFalse(h.interpan.is_on())
@@ -128,7 +128,7 @@ class InterPanHubTest(unittest.TestCase):
         )
         for psdu, why in cases:
             before = h.rejected[why]
-            self.assertEqual(rx(h, psdu, 10), hubmod.NOTHING)
+            self.assertEqual(rx(h, psdu, 10), decision.NOTHING)
             self.assertEqual(h.rejected[why], before + 1, reject.NAMES[why])
         self.assertEqual(h.commands.seen, 0)
         self.assertEqual(h.interpan.seconds_left(10), 3600)
@@ -145,7 +145,7 @@ class InterPanHubTest(unittest.TestCase):
             h.tick(t)
         self.assertTrue(h.interpan.is_on())
         self.assertIsNone(h.interpan.seconds_left(t))
-        self.assertEqual(rx(h, ipf.get_details(), t), hubmod.TRANSMIT)
+        self.assertEqual(rx(h, ipf.get_details(), t), decision.TRANSMIT)
         h.wan_restored(t)
         self.assertEqual(h.interpan.seconds_left(t), 3600)
         h.tick(t + HOUR)
@@ -154,10 +154,10 @@ class InterPanHubTest(unittest.TestCase):
     def test_off_command_and_trusted_enable(self):
         h = make_hub()
         h.power_up(0)
-        h.interpan_off(1000)
+        h.interpan.off(1000)
         self.assertFalse(h.interpan.is_on())
-        self.assertEqual(rx(h, ipf.get_details(), 2000), hubmod.NOTHING)
-        h.trusted_enable(3000)
+        self.assertEqual(rx(h, ipf.get_details(), 2000), decision.NOTHING)
+        h.interpan.trusted_enable(3000)
         self.assertEqual(h.interpan.seconds_left(3000), 3600)
         self.assertEqual([n[2] for n in notes(h)], ["power_up", "off_command", "trusted_enable"])
 

@@ -17,7 +17,8 @@ from scapy.layers.zigbee import ZigbeeAppDataPayload, ZigbeeClusterLibrary, Zigb
 
 from contract.frame import RxFrame
 from firmware import han as hanmod
-from firmware.hub import TRANSMIT, Hub
+from firmware.core import Core
+from firmware.decision import TRANSMIT
 from firmware.settings import Settings
 from hal.fake.medium import FakeRadio, Medium
 from hal.fake.storage import MemoryStorage
@@ -43,13 +44,12 @@ class Air:
 
         self.medium.deliver = record
         self.storage = MemoryStorage()
-        self.hub = Hub(Settings(None, ("hub.eui64=" + HUB_GUID,)), self.storage)
+        core = Core(Settings(None, ("hub.eui64=" + HUB_GUID,)), self.storage, han=True)
+        self.hub = core.hub
+        self.out = core.out
         hanmod.provision(self.hub.device_log, "%s:esme,%s:gsme" % (ESME, GSME))
-        self.han = hanmod.from_settings(
-            Settings(None, ()), self.storage, self.hub.device_log, self.hub.eui, 0x1A2B
-        )
-        self.hub.han = self.han
-        self.han.start(self.hub, 0)
+        self.han = core.han
+        self.han.start(0)
         self.radio = FakeRadio(self.medium, inbox_max=64)
         self.radio.configure(11, 0x1A2B, 0x0000, self.hub.eui)
         self.frame = RxFrame()
@@ -59,11 +59,11 @@ class Air:
         self.now += 10
         while self.radio.recv(self.frame):
             if self.hub.on_frame(self.frame, self.now) == TRANSMIT:
-                self.radio.send(self.hub.tx_buf, self.hub.tx_len)
-        n = self.han.tx_next()
+                self.radio.send(self.out.tx_buf, self.out.tx_len)
+        n = self.out.radio_next()
         while n:
-            self.radio.send(self.han.tx_buf, n)
-            n = self.han.tx_next()
+            self.radio.send(self.out.radio_buf, n)
+            n = self.out.radio_next()
 
 
 class MeterRadio(FakeRadio):
@@ -132,7 +132,7 @@ def conversation():
         esme.handle(buf, f)
     # A top-up the command layer forwards: tunnelled to the ESME, which acknowledges it.
     supplier = bytes.fromhex("90B3D51F30010000")
-    got = air.han.forward(air.hub, "wan", supplier, e, 0x0007, [b"\x12\x34"], air.now)
+    got = air.han.forward("wan", supplier, e, 0x0007, [b"\x12\x34"], air.now)
     assert got == (9, b"")  # forwarded
     air.pump()
     for buf, f in esme.frames(0.01):

@@ -7,8 +7,8 @@ from scapy.layers.zigbee import ZigBeeBeacon
 
 from contract.crc16 import append_fcs
 from contract.frame import RxFrame
-from firmware import hub as hubmod
-from firmware import mac
+from firmware import decision, mac
+from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import vectors
 
@@ -16,11 +16,11 @@ GUID = "00-23-7E-00-00-12-D6-87"
 
 
 def hub_beacon(*overrides):
-    h = hubmod.Hub(Settings(None, ("hub.eui64=" + GUID, "radio.pan_id=0x1A2B") + overrides))
-    assert h.on_frame(vectors.load(RxFrame(), vectors.BEACON_REQUEST), 0) == hubmod.TRANSMIT
-    out = bytearray(h.tx_len + 2)
-    out[: h.tx_len] = h.tx_buf[: h.tx_len]
-    append_fcs(out, h.tx_len)
+    h = Core(Settings(None, ("hub.eui64=" + GUID, "radio.pan_id=0x1A2B") + overrides)).hub
+    assert h.on_frame(vectors.load(RxFrame(), vectors.BEACON_REQUEST), 0) == decision.TRANSMIT
+    out = bytearray(h.out.tx_len + 2)
+    out[: h.out.tx_len] = h.out.tx_buf[: h.out.tx_len]
+    append_fcs(out, h.out.tx_len)
     return bytes(out)
 
 
@@ -79,14 +79,14 @@ def test_tshark_dissects_hub_frames_cleanly(tmp_path):
 def discovery_exchange():
     from tests_device import interpan_frames as ipf
 
-    h = hubmod.Hub(Settings(None, ("hub.eui64=" + GUID, "radio.pan_id=0x1A2B")))
+    h = Core(Settings(None, ("hub.eui64=" + GUID, "radio.pan_id=0x1A2B"))).hub
     h.device_log.add(bytes.fromhex("00237E0000000005"), 2)
     h.power_up(0)
     req = ipf.get_details(seq=9)
-    assert h.on_frame(vectors.load(RxFrame(), req), 1000) == hubmod.TRANSMIT
-    out = bytearray(h.tx_len + 2)
-    out[: h.tx_len] = h.tx_buf[: h.tx_len]
-    append_fcs(out, h.tx_len)
+    assert h.on_frame(vectors.load(RxFrame(), req), 1000) == decision.TRANSMIT
+    out = bytearray(h.out.tx_len + 2)
+    out[: h.out.tx_len] = h.out.tx_buf[: h.out.tx_len]
+    append_fcs(out, h.out.tx_len)
     return req, bytes(out)
 
 

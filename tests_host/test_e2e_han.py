@@ -2,7 +2,7 @@
 simulators (tools/meter.py) and the hub.
 
 Two ways to run the hub:
-  * `CoreHub` below: the hub's functional core (firmware.hub.Hub with firmware.han.Han) driven in
+  * `CoreHub` below: the hub's functional core (firmware.core.Core, with the HAN) driven in
     this process on a ZepRadio, a few lines of wiring standing in for firmware/app.py;
   * the real lab command line (micropython -m boards.sim, tools.procs.hub_command), which needs
     the shell to build a Han and emit the hub's notes as events; those tests are skipped until
@@ -21,7 +21,8 @@ from conftest import free_udp_port
 from contract.frame import RxFrame
 from firmware import han as hanmod
 from firmware import settings as settingsmod
-from firmware.hub import TRANSMIT, Hub
+from firmware.core import Core
+from firmware.decision import TRANSMIT
 from firmware.settings import Settings
 from hal.file_storage import FileStorage
 from hal.sim.clock import FastClock
@@ -40,26 +41,26 @@ class CoreHub:
     def __init__(self, port, state, devices=DEVICES):
         self.settings = Settings(None, ("hub.eui64=" + HUB_GUID,))
         self.storage = FileStorage(state)
-        self.hub = Hub(self.settings, self.storage)
+        core = Core(self.settings, self.storage, han=True)
+        self.hub = core.hub
+        self.out = core.out
         hanmod.provision(self.hub.device_log, devices)
-        self.han = hanmod.from_settings(
-            self.settings, self.storage, self.hub.device_log, self.hub.eui, self.hub.pan_id
-        )
-        self.hub.han = self.han
+        self.han = core.han
         self.clock = FastClock(1)
         self.radio = ZepRadio(medium_port=port)
         self.radio.configure(self.hub.channel, self.hub.pan_id, 0x0000, self.hub.eui)
         self.events = []
         self.lock = threading.RLock()
         self._stop = False
-        self.han.start(self.hub, self.clock.ticks_ms())
+        self.han.start(self.clock.ticks_ms())
         self._drain()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _drain(self):
-        notes, self.hub.notes = self.hub.notes, []
-        for event, fields in notes:
+        notes = self.out.notes
+        while notes:
+            event, fields = notes.pop(0)
             self.events.append(dict(fields, event=event))
 
     def _run(self):
@@ -72,14 +73,14 @@ class CoreHub:
                 now = self.clock.ticks_ms()
                 while radio.recv(frame):
                     if hub.on_frame(frame, now) == TRANSMIT:
-                        radio.send(hub.tx_buf, hub.tx_len)
-                n = self.han.tx_next()
+                        radio.send(self.out.tx_buf, self.out.tx_len)
+                n = self.out.radio_next()
                 while n:
-                    radio.send(self.han.tx_buf, n)
-                    n = self.han.tx_next()
+                    radio.send(self.out.radio_buf, n)
+                    n = self.out.radio_next()
                 if time.monotonic() >= next_tick:
                     radio.hello()
-                    self.han.tick(hub, now)
+                    self.han.tick(now)
                     next_tick = time.monotonic() + 1.0
                 self._drain()
             time.sleep(0.001)
@@ -166,7 +167,7 @@ def test_meters_join_and_stay_members_across_restarts(medium, tmp_path):
         assert joined[GSME]["short"] == g_short and joined[GSME]["sleepy"] is True
         assert hub.wait_for("meter_reading", guid=GSME) is not None
         assert hub.wait_for("meter_reading", guid=ESME) is not None
-        assert hub.hub.permit_join is False  # everyone in the device log has joined
+        assert hub.hub.joining.permit_join is False  # everyone in the device log has joined
 
         # The hub restarts (same state directory): the meters are still members. Their
         # reports are accepted (a non-member's would be dropped) and nobody re-associates.

@@ -19,12 +19,20 @@ from contract.frame import RxFrame
 from contract.ticks import PERIOD, ticks_add
 from firmware import han as hanmod
 from firmware import mac
+from firmware.core import Core
+from firmware.decision import TRANSMIT
 from firmware.device_log import ESME, GSME, DeviceLog
-from firmware.hub import TRANSMIT, Hub
 from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
 from tests_device import vectors
-from tests_device.test_han import CAP_ESME, CAP_GSME, assoc_request, data_request, with_fcs
+from tests_device.test_han import (
+    CAP_ESME,
+    CAP_GSME,
+    assoc_request,
+    data_request,
+    han_settings,
+    with_fcs,
+)
 
 LOG = [
     (bytes.fromhex("00237E0000000001"), ESME),
@@ -64,21 +72,23 @@ class HanMachine(RuleBasedStateMachine):
         self.power_up()
 
     def power_up(self):
-        self.hub = Hub(Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87",)), self.storage)
-        self.han = hanmod.Han(
-            self.storage,
-            self.hub.device_log,
-            self.hub.eui,
-            self.hub.pan_id,
-            table_max=CAPACITY,
-            indirect_slots=SLOTS,
-            indirect_per_device=PER_DEVICE,
-            indirect_expiry_s=EXPIRY_MS // 1000,
-            frames_h=FRAMES,
-            airtime_ms_h=AIRTIME_MS,
+        s = Settings(
+            None,
+            ("hub.eui64=00-23-7E-00-00-12-D6-87",)
+            + han_settings(
+                table_max=CAPACITY,
+                indirect_slots=SLOTS,
+                indirect_per_device=PER_DEVICE,
+                indirect_expiry_s=EXPIRY_MS // 1000,
+                frames_h=FRAMES,
+                airtime_ms_h=AIRTIME_MS,
+            ),
         )
-        self.hub.han = self.han
-        self.han.start(self.hub, self.now())
+        core = Core(s, self.storage, han=True)
+        self.hub = core.hub
+        self.outputs = core.out
+        self.han = core.han
+        self.han.start(self.now())
         self.frame = RxFrame()
 
     def now(self):
@@ -87,7 +97,7 @@ class HanMachine(RuleBasedStateMachine):
     def rx(self, psdu):
         r = self.hub.on_frame(vectors.load(self.frame, psdu), self.now())
         if r == TRANSMIT:
-            return with_fcs(self.hub.tx_buf, self.hub.tx_len)
+            return with_fcs(self.outputs.tx_buf, self.outputs.tx_len)
         return None
 
     # -- model helpers -----------------------------------------------------------------------
@@ -132,7 +142,7 @@ class HanMachine(RuleBasedStateMachine):
         eui, kind = LOG[i]
         self.hub.device_log.add(eui, kind)
         self.allowed[eui] = kind
-        self.han.sync(self.hub, self.now())
+        self.han.sync(self.now())
 
     @rule(i=st.integers(0, len(LOG) - 1))
     def disallow(self, i):
@@ -143,12 +153,12 @@ class HanMachine(RuleBasedStateMachine):
         self.queues.pop(eui, None)
         for o in (0, 1):
             self.admitted.pop((eui, o), None)
-        self.han.sync(self.hub, self.now())
+        self.han.sync(self.now())
 
     @rule(ms=st.one_of(st.integers(0, 5000), st.integers(0, 2 * HOUR)))
     def advance(self, ms):
         self.t += ms
-        self.han.tick(self.hub, self.now())  # the shell's housekeeping
+        self.han.tick(self.now())  # the shell's housekeeping
         self.expire()
 
     @rule(data=st.data(), early=st.sampled_from([0, 1]))
@@ -232,7 +242,7 @@ class HanMachine(RuleBasedStateMachine):
 
     @rule()
     def drain(self):
-        while self.han.tx_next():
+        while self.outputs.radio_next():
             self.out -= 1
         assert self.out == 0
 
@@ -258,7 +268,7 @@ class HanMachine(RuleBasedStateMachine):
     @invariant()
     def permit_bit_is_truthful(self):
         unjoined = [e for e in self.allowed if e not in self.members]
-        assert self.hub.permit_join == bool(unjoined and len(self.members) < CAPACITY)
+        assert self.hub.joining.permit_join == bool(unjoined and len(self.members) < CAPACITY)
 
 
 HanMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=50, deadline=None)

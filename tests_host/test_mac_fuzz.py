@@ -4,12 +4,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract.frame import RxFrame
-from firmware import hub as hubmod
-from firmware import mac, reject
+from firmware import decision, mac, reject
+from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import vectors
 
-HUB = hubmod.Hub(Settings())
+HUB = Core(Settings()).hub
 
 
 @settings(max_examples=3000, deadline=None)
@@ -41,5 +41,5 @@ def test_hub_survives_mutated_frames(base, flips, cut, crc_ok):
     frame = vectors.load(RxFrame(), bytes(psdu), crc_ok=crc_ok)
     before = sum(HUB.rejected)
     act = HUB.on_frame(frame, 0)
-    assert act in (hubmod.NOTHING, hubmod.TRANSMIT)
-    assert sum(HUB.rejected) == before + (act == hubmod.NOTHING)
+    assert act in (decision.NOTHING, decision.TRANSMIT)
+    assert sum(HUB.rejected) == before + (act == decision.NOTHING)

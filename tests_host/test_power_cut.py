@@ -8,17 +8,17 @@ import itertools
 import pytest
 from flash import Flash, PowerCut
 
+from boards.fake import FakeBoard
 from contract import wan_msg
 from firmware import catalogue as cat
 from firmware import execlog, gbcs
-from firmware import hub as hubmod
 from firmware.app import App
 from firmware.command_store import CommandStore
 from firmware.commands import INTERPAN, WAN, Commands
+from firmware.core import Core
 from firmware.device_log import ESME
 from firmware.eui64 import to_guid
 from firmware.settings import Settings
-from hal.fake.board import FakeBoard
 from hal.fake.clock import ManualClock
 from hal.file_storage import STEPS, FileStorage
 from tests_device.test_commands import KEYS, SUPPLIER, command, parties, status_of
@@ -29,9 +29,9 @@ RUNS = []
 
 class Spy(Commands):
     # Counts executions across restarts (the test's own memory survives the "power cut").
-    def _execute(self, hub, channel, who, orig, recip, code, fields, now):
+    def _execute(self, channel, who, orig, recip, code, fields, now):
         RUNS.append(code)
-        return Commands._execute(self, hub, channel, who, orig, recip, code, fields, now)
+        return Commands._execute(self, channel, who, orig, recip, code, fields, now)
 
 
 class Rig:
@@ -40,12 +40,14 @@ class Rig:
         self.storage = FileStorage(directory, fault)
         self.clock = ManualClock()
         s = Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87",))
-        self.cmds = Spy(parties(), CommandStore(self.storage, originators=4), self.clock)
-        self.hub = hubmod.Hub(s, self.storage, commands=self.cmds)
+        store = CommandStore(self.storage, originators=4)
+        core = Core(s, self.storage, parties(), store, self.clock, commands=Spy)
+        self.cmds = core.commands
+        self.hub = core.hub
         self.hub.power_up(0)
 
     def send(self, msg, channel=WAN):
-        return self.cmds.process(self.hub, channel, msg, 0, len(msg), 0)
+        return self.cmds.process(channel, msg, 0, len(msg), 0)
 
 
 POINTS = list(itertools.product((1, 2), STEPS))  # the accept write, the outcome write
@@ -104,14 +106,14 @@ def boot(d, fault=None):
     board.storage = FileStorage(d, fault)
     app = App(board, ("hub.eui64=00-23-7E-00-00-12-D6-87",))
     app.recover_commands()
-    app.drain_notes()
+    app.drain()
     return app
 
 
 def hht_command(app, msg):
     # An inter-PAN command as the shell handles it: the command layer, then the drain.
-    app.commands.process(app.hub, INTERPAN, msg, 0, len(msg), app.clock.ticks_ms())
-    app.drain_notes()
+    app.commands.process(INTERPAN, msg, 0, len(msg), app.clock.ticks_ms())
+    app.drain()
 
 
 def outbox_answers(app, counter):
@@ -162,7 +164,7 @@ def _conf():
 
 
 def test_a_cut_anywhere_in_the_pair_loses_no_response_copy(tmp_path, monkeypatch):
-    monkeypatch.setattr("firmware.app.Commands", Spy)
+    monkeypatch.setattr("firmware.core.Commands", Spy)
     points = pair_points(tmp_path)
     names = {p[0] for p in points}
     # The accept and outcome writes, the device log's own, and the outbox's.

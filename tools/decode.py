@@ -8,7 +8,6 @@ from firmware import discovery, interpan_frame, mac, nwk, reject, zcl
 from firmware.beacon import parse_zigbee_payload
 from firmware.commands import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP
 from firmware.eui64 import read_le, to_guid
-from firmware.hub import TUNNELING_CLUSTER
 from tools import describe
 
 FRAME_TYPES = ("beacon", "data", "ack", "command")
@@ -107,7 +106,7 @@ def _interpan(psdu, f, out, redact):
             d["guid"] = to_guid(d["guid"])
             d["devices"] = [to_guid(e) for e in d["devices"]]
             out["hub_details"] = d
-    elif ih.cluster == TUNNELING_CLUSTER and z.command in (
+    elif ih.cluster == zcl.TUNNELING and z.command in (
         TUNNEL_TRANSFER_DATA,
         TUNNEL_TRANSFER_DATA_RSP,
     ):

@@ -25,7 +25,6 @@ from contract.frame import RxFrame  # noqa: E402
 from firmware import catalogue as cat  # noqa: E402
 from firmware import interpan_frame, mac, zcl  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, signed  # noqa: E402
-from firmware.hub import TUNNELING_CLUSTER  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 from tools import hht, procs, provisioning  # noqa: E402
 
@@ -43,7 +42,7 @@ def frames(kind, count, seed=1):
             n = mac.build_beacon_request(buf, i)
         else:
             src = bytes(rnd.getrandbits(8) for _ in range(8))
-            p = interpan_frame.write_header(buf, i, 0xFFFF, HUB, 0xFFFF, src, TUNNELING_CLUSTER)
+            p = interpan_frame.write_header(buf, i, 0xFFFF, HUB, 0xFFFF, src, zcl.TUNNELING)
             p = zcl.write(buf, p, zcl.CLUSTER_SPECIFIC, i, TUNNEL_TRANSFER_DATA)
             buf[p] = buf[p + 1] = 0
             p += 2

@@ -34,7 +34,6 @@ from firmware import catalogue as cat  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP, signed  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
-from firmware.hub import TUNNELING_CLUSTER  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 from tools import decode as decoder  # noqa: E402
 from tools import describe, provisioning  # noqa: E402
@@ -199,7 +198,7 @@ def transact(radio, frame, target, message, wait, seq=1, final=False):
     """Send one GBCS message to the hub over inter-PAN; its response (bytes) or None. With
     final, a "forwarded" answer is followed by the meter's own, which is returned instead."""
     tx = bytearray(127)
-    p = interpan_frame.write_header(tx, seq, 0xFFFF, target, 0xFFFF, HHT_EUI, TUNNELING_CLUSTER)
+    p = interpan_frame.write_header(tx, seq, 0xFFFF, target, 0xFFFF, HHT_EUI, zcl.TUNNELING)
     p = zcl.write(tx, p, zcl.CLUSTER_SPECIFIC, seq, TUNNEL_TRANSFER_DATA)
     tx[p] = tx[p + 1] = 0  # tunnel ID 0: inter-PAN has no tunnel session
     p += 2
@@ -207,13 +206,13 @@ def transact(radio, frame, target, message, wait, seq=1, final=False):
         raise SystemExit("the command does not fit one inter-PAN frame (%d octets)" % len(message))
     tx[p : p + len(message)] = message
     radio.send(tx, p + len(message))
-    for buf, f, zh in interpan_replies(radio, frame, wait, TUNNELING_CLUSTER):
+    for buf, f, zh in interpan_replies(radio, frame, wait, zcl.TUNNELING):
         if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
             rsp = bytes(buf[zh.payload_off + 2 : f.payload_end])
             if not final or describe.gbcs_message(rsp).get("status") != "forwarded":
                 return rsp
             print("forwarded to the meter; waiting for its answer", file=sys.stderr)
-            for buf, f, zh in interpan_replies(radio, frame, wait * 5, TUNNELING_CLUSTER):
+            for buf, f, zh in interpan_replies(radio, frame, wait * 5, zcl.TUNNELING):
                 if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
                     return bytes(buf[zh.payload_off + 2 : f.payload_end])
             return rsp

@@ -1,4 +1,4 @@
-# Test fake: a board for firmware.app.App with no I/O (manual clock, memory storage, silent
+# A board for firmware.app.App with no I/O (manual clock, memory storage, silent
 # indicators, events to a callable), for tests, the soak and the RAM bench.
 
 from firmware.events import Events
