@@ -22,6 +22,7 @@ LOG_FILE = "/events.log"  # event lines, also on the console; rotated to events.
 LOG_MAX = 32768
 RESET_FILE = "/reset_cause.json"
 CRASH_FILE = "/crash.log"  # the last uncaught exception; read with `mpremote cat :crash.log`
+BRIDGE_FILE = "/bridge"  # present: the board boots as a real-RF bridge (firmware/bridge.py)
 CRASH_DELAY_MS = 5000  # before machine.reset(): Ctrl-C still reaches the REPL, flash is spared
 SAFE_BOOT_WINDOW_MS = 1000
 
@@ -267,14 +268,39 @@ def log_crash(exc, path=CRASH_FILE):
         pass
 
 
-def run(make_board, machine, argv=(), crash_path=CRASH_FILE, delay_ms=CRASH_DELAY_MS):
+def bridge_mode(path=BRIDGE_FILE):
+    # `mpremote connect PORT fs touch :bridge + reset` makes a board a bridge for
+    # tools/bridge.py; `fs rm :bridge` makes it a hub again.
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def run(
+    make_board,
+    machine,
+    argv=(),
+    crash_path=CRASH_FILE,
+    delay_ms=CRASH_DELAY_MS,
+    bridge_path=BRIDGE_FILE,
+    streams=(),
+):
     # main() of a board module. Returns (to the REPL) after a safe boot or Ctrl-C; any other
     # way out of the app is a crash: logged to flash, then machine.reset() after delay_ms.
+    # In bridge mode the board's radio serves tools/bridge.py on the USB serial line (streams:
+    # its input and output, sys.stdin/stdout's buffers unless a test passes others).
     if safe_boot:
         return None
     board = None
     try:
         board = make_board()
+        if bridge_mode(bridge_path):
+            from firmware import bridge
+
+            asyncio.run(bridge.run(board.radio, *streams))
+            return board
         board.announce()
         from firmware.app import App
 

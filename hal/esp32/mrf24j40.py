@@ -99,7 +99,9 @@ _SLPCON1 = const(0x220)
 _RXFIFO = const(0x300)  # frame length, PSDU (FCS included), LQI, RSSI
 
 # Bits.
+_PROMI = const(0x01)  # RXMCR
 _PANCOORD = const(0x08)  # RXMCR
+_NOACKRSP = const(0x20)  # RXMCR
 _TXNTRIG = const(0x01)  # TXNCON
 _TXNACKREQ = const(0x04)  # TXNCON
 _TXNSTAT = const(0x01)  # TXSTAT: 1 = failed
@@ -454,6 +456,16 @@ class MRF24J40(Radio):
         for i in range(8):
             w(_EADR0 + i, ext_addr[7 - i])
         self.set_channel(channel)
+
+    def set_rx_mode(self, promiscuous=False, coordinator=True):
+        # Normal mode (3.11.1.1) as a PAN coordinator or not, or promiscuous (3.11.1.2): every
+        # frame with a good FCS, and no auto-ACK (NOACKRSP), as Linux's promiscuous mode; for
+        # the bridge, which listens for other nodes.
+        self._coordinator = coordinator
+        if promiscuous:
+            self._wr(_RXMCR, _PROMI | _NOACKRSP)
+        else:
+            self._wr(_RXMCR, _PANCOORD if coordinator else 0)
 
     def set_frame_pending(self, on):
         # ACKTMOUT.DRPACK: the frame-pending bit of the chip's auto-ACKs to data request

@@ -315,6 +315,7 @@ class FakeMRF24J40:
         self.auto_complete = True
         self.tx_outcome = self.TX_OK
         self.on_transaction = None  # test hook: called with (op, address) after each one
+        self.on_transmit = None  # the air: called with (buf, off, n) on each TXNTRIG
         # Timing knobs (microseconds); see the header.
         self.realtime = realtime
         self.byte_us = 1
@@ -577,6 +578,8 @@ class FakeMRF24J40:
         self.tx_count += 1
         if self.record:
             self.sent.append((self.long[0], bytes(self.long[2 : 2 + n]), bool(ack_req)))
+        if self.on_transmit is not None:
+            self.on_transmit(self.long, 2, n)  # the MPDU is long[2:2 + n]; the air adds the FCS
         if self.auto_complete:
             self.complete_tx()
 
