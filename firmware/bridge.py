@@ -15,8 +15,8 @@ import asyncio
 import select
 import sys
 
+from contract.frame import RxFrame
 from firmware import bridge_link as link
-from hal.radio import RxFrame
 
 _STATS = ("air", "sent", "refused", "bad_command", "configs")
 

@@ -3,7 +3,7 @@
 # Frames are byte-stuffed as HDLC does (RFC 1662, 4.2): FLAG delimits them, and ESC followed by
 # the octet XOR 0x20 stands for a FLAG, an ESC or a 0x03 inside one; 0x03 is escaped because the
 # board's REPL takes it for Ctrl-C. The body is a type octet and its payload, then the
-# IEEE 802.15.4 CRC-16 (firmware.crc16) of both, least significant octet first. Anything else on
+# IEEE 802.15.4 CRC-16 (contract.crc16) of both, least significant octet first. Anything else on
 # the line (boot messages, a traceback) never passes the CRC: the decoder counts it as junk, and
 # the host shows it as the board's text.
 #
@@ -16,8 +16,8 @@
 #
 # Encoding and decoding work on caller-owned buffers and allocate nothing.
 
-from firmware.compat import const
-from firmware.crc16 import crc16
+from contract.compat import const
+from contract.crc16 import crc16
 
 FLAG = const(0x7E)
 ESC = const(0x7D)

@@ -6,9 +6,9 @@ import gc
 import sys
 import unittest
 
+from contract.crc16 import append_fcs
 from firmware import bridge_link as link
 from firmware.bridge import Bridge
-from firmware.crc16 import append_fcs
 from hal.esp32 import mrf24j40 as drv
 from hal.fake import mrf24j40 as fake
 from tests_device import vectors

@@ -29,10 +29,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from contract.frame import RxFrame  # noqa: E402
 from firmware import bridge_link as link  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
-from hal.radio import RxFrame  # noqa: E402
 from hal.sim import zep  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 

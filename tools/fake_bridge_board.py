@@ -13,10 +13,10 @@ pseudo-terminal and give tools/bridge.py the other.
 import asyncio
 import sys
 
+from contract.frame import RxFrame
 from firmware import bridge
 from hal.esp32.mrf24j40 import MRF24J40
 from hal.fake.mrf24j40 import FakeMRF24J40
-from hal.radio import RxFrame
 from hal.sim.radio_zep import ZepRadio
 
 _HELLO_MS = 5000
