@@ -187,6 +187,34 @@ def last_crash(path=CRASH_FILE):
         return None
 
 
+def radio_bus(machine, pins, baudrate):
+    # The MRF24J40's SPI bus and pins from a board's pin map: (spi, cs, reset, int, wake).
+    Pin = machine.Pin
+    spi = machine.SPI(
+        pins["spi"],
+        baudrate=baudrate,
+        polarity=0,
+        phase=0,
+        sck=Pin(pins["sck"]),
+        mosi=Pin(pins["mosi"]),
+        miso=Pin(pins["miso"]),
+    )
+    return (
+        spi,
+        Pin(pins["cs"], Pin.OUT, value=1),
+        Pin(pins["reset"], Pin.OUT, value=1),
+        Pin(pins["int"], Pin.IN, Pin.PULL_UP),
+        Pin(pins["wake"], Pin.OUT, value=0),
+    )
+
+
+def make_radio(machine, pins, baudrate):
+    # The board's radio (also what `make bringup` checks). Raises OSError when the chip does
+    # not answer on SPI.
+    spi, cs, reset, int_pin, wake = radio_bus(machine, pins, baudrate)
+    return MRF24J40(spi, cs, reset=reset, int_pin=int_pin, wake=wake)
+
+
 class Esp32Board:
     # The parts every ESP32 board builds the same way; a board module adds radio, watchdog and
     # indicators from its pin map. App needs: name, clock, radio, storage, watchdog, indicators,
@@ -205,22 +233,7 @@ class Esp32Board:
         # What every board with an MRF24J40 on SPI does with its pin map: the radio on its bus
         # and pins, and the watchdog, vetoed while the jumper pulls its pin low.
         Pin = machine.Pin
-        spi = machine.SPI(
-            pins["spi"],
-            baudrate=baudrate,
-            polarity=0,
-            phase=0,
-            sck=Pin(pins["sck"]),
-            mosi=Pin(pins["mosi"]),
-            miso=Pin(pins["miso"]),
-        )
-        self.radio = MRF24J40(
-            spi,
-            Pin(pins["cs"], Pin.OUT, value=1),
-            reset=Pin(pins["reset"], Pin.OUT, value=1),
-            int_pin=Pin(pins["int"], Pin.IN, Pin.PULL_UP),
-            wake=Pin(pins["wake"], Pin.OUT, value=0),
-        )
+        self.radio = make_radio(machine, pins, baudrate)
         jumper = Pin(pins["wdt_off"], Pin.IN, Pin.PULL_UP)
         self.watchdog = Esp32Watchdog(
             machine.WDT, enabled=jumper.value() == 1, on_start=self._watchdog_started

@@ -19,14 +19,13 @@ GUID = "00-23-7E-00-00-12-D6-87"
 
 
 @pytest.fixture
-def rig(tmp_path):
+def board(tmp_path):
+    """The lab's hub on its medium (the air), and the fake bridge board on a pty: (lab, the
+    pty's path for the host end)."""
     lab, air, _ = start_lab(tmp_path)
-    side = free_udp_port()
-    medium = procs.Proc("medium", procs.medium_command(side), echo=False)
-    assert medium.wait_for('"started"', timeout=20) is not None
     master, slave = os.openpty()
     tty.setraw(slave)
-    board = subprocess.Popen(
+    proc = subprocess.Popen(
         [procs.micropython(), "tools/fake_bridge_board.py", "--air", "127.0.0.1:%d" % air],
         cwd=ROOT,
         env=procs.micropython_env(),
@@ -35,13 +34,28 @@ def rig(tmp_path):
         stderr=open(os.path.join(str(tmp_path), "board.err"), "w"),
         preexec_fn=procs._die_with_parent,
     )
+    yield lab, os.ttyname(slave)
+    proc.terminate()
+    proc.wait(10)
+    os.close(master)
+    os.close(slave)
+    lab.stop(timeout=30)
+
+
+@pytest.fixture
+def rig(board):
+    """...and tools/bridge.py joining the pty to a second medium: (bridge, its medium port)."""
+    lab, tty_path = board
+    side = free_udp_port()
+    medium = procs.Proc("medium", procs.medium_command(side), echo=False)
+    assert medium.wait_for('"started"', timeout=20) is not None
     bridge = procs.Proc(
         "bridge",
         [
             sys.executable,
             "tools/bridge.py",
             "--serial",
-            os.ttyname(slave),
+            tty_path,
             "--medium",
             "127.0.0.1:%d" % side,
             "--channel",
@@ -49,14 +63,9 @@ def rig(tmp_path):
         ],
         echo=False,
     )
-    yield lab, bridge, side, tmp_path
+    yield bridge, side
     bridge.stop(timeout=10)
-    board.terminate()
-    board.wait(10)
-    os.close(master)
-    os.close(slave)
     medium.stop(timeout=10)
-    lab.stop(timeout=30)
 
 
 def events(proc):
@@ -64,7 +73,7 @@ def events(proc):
 
 
 def test_hht_reaches_the_hub_through_the_bridge(rig):
-    lab, bridge, side, tmp = rig
+    bridge, side = rig
     assert bridge.wait_for('"event": "board"', timeout=20) is not None, bridge.lines
     board = [e for e in events(bridge) if e["event"] == "board"][-1]
     assert (board["channel"], board["rf_state"], board["promiscuous"]) == (11, "0xA0", False)
@@ -83,6 +92,16 @@ def test_hht_reaches_the_hub_through_the_bridge(rig):
     stopped = [e for e in events(bridge) if e["event"] == "stopped"][-1]
     assert stopped["to_air"] >= 2 and stopped["from_air"] >= 2, stopped
     assert stopped["tx_ok"] == stopped["to_air"] and stopped["junk_from_board"] == 0, stopped
+
+
+def test_bringup_hears_the_hub_through_the_bridge(board):
+    # `make bringup BRIDGE=...`'s over-the-air step: a beacon request through the bridge, and
+    # the hub's beacon (its GUID) back.
+    from tools import bringup
+
+    lab, tty_path = board
+    found = bringup.bridge_scan(tty_path, 11, seconds=3.0)
+    assert [g for g, _, _ in found] == [GUID], found
 
 
 def test_bridge_without_a_board_says_what_to_do(tmp_path):

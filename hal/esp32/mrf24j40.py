@@ -306,6 +306,7 @@ class MRF24J40(Radio):
         self.tx_retries = 0
         self.last_rssi_raw = 0
         self.on_tx = None  # called with tx_status as each transmission ends (the bridge)
+        self.irqs = 0  # INT edges handled, modulo 2**16
         self._irq = False  # INT seen (or poll due): INTSTAT must be read
         self._rx_ready = False  # RXIF seen, RX FIFO not yet read
         self._tx_busy = False
@@ -495,6 +496,7 @@ class MRF24J40(Radio):
     def _isr(self, pin):
         # Scheduled (ESP32) or hard IRQ context: no allocation, no SPI.
         self._irq = True
+        self.irqs = (self.irqs + 1) & 0xFFFF  # wraps: stays a small int (`make bringup`)
         self._flag.set()
 
     def _service(self):
