@@ -548,12 +548,17 @@ class MRF24J40(Radio):
         self.stats["wake"] += 1
 
     def recv(self, frame):
+        # Small functions on this path: a frame of more than a few words of locals would be
+        # allocated on the heap for every call.
         if self._irq:
             self._irq = False
             self._service()
         if not self._rx_ready:
             return False
         self._rx_ready = False
+        return self._read_fifo(frame)
+
+    def _read_fifo(self, frame):
         # The RX FIFO read of 3.11: stop the baseband writing the FIFO, read the length, the
         # PSDU, LQI and RSSI, let reception resume.
         self._wr(_BBREG1, _RXDECINV)
@@ -573,16 +578,8 @@ class MRF24J40(Radio):
             self._spi.write_readinto(self._rxcmd_l, rx)
             self._cs(1)
         self._wr(_BBREG1, 0)
-        buf = frame.buf
-        for i in range(n):
-            buf[i] = rx[3 + i]
-        frame.off = 0
-        frame.n = n
-        frame.lqi = rx[3 + n]
-        raw = rx[4 + n]
-        self.last_rssi_raw = raw
-        frame.rssi = (raw * 55) // 255 - 90  # rssi_dbm(), inlined: no call on this path
-        frame.crc_ok = True
+        _copy_in(frame, rx, n)
+        self.last_rssi_raw = rx[4 + n]
         frame.channel = self.channel
         self.stats["rx"] += 1
         return True
@@ -656,6 +653,18 @@ class MRF24J40(Radio):
         if self._int is not None:
             self._int.irq(handler=None)
         self._kicker = None
+
+
+def _copy_in(frame, rx, n):
+    # FIFO image (after 2 command octets and the length) into the caller's RxFrame.
+    buf = frame.buf
+    for i in range(n):
+        buf[i] = rx[3 + i]
+    frame.off = 0
+    frame.n = n
+    frame.lqi = rx[3 + n]
+    frame.rssi = (rx[4 + n] * 55) // 255 - 90  # rssi_dbm(), inlined
+    frame.crc_ok = True
 
 
 def _fill(tx, buf, n):
