@@ -120,8 +120,9 @@ class Bridge:
             self.air()
 
     async def run_serial(self, inp):
-        # A stream's read(n) blocks until n octets (the board's stdin, a pty): one octet through
-        # asyncio, then the rest while poll() says more is there.
+        # The board's sys.stdin.buffer.read(n) waits for all n octets (as does a pty's on the
+        # unix port; MicroPython's shared/runtime/sys_stdio_mphal.c), so one octet through
+        # asyncio, then the rest one by one while poll() says more is there.
         reader = asyncio.StreamReader(inp)
         ready = select.poll()
         ready.register(inp, select.POLLIN)
