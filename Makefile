@@ -117,6 +117,25 @@ test-device-mpy: $(MPY_UNIX_OUT) | $(MICROPYTHON)
 test: $(MPY_UNIX_OUT)
 test: export DEVICE_MPY_DIR = build/mpy-unix
 
+# --- Bring-up and the real-RF bridge (docs/esp32.md) ----------------------------------------
+#   make bringup PORT=/dev/ttyUSB0 [BRIDGE=/dev/ttyUSB1] [CHANNEL=11]   after `make deploy`
+#   make bridge BRIDGE=/dev/ttyUSB1 [CHANNEL=11] [MEDIUM=127.0.0.1:17754]
+# bringup checks the hub board's radio step by step (and over the air through a bridge board
+# when BRIDGE is given); bridge joins a bridge board's serial line to the lab's ZEP medium.
+BRIDGE ?=
+CHANNEL ?= 11
+MEDIUM ?= 127.0.0.1:17754
+
+.PHONY: bringup bridge
+
+bringup: bootstrap
+	$(BIN)/python tools/bringup.py --port $(PORT) --board $(BOARD_MODULE) --channel $(CHANNEL) \
+	  $(if $(BRIDGE),--bridge $(BRIDGE))
+
+bridge: bootstrap
+	@test -n "$(BRIDGE)" || { echo "make bridge: say which port, e.g. BRIDGE=/dev/ttyUSB1"; exit 2; }
+	$(BIN)/python tools/bridge.py --serial $(BRIDGE) --channel $(CHANNEL) --medium $(MEDIUM)
+
 # --- Fuzzing (docs/fuzzing.md): every parser that sees radio or WAN bytes -----------------------
 #   make fuzz [FUZZ_SECONDS=300] [FUZZ_PCAP=lab/capture.pcap] [FUZZ_ARGS=-jobs=...]
 # Seeds come from the project's own frames and, when the file exists, the lab's capture; then

@@ -22,6 +22,7 @@ LOG_FILE = "/events.log"  # event lines, also on the console; rotated to events.
 LOG_MAX = 32768
 RESET_FILE = "/reset_cause.json"
 CRASH_FILE = "/crash.log"  # the last uncaught exception; read with `mpremote cat :crash.log`
+BRIDGE_FILE = "/bridge"  # present: the board boots as a real-RF bridge (firmware/bridge.py)
 CRASH_DELAY_MS = 5000  # before machine.reset(): Ctrl-C still reaches the REPL, flash is spared
 SAFE_BOOT_WINDOW_MS = 1000
 
@@ -186,6 +187,34 @@ def last_crash(path=CRASH_FILE):
         return None
 
 
+def radio_bus(machine, pins, baudrate):
+    # The MRF24J40's SPI bus and pins from a board's pin map: (spi, cs, reset, int, wake).
+    Pin = machine.Pin
+    spi = machine.SPI(
+        pins["spi"],
+        baudrate=baudrate,
+        polarity=0,
+        phase=0,
+        sck=Pin(pins["sck"]),
+        mosi=Pin(pins["mosi"]),
+        miso=Pin(pins["miso"]),
+    )
+    return (
+        spi,
+        Pin(pins["cs"], Pin.OUT, value=1),
+        Pin(pins["reset"], Pin.OUT, value=1),
+        Pin(pins["int"], Pin.IN, Pin.PULL_UP),
+        Pin(pins["wake"], Pin.OUT, value=0),
+    )
+
+
+def make_radio(machine, pins, baudrate):
+    # The board's radio (also what `make bringup` checks). Raises OSError when the chip does
+    # not answer on SPI.
+    spi, cs, reset, int_pin, wake = radio_bus(machine, pins, baudrate)
+    return MRF24J40(spi, cs, reset=reset, int_pin=int_pin, wake=wake)
+
+
 class Esp32Board:
     # The parts every ESP32 board builds the same way; a board module adds radio, watchdog and
     # indicators from its pin map. App needs: name, clock, radio, storage, watchdog, indicators,
@@ -204,22 +233,7 @@ class Esp32Board:
         # What every board with an MRF24J40 on SPI does with its pin map: the radio on its bus
         # and pins, and the watchdog, vetoed while the jumper pulls its pin low.
         Pin = machine.Pin
-        spi = machine.SPI(
-            pins["spi"],
-            baudrate=baudrate,
-            polarity=0,
-            phase=0,
-            sck=Pin(pins["sck"]),
-            mosi=Pin(pins["mosi"]),
-            miso=Pin(pins["miso"]),
-        )
-        self.radio = MRF24J40(
-            spi,
-            Pin(pins["cs"], Pin.OUT, value=1),
-            reset=Pin(pins["reset"], Pin.OUT, value=1),
-            int_pin=Pin(pins["int"], Pin.IN, Pin.PULL_UP),
-            wake=Pin(pins["wake"], Pin.OUT, value=0),
-        )
+        self.radio = make_radio(machine, pins, baudrate)
         jumper = Pin(pins["wdt_off"], Pin.IN, Pin.PULL_UP)
         self.watchdog = Esp32Watchdog(
             machine.WDT, enabled=jumper.value() == 1, on_start=self._watchdog_started
@@ -267,14 +281,39 @@ def log_crash(exc, path=CRASH_FILE):
         pass
 
 
-def run(make_board, machine, argv=(), crash_path=CRASH_FILE, delay_ms=CRASH_DELAY_MS):
+def bridge_mode(path=BRIDGE_FILE):
+    # `mpremote connect PORT fs touch :bridge + reset` makes a board a bridge for
+    # tools/bridge.py; `fs rm :bridge` makes it a hub again.
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def run(
+    make_board,
+    machine,
+    argv=(),
+    crash_path=CRASH_FILE,
+    delay_ms=CRASH_DELAY_MS,
+    bridge_path=BRIDGE_FILE,
+    streams=(),
+):
     # main() of a board module. Returns (to the REPL) after a safe boot or Ctrl-C; any other
     # way out of the app is a crash: logged to flash, then machine.reset() after delay_ms.
+    # In bridge mode the board's radio serves tools/bridge.py on the USB serial line (streams:
+    # its input and output, sys.stdin/stdout's buffers unless a test passes others).
     if safe_boot:
         return None
     board = None
     try:
         board = make_board()
+        if bridge_mode(bridge_path):
+            from firmware import bridge
+
+            asyncio.run(bridge.run(board.radio, *streams))
+            return board
         board.announce()
         from firmware.app import App
 

@@ -10,6 +10,12 @@ from contract.compat import const
 _BLOCK = const(64)
 
 
+# HMAC here rather than micropython-lib's hmac, for a reason checked on the unix port: the only
+# copy on a registry this project's builds can reach (PyPI's micropython-hmac 3.4.2.post3, 2017)
+# imports `warnings` and calls the hash's copy() and block_size, none of which MicroPython has
+# (`import warnings` fails; hashlib.sha256() has no copy or block_size); the current one is only
+# on micropython.org's mip index. These dozen lines pass RFC 4231's vectors
+# (tests_device/test_auth.py) and agree with CPython's hmac.
 def hmac_sha256(key, data):
     if len(key) > _BLOCK:
         key = hashlib.sha256(key).digest()

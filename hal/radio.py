@@ -13,7 +13,10 @@ class Radio:
         raise NotImplementedError
 
     def send(self, buf, n):
-        # Transmit the MPDU buf[0:n] (no FCS: the radio appends it). Returns True when sent.
+        # Transmit the MPDU buf[0:n] (no FCS: the radio appends it). Never blocks the event
+        # loop: returns True when the frame was handed on (sent, or queued behind one on air),
+        # False when refused (a bad length, a full queue), which the radio counts. buf may be
+        # reused as soon as it returns.
         raise NotImplementedError
 
     def recv(self, frame):

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import sys
 import unittest
 
 from boards import esp32_c3_devkitm, esp32_common, esp32_devkitc
@@ -262,3 +263,42 @@ class BootTest(TmpDirTest):
         self.assertEqual(
             esp32_common.overrides(["--set", "a=1", "x", "--set", "b=2"]), ["a=1", "b=2"]
         )
+
+
+class BridgeModeTest(TmpDirTest):
+    def test_bridge_file_selects_the_mode(self):
+        flag = TMP + "/bridge"
+        self.assertFalse(esp32_common.bridge_mode(flag))
+        with open(flag, "w"):
+            pass
+        self.assertTrue(esp32_common.bridge_mode(flag))
+
+    @unittest.skipUnless(sys.implementation.name == "micropython", "the board's asyncio streams")
+    def test_bridge_mode_serves_the_link_instead_of_the_hub(self):
+        # The serial input at its end at once: the bridge says INFO and returns; no hub event.
+        flag = TMP + "/bridge"
+        with open(flag, "w"):
+            pass
+        machine = fakes.FakeMachine(esp32_devkitc.PINS)
+        out = Sink()
+        boards = []
+
+        def make():
+            boards.append(self.devkitc(machine)[1])
+            return boards[-1]
+
+        with open("/dev/null", "rb") as inp:
+            esp32_common.run(make, machine, bridge_path=flag, streams=(inp, out))
+        self.assertEqual(machine.resets, 0)
+        self.assertEqual(self.out.getvalue(), "")  # no boot event: the line is the link's
+        self.assertEqual(out.data[:2], b"\x7eI")  # the bridge announced itself (INFO)
+        self.assertTrue(boards[0].radio.on_tx is not None)
+        boards[0].radio.close()
+
+
+class Sink:
+    def __init__(self):
+        self.data = b""
+
+    def write(self, b):
+        self.data += bytes(b)

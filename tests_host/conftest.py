@@ -71,3 +71,16 @@ def events_of(lines, name="hub"):
     import json as _json
 
     return [_json.loads(x.split("| ", 1)[1]) for x in lines if x.startswith(name) and "| {" in x]
+
+
+def hht(port, *args, timeout=60):
+    """tools/hht.py as an installer runs it, on the medium at `port`: its CompletedProcess."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "tools/hht.py", "--medium", "127.0.0.1:%d" % port] + list(args),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

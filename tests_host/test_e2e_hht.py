@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, events_of, start_lab
+from conftest import ROOT, events_of, hht, start_lab
 
 GUID = "00-23-7E-00-00-12-D6-87"
 SR = os.path.join(ROOT, "tools", "demo", "service_request.json")
@@ -20,16 +20,6 @@ def lab(tmp_path):
     p, zep, _ = start_lab(tmp_path)
     yield p, zep, tmp_path
     p.stop(timeout=30)
-
-
-def hht(zep, *args, timeout=60):
-    return subprocess.run(
-        [sys.executable, "tools/hht.py", "--medium", "127.0.0.1:%d" % zep] + list(args),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_installer_visit(lab):

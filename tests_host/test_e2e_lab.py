@@ -3,11 +3,10 @@ MicroPython unix port), an HHT scan from a separate process, and the capture dis
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, free_tcp_pair, free_udp_port
+from conftest import free_tcp_pair, free_udp_port, hht
 from dissect import tshark_fields
 from scapy.layers.dot15d4 import Dot15d4Beacon, Dot15d4FCS
 from scapy.layers.zigbee import ZigBeeBeacon
@@ -43,16 +42,6 @@ def lab(tmp_path):
     assert p.wait_for("The lab is up", timeout=20) is not None, "\n".join(p.lines)
     yield p, port, tmp_path
     assert p.stop(timeout=30) == 0
-
-
-def hht(port, *args):
-    return subprocess.run(
-        [sys.executable, "tools/hht.py", "--medium", "127.0.0.1:%d" % port] + list(args),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def hub_events(lines):

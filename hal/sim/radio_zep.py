@@ -116,7 +116,8 @@ class ZepRadio(Radio):
                 raise
         return sent == n
 
-    def send(self, buf, n):
+    def send(self, buf, n, lqi=255):
+        # lqi: what the datagram reports (tools/bridge.py passes on a real radio's).
         if n < 0 or n + 2 > PSDU_MAX:
             self.stats["tx_fail"] += 1
             return False
@@ -129,7 +130,7 @@ class ZepRadio(Radio):
         ntp_s, ntp_frac = self._ntp()
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         # LQI 255 as RIOT sends it: the medium, not the sender, would degrade it.
-        zep.write_header(tx, self.channel, self.device_id, 255, self._seq, n + 2, ntp_s, ntp_frac)
+        zep.write_header(tx, self.channel, self.device_id, lqi, self._seq, n + 2, ntp_s, ntp_frac)
         if self._write(_HDR + n + 2):
             self.stats["tx"] += 1
             return True
