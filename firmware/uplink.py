@@ -37,7 +37,7 @@ class Uplink:
             self.connects += 1
             if await link.connect():
                 await self._session()
-            link.close()
+            await link.close()
             self._event(mon.link_down(clock.ticks_ms()))
             await clock.sleep_ms(mon.next_connect_delay_ms())
 

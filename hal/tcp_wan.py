@@ -4,6 +4,11 @@
 # On MicroPython a TCP connect is non-blocking and "succeeds" before the peer has answered; a
 # refused connection shows up on the first read. So a link is only trusted once the head-end has
 # been heard (firmware.wan_monitor counts from the first message, not from connect()).
+#
+# Closing is close() then await wait_closed(), on both interpreters. On MicroPython
+# Stream.close() does nothing and wait_closed() is what closes the socket
+# (extmod/asyncio/stream.py); without it every reconnect leaked a socket and its buffers.
+# CPython's close() starts closing the transport and wait_closed() waits for it.
 
 import asyncio
 
@@ -20,7 +25,7 @@ class TcpWan(WanLink):
         self.protocol_errors = 0
 
     async def connect(self):
-        self.close()
+        await self.close()
         try:
             self._r, self._w = await asyncio.open_connection(self.host, self.port)
         except OSError:
@@ -41,7 +46,7 @@ class TcpWan(WanLink):
             await w.drain()
             return True
         except OSError:
-            self.close()
+            await self.close()
             return False
 
     async def recv(self):
@@ -53,18 +58,19 @@ class TcpWan(WanLink):
             n = wan_msg.length(await r.readexactly(wan_msg.HEADER_LEN))
             if n < 0:
                 self.protocol_errors += 1
-                self.close()
+                await self.close()
                 return None
             return await r.readexactly(n)
         except (OSError, EOFError):  # CPython's IncompleteReadError is an EOFError
-            self.close()
+            await self.close()
             return None
 
-    def close(self):
+    async def close(self):
         w = self._w
-        self._r = self._w = None
+        self._r = self._w = None  # first: a task running while we wait sees the link down
         if w is not None:
             try:
                 w.close()
-            except OSError:
+                await w.wait_closed()
+            except OSError:  # a reset peer: the socket is closed all the same
                 pass

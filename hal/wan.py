@@ -19,5 +19,6 @@ class WanLink:
         # Next message (bytes), or None when the link closed.
         raise NotImplementedError
 
-    def close(self):
+    async def close(self):
+        # Releases the connection (socket and buffers) before it returns.
         raise NotImplementedError

@@ -140,7 +140,7 @@ class FakeLink:
     async def recv(self):
         return self.inbox.pop(0) if self.inbox else None
 
-    def close(self):
+    async def close(self):
         self.ok = False
 
 

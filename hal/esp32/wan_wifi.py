@@ -84,9 +84,9 @@ class WifiWan(WanLink):
             return None
         return await link.recv()
 
-    def close(self):
+    async def close(self):
         if self._link is not None:
-            self._link.close()
+            await self._link.close()
 
     def ifconfig(self):
         return self._wlan.ifconfig() if self._wlan.isconnected() else None
