@@ -61,8 +61,10 @@ def test_outgoing_never_repeats_across_a_cut(tmp_path, n, cut):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 4), st.sampled_from(STEPS)), min_size=1, max_size=6),
-       st.integers(1, 6))
+@given(
+    st.lists(st.tuples(st.integers(1, 4), st.sampled_from(STEPS)), min_size=1, max_size=6),
+    st.integers(1, 6),
+)
 def test_outgoing_is_unique_over_many_boots(boots, step):
     # Boot after boot, each ending in a power cut at some write and step: every counter used is
     # new, and they only grow.
