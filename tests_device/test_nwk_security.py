@@ -36,11 +36,11 @@ class Node:
         self.sec.set_key(key, seq)
 
 
-def secured_report(node, src_short=0x145D, seq=1, zcl=REPORT_ZCL):
-    # A meter's report to the hub, built with the project's MAC/NWK/APS writers, then secured;
-    # the PSDU with its FCS.
+def secured_report(node, src_short=0x145D, seq=1, zcl=REPORT_ZCL, dst_short=0x0000):
+    # A meter's report to the hub (or another ZCL frame between two neighbours), built with
+    # the project's MAC/NWK/APS writers, then secured; the PSDU with its FCS.
     buf = bytearray(127)
-    p = nwk.write_frame(buf, seq, PAN, 0x0000, src_short, seq, seq, METERING)
+    p = nwk.write_frame(buf, seq, PAN, dst_short, src_short, seq, seq, METERING)
     buf[p : p + len(zcl)] = zcl
     end = node.sec.protect(buf, NWK_OFF, HDR_END, p + len(zcl))
     assert end > 0

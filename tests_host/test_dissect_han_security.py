@@ -39,7 +39,7 @@ def conversation():
     hub = Node(HUB, GSME)
     meter = Node(GSME, HUB)
     frames = [secured_report(meter, seq=i) for i in range(3)]
-    frames.append(secured_report(hub, src_short=0x0000, seq=9, zcl=READ_ZCL))
+    frames.append(secured_report(hub, src_short=0x0000, seq=9, zcl=READ_ZCL, dst_short=0x145D))
     return frames
 
 
