@@ -19,8 +19,8 @@
 
 from array import array
 
+from contract.compat import const
 from firmware import record
-from firmware.compat import const
 
 _VERSION = const(1)
 MAX = 0xFFFFFFFE  # the last counter a sender may use (0xFFFFFFFF never: ZigBee 4.3.1.1)

@@ -10,8 +10,8 @@
 # member, and a replayed counter are dropped on the header alone; only then does CCM* run. Each
 # drop is counted by reason in `rejected`; none allocates.
 
+from contract.compat import const
 from firmware import aes, ccm, secframe
-from firmware.compat import const
 
 OK = const(0)
 TRUNCATED = const(1)  # secframe.TRUNCATED

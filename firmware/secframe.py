@@ -13,8 +13,8 @@
 #
 # Parsing is by offsets into a preallocated AuxHeader, never raises on junk, allocates nothing.
 
+from contract.compat import const
 from firmware import ccm
-from firmware.compat import const
 
 LEVEL = const(5)  # ENC-MIC-32, the one level ZigBee PRO and Smart Energy use
 

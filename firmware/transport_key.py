@@ -12,8 +12,8 @@
 # The NWK frame around it is not NWK-secured: the device has no network key yet. Run once per
 # join, so this allocates freely.
 
+from contract.compat import const
 from firmware import aes, eui64, secframe
-from firmware.compat import const
 
 CMD_TRANSPORT_KEY = const(0x05)
 KEY_STANDARD_NWK = const(0x01)

@@ -1,8 +1,8 @@
 import unittest
 
+from contract.crc16 import append_fcs
 from firmware import eui64, mac, nwk, secframe
 from firmware import nwk_security as ns
-from firmware.crc16 import append_fcs
 from firmware.device_table import DeviceTable
 from firmware.frame_counter import IncomingCounters, OutgoingCounter
 from hal.fake.storage import MemoryStorage

@@ -15,8 +15,8 @@ from dissect import tshark_fields
 from scapy.layers.dot15d4 import Dot15d4FCS
 from scapy.layers.zigbee import ZigbeeSecurityHeader
 
+from contract.crc16 import append_fcs
 from firmware import eui64
-from firmware.crc16 import append_fcs
 from tests_device.test_nwk_security import GSME, HUB, NWK_KEY, Node, secured_report
 from tests_device.test_transport_key import CODE, transport_frame
 
