@@ -7,8 +7,9 @@
 #
 # MIC-only levels authenticate header and payload and leave both in clear; ENC levels
 # authenticate the header, encrypt the payload, and (with a MIC) authenticate the plaintext.
-# The caller writes the nonce into NONCE first (ZigBee: source EUI-64 || frame counter ||
-# security control, firmware.secframe).
+# A caller writes the nonce into NONCE (ZigBee: source EUI-64 || frame counter || security
+# control, firmware.secframe), names the key, buffer and level with use(), then calls seal() or
+# unseal() with offsets into that buffer.
 #
 # Nothing is allocated per frame, call frames included: the blocks are preallocated, and the
 # operation in progress (its cipher, buffer and MIC length) is module state too, so that no
@@ -27,21 +28,23 @@ _S = bytearray(16)  # key stream block S_i = E(A_i)
 _E = None  # the operation's encrypt(src, dst) (a firmware.aes object's)
 _B = None  # its buffer
 _M = 0  # its MIC length
+_L = 0  # its level
 
 
-def _begin(enc, buf, level):
-    global _E, _B, _M
+def use(enc, buf, level):
+    # The next seal() or unseal(): enc, the encrypt method of a firmware.aes object; buf, the
+    # frame's buffer; level, its security level (0..7).
+    global _E, _B, _M, _L
     _E = enc
     _B = buf
     _M = MIC_LEN[level]
+    _L = level
 
 
 def _start(b, flags, n):
     # flags || nonce || n (2 octets, big-endian): B0 (n = l(m)) or A_i (n = i)
     b[0] = flags
-    nonce = NONCE
-    for i in range(13):
-        b[1 + i] = nonce[i]
+    b[1:14] = NONCE  # a copy in C, allocating nothing
     b[14] = n >> 8
     b[15] = n & 0xFF
 
@@ -67,12 +70,21 @@ def _xor16(dst, d, src, s):
 
 
 def _xor_n(dst, d, src, s, n):
-    # dst[d:d+n] ^= src[s:s+n], for a last partial block
-    n += d
-    while d < n:
+    # dst[d:d+n] ^= src[s:s+n], for headers and last partial blocks (four at a time: loop
+    # overhead costs as much as the XOR itself here)
+    while n >= 4:
+        dst[d] ^= src[s]
+        dst[d + 1] ^= src[s + 1]
+        dst[d + 2] ^= src[s + 2]
+        dst[d + 3] ^= src[s + 3]
+        d += 4
+        s += 4
+        n -= 4
+    while n:
         dst[d] ^= src[s]
         d += 1
         s += 1
+        n -= 1
 
 
 def _absorb(p, end):
@@ -132,16 +144,15 @@ def _tag_stream():
     _E(_A, _S)
 
 
-def seal(enc, buf, a_off, m_off, m_end, level):
+def seal(a_off, m_off, m_end):
     # Secures buf[a_off:m_end] in place: header buf[a_off:m_off], payload buf[m_off:m_end]. The
-    # MIC is written after the payload; returns the new end (m_end + MIC length). enc is the
-    # encrypt method of a firmware.aes object. The caller ensures buf has room for the MIC.
-    _begin(enc, buf, level)
-    if not level & _ENC:
+    # MIC is written after the payload; returns the new end (m_end + MIC length). The caller
+    # ensures the buffer has room for the MIC.
+    if not _L & _ENC:
         m_off = m_end  # MIC only: the whole frame is authenticated data
     if _M:
         _mac(a_off, m_off, m_end)
-    if level & _ENC:
+    if _L & _ENC:
         _ctr(m_off, m_end)
     if _M:
         _tag_stream()
@@ -154,15 +165,14 @@ def _put_mic(p):
         _B[p + i] = _X[i] ^ _S[i]
 
 
-def unseal(enc, buf, a_off, m_off, end, level):
+def unseal(a_off, m_off, end):
     # Undoes seal on buf[a_off:end] in place. Returns the end of the plaintext payload, or -1
     # when the frame is too short for the MIC or the MIC does not verify; then the payload is
     # zeroed, so a forgery's decryption is never left behind for anyone to use.
-    _begin(enc, buf, level)
     end -= _M
     if end < m_off:
         return -1
-    if level & _ENC:
+    if _L & _ENC:
         _ctr(m_off, end)
     else:
         m_off = end

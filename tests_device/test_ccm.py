@@ -54,6 +54,16 @@ def frame(a, m, room=16):
     return buf
 
 
+def ccm_seal(enc, buf, a_off, m_off, m_end, level):
+    ccm.use(enc, buf, level)
+    return ccm.seal(a_off, m_off, m_end)
+
+
+def ccm_unseal(enc, buf, a_off, m_off, end, level):
+    ccm.use(enc, buf, level)
+    return ccm.unseal(a_off, m_off, end)
+
+
 def load_nonce(nonce):
     for i in range(13):
         ccm.NONCE[i] = nonce[i]
@@ -65,7 +75,7 @@ class VectorTest(unittest.TestCase):
         for name, nonce, a, m, level, out in VECTORS:
             load_nonce(nonce)
             buf = frame(a, m)
-            end = ccm.seal(enc, buf, 0, len(a), len(a) + len(m), level)
+            end = ccm_seal(enc, buf, 0, len(a), len(a) + len(m), level)
             self.assertEqual(end, len(a) + len(out), name)
             self.assertEqual(bytes(buf[: len(a)]), a, name)  # the header stays in clear
             self.assertEqual(bytes(buf[len(a) : end]), out, name)
@@ -75,7 +85,7 @@ class VectorTest(unittest.TestCase):
         for name, nonce, a, m, level, out in VECTORS:
             load_nonce(nonce)
             buf = bytearray(a + out)
-            self.assertEqual(ccm.unseal(enc, buf, 0, len(a), len(buf), level), len(a) + len(m))
+            self.assertEqual(ccm_unseal(enc, buf, 0, len(a), len(buf), level), len(a) + len(m))
             self.assertEqual(bytes(buf[len(a) : len(a) + len(m)]), m, name)
 
     def test_every_flipped_bit_fails_the_mic(self):
@@ -89,7 +99,7 @@ class VectorTest(unittest.TestCase):
             for i in range(len(sealed)):
                 buf = bytearray(sealed)
                 buf[i] ^= 0x01 << (i % 8)
-                self.assertEqual(ccm.unseal(enc, buf, 0, len(a), len(buf), level), -1, name)
+                self.assertEqual(ccm_unseal(enc, buf, 0, len(a), len(buf), level), -1, name)
 
     def test_a_failed_mic_leaves_no_plaintext(self):
         enc = aes.new(KEY).encrypt
@@ -97,17 +107,17 @@ class VectorTest(unittest.TestCase):
         load_nonce(nonce)
         buf = bytearray(a + out)
         buf[-1] ^= 0x80
-        self.assertEqual(ccm.unseal(enc, buf, 0, len(a), len(buf), level), -1)
+        self.assertEqual(ccm_unseal(enc, buf, 0, len(a), len(buf), level), -1)
         self.assertEqual(bytes(buf[len(a) : len(a) + len(m)]), bytes(len(m)))
 
     def test_wrong_key_or_nonce_fails(self):
         name, nonce, a, m, level, out = VECTORS[3]
         load_nonce(nonce)
         other = aes.new(h("C0C1C2C3C4C5C6C7C8C9CACBCCCDCEC0")).encrypt
-        self.assertEqual(ccm.unseal(other, bytearray(a + out), 0, len(a), len(a + out), 6), -1)
+        self.assertEqual(ccm_unseal(other, bytearray(a + out), 0, len(a), len(a + out), 6), -1)
         load_nonce(nonce[:8] + h("04020100 06"))  # another frame counter
         enc = aes.new(KEY).encrypt
-        self.assertEqual(ccm.unseal(enc, bytearray(a + out), 0, len(a), len(a + out), 6), -1)
+        self.assertEqual(ccm_unseal(enc, bytearray(a + out), 0, len(a), len(a + out), 6), -1)
 
 
 class LevelTest(unittest.TestCase):
@@ -122,13 +132,13 @@ class LevelTest(unittest.TestCase):
                     a = bytes((i * 7 + 1) & 0xFF for i in range(la))
                     m = bytes((i * 13 + 5) & 0xFF for i in range(lm))
                     buf = frame(a, m)
-                    end = ccm.seal(enc, buf, 0, la, la + lm, level)
+                    end = ccm_seal(enc, buf, 0, la, la + lm, level)
                     self.assertEqual(end, la + lm + mic)
                     if level & 4 and lm:
                         self.assertNotEqual(bytes(buf[la : la + lm]), m)
                     elif not level & 4:
                         self.assertEqual(bytes(buf[la : la + lm]), m)  # MIC-only: in clear
-                    self.assertEqual(ccm.unseal(enc, buf, 0, la, end, level), la + lm)
+                    self.assertEqual(ccm_unseal(enc, buf, 0, la, end, level), la + lm)
                     self.assertEqual(bytes(buf[: la + lm]), a + m, (level, la, lm))
 
     def test_mic_only_levels_authenticate_the_payload(self):
@@ -136,15 +146,15 @@ class LevelTest(unittest.TestCase):
         load_nonce(VECTORS[3][1])
         for level in (1, 2, 3):
             buf = frame(b"head", b"payload")
-            end = ccm.seal(enc, buf, 0, 4, 11, level)
+            end = ccm_seal(enc, buf, 0, 4, 11, level)
             buf[6] ^= 1  # a payload octet, in clear
-            self.assertEqual(ccm.unseal(enc, buf, 0, 4, end, level), -1)
+            self.assertEqual(ccm_unseal(enc, buf, 0, 4, end, level), -1)
 
     def test_too_short_for_the_mic(self):
         enc = aes.new(KEY).encrypt
         buf = bytearray(b"headXYZ")
-        self.assertEqual(ccm.unseal(enc, buf, 0, 4, 7, 5), -1)  # 3 octets after the header
-        self.assertEqual(ccm.unseal(enc, buf, 0, 4, 2, 5), -1)  # end before the header's end
+        self.assertEqual(ccm_unseal(enc, buf, 0, 4, 7, 5), -1)  # 3 octets after the header
+        self.assertEqual(ccm_unseal(enc, buf, 0, 4, 2, 5), -1)  # end before the header's end
 
     def test_offsets_inside_a_larger_buffer(self):
         # The same vector, sealed in the middle of a frame buffer: only [a_off, end) is touched.
@@ -152,7 +162,7 @@ class LevelTest(unittest.TestCase):
         name, nonce, a, m, level, out = VECTORS[3]
         load_nonce(nonce)
         buf = bytearray(b"\xee" * 10) + frame(a, m, room=8) + bytearray(b"\xdd" * 4)
-        end = ccm.seal(enc, buf, 10, 10 + len(a), 10 + len(a) + len(m), level)
+        end = ccm_seal(enc, buf, 10, 10 + len(a), 10 + len(a) + len(m), level)
         self.assertEqual(bytes(buf[10 + len(a) : end]), out)
         self.assertEqual(bytes(buf[:10]), b"\xee" * 10)
         self.assertEqual(bytes(buf[-4:]), b"\xdd" * 4)
@@ -185,13 +195,14 @@ _LEVEL = [0]
 
 
 def _good():
-    end = ccm.seal(_ENC, _BUF, 0, 30, 100, _LEVEL[0])
-    ccm.unseal(_ENC, _BUF, 0, 30, end, _LEVEL[0])
+    ccm.use(_ENC, _BUF, _LEVEL[0])
+    ccm.unseal(0, 30, ccm.seal(0, 30, 100))
 
 
 def _forged():
     # Unsealed again after _good(): the payload is plaintext by then, so the MIC fails.
-    ccm.unseal(_ENC, _BUF, 0, 30, 100 + ccm.MIC_LEN[_LEVEL[0]], _LEVEL[0])
+    ccm.use(_ENC, _BUF, _LEVEL[0])
+    ccm.unseal(0, 30, 100 + ccm.MIC_LEN[_LEVEL[0]])
 
 
 @unittest.skipIf(heap_bytes(lambda: None) is None, "needs micropython.mem_total")

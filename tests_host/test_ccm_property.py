@@ -18,7 +18,8 @@ payloads = st.binary(min_size=0, max_size=100)
 def sealed(key, nonce, a, m, level):
     ccm.NONCE[:] = nonce
     buf = bytearray(a + m + bytes(16))
-    end = ccm.seal(aes.new(key).encrypt, buf, 0, len(a), len(a) + len(m), level)
+    ccm.use(aes.new(key).encrypt, buf, level)
+    end = ccm.seal(0, len(a), len(a) + len(m))
     return bytes(buf[len(a) : end])
 
 
@@ -58,7 +59,8 @@ def test_unseal_never_raises_and_rejects_junk(key, nonce, a, junk, level, tail):
     buf = bytearray(a + junk + tail)
     end = len(buf)
     guard = bytearray(buf)
-    r = ccm.unseal(aes.new(key).encrypt, buf, 0, len(a), end, level)
+    ccm.use(aes.new(key).encrypt, buf, level)
+    r = ccm.unseal(0, len(a), end)
     mic = ccm.MIC_LEN[level]
     if mic == 0:
         assert r == end

@@ -1,0 +1,205 @@
+# NWK security frame counters (ZigBee specification 4.3.1): the hub's outgoing counter, which
+# must never repeat under one key (a repeated nonce gives away the XOR of two plaintexts and
+# lets a MIC be forged), and each neighbour's incoming counter, which rejects replays.
+#
+# Outgoing: persisted AHEAD in steps, as ZigBee stacks do (Z-Stack, OpenThread: 1000 ahead).
+# A sealed record holds a bound; only counters below a committed bound are ever used, and
+# reaching the bound commits the next one first. At boot the counter resumes from the bound, so
+# a power cut at any instant skips at most `step` counters and never reuses one, while flash is
+# written once per `step` frames. The bound goes to two records in turn, so a record damaged by
+# the medium (not by a power cut: writes are atomic) still leaves the other; with one damaged,
+# the counter resumes a step past the other, which covers the lost write. With both damaged the
+# counter is lost: the hub sends nothing secured until a new network key resets it (`lost`).
+#
+# Incoming: per neighbour, indexed by the caller's slot (the device table's), the lowest
+# counter still acceptable (ZigBee's FrameCount: the last accepted + 1). Values are kept as two
+# 16-bit halves so that a counter read from the air is never a big int on a 32-bit board (the
+# drop path allocates nothing). Saved on demand (the shell's housekeeping, when `changed`): a
+# frame accepted after the last save could be replayed once after a power cut.
+
+from array import array
+
+from contract.compat import const
+from firmware import record
+
+_VERSION = const(1)
+MAX = 0xFFFFFFFE  # the last counter a sender may use (0xFFFFFFFF never: ZigBee 4.3.1.1)
+
+
+def _u32(p, off):
+    return p[off] | (p[off + 1] << 8) | (p[off + 2] << 16) | (p[off + 3] << 24)
+
+
+def _le32(v):
+    return bytes(((v >> 0) & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF, (v >> 24) & 0xFF))
+
+
+class OutgoingCounter:
+    def __init__(self, storage, name="nwk_counter", step=1024):
+        if not 1 <= step <= 1 << 20:
+            raise ValueError("frame counter step: 1..2**20")
+        self._storage = storage
+        self._names = (name + ".0", name + ".1")
+        self.step = step
+        self.write_errors = 0
+        self.writes = 0
+        vals = [self._read(i) for i in (0, 1)]
+        good = [v for v in vals if v is not None and v >= 0]
+        self.corrupt = len([v for v in vals if v is not None and v < 0])  # damaged at boot
+        self.lost = bool(self.corrupt) and not good
+        start = max(good) if good else 0
+        if self.corrupt and good:
+            start += step  # the damaged record may have held the later bound
+        self.value = start if start <= MAX + 1 else MAX + 1  # the next counter to use
+        self._bound = self.value  # counters below it are covered by a committed record
+        # The record to write next: the one that does not hold the newest bound.
+        self._slot = 1 if good and vals[0] == max(good) else 0
+
+    def _read(self, i):
+        # The bound in record i: None when absent, -1 when damaged.
+        raw = self._storage.read(self._names[i]) if self._storage is not None else None
+        if raw is None:
+            return None
+        p = record.unseal(_VERSION, raw)
+        if p is None or len(p) != 4:
+            return -1
+        return _u32(p, 0)
+
+    def next(self):
+        # The counter for the next secured frame, or -1 when none may be used (a failed write,
+        # the counter space exhausted, or the counter lost). Writes storage once per step.
+        v = self.value
+        if self.lost or v > MAX:
+            return -1
+        if v >= self._bound and not self._commit(v + self.step):
+            return -1
+        self.value = v + 1
+        return v
+
+    def _commit(self, bound):
+        if bound > MAX + 1:
+            bound = MAX + 1
+        try:
+            if self._storage is not None:
+                self._storage.write(self._names[self._slot], record.seal(_VERSION, _le32(bound)))
+        except OSError:
+            self.write_errors += 1
+            return False
+        self.writes += 1
+        self._bound = bound
+        self._slot ^= 1
+        return True
+
+    def reset(self):
+        # A new network key is in use: counting may start again (also ends `lost`). The
+        # records keep their larger bounds, so a reboot resumes above them: still never a reuse.
+        self.value = 0
+        self._bound = 0
+        self.lost = False
+
+
+class IncomingCounters:
+    def __init__(self, capacity=16, storage=None, name="nwk_incoming"):
+        self.capacity = capacity
+        self._storage = storage
+        self._name = name
+        self._eui = bytearray(8 * capacity)  # most significant first, per slot
+        self._used = bytearray(capacity)
+        self._hi = array("H", bytes(2 * capacity))  # lowest acceptable counter, high half
+        self._lo = array("H", bytes(2 * capacity))
+        self.changed = 0  # accepts since the last save
+        self.corrupt = 0
+        if storage is not None:
+            raw = storage.read(name)
+            if raw is not None and not self._decode(record.unseal(_VERSION, raw)):
+                self.corrupt += 1
+                self._used = bytearray(capacity)
+
+    # --- membership (joins and leaves; allocation-free too) ----------------------------------
+
+    def assign(self, slot, eui):
+        # The device in `slot` is eui (8 octets, most significant first). A device already
+        # there keeps its counter (a rejoin, or the device table reloaded at boot); anyone
+        # else starts from 0.
+        b = 8 * slot
+        if self._used[slot]:
+            for j in range(8):
+                if self._eui[b + j] != eui[j]:
+                    break
+            else:
+                return
+        for j in range(8):
+            self._eui[b + j] = eui[j]
+        self._used[slot] = 1
+        self._hi[slot] = 0
+        self._lo[slot] = 0
+        self.changed += 1
+
+    def clear(self, slot):
+        if self._used[slot]:
+            self._used[slot] = 0
+            self.changed += 1
+
+    def reset_all(self):
+        # A new network key: every neighbour's counter starts again.
+        for s in range(self.capacity):
+            self._hi[s] = 0
+            self._lo[s] = 0
+        self.changed += 1
+
+    # --- per frame ---------------------------------------------------------------------------
+
+    def fresh(self, slot, buf, off):
+        # True when the counter at buf[off:off+4] (little-endian) is new for the neighbour in
+        # slot: not below its lowest acceptable value, and not 0xFFFFFFFF.
+        if not self._used[slot]:
+            return False
+        hi = buf[off + 2] | (buf[off + 3] << 8)
+        lo = buf[off] | (buf[off + 1] << 8)
+        if hi == 0xFFFF and lo == 0xFFFF:
+            return False
+        shi = self._hi[slot]
+        return hi > shi or (hi == shi and lo >= self._lo[slot])
+
+    def accept(self, slot, buf, off):
+        # After the frame authenticated: only later counters are acceptable from now on.
+        lo = (buf[off] | (buf[off + 1] << 8)) + 1
+        hi = buf[off + 2] | (buf[off + 3] << 8)
+        if lo > 0xFFFF:
+            lo = 0
+            hi += 1  # never past 0xFFFF: fresh() refuses 0xFFFFFFFF
+        self._hi[slot] = hi
+        self._lo[slot] = lo
+        self.changed += 1
+
+    def lowest(self, slot):
+        # The lowest counter still acceptable from the neighbour in slot (reports and tests).
+        return (self._hi[slot] << 16) | self._lo[slot]
+
+    # --- persistence ---------------------------------------------------------------------------
+    #   per used slot: slot (1) | EUI-64 (8) | lowest acceptable counter (4, LE)
+
+    def save(self):
+        out = bytearray()
+        for s in range(self.capacity):
+            if self._used[s]:
+                out.append(s)
+                out += self._eui[8 * s : 8 * s + 8]
+                out += _le32(self.lowest(s))
+        if self._storage is not None:
+            self._storage.write(self._name, record.seal(_VERSION, out))
+        self.changed = 0
+
+    def _decode(self, p):
+        if p is None or len(p) % 13:
+            return False
+        for q in range(0, len(p), 13):
+            s = p[q]
+            if s >= self.capacity or self._used[s]:
+                return False
+            self._eui[8 * s : 8 * s + 8] = p[q + 1 : q + 9]
+            self._used[s] = 1
+            v = _u32(p, q + 9)
+            self._hi[s] = v >> 16
+            self._lo[s] = v & 0xFFFF
+        return True

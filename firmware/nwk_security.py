@@ -1,0 +1,155 @@
+# NWK security on the HAN (ZigBee specification 4.3.1): every intra-PAN NWK frame secured with
+# the network key at level 5 (ENC-MIC-32), with the auxiliary header carrying the frame
+# counter, the sender's EUI-64 and the key sequence number. This is the object for
+# firmware.nwk's seam: parse_nwk says SECURED, unprotect() verifies and decrypts in place and
+# hands back the end of the plaintext APS frame (it starts at .aux.end); protect() secures a
+# frame the builders wrote in the clear.
+#
+# The receive path decides everything the header can decide before any AES work: a truncated
+# header, another key identifier, an unknown key sequence number, a source EUI-64 that is not a
+# member, and a replayed counter are dropped on the header alone; only then does CCM* run. Each
+# drop is counted by reason in `rejected`; none allocates.
+
+from contract.compat import const
+from firmware import aes, ccm, secframe
+
+OK = const(0)
+TRUNCATED = const(1)  # secframe.TRUNCATED
+NO_SOURCE = const(2)  # secframe.NO_SOURCE: no extended nonce
+NOT_NETWORK_KEY = const(3)  # secured with another key identifier
+UNKNOWN_KEY = const(4)  # a key sequence number the hub does not hold
+UNKNOWN_SOURCE = const(5)  # the auxiliary header's EUI-64 is not a member
+REPLAYED = const(6)  # a frame counter not above the last one accepted from that member
+BAD_MIC = const(7)
+NAMES = (
+    "ok",
+    "sec_truncated",
+    "sec_no_source",
+    "sec_not_network_key",
+    "sec_unknown_key",
+    "sec_unknown_source",
+    "sec_replayed",
+    "sec_bad_mic",
+)
+
+_FC_SECURITY = const(0x02)  # NWK frame control 0x0200, in its second octet
+_AUX_LEN = const(14)  # with the extended nonce and the key sequence number
+
+# Every method on the frame paths keeps its frame within MicroPython's 11 words (see
+# firmware.ccm), which is why some work is split into small helpers.
+
+
+class NwkSecurity:
+    def __init__(self, eui, members, incoming, outgoing, level=secframe.LEVEL):
+        # eui: the hub's EUI-64 (most significant first). members: find_le(buf, off) -> slot
+        # of the member whose EUI-64 is in air order at buf[off:off+8], or -1
+        # (firmware.device_table.DeviceTable). incoming, outgoing: firmware.frame_counter.
+        self.members = members
+        self.incoming = incoming
+        self.outgoing = outgoing
+        self.mic_len = ccm.MIC_LEN[level]
+        self.tx = secframe.AuxHeader(secframe.KEY_NETWORK, bytes(eui), level)
+        self.aux = secframe.AuxHeader(secframe.KEY_NETWORK, None, level)  # the last received
+        self._enc = [None, None]  # [active, alternate] encrypt methods
+        self._seq = [-1, -1]  # their key sequence numbers
+        self._k = 0  # the key (index) of the frame being checked
+        self.slot = -1  # the member whose frame unprotect() last accepted
+        self.rejected = [0] * len(NAMES)
+
+    # --- keys -------------------------------------------------------------------------------
+
+    def set_key(self, key, seq):
+        # Holds network key `seq`: the active key when there is none yet, otherwise the
+        # alternate, accepted on receive until switch_key() makes it the active one.
+        i = 0 if self._enc[0] is None or self._seq[0] == seq else 1
+        self._enc[i] = aes.new(key).encrypt
+        self._seq[i] = seq & 0xFF
+        self.tx.key_seq = self._seq[0]
+
+    def switch_key(self, seq):
+        # Switch-Key: the alternate key `seq` becomes the active one; frames under the old key
+        # are refused from now on. False when the hub does not hold that key.
+        if self._seq[0] == seq:
+            return True
+        if self._seq[1] != seq:
+            return False
+        self._enc[0], self._seq[0] = self._enc[1], seq
+        self._enc[1], self._seq[1] = None, -1
+        self.tx.key_seq = seq
+        return True
+
+    def key_seq(self):
+        return self._seq[0]
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def protect(self, buf, nwk_off, hdr_end, end):
+        # Secures the NWK frame buf[nwk_off:end] with its header ending at hdr_end, in place:
+        # the payload moves up to make room for the auxiliary header, and the MIC follows it.
+        # Returns the new end, or -1 when it cannot be sent secured (no key, no room, or no
+        # frame counter: see firmware.frame_counter).
+        if self._enc[0] is None or end + _AUX_LEN + self.mic_len > len(buf):
+            return -1
+        self.tx.counter = self.outgoing.next()
+        if self.tx.counter < 0:
+            return -1
+        _shift_up(buf, hdr_end, end)
+        buf[nwk_off + 1] |= _FC_SECURITY
+        secframe.write(buf, hdr_end, self.tx)
+        return self._seal(buf, nwk_off, end + _AUX_LEN)
+
+    def _seal(self, buf, nwk_off, m_end):
+        return secframe.seal(self._enc[0], buf, nwk_off, self.tx, m_end)
+
+    # --- receiving --------------------------------------------------------------------------
+
+    def unprotect(self, buf, nwk_off, aux_off, end):
+        # The NWK frame buf[nwk_off:end] (end: its last octet + 1, before the MAC FCS) whose
+        # auxiliary header starts at aux_off (firmware.nwk's payload_off for a SECURED frame).
+        # Returns the end of the plaintext, which starts at self.aux.end, with self.slot the
+        # sender; or minus a reason (NAMES), counted in self.rejected.
+        why = self._check(buf, aux_off, end)
+        if not why:
+            end = self._open(buf, nwk_off, end)
+            if end >= 0:
+                return end
+            why = BAD_MIC
+        self.rejected[why] += 1
+        return -why
+
+    def _check(self, buf, aux_off, end):
+        # Everything the header alone decides, cheapest first; sets _k and slot on OK.
+        r = secframe.parse(buf, aux_off, end, self.aux)
+        if r:
+            return r
+        if self.aux.key_id != secframe.KEY_NETWORK:
+            return NOT_NETWORK_KEY
+        r = self._key_index(self.aux.key_seq)
+        if r < 0:
+            return UNKNOWN_KEY
+        self._k = r
+        r = self.members.find_le(buf, self.aux.src_off)
+        if r < 0:
+            return UNKNOWN_SOURCE
+        if not self.incoming.fresh(r, buf, aux_off + 1):
+            return REPLAYED
+        self.slot = r
+        return OK
+
+    def _key_index(self, seq):
+        if seq == self._seq[0]:
+            return 0
+        return 1 if seq == self._seq[1] else -1
+
+    def _open(self, buf, nwk_off, end):
+        # CCM*: the end of the plaintext, or -1. Only an authentic frame moves the counter.
+        end = secframe.unseal(self._enc[self._k], buf, nwk_off, self.aux, end)
+        if end >= 0:
+            self.incoming.accept(self.slot, buf, self.aux.off + 1)
+        return end
+
+
+def _shift_up(buf, p, end):
+    # buf[p:end] moves up by the auxiliary header's length (from the end down: they overlap)
+    for i in range(end - 1, p - 1, -1):
+        buf[i + _AUX_LEN] = buf[i]

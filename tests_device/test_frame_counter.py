@@ -1,0 +1,206 @@
+import unittest
+
+from firmware import eui64, record
+from firmware.frame_counter import MAX, IncomingCounters, OutgoingCounter
+from hal.fake.storage import MemoryStorage
+from tests_device.alloc import heap_bytes
+
+A = eui64.parse("00-23-7E-00-00-00-00-01")
+B = eui64.parse("00-23-7E-00-00-00-00-02")
+
+
+def le(v):
+    return bytes(((v >> (8 * i)) & 0xFF for i in range(4)))
+
+
+class OutgoingTest(unittest.TestCase):
+    def test_counts_up_writing_once_per_step(self):
+        st = MemoryStorage()
+        c = OutgoingCounter(st, step=16)
+        self.assertEqual([c.next() for _ in range(40)], list(range(40)))
+        self.assertEqual(st.writes, 3)  # bounds 16, 32, 48: each before its first use
+        self.assertEqual(c.writes, 3)
+
+    def test_reboot_resumes_past_everything_used(self):
+        st = MemoryStorage()
+        c = OutgoingCounter(st, step=16)
+        used = [c.next() for _ in range(21)]
+        again = OutgoingCounter(st, step=16)  # power cut after frame 20: the bound was 32
+        self.assertEqual(again.next(), 32)
+        self.assertTrue(again.value > max(used))
+        self.assertEqual(OutgoingCounter(st, step=16).next(), 48)  # a boot loop skips a step
+
+    def test_records_alternate(self):
+        st = MemoryStorage()
+        c = OutgoingCounter(st, step=4)
+        for _ in range(9):
+            c.next()
+        bounds = sorted(_bound(st, n) for n in ("nwk_counter.0", "nwk_counter.1"))
+        self.assertEqual(bounds, [8, 12])
+
+    def test_failed_write_sends_nothing_then_recovers(self):
+        st = MemoryStorage()
+        c = OutgoingCounter(st, step=8)
+        st.fail_next_write = True
+        self.assertEqual(c.next(), -1)
+        self.assertEqual(c.write_errors, 1)
+        self.assertEqual(c.next(), 0)  # nothing was used, so 0 is still unused
+
+    def test_one_damaged_record_resumes_a_step_past_the_other(self):
+        st = MemoryStorage()
+        c = OutgoingCounter(st, step=8)
+        used = [c.next() for _ in range(17)]  # bounds 8 (record 0), 16 (1), 24 (0)
+        for name in ("nwk_counter.0", "nwk_counter.1"):
+            saved = st.records[name]
+            st.records[name] = saved[:-1] + bytes((saved[-1] ^ 1,))
+            again = OutgoingCounter(st, step=8)
+            self.assertEqual(again.corrupt, 1)
+            self.assertFalse(again.lost)
+            self.assertTrue(again.next() > max(used), name)
+            st.records[name] = saved
+
+    def test_both_damaged_is_lost_until_a_new_key(self):
+        st = MemoryStorage()
+        c = OutgoingCounter(st, step=8)
+        for _ in range(10):
+            c.next()
+        for name in ("nwk_counter.0", "nwk_counter.1"):
+            st.records[name] = b"junk"
+        again = OutgoingCounter(st, step=8)
+        self.assertTrue(again.lost)
+        self.assertEqual(again.corrupt, 2)
+        self.assertEqual(again.next(), -1)
+        again.reset()  # a new network key: counting may restart
+        self.assertEqual(again.next(), 0)
+
+    def test_exhaustion(self):
+        c = OutgoingCounter(MemoryStorage(), step=8)
+        c.value = MAX - 1
+        self.assertEqual((c.next(), c.next(), c.next()), (MAX - 1, MAX, -1))
+
+    def test_bound_never_passes_the_counter_space(self):
+        st = MemoryStorage()
+        c = OutgoingCounter(st, step=1024)
+        c.value = MAX - 3
+        self.assertEqual(c.next(), MAX - 3)
+        self.assertEqual(OutgoingCounter(st).next(), -1)  # resumes at 0xFFFFFFFF: none left
+
+    def test_without_storage(self):
+        c = OutgoingCounter(None, step=8)
+        self.assertEqual([c.next() for _ in range(10)], list(range(10)))
+
+    def test_step_is_checked(self):
+        with self.assertRaises(ValueError):
+            OutgoingCounter(MemoryStorage(), step=0)
+
+
+def _bound(st, name):
+    p = record.unseal(1, st.records[name])
+    return p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24
+
+
+class IncomingTest(unittest.TestCase):
+    def setUp(self):
+        self.t = IncomingCounters(4)
+        self.t.assign(1, A)
+
+    def fresh(self, v, slot=1):
+        return self.t.fresh(slot, le(v), 0)
+
+    def accept(self, v, slot=1):
+        self.t.accept(slot, le(v), 0)
+
+    def test_only_later_counters_are_fresh(self):
+        self.assertTrue(self.fresh(0))
+        self.accept(5)
+        self.assertEqual(self.t.lowest(1), 6)
+        self.assertFalse(self.fresh(5))
+        self.assertFalse(self.fresh(0))
+        self.assertTrue(self.fresh(6))
+        self.assertTrue(self.fresh(1 << 20))
+
+    def test_halves_carry(self):
+        self.accept(0xFFFF)
+        self.assertEqual(self.t.lowest(1), 0x10000)
+        self.assertFalse(self.fresh(0xFFFF))
+        self.assertTrue(self.fresh(0x10000))
+        self.accept(0x1234FFFF)
+        self.assertFalse(self.fresh(0x1234FFFF))
+        self.assertTrue(self.fresh(0x12350000))
+
+    def test_ffffffff_is_never_fresh(self):
+        self.assertFalse(self.fresh(0xFFFFFFFF))
+        self.accept(0xFFFFFFFE)
+        self.assertFalse(self.fresh(0xFFFFFFFF))
+        self.assertFalse(self.fresh(0xFFFFFFFE))
+
+    def test_empty_slot_is_never_fresh(self):
+        self.assertFalse(self.fresh(0, slot=0))
+        self.t.clear(1)
+        self.assertFalse(self.fresh(100))
+
+    def test_assign_keeps_a_rejoining_device_and_resets_a_new_one(self):
+        self.accept(100)
+        self.t.assign(1, A)
+        self.assertEqual(self.t.lowest(1), 101)
+        self.t.assign(1, B)
+        self.assertEqual(self.t.lowest(1), 0)
+
+    def test_reset_all(self):
+        self.t.assign(2, B)
+        self.accept(10)
+        self.accept(20, slot=2)
+        self.t.reset_all()
+        self.assertEqual((self.t.lowest(1), self.t.lowest(2)), (0, 0))
+
+    def test_save_and_reload(self):
+        st = MemoryStorage()
+        t = IncomingCounters(4, st)
+        t.assign(0, A)
+        t.assign(3, B)
+        t.accept(0, le(0x00ABCDEF), 0)
+        t.accept(3, le(7), 0)
+        self.assertTrue(t.changed > 0)
+        t.save()
+        self.assertEqual(t.changed, 0)
+        u = IncomingCounters(4, st)
+        self.assertEqual((u.lowest(0), u.lowest(3), u.corrupt), (0x00ABCDF0, 8, 0))
+        u.assign(0, A)  # the device table reloaded at boot: same device, same counter
+        self.assertFalse(u.fresh(0, le(0x00ABCDEF), 0))
+        self.assertFalse(u.fresh(1, le(1), 0))
+
+    def test_damaged_record_is_counted_and_dropped(self):
+        st = MemoryStorage()
+        t = IncomingCounters(4, st)
+        t.assign(0, A)
+        t.save()
+        st.records["nwk_incoming"] = st.records["nwk_incoming"][:-1] + b"\x00"
+        u = IncomingCounters(4, st)
+        self.assertEqual(u.corrupt, 1)
+        self.assertFalse(u.fresh(0, le(1), 0))
+        # a record from a larger table: refused whole
+        big = IncomingCounters(8, st)
+        big.assign(7, B)
+        big.save()
+        self.assertEqual(IncomingCounters(4, st).corrupt, 1)
+
+
+_T = IncomingCounters(2)
+_T.assign(0, A)
+_HIGH = le(0xFFFFFFF0)  # a big int on a 32-bit board if read whole
+
+
+def _check_and_accept():
+    if _T.fresh(0, _HIGH, 0):
+        _T.accept(0, _HIGH, 0)
+
+
+@unittest.skipIf(heap_bytes(lambda: None) is None, "needs micropython.mem_total")
+class NoAllocationTest(unittest.TestCase):
+    def test_fresh_and_accept_allocate_nothing(self):
+        self.assertEqual(heap_bytes(_check_and_accept), 0)
+        self.assertEqual(_T.lowest(0), 0xFFFFFFF1)
+
+    def test_next_allocates_only_when_it_commits(self):
+        c = OutgoingCounter(MemoryStorage(), step=1 << 20)
+        self.assertEqual(heap_bytes(c.next, rounds=100), 0)
