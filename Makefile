@@ -145,6 +145,16 @@ fuzz: bootstrap $(VENV)/.fuzz-deps
 bench: bootstrap
 	$(BIN)/python tools/bench.py
 
+# The heap the firmware needs (imports, the hub, the most in use during a lab minute, a flood
+# and a WAN burst; the smallest heap that runs it) on the pinned 64-bit port, and on the 32-bit
+# instruments when given: MICROPYTHON32=/path/to/micropython (a 32-bit build: the board's sizes),
+# MICROPYTHON32_XIP=/path/a[:/path/b] (32-bit, ROMFS or firmware frozen in: executing in place).
+# tools/ram.py; method and results in docs/performance.md.
+.PHONY: ram
+ram: $(MPY_UNIX_OUT) build/mpy-unix/bench/ram.mpy | $(MICROPYTHON)
+	$(BIN)/python tools/ram.py --micropython $(MICROPYTHON) \
+	  --micropython32 "$(MICROPYTHON32)" --xip "$(MICROPYTHON32_XIP)"
+
 # Days of lab life on the unix port with a manual clock (soak/soak.py; docs/soak.md).
 # 256wK: the harness imports test helpers on top of the firmware (from source); what the soak
 # establishes is that the heap stays flat and every deadline fires, whatever the heap size.
