@@ -26,11 +26,12 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import ram  # noqa: E402
+from contract import wan_msg  # noqa: E402
+from contract.crc16 import append_fcs  # noqa: E402
 from firmware import catalogue as cat  # noqa: E402
-from firmware import wan_msg  # noqa: E402
+from firmware import device_log  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA  # noqa: E402
-from firmware.crc16 import append_fcs  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
 from tests_device import interpan_frames as ipf  # noqa: E402
 from tests_device import vectors  # noqa: E402
@@ -52,6 +53,7 @@ OVERRIDES = (
     "han.devices=%s:esme,%s:gsme" % (to_guid(ESME_EUI), to_guid(GSME_EUI)),
 )
 PARTIES = ((SUPPLIER, "supplier"), (INSTALLER, "installer"))
+OTHER = bytes((device_log.KINDS.index("other"),))
 
 
 def air_us(n):
@@ -182,7 +184,7 @@ class Scenario:
                 d.frame(self.hht(self.cmd(INSTALLER, cat.READ_HUB_STATUS)))
             if 20 <= s < 34:  # the head-end fills the device log; each new device joins
                 e = eui(s, 0x55)
-                d.wan(json_msg({"op": "device_log_add", "guid": to_guid(e), "kind": "other"}))
+                d.wan(gbcs(self.cmd(SUPPLIER, cat.DEVICE_LOG_ADD, fields=(e, OTHER))))
                 d.at(s * 1000 + 700)
                 d.frame(assoc_request(e, CAP_ESME))
                 sh = short_of(app, e)

@@ -37,7 +37,7 @@ END = "<!-- ram:end -->"
 # The goals of docs/performance.md: heap in use while executing in place, and with .mpy copied.
 GOAL_XIP = 55 * 1024
 GOAL_MPY = 80 * 1024
-ROM_PACKAGES = ("firmware", "hal", "boards")
+ROM_PACKAGES = ("contract", "firmware", "hal", "boards")
 
 
 class Fail(Exception):
