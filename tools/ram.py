@@ -19,6 +19,7 @@ the 32-bit instruments were given (--no-write: print only).
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -34,6 +35,7 @@ WORK = os.path.join(ROOT, "build", "ram")
 SCENARIO = os.path.join(WORK, "scenario.bin")
 BEGIN = "<!-- ram:begin (tools/ram.py writes this table) -->"
 END = "<!-- ram:end -->"
+NEEDS = "<!-- ram-needs %s -->"  # the peak in use by deploy path, bytes
 # The goals of docs/performance.md: heap in use while executing in place, and with .mpy copied.
 GOAL_XIP = 55 * 1024
 GOAL_MPY = 80 * 1024
@@ -207,6 +209,13 @@ def table(targets, results):
     return "\n".join(out)
 
 
+def needs_line(targets, results):
+    # The 32-bit peaks, per deploy path, for tools/deploy.py (which reads them from the doc).
+    needs = {t.mode: int(results[t.label]["live"]) for t in targets if t.bits == 32}
+    needs["commit"] = revision()
+    return NEEDS % json.dumps(needs, sort_keys=True)
+
+
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -238,7 +247,7 @@ def main():
         revision(),
         "; ".join("%s: %s" % (t.label, os.path.basename(t.binary)) for t in targets),
     )
-    text = head + "\n\n" + table(targets, results)
+    text = head + "\n\n" + table(targets, results) + "\n" + needs_line(targets, results)
     print()
     print(text)
     missing = []
