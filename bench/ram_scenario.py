@@ -27,7 +27,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import ram  # noqa: E402
 from contract import wan_msg  # noqa: E402
-from contract.crc16 import append_fcs  # noqa: E402
 from firmware import catalogue as cat  # noqa: E402
 from firmware import device_log  # noqa: E402
 from firmware.app import App  # noqa: E402
@@ -35,8 +34,7 @@ from firmware.commands import TUNNEL_TRANSFER_DATA  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
 from tests_device import interpan_frames as ipf  # noqa: E402
 from tests_device import vectors  # noqa: E402
-from tests_device.test_commands import INSTALLER, KEYS, SUPPLIER, command  # noqa: E402
-from tests_device.test_han import (  # noqa: E402
+from tests_device.han_frames import (  # noqa: E402
     CAP_ESME,
     CAP_GSME,
     ESME_EUI,
@@ -44,7 +42,9 @@ from tests_device.test_han import (  # noqa: E402
     assoc_request,
     data_request,
     summation_report,
+    with_fcs,
 )
+from tests_device.test_commands import INSTALLER, KEYS, SUPPLIER, command  # noqa: E402
 from tools import flood  # noqa: E402
 
 OVERRIDES = (
@@ -98,12 +98,6 @@ class Recorder(ram.Driver):
 
     def end(self):
         self._rec(ram.END)
-
-
-def psdu(buf, n):
-    out = bytearray(n + 2)
-    out[:n] = buf[:n]
-    return bytes(out[: append_fcs(out, n)])
 
 
 def gbcs(body):
@@ -196,9 +190,9 @@ class Scenario:
         rnd = self.rnd
         d.at(60000)
         for buf, n in flood.frames("interpan", 1600):  # ~5 s at 100 octets a frame
-            d.on_air(psdu(buf, n))
+            d.on_air(with_fcs(buf, n))
         for buf, n in flood.frames("beacon", 1950):  # 1 s
-            d.on_air(psdu(buf, n))
+            d.on_air(with_fcs(buf, n))
         for _ in range(1000):  # ~1 s of strangers asking to join
             d.on_air(assoc_request(bytes(rnd.getrandbits(8) for _ in range(8)), CAP_GSME))
         for i in range(500):  # members' addresses, forged

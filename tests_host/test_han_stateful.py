@@ -24,7 +24,7 @@ from firmware.hub import TRANSMIT, Hub
 from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
 from tests_device import vectors
-from tests_device.test_han import CAP_ESME, CAP_GSME, assoc_request, data_request, with_fcs
+from tests_device.han_frames import CAP_ESME, CAP_GSME, assoc_request, data_request, with_fcs
 
 LOG = [
     (bytes.fromhex("00237E0000000001"), ESME),
