@@ -137,7 +137,7 @@ bench: bootstrap
 # tools/ram.py; method and results in docs/performance.md.
 .PHONY: ram
 ram: $(MPY_UNIX_OUT) build/mpy-unix/bench/ram.mpy | $(MICROPYTHON)
-	$(BIN)/python tools/ram.py --micropython $(MICROPYTHON) \
+	$(BIN)/python tools/ram.py --micropython $(MICROPYTHON) --mplib $(MPLIB) \
 	  --micropython32 "$(MICROPYTHON32)" --xip "$(MICROPYTHON32_XIP)"
 
 # Days of lab life on the unix port with a manual clock (soak/soak.py; docs/soak.md).

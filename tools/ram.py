@@ -19,6 +19,7 @@ the 32-bit instruments were given (--no-write: print only).
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +41,7 @@ NEEDS = "<!-- ram-needs %s -->"  # the peak in use by deploy path, bytes
 GOAL_XIP = 55 * 1024
 GOAL_MPY = 80 * 1024
 ROM_PACKAGES = ("contract", "firmware", "hal", "boards")
+WHOLE_APP_TESTS = ("test_esp32_app", "test_app_priority")
 
 
 class Fail(Exception):
@@ -75,23 +77,44 @@ class Target:
 
 
 def probe(binary):
-    # How an execute-in-place build holds the firmware: "romfs", "frozen", or an error.
+    # How an execute-in-place build holds the firmware: "romfs", "frozen", or an error. A frozen
+    # build must hold these very sources: its module commshub_frozen names their fingerprint.
     if bits(binary) != "32":
         raise Fail("%s is not a 32-bit MicroPython" % binary)
     t = Target("probe", binary, "frozen", 32)
     env, cwd = t.env_cwd()
-    code = "import vfs; print(hasattr(vfs, 'rom_ioctl'))"
-    p = subprocess.run([binary, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
-    if p.stdout.strip() == "True":
+    os.makedirs(cwd, exist_ok=True)
+
+    def run(code):
+        p = subprocess.run([binary, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
+        return p.returncode, p.stdout.strip()
+
+    if run("import vfs; print(hasattr(vfs, 'rom_ioctl'))")[1] == "True":
         return "romfs"
-    code = "import firmware.app"
-    p = subprocess.run([binary, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
-    if p.returncode == 0:
+    rc, frozen = run("import firmware.app, commshub_frozen; print(commshub_frozen.SOURCES)")
+    if rc == 0 and frozen == source_fingerprint():
         return "frozen"
+    if rc == 0:
+        raise Fail("%s holds other sources than this working tree: rebuild it" % binary)
     raise Fail(
-        "%s has neither ROMFS (vfs.rom_ioctl) nor the firmware frozen in; "
+        "%s has neither ROMFS (vfs.rom_ioctl) nor the firmware frozen in with its fingerprint; "
         "docs/performance.md says how to build either" % binary
     )
+
+
+def source_fingerprint():
+    # sha256 over the frozen packages' sources, file by file in path order: each file's path
+    # relative to the repository, a NUL, its bytes, a NUL.
+    h = hashlib.sha256()
+    for pkg in ROM_PACKAGES:
+        paths = []
+        for dirpath, _, names in os.walk(os.path.join(ROOT, pkg)):
+            paths += [os.path.join(dirpath, n) for n in names if n.endswith(".py")]
+        for path in sorted(paths):
+            h.update(os.path.relpath(path, ROOT).replace(os.sep, "/").encode() + b"\0")
+            with open(path, "rb") as f:
+                h.update(f.read() + b"\0")
+    return h.hexdigest()
 
 
 def bits(binary):
@@ -116,6 +139,7 @@ def prepare():
     shutil.rmtree(xip, ignore_errors=True)
     os.makedirs(os.path.join(xip, "bench"))
     shutil.copy(os.path.join(MPY_DIR, "bench", "ram.mpy"), os.path.join(xip, "bench"))
+    shutil.copytree(os.path.join(MPY_DIR, "tests_device"), os.path.join(xip, "tests_device"))
     rom = os.path.join(WORK, "rom")
     shutil.rmtree(rom, ignore_errors=True)
     for pkg in ROM_PACKAGES:
@@ -149,6 +173,24 @@ def measure(t, want):
             raise Fail("%s replayed differently: %s=%s, recorded %s" % (t.label, k, r.get(k), v))
     r["heap_k"] = smallest_heap(t, int(r["live"]) + int(r["harness"]), state)
     return r
+
+
+def device_tests(t, mplib):
+    # The device tests that run the whole app, at the ESP32's heap with no override: 110K on a
+    # 32-bit build, 110wK (as many objects) on the 64-bit port. "N passed, N failed, N skipped".
+    env, cwd = t.env_cwd()
+    env["MICROPYPATH"] += ":" + os.path.abspath(mplib)
+    heap = "110wK" if t.bits == 64 else "110K"
+    cmd = [t.binary, "-X", "heapsize=" + heap, "-m", "tests_device.run"] + list(WHOLE_APP_TESTS)
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return "did not finish in 300 s"
+    done = [ln[8:] for ln in p.stdout.splitlines() if ln.startswith("device: ")]
+    if done:
+        return done[-1]
+    last = (p.stdout + p.stderr).strip().splitlines()[-1:] or ["no output"]
+    return "crashed (exit %d): %s" % (p.returncode, last[0].strip())
 
 
 def smallest_heap(t, floor, state):
@@ -201,6 +243,10 @@ def table(targets, results):
         "| (`-X heapsize` found; the harness in it) | %s |"
         % " | ".join("%dK; %s" % (results[c]["heap_k"], kb(results[c]["harness"])) for c in cols)
     )
+    out.append(
+        "| whole-app device tests (%s) at the ESP32 heap, no override | %s |"
+        % (", ".join(WHOLE_APP_TESTS), " | ".join(results[c]["tests"] for c in cols))
+    )
     goals = []
     for t in targets:
         goal = None if t.bits == 64 else GOAL_XIP if t.mode != "mpy" else GOAL_MPY
@@ -225,6 +271,7 @@ def main():
     )
     ap.add_argument("--micropython32", default=os.environ.get("MICROPYTHON32", ""))
     ap.add_argument("--xip", default=os.environ.get("MICROPYTHON32_XIP", ""))
+    ap.add_argument("--mplib", default=os.path.join(ROOT, ".venv", "mplib"), help="unittest")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
     try:
@@ -241,6 +288,7 @@ def main():
         for t in targets:
             print("measuring %s (%s)..." % (t.label, t.binary), flush=True)
             results[t.label] = measure(t, want)
+            results[t.label]["tests"] = device_tests(t, args.mplib)
     except Fail as e:
         sys.exit("make ram: %s" % e)
     head = "Measured at commit %s: %s." % (
