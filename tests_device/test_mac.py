@@ -1,21 +1,13 @@
 import unittest
 
-from contract.crc16 import append_fcs
 from firmware import beacon, eui64, mac, reject
 from tests_device import vectors
+from tests_device.han_frames import with_fcs
 
 
 def parse(psdu):
     f = mac.MacFrame()
     return mac.parse(psdu, 0, len(psdu), f), f
-
-
-def with_fcs(buf, n):
-    out = bytearray(n + 2)
-    for i in range(n):
-        out[i] = buf[i]
-    append_fcs(out, n)
-    return bytes(out)
 
 
 class ParseVectorsTest(unittest.TestCase):

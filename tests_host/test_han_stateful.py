@@ -25,14 +25,8 @@ from firmware.device_log import ESME, GSME, DeviceLog
 from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
 from tests_device import vectors
-from tests_device.test_han import (
-    CAP_ESME,
-    CAP_GSME,
-    assoc_request,
-    data_request,
-    han_settings,
-    with_fcs,
-)
+from tests_device.han_frames import CAP_ESME, CAP_GSME, assoc_request, data_request, with_fcs
+from tests_device.test_han import han_settings
 
 LOG = [
     (bytes.fromhex("00237E0000000001"), ESME),

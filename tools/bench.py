@@ -157,31 +157,32 @@ def provenance(args, use_valgrind):
         capture_output=True,
         text=True,
     ).stdout.strip()
-    try:
-        rev = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        rev = ""
+    rev = revision()
     runs = "callgrind, N=%d and 2N=%d frames" % (args.n, 2 * args.n)
     if not use_valgrind:
         runs = "wall clock, best of 5 runs of %d frames" % args.n
-    return "MicroPython %s unix port, `-X heapsize=%s`, %s, commit %s" % (
-        v,
-        args.heap,
-        runs,
-        rev or "?",
-    )
+    return "MicroPython %s unix port, `-X heapsize=%s`, %s, commit %s" % (v, args.heap, runs, rev)
 
 
-def write_doc(text):
+def revision():
+    # The commit measured, "-dirty" when the working tree differs from it.
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        out = ""
+    return out or "?"
+
+
+def write_doc(text, begin=BEGIN, end=END):
     with open(DOC) as f:
         doc = f.read()
-    a = doc.find(BEGIN)
-    b = doc.find(END)
+    a = doc.find(begin)
+    b = doc.find(end)
     if a < 0 or b < a:
-        raise SystemExit("docs/performance.md has no bench markers; table not written")
-    doc = doc[: a + len(BEGIN)] + "\n" + text + "\n" + doc[b:]
+        raise SystemExit("docs/performance.md has no %s markers; table not written" % begin)
+    doc = doc[: a + len(begin)] + "\n" + text + "\n" + doc[b:]
     with open(DOC, "w") as f:
         f.write(doc)
 

@@ -26,14 +26,14 @@ def run_host():
         return rc, (total - bad - skipped, bad, skipped)
 
 
-# Modules that need more than the ESP32-sized heap on the unix port, and why.
+# Modules that need more than the ESP32-sized heap on the unix port, and why. Both load the whole
+# app as bytecode, which on this 64-bit port takes ~180 KB of the ~220 KB that 110wK gives (the
+# 32-bit figure, 125 KB, is already more than an ESP32 without PSRAM has); each needs ~140wK. At
+# the ESP32's real heap (110K on a 32-bit build) they pass with the firmware frozen in and fail
+# from copied .mpy or ROMFS: `make ram` runs them there (docs/performance.md).
 HEAP_OVERRIDES = {
-    # The whole app, the ESP32 board module and its fakes loaded as bytecode take ~122 KB of
-    # the 222 KB that 110wK gives; on a board the firmware is frozen into flash (manifest.py),
-    # where bytecode costs no heap. docs/performance.md has the RAM budget.
-    "test_esp32_app": "256wK",
-    # The whole app and the HAN test helpers, compiled from source on the heap.
-    "test_app_priority": "256wK",
+    "test_esp32_app": "160wK",  # + the register-level fake of the MRF24J40 (~30 KB)
+    "test_app_priority": "160wK",
 }
 
 
