@@ -255,7 +255,7 @@ class Hub:
     def status(self, now):
         # The hub's state as a dict, for the head-end and the log.
         return {
-            "interpan": "on" if self.interpan.is_on() else "off",
+            "interpan": self.interpan.state(now),
             "interpan_seconds_left": self.interpan.seconds_left(now),
             "wan_present": self.wan_present,
             "device_log": len(self.device_log),
