@@ -93,6 +93,7 @@ class App:
                 self._on_wan,
                 self.on_message,
                 self._hello,
+                self._on_link,
             )
         # Receive slots: a wake-up's inter-PAN frames are parked in theirs (no copy) until the
         # wake-up's other frames (meter polls, HAN traffic, beacons) have been served.
@@ -199,6 +200,10 @@ class App:
         self.board.indicators.set("wan", ev == wan_monitor.RESTORED)
         self.report("wan", state="lost" if ev == wan_monitor.LOST else "present")
         self.drain_notes()
+
+    def _on_link(self, up):
+        # The head-end session itself, seen at once; "wan" follows after the hysteresis.
+        self.events.emit("wan_link", state="up" if up else "down", sessions=self.uplink.sessions)
 
     # --- head-end requests -----------------------------------------------------------------
 

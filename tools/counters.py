@@ -5,12 +5,13 @@ them used must never be offered again by the other (the hub would answer `stale`
 concurrent tools never hand out the same counter and a power cut never loses one in use.
 
 The hub's replay window is per originator: a counter executes once, and a counter more than
-`commands.replay_window` below the highest it has accepted is stale. A stale answer carries that
-highest counter, and `learn()` moves the store past it."""
+`commands.replay_window` below the highest it has accepted is stale. A counter given by hand
+(`--counter`) is learnt, so the next one handed out is above it."""
 
 import fcntl
 import json
 import os
+import time
 
 FILE = "counters.json"
 
@@ -45,24 +46,19 @@ class Counters:
         """The party's next counter (persisted as used before it is returned)."""
 
         def take(state):
-            n = int(state.get(guid, 0)) + 1
+            # At least the time in milliseconds too: above whatever an earlier lab, or a tool
+            # without this store, has sent (DCC's tools count in milliseconds since 1970).
+            n = max(int(state.get(guid, 0)) + 1, time.time_ns() // 1000000)
             state[guid] = n
             return n
 
         return self._locked(take)
 
     def learn(self, guid, highest):
-        """The hub has accepted `highest` from this party: continue above it."""
+        """`highest` has been used for this party: continue above it."""
 
         def bump(state):
             state[guid] = max(int(state.get(guid, 0)), int(highest))
             return state[guid] + 1
 
         return self._locked(bump)
-
-    def peek(self, guid):
-        try:
-            with open(self.path) as f:
-                return int(json.load(f).get(guid, 0)) + 1
-        except (OSError, ValueError, AttributeError):
-            return 1

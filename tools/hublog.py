@@ -182,3 +182,68 @@ def render(v):
         )
     return "\n".join("%-11s %s" % r for r in rows)
 
+
+class History:
+    """The log as time series for a picture: x is hub seconds since the log began."""
+
+    def __init__(self):
+        self.state = State()
+        self.interpan = []  # (x, state, reason)
+        self.wan = []  # (x, present | lost)
+        self.links = []  # (x, up | down)
+        self.commands = []  # (x, channel, outcome)
+        self.drops = []  # (x, count, reason)
+        self.boots = []  # x of each power-up
+        self.controls = []  # (x, text): the lab's controls
+        self.end = 0
+
+    def feed(self, ev):
+        st = self.state
+        name = ev["event"]
+        if name == "lab_control":  # the lab's own line: no hub time, placed at the last event
+            text = ev.get("control", "?")
+            for k in ("state", "p"):
+                if k in ev:
+                    text += " %s" % ev[k]
+            self.controls.append((st.x(), text))
+            return
+        st.feed(ev)
+        x = st.x()
+        self.end = max(self.end, x)
+        if name == "started":
+            self.boots.append(x)
+            if not self.wan or self.wan[-1][1] != "present":
+                self.wan.append((x, "present"))  # declared present at power-up
+        elif name == "interpan":
+            self.interpan.append((x, st.interpan, ev.get("reason")))
+        elif name == "wan":
+            self.wan.append((x, ev.get("state")))
+        elif name == "wan_link":
+            self.links.append((x, ev.get("state")))
+        elif name == "command":
+            self.commands.append((x, ev.get("channel"), ev.get("status")))
+        elif name == "command_rejected":
+            self.commands.append((x, ev.get("channel"), "rejected"))
+        elif name == "frame_rejected":
+            self.drops.append((x, ev.get("count", 0), ev.get("reason")))
+
+    def report_interval(self):
+        return self.state.stats_gap or 5
+
+    def spans(self, changes):
+        """[(start, end, value)] from a list of (x, value, ...) changes, up to the end."""
+        out = []
+        for i, c in enumerate(changes):
+            end = changes[i + 1][0] if i + 1 < len(changes) else self.end
+            if end > c[0] or i + 1 == len(changes):
+                out.append((c[0], max(end, c[0]), c[1]))
+        return out
+
+
+def history(lines):
+    h = History()
+    for line in lines:
+        ev = parse(line)
+        if ev is not None:
+            h.feed(ev)
+    return h

@@ -176,7 +176,7 @@ class Lab:
 
     def headend_cmd(self):
         a = self.args
-        return procs.headend_command(a.headend, a.headend + 1, self.heartbeat_s)
+        return procs.headend_command(a.headend, a.headend + 1, self.heartbeat_s, a.dir)
 
     def hub_cmd(self):
         a = self.args
@@ -344,9 +344,8 @@ class Lab:
                 return
             try:
                 done.put(self.control(req))
-            except cli.Fail as e:
+            except cli.Fail as e:  # e.g. the head-end is gone: the lab notices that apart
                 done.put({"ok": False, "error": e.message})
-                raise
 
     def stop(self):
         self.stopping = True

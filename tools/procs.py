@@ -42,18 +42,10 @@ def hub_command(
     return cmd
 
 
-def headend_command(port, control, heartbeat_s=30):
-    return [
-        sys.executable,
-        "tools/headend.py",
-        "serve",
-        "--port",
-        str(port),
-        "--control",
-        str(control),
-        "--heartbeat-s",
-        str(heartbeat_s),
-    ]
+def headend_command(port, control, heartbeat_s=30, lab_dir=None):
+    cmd = [sys.executable, "tools/headend.py", "serve", "--port", str(port)]
+    cmd += ["--control", str(control), "--heartbeat-s", str(heartbeat_s)]
+    return cmd + ["--lab", lab_dir] if lab_dir else cmd
 
 
 def medium_command(port, pcap=None):
