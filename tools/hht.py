@@ -121,7 +121,9 @@ def receive(radio, frame, seconds):
 
 
 def no_medium(args, radio):
-    if radio.stats["rx_refused"]:
+    # The kernel reports "port unreachable" for a datagram to a medium that is not there on
+    # the socket's next call: a receive (rx_refused) or a send (which then fails: tx_fail).
+    if radio.stats["rx_refused"] or radio.stats["tx_fail"]:
         raise cli.Fail(
             cli.NO_LAB,
             "no medium at %s: is the lab running? (make run; or give --medium)" % args.medium,
@@ -156,12 +158,10 @@ def beacons(radio, frame, ch, wait, seq=0):
 
 
 def progress(text, last=False):
-    # Scan progress on stderr: in place on a terminal, a line each otherwise.
+    # Scan progress for a person at a terminal, rewritten in place; scripts get none.
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K" + text + ("\n" if last else ""))
-    else:
-        sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+        sys.stderr.flush()
 
 
 def scan(args):
@@ -384,7 +384,12 @@ def show(d, as_json, verbose=False, rsp=b""):
 def stale_hint(d, who):
     highest = (describe.response_fields(d) or {}).get("highest_accepted")
     if highest is None:
-        return "counter %s is below the hub's window for %s" % (d.get("counter"), who)
+        return (
+            "counter %s is below the hub's window for %s (it accepts each counter once, none "
+            "more than its replay window, commands.replay_window, below the highest it has "
+            "accepted): leave out --counter, or start the lab clean (tools/lab.py --fresh)"
+            % (d.get("counter"), who)
+        )
     return (
         "counter %s is below the hub's window for %s: it accepts each counter once, and none "
         "more than its replay window (commands.replay_window) below %d, the highest it has "

@@ -410,10 +410,11 @@ def serve(args):
 
 
 def control(argv):
+    codes = cli.epilog(cli.FAILED, cli.USAGE, cli.NO_LAB)
     ap = argparse.ArgumentParser(
         prog="lab.py",
         description="Controls for the lab running in --dir.",
-        epilog=cli.epilog(cli.FAILED, cli.USAGE, cli.NO_LAB),
+        epilog=codes,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common = argparse.ArgumentParser(add_help=False)
@@ -421,17 +422,24 @@ def control(argv):
     common.add_argument("--json", action="store_true", help="the reply as JSON")
     ap.add_argument("--dir", default=labdir.DEFAULT, help="the running lab's directory")
     sub = ap.add_subparsers(dest="control", required=True)
-    p = sub.add_parser(
-        "wan", parents=[common], help="take the WAN down (the head-end refuses the hub) or up"
-    )
+
+    def add(name, text):
+        return sub.add_parser(
+            name,
+            parents=[common],
+            help=text,
+            description=text,
+            epilog=codes,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = add("wan", "take the WAN down (the head-end refuses the hub) or up")
     p.add_argument("state", choices=("down", "up"))
-    p = sub.add_parser(
-        "radio", parents=[common], help="radio loss P: each delivery lost with probability P"
-    )
+    p = add("radio", "radio loss P: each delivery lost with probability P")
     p.add_argument("what", choices=("loss",))
     p.add_argument("p", type=float, help="0..1 (0: no loss)")
-    sub.add_parser("reset", parents=[common], help="power-cycle the hub")
-    sub.add_parser("status", parents=[common], help="the lab's processes and controls")
+    add("reset", "power-cycle the hub")
+    add("status", "the lab's processes and controls")
     a = ap.parse_args(argv)
     info = labdir.read(a.dir)
     if info is None:
