@@ -189,8 +189,8 @@ def test_head_end_answers_bad_requests_and_goes_on(tmp_path):
         for req, words in (
             ({"op": "gbcs", "as": "supplier", "message": "read_hub_stat"}, ["unknown message"]),
             ({"op": "gbcs", "as": "nobody", "message": "read_hub_status"}, ["no party"]),
-            ({"op": "gbcs", "counter": "x"}, ["bad request"]),
-            ({"op": "gbcs", "fields": ["zz"]}, ["not hex"]),
+            ({"op": "gbcs", "counter": "x"}, ["counter must be a whole number"]),
+            ({"op": "gbcs", "fields": ["zz"]}, ["hex strings"]),
             ({"op": "nonsense"}, ["unknown op"]),
         ):
             r = run(*send, json.dumps(req))
@@ -209,8 +209,6 @@ def test_head_end_answers_bad_requests_and_goes_on(tmp_path):
         assert r.returncode == 0, r.stdout
         assert json.loads(r.stdout)["fields"]["wan"] == "present"
         # An explicit counter far below the highest accepted: stale, explained in one line.
-        r = run(*hht, "send", G, "read_hub_status", "--as", "supplier", "--counter", "1000")
-        assert r.returncode == 0, r.stderr
         r = run(*hht, "send", G, "read_hub_status", "--as", "supplier", "--counter", "5")
         line = one_line(r, 1, "below the hub's window for supplier")
         assert "replay" in line or "--fresh" in line
@@ -262,12 +260,15 @@ def test_counters_are_shared_unique_and_learn_from_stale_answers(tmp_path):
         t.start()
     for t in threads:
         t.join()
-    assert sorted(got) == list(range(1, 201))  # concurrent tools never share a counter
-    assert store.learn("supplier", 5000) == 5001
-    assert store.next("supplier") == 5001
-    assert store.learn("supplier", 10) == 5002  # never backwards
+    assert len(set(got)) == 200  # concurrent tools never share a counter
+    ms = time.time_ns() // 1000000
+    assert ms - 60000 < min(got)  # above anything an earlier run counted in milliseconds
+    high = max(got) + 10**6
+    assert store.learn("supplier", high) == high + 1  # a counter given by hand
+    assert store.next("supplier") == high + 1
+    assert store.learn("supplier", 10) == high + 2  # never backwards
     (tmp_path / "counters.json").write_text("garbage")
-    assert store.next("installer") == 1  # an unreadable store starts again
+    assert store.next("installer") >= ms  # an unreadable store starts again, still above
 
 
 def status_response(state, secs, wan, devices, t):

@@ -73,8 +73,6 @@ def response_fields(d):
     except ValueError:
         return None
     status, msg = d.get("status"), d.get("message")
-    if status == "stale" and len(data) == 8:
-        return {"highest_accepted": int.from_bytes(data, "big")}
     if status != "ok":
         return None
     if msg == "read_hub_status" and len(data) == 11:

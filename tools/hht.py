@@ -382,19 +382,11 @@ def show(d, as_json, verbose=False, rsp=b""):
 
 
 def stale_hint(d, who):
-    highest = (describe.response_fields(d) or {}).get("highest_accepted")
-    if highest is None:
-        return (
-            "counter %s is below the hub's window for %s (it accepts each counter once, none "
-            "more than its replay window, commands.replay_window, below the highest it has "
-            "accepted): leave out --counter, or start the lab clean (tools/lab.py --fresh)"
-            % (d.get("counter"), who)
-        )
     return (
-        "counter %s is below the hub's window for %s: it accepts each counter once, and none "
-        "more than its replay window (commands.replay_window) below %d, the highest it has "
-        "accepted. The lab's counters now continue from %d: send again without --counter"
-        % (d.get("counter"), who, highest, highest + 1)
+        "counter %s is below the hub's window for %s (it accepts each counter once, none more "
+        "than its replay window, commands.replay_window, below the highest it has accepted): "
+        "leave out --counter, or start the lab clean (tools/lab.py --fresh)"
+        % (d.get("counter"), who)
     )
 
 
@@ -424,9 +416,6 @@ def send(args):
     show(d, args.json, args.verbose, rsp)
     st = d.get("status")
     if st == "stale":
-        highest = (describe.response_fields(d) or {}).get("highest_accepted")
-        if highest is not None:
-            store.learn(party, highest)
         raise cli.Fail(cli.FAILED, stale_hint(d, args.as_party))
     if st != "ok":
         raise cli.Fail(cli.FAILED, "%s: %s" % (d.get("message"), st))
@@ -463,11 +452,6 @@ def executed(radio, frame, conf, target, whose, counters, wait, store, pacer=_UN
         q = build_command(conf, "installer", counter, target, "executed_query", fields)
         rsp = transact(radio, frame, target, q, wait, counter & 0xFF, pacer=pacer)
         d = rsp and describe.gbcs_message(rsp, redact=False)
-        if d and d.get("status") == "stale":
-            highest = (describe.response_fields(d) or {}).get("highest_accepted")
-            if highest is not None:
-                store.learn(installer, highest)
-            return None
         if not d or d.get("status") != "ok":
             return None
         out += list(bytes.fromhex(d["content"][0]))
