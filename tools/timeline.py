@@ -42,7 +42,7 @@ def draw(h, out, title):
         4,
         1,
         sharex=True,
-        figsize=(11, 6.6),
+        figsize=(11, 7),
         gridspec_kw={"height_ratios": [1, 1, 1.6, 1.6]},
         constrained_layout=True,
     )
@@ -57,7 +57,7 @@ def draw(h, out, title):
                 facecolors=colours.get(value, "#444444"),
             )
         ax.set_yticks([])
-        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+        ax.set_title(label, loc="left", fontsize=9)
         ax.set_ylim(0, 1)
         ax.legend(
             handles=[Patch(color=c, label=k.replace("_", " ")) for k, c in colours.items()],
@@ -67,7 +67,7 @@ def draw(h, out, title):
             frameon=False,
         )
 
-    bands(ip, h.spans(h.interpan), INTERPAN_COLOURS, "inter-PAN")
+    bands(ip, h.spans(h.interpan), INTERPAN_COLOURS, "inter-PAN flag (reason of each change)")
     for x, _, reason in h.interpan:
         ip.annotate(
             reason.replace("_", " "),
@@ -77,7 +77,7 @@ def draw(h, out, title):
             ha="right",
             va="center",
         )
-    bands(wan, h.spans(h.wan), WAN_COLOURS, "WAN")
+    bands(wan, h.spans(h.wan), WAN_COLOURS, "WAN (triangles: the link dropped / came back)")
     for x, state in h.links:
         wan.plot([x / scale], [0.5], marker="v" if state == "down" else "^", color="black")
 
@@ -91,7 +91,7 @@ def draw(h, out, title):
     cmd.set_yticks(range(len(CHANNELS)))
     cmd.set_yticklabels(["WAN", "inter-PAN", "HAN"])
     cmd.set_ylim(-0.6, len(CHANNELS) - 0.4)
-    cmd.set_ylabel("commands", rotation=0, ha="right", va="center")
+    cmd.set_title("commands, by channel and outcome", loc="left", fontsize=9)
     if seen:
         cmd.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
 
@@ -100,7 +100,7 @@ def draw(h, out, title):
     rates = [n / float(gap) for _, n, _ in h.drops]
     if xs:
         drops.bar(xs, rates, width=gap / scale, align="edge", color="#d1495b")
-    drops.set_ylabel("drops/s", rotation=0, ha="right", va="center")
+    drops.set_title("dropped frames per second", loc="left", fontsize=9)
     drops.set_ylim(bottom=0)
     drops.set_xlabel("hub time (%s)" % ("minutes" if minutes else "seconds"))
     drops.set_xlim(0, max(h.end, 1) / scale)
