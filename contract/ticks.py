@@ -32,3 +32,26 @@ def ticks_diff(a, b):
 
 def expired(now, deadline):
     return ticks_diff(now, deadline) >= 0
+
+
+class Uptime:
+    # Whole seconds since the first advance(), from wrapping ticks: for ages and note rates that
+    # must outlast the ticks' period. advance() must come more often than every PERIOD / 2.
+    def __init__(self):
+        self.s = 0
+        self._ms = 0
+        self._last = -1
+
+    def advance(self, now):
+        if self._last < 0:
+            self._last = now
+            return
+        d = ticks_diff(now, self._last)
+        if d <= 0:
+            return
+        self._last = now
+        ms = self._ms + d
+        if ms >= 1000:
+            self.s += ms // 1000
+            ms %= 1000
+        self._ms = ms

@@ -19,7 +19,7 @@ import gc
 from contract import wan_msg
 from contract.compat import MICROPYTHON, const
 from contract.frame import RxFrame
-from firmware import catalogue, interpan_frame, reject, wan_monitor
+from firmware import catalogue, han_reject, interpan_frame, reject, wan_monitor
 from firmware import han as hanmod
 from firmware.command_store import CommandStore
 from firmware.core import Core
@@ -94,6 +94,7 @@ class App:
                 self._on_wan,
                 self.on_message,
                 self._hello,
+                self._on_link,
             )
         # Receive slots: a wake-up's inter-PAN frames are parked in theirs (no copy) until the
         # wake-up's other frames (meter polls, HAN traffic, beacons) have been served.
@@ -101,7 +102,7 @@ class App:
         self.frame = self.frames[0]
         self._srcs = [0] * (_RX_PER_WAKE + 1)  # each parked frame's source offset
         self._reported = [0] * reject.COUNT
-        self._han_reported = [0] * len(hanmod.REJECT_NAMES)
+        self._han_reported = [0] * len(han_reject.NAMES)
         self._tasks = ()
         self._beat = 0
         self.wan_refused = 0  # unsigned requests to change state, or unknown ones
@@ -176,7 +177,7 @@ class App:
         # One line per reason that moved since the last report, never one per frame.
         for names, counts, seen in (
             (reject.NAMES, self.hub.rejected, self._reported),
-            (hanmod.REJECT_NAMES, self.han.rejected, self._han_reported),
+            (han_reject.NAMES, self.han.rejected, self._han_reported),
         ):
             for code in range(1, len(names)):
                 n = counts[code]
@@ -195,6 +196,10 @@ class App:
         self.board.indicators.set("wan", ev == wan_monitor.RESTORED)
         self.report("wan", state="lost" if ev == wan_monitor.LOST else "present")
         self.drain()
+
+    def _on_link(self, up):
+        # The head-end session itself, seen at once; "wan" follows after the hysteresis.
+        self.events.emit("wan_link", state="up" if up else "down", sessions=self.uplink.sessions)
 
     # --- head-end requests -----------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 #   WAN present (1) | devices in log (1) | start (1) | n (1) | n x EUI-64 (8)
 
 from contract.compat import const
+from firmware.interpan import STATES
 
 CLUSTER = const(0xFC00)
 CMD_GET_DETAILS = const(0x00)
@@ -71,7 +72,7 @@ def parse_details(buf, off, end):
         "guid": eui(off),
         "pan_id": le(off + 8, 2),
         "channel": buf[off + 10],
-        "interpan_state": ("off", "on", "on_no_timeout")[min(buf[off + 11], 2)],
+        "interpan_state": STATES[min(buf[off + 11], 2)],
         "seconds_left": None if secs == NO_TIMEOUT else secs,
         "wan_present": bool(buf[off + 16]),
         "devices_total": buf[off + 17],

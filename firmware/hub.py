@@ -63,7 +63,7 @@ class Hub:
         self.han = han
         # Whose permit_join attribute is the beacon's association-permit bit: the HAN layer's
         # (whether a new member could join now), or the setting's on a hub with no HAN.
-        self.joining = han if han is not None else _Fixed(settings["join.permit"])
+        self.joining = han.joining if han is not None else _Fixed(settings["join.permit"])
         self.interpan_gate = ratelimit.gate_from_settings(settings)
         self.beacon_budget = ratelimit.beacon_budget_from_settings(settings)
         self.rx = mac.MacFrame()
@@ -234,7 +234,7 @@ class Hub:
     def status(self, now):
         # The hub's state as a dict, for the head-end and the log.
         return {
-            "interpan": "on" if self.interpan.is_on() else "off",
+            "interpan": self.interpan.state(now),
             "interpan_seconds_left": self.interpan.seconds_left(now),
             "wan_present": self.interpan.wan_present,
             "device_log": len(self.device_log),

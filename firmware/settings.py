@@ -85,7 +85,10 @@ def _coerce(key, value):
             return False
         raise ValueError("%s: expected a boolean, got %r" % (key, value))
     if isinstance(default, int):
-        v = value if isinstance(value, int) else int(str(value), 0)
+        try:
+            v = value if isinstance(value, int) else int(str(value), 0)
+        except ValueError:
+            raise ValueError("%s: expected a whole number, got %r" % (key, value)) from None
         if key == "radio.channel" and not 11 <= v <= 26:
             raise ValueError("radio.channel: %d is not a 2.4 GHz channel (11..26)" % v)
         if key == "radio.pan_id" and not 0 <= v < 0xFFFF:

@@ -11,10 +11,11 @@ _POLL_MS = 200  # how often a session looks at the outbox and the heartbeat cloc
 
 
 class Uplink:
-    def __init__(self, link, monitor, outbox, clock, on_wan, on_message, hello):
+    def __init__(self, link, monitor, outbox, clock, on_wan, on_message, hello, on_link=None):
         # on_wan(event) gets wan_monitor.LOST / RESTORED; on_message(msg) gets each message
         # other than a heartbeat and returns an encoded reply or None; hello() returns the JSON
-        # object the hub introduces itself with on every connect.
+        # object the hub introduces itself with on every connect. on_link(up) hears each
+        # session begin (the head-end answered) and end, before the monitor's hysteresis.
         self.link = link
         self.monitor = monitor
         self.outbox = outbox
@@ -22,6 +23,7 @@ class Uplink:
         self._on_wan = on_wan
         self._on_message = on_message
         self._hello = hello
+        self._on_link = on_link
         self.connects = 0
         self.sessions = 0  # connects on which the head-end was heard
 
@@ -38,7 +40,10 @@ class Uplink:
             if await link.connect():
                 await self._session()
             await link.close()
+            was_up = mon.is_connected()
             self._event(mon.link_down(clock.ticks_ms()))
+            if was_up and self._on_link is not None:
+                self._on_link(False)
             await clock.sleep_ms(mon.next_connect_delay_ms())
 
     async def _send(self, msg):
@@ -84,6 +89,8 @@ class Uplink:
             if not mon.is_connected():
                 self.sessions += 1  # the head-end answered: only now is the link trusted
                 self._event(mon.link_up(now))
+                if self._on_link is not None:
+                    self._on_link(True)
             self._event(mon.heard(now))
             if msg[0] != wan_msg.HEARTBEAT:
                 reply = self._on_message(msg)

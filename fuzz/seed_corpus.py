@@ -32,6 +32,7 @@ from firmware import (  # noqa: E402
     decision,
     discovery,
     gbcs,
+    han_mac,  # noqa: E402
     interpan_frame,
     mac,
     nwk,
@@ -39,7 +40,6 @@ from firmware import (  # noqa: E402
     zcl,
 )
 from firmware import catalogue as cat  # noqa: E402
-from firmware import han as hanmod  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, WAN, signed  # noqa: E402
 from fuzz import hostile_wan, targets  # noqa: E402
 from hal.sim import zep  # noqa: E402
@@ -144,13 +144,13 @@ def han_frames(rig):
         )
         out.append(_fcs(buf, n))
     p = mac.write_header(buf, mac.COMMAND, 3, 0xFFFF, 0xFFFF, 0xFFFF, _ESME)
-    buf[p] = hanmod.CMD_ORPHAN
+    buf[p] = han_mac.CMD_ORPHAN
     out.append(_fcs(buf, p + 1))
     # ZigBee data from a member: a summation report, a read-attributes response, a default
     # response, an APS command and a NWK command.
     zcls = (
-        (hanmod.METERING, b"\x18\x01\x0a\x00\x00\x25\x10\x27\x00\x00\x00\x00"),
-        (hanmod.METERING, b"\x18\x02\x01\x00\x00\x00\x25\x10\x27\x00\x00\x00\x00"),
+        (zcl.METERING, b"\x18\x01\x0a\x00\x00\x25\x10\x27\x00\x00\x00\x00"),
+        (zcl.METERING, b"\x18\x02\x01\x00\x00\x00\x25\x10\x27\x00\x00\x00\x00"),
         (0x0000, b"\x10\x03\x0b\x00\x00"),
     )
     for cluster, payload in zcls:

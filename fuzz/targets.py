@@ -20,7 +20,19 @@ import json
 from contract import wan_msg
 from contract.crc16 import append_fcs
 from contract.frame import PSDU_MAX, RxFrame
-from firmware import beacon, ber, decision, discovery, gbcs, interpan_frame, mac, nwk, reject, zcl
+from firmware import (
+    beacon,
+    ber,
+    decision,
+    discovery,
+    gas_proxy,
+    gbcs,
+    interpan_frame,
+    mac,
+    nwk,
+    reject,
+    zcl,
+)
 from firmware import catalogue as cat
 from firmware.auth import hmac_sha256
 from firmware.device_log import KINDS
@@ -411,9 +423,9 @@ def _nwk_all(buf, off, end):
         rz = _zcl(buf, a.payload_off, end, _ZH)
         out.append(rz)
         # Only after OK: a rejected parse leaves the previous input's fields in _ZH.
-        if rz == zcl.OK and _ZH.fc & zcl.SERVER_TO_CLIENT and a.cluster == L.han.METERING:
+        if rz == zcl.OK and _ZH.fc & zcl.SERVER_TO_CLIENT and a.cluster == zcl.METERING:
             for with_status in (False, True):
-                p = L.han.find_summation(buf, _ZH.payload_off, end, with_status)
+                p = gas_proxy.find_summation(buf, _ZH.payload_off, end, with_status)
                 check(p == -1 or _ZH.payload_off < p and p + 6 <= end, "zcl: summation outside")
                 out.append(_rel(p, off))
     return out

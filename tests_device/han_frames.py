@@ -1,8 +1,7 @@
 # Frames a meter (or a stranger) sends the hub, as PSDUs with their FCS, for tests, the soak and
 # the RAM benchmark. A module of its own so that using them loads no test classes.
 from contract.crc16 import append_fcs
-from firmware import han as hanmod
-from firmware import mac, nwk
+from firmware import han_mac, mac, nwk, zcl
 from tests_device import vectors
 
 HUB_GUID = "00-23-7E-00-00-12-D6-87"
@@ -45,20 +44,20 @@ def data_request(src, seq=2):
 def orphan(eui):
     buf = bytearray(40)
     p = mac.write_header(buf, mac.COMMAND, 3, 0xFFFF, 0xFFFF, 0xFFFF, eui)
-    buf[p] = hanmod.CMD_ORPHAN
+    buf[p] = han_mac.CMD_ORPHAN
     return with_fcs(buf, p + 1)
 
 
-def nwk_frame(short, cluster, zcl, nwk_src=None, profile=nwk.PROFILE_SE):
+def nwk_frame(short, cluster, payload, nwk_src=None, profile=nwk.PROFILE_SE):
     buf = bytearray(127)
     p = mac.write_header(buf, mac.DATA, 4, PAN, 0x0000, PAN, short, True)
     p = nwk.write_nwk(buf, p, 0x0000, short if nwk_src is None else nwk_src, 9)
     p = nwk.write_aps(buf, p, cluster, 7, profile)
-    for i in range(len(zcl)):
-        buf[p + i] = zcl[i]
-    return with_fcs(buf, p + len(zcl))
+    for i in range(len(payload)):
+        buf[p + i] = payload[i]
+    return with_fcs(buf, p + len(payload))
 
 
 def summation_report(short, value):
-    zcl = bytearray(b"\x18\x01\x0a\x00\x00\x25") + value.to_bytes(6, "little")
-    return nwk_frame(short, hanmod.METERING, zcl)
+    report = bytearray(b"\x18\x01\x0a\x00\x00\x25") + value.to_bytes(6, "little")
+    return nwk_frame(short, zcl.METERING, report)

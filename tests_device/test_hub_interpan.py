@@ -138,7 +138,7 @@ class InterPanHubTest(unittest.TestCase):
         h.power_up(0)
         h.tick(HOUR)
         h.wan_lost(HOUR + 5)
-        self.assertEqual(notes(h)[-1], ("interpan", "on", "wan_lost"))
+        self.assertEqual(notes(h)[-1], ("interpan", "on_no_timeout", "wan_lost"))
         t = HOUR + 5
         for _ in range(10):
             t += 24 * HOUR

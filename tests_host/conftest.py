@@ -5,6 +5,12 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+# Tools run by the tests keep their counters here, never in a developer's own lab/.
+if "COMMSHUB_LAB" not in os.environ:
+    import tempfile
+
+    os.environ["COMMSHUB_LAB"] = tempfile.mkdtemp(prefix="commshub-tests-")
+
 
 def free_udp_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -20,6 +20,7 @@ from conftest import free_udp_port
 
 from contract.frame import RxFrame
 from firmware import han as hanmod
+from firmware import han_reject, han_send, zcl
 from firmware import settings as settingsmod
 from firmware.core import Core
 from firmware.decision import TRANSMIT
@@ -179,7 +180,7 @@ def test_meters_join_and_stay_members_across_restarts(medium, tmp_path):
         assert hub.wait_for("meter_reading", guid=GSME) is not None
         assert hub.wait_for("meter_reading", guid=ESME) is not None
         assert hub.find("device_joined") is None
-        assert hub.han.rejected[hanmod.R_NOT_MEMBER] == 0
+        assert hub.han.rejected[han_reject.NOT_MEMBER] == 0
 
         # The gas meter restarts: it rejoins by orphan realignment with the same address.
         assert gsme.stop() == 0
@@ -217,17 +218,17 @@ def test_interpan_flood_keeps_the_gas_meter_within_its_budget(medium, tmp_path):
         assert gsme.wait_for('"joined"', timeout=15) is not None, gsme.lines
         assert hub.wait_for("meter_reading", guid=GSME) is not None
         # A read of the cached reading never wakes the meter (the gas proxy).
-        assert hub.send(eui, hanmod.METERING, read_zcl(1, 0x0000), "interpan") == hanmod.CACHED
+        assert hub.send(eui, zcl.METERING, read_zcl(1, 0x0000), "interpan") == han_send.CACHED
         start = len(gsme.lines)
         statuses = []
         for i in range(400):  # 2 s of requests for the gas meter, as inter-PAN would relay
-            statuses.append(hub.send(eui, hanmod.METERING, read_zcl(i, 0x0100), "interpan"))
+            statuses.append(hub.send(eui, zcl.METERING, read_zcl(i, 0x0100), "interpan"))
             time.sleep(0.005)
-        queued = statuses.count(hanmod.QUEUED)
+        queued = statuses.count(han_send.QUEUED)
         assert queued == 12  # battery.interpan_frames_h
-        assert statuses.count(hanmod.OVER_BUDGET) > 300
+        assert statuses.count(han_send.OVER_BUDGET) > 300
         # The WAN keeps its own share.
-        assert hub.send(eui, hanmod.METERING, read_zcl(500, 0x0100), "wan") == hanmod.QUEUED
+        assert hub.send(eui, zcl.METERING, read_zcl(500, 0x0100), "wan") == han_send.QUEUED
         time.sleep(1.5)  # a few more polls deliver what is held
     finally:
         assert gsme.stop() == 0

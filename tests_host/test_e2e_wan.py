@@ -91,7 +91,7 @@ def test_wan_loss_holds_interpan_open_and_restore_restarts_the_countdown(tmp_pat
         # The WAN goes: after wan.loss_after_s the flag is ON with no timeout.
         t_kill = time.monotonic()
         headend.stop()
-        lost = wait_event(hub, interpan("wan_lost", "on"), 15)
+        lost = wait_event(hub, interpan("wan_lost", "on_no_timeout"), 15)
         assert lost["seconds_left"] is None
         # Hysteresis: loss counts from the last message heard (at most one 1 s heartbeat before
         # the kill), so it comes no sooner than loss_after_s - heartbeat_s = 2 s after it.
@@ -119,7 +119,7 @@ def test_wan_loss_holds_interpan_open_and_restore_restarts_the_countdown(tmp_pat
         ]
         kinds = [(m["event"], m.get("state"), m.get("reason")) for m in got]
         i = kinds.index(("wan", "lost", None))
-        assert kinds[i + 1] == ("interpan", "on", "wan_lost")
+        assert kinds[i + 1] == ("interpan", "on_no_timeout", "wan_lost")
         assert ("wan", "present", None) in kinds[i + 2 :]
     finally:
         hub.stop()

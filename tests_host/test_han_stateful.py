@@ -17,8 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from contract.frame import RxFrame
 from contract.ticks import PERIOD, ticks_add
-from firmware import han as hanmod
-from firmware import mac
+from firmware import han_join, han_send, mac
 from firmware.core import Core
 from firmware.decision import TRANSMIT
 from firmware.device_log import ESME, GSME, DeviceLog
@@ -26,7 +25,7 @@ from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
 from tests_device import vectors
 from tests_device.han_frames import CAP_ESME, CAP_GSME, assoc_request, data_request, with_fcs
-from tests_device.test_han import han_settings
+from tests_device.han_lab import han_settings
 
 LOG = [
     (bytes.fromhex("00237E0000000001"), ESME),
@@ -114,11 +113,11 @@ class HanMachine(RuleBasedStateMachine):
         out = self.rx(assoc_request(eui, CAP_GSME if LOG[i][1] == GSME else CAP_ESME))
         short, status = out[22] | out[23] << 8, out[24]
         if eui not in self.allowed:
-            assert (short, status) == (0xFFFF, hanmod.ASSOC_DENIED)
+            assert (short, status) == (0xFFFF, han_join.ASSOC_DENIED)
         elif eui in self.members:
             assert (short, status) == (self.members[eui], 0)
         elif len(self.members) >= CAPACITY:
-            assert (short, status) == (0xFFFF, hanmod.ASSOC_AT_CAPACITY)
+            assert (short, status) == (0xFFFF, han_join.ASSOC_AT_CAPACITY)
         else:
             assert status == 0 and 0x0001 <= short <= 0xFFF7
             self.members[eui] = short
@@ -129,7 +128,7 @@ class HanMachine(RuleBasedStateMachine):
         if eui in [e for e, _ in LOG]:
             return
         out = self.rx(assoc_request(eui))
-        assert (out[22], out[23], out[24]) == (0xFF, 0xFF, hanmod.ASSOC_DENIED)
+        assert (out[22], out[23], out[24]) == (0xFF, 0xFF, han_join.ASSOC_DENIED)
 
     @rule(i=st.integers(0, len(LOG) - 1))
     def allow(self, i):
@@ -196,21 +195,21 @@ class HanMachine(RuleBasedStateMachine):
         got = self.han.send_to_device(eui, 0x0702, zcl, origin, self.now())
         if not self.sleepy(eui):
             if self.out < 4:
-                assert got == hanmod.SENT
+                assert got == han_send.SENT
                 self.out += 1
             else:
-                assert got == hanmod.BUSY
+                assert got == han_send.BUSY
             return
         self.expire()
         q = self.queues[eui]
         sent = [x for x in self.admitted.get((eui, o), []) if self.t - x < HOUR]
         self.admitted[(eui, o)] = sent
         if len(q) >= PER_DEVICE or self.held() >= SLOTS:
-            assert got == hanmod.QUEUE_FULL
+            assert got == han_send.QUEUE_FULL
         elif len(sent) >= FRAMES[o] or (len(sent) + 1) * AIR > AIRTIME_MS[o] * 1000 // 32:
-            assert got == hanmod.OVER_BUDGET
+            assert got == han_send.OVER_BUDGET
         else:
-            assert got == hanmod.QUEUED
+            assert got == han_send.QUEUED
             q.append((self.t + EXPIRY_MS, ident))
             sent.append(self.t)
 

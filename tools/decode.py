@@ -3,6 +3,8 @@ ZigBee beacon payload, MAC commands, inter-PAN (stub NWK/APS) or ZigBee NWK/APS,
 discovery, SE Tunneling and the GBCS message inside. Sensitive fields are redacted: GBCS
 authentication tags, and the contents of messages the catalogue marks sensitive."""
 
+import time
+
 from contract.crc16 import fcs_ok
 from firmware import discovery, interpan_frame, mac, nwk, reject, zcl
 from firmware.beacon import parse_zigbee_payload
@@ -69,7 +71,7 @@ def frame(psdu, redact=True):
         if interpan_frame.is_interpan(psdu, f):
             _interpan(psdu, f, out, redact)
         else:
-            _nwk(psdu, f, out)
+            _nwk(psdu, f, out, redact)
     return out
 
 
@@ -106,17 +108,11 @@ def _interpan(psdu, f, out, redact):
             d["guid"] = to_guid(d["guid"])
             d["devices"] = [to_guid(e) for e in d["devices"]]
             out["hub_details"] = d
-    elif ih.cluster == zcl.TUNNELING and z.command in (
-        TUNNEL_TRANSFER_DATA,
-        TUNNEL_TRANSFER_DATA_RSP,
-    ):
-        msg = bytes(psdu[z.payload_off + 2 : f.payload_end])
-        out["gbcs"] = describe.gbcs_message(msg, redact)
-        if redact:
-            out["zcl"]["payload"] = describe.REDACTED  # the raw octets would undo the redaction
+    else:
+        _tunnel(psdu, ih.cluster, z, f.payload_end, out, redact)
 
 
-def _nwk(psdu, f, out):
+def _nwk(psdu, f, out, redact):
     h = nwk.NwkHeader()
     a = nwk.ApsHeader()
     r = nwk.parse(psdu, f.payload_off, f.payload_end, h, a)
@@ -135,11 +131,39 @@ def _nwk(psdu, f, out):
         "profile": "0x%04X" % a.profile,
         "counter": a.counter,
     }
-    _zcl(psdu, a.payload_off, f.payload_end, out)
+    z = _zcl(psdu, a.payload_off, f.payload_end, out)
+    if z is not None and z.fc & zcl.CLUSTER_SPECIFIC:
+        _tunnel(psdu, a.cluster, z, f.payload_end, out, redact)
+
+
+def _tunnel(psdu, cluster, z, end, out, redact):
+    # SE Tunneling TransferData carries a GBCS message, over inter-PAN and over the HAN alike
+    # (a meter's installer-menu interpan_enable, a command the hub forwards to a meter).
+    if cluster != zcl.TUNNELING or z.command not in (
+        TUNNEL_TRANSFER_DATA,
+        TUNNEL_TRANSFER_DATA_RSP,
+    ):
+        return
+    out["zcl"]["name"] = "transfer_data"
+    msg = bytes(psdu[z.payload_off + 2 : end])
+    out["gbcs"] = describe.gbcs_message(msg, redact)
+    if redact:
+        out["zcl"]["payload"] = describe.REDACTED  # the raw octets would undo the redaction
+
+
+def stamp(t):
+    """A frame's capture time for a person: local wall clock to the millisecond."""
+    if t is None:
+        return ""
+    return "%s.%03d " % (time.strftime("%H:%M:%S", time.localtime(t)), int(t * 1000) % 1000)
 
 
 def line(d):
-    """One readable line for a decoded frame."""
+    """One readable line for a decoded frame, with its time when it has one ("time")."""
+    return stamp(d.get("time")) + _body(d)
+
+
+def _body(d):
     m = d.get("mac")
     if m is None:
         return "undecodable (%s)" % d.get("error")
@@ -156,8 +180,10 @@ def line(d):
         return "%s  %s" % (head, d["command"])
     if "gbcs" in d:
         g = d["gbcs"]
-        return "%s  inter-PAN GBCS %s %s #%s %s content=%s" % (
+        via = "inter-PAN" if "interpan" in d else "NWK %s->%s" % (d["nwk"]["src"], d["nwk"]["dst"])
+        return "%s  %s GBCS %s %s #%s %s content=%s" % (
             head,
+            via,
             g.get("cra"),
             g.get("message"),
             g.get("counter"),

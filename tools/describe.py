@@ -5,6 +5,8 @@ data). The message catalogue (firmware/catalogue.py) says which contents are sen
 from firmware import ber, gbcs
 from firmware import catalogue as cat
 from firmware.eui64 import to_guid
+from firmware.interpan import STATES
+from tools import cli
 
 REDACTED = "<redacted>"
 
@@ -46,8 +48,67 @@ def message_code(name_or_code):
             return code
     try:
         return int(name_or_code, 0)
-    except ValueError:
-        raise SystemExit(
+    except (ValueError, TypeError):
+        raise cli.Fail(
+            cli.USAGE,
             "unknown message %r; known: %s"
-            % (name_or_code, ", ".join(m[0] for m in cat.MESSAGES.values()))
+            % (name_or_code, ", ".join(m[0] for m in cat.MESSAGES.values())),
         ) from None
+
+
+_QUERY = ("not executed", "executed", "accepted (outcome not recorded)", "too old to tell")
+
+
+def response_fields(d):
+    """Named fields of a response's data (the dict gbcs_message made), or None when the message
+    has none this tool knows. The inter-PAN state uses the hub's one vocabulary (off, on,
+    on_no_timeout), as in discovery and the event log."""
+    if d.get("cra") != "response":
+        return None
+    content = d.get("content")
+    if not isinstance(content, list) or not content or content[0] == REDACTED:
+        return None
+    try:
+        data = bytes.fromhex(content[0])
+    except ValueError:
+        return None
+    status, msg = d.get("status"), d.get("message")
+    if status != "ok":
+        return None
+    if msg == "read_hub_status" and len(data) == 11:
+        secs = int.from_bytes(data[1:5], "big")
+        return {
+            "interpan": STATES[data[0]] if data[0] < len(STATES) else data[0],
+            "seconds_left": None if secs == 0xFFFFFFFF else secs,
+            "wan": "present" if data[5] else "lost",
+            "device_log": data[6],
+            "hub_time": int.from_bytes(data[7:11], "big"),
+        }
+    if msg == "executed_query":
+        return {"executed": [_QUERY[b] if b < len(_QUERY) else b for b in data]}
+    return None
+
+
+def field_lines(d, fields):
+    """(label, text) rows for a person: the decoded fields, else the content as it is."""
+    import time
+
+    if fields is None:
+        content = d.get("content")
+        if content:
+            yield "content", " ".join(content) if isinstance(content, list) else content
+        return
+    for k, v in fields.items():
+        if k == "seconds_left":
+            continue
+        if k == "interpan" and fields.get("seconds_left") is not None:
+            v = "%s (%d s left)" % (v, fields["seconds_left"])
+        elif k == "hub_time":
+            # The hub's wall clock counts from 0 until the WAN or an HHT sets it.
+            t = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(v))
+            v = "%s (%d)" % (t, v) if v > 10**9 else "not set (%d s since power-up)" % v
+        elif k == "device_log":
+            v = "%d device(s)" % v
+        elif isinstance(v, list):
+            v = ", ".join(str(x) for x in v)
+        yield k.replace("_", " "), v

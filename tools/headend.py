@@ -16,9 +16,13 @@ Requests (JSON objects with "op"):
                                             names another party
   gbcs {as, counter, message, fields (a list of hex strings), to (GUID; default the hub)}
                                             any catalogue message, signed as party `as`
-A counter left out is the next one for that party: one above the last this head-end used and
-at least the time in milliseconds, so it stays above what earlier runs sent. The hub refuses
-unsigned state changes; `send` prints the hub's reply, or an error, and exits 1 on either.
+  wan {state: down|up}                     the lab's control: drop and refuse hub links (as a
+                                            cut line would), or accept them again
+A counter left out is the party's next one from the lab's counter store (counters.json in
+--lab, shared with the HHT): one above the last either tool used and at least the time in
+milliseconds, so it stays above what earlier runs sent. The hub refuses unsigned state changes.
+`send` prints the hub's reply, or an error (one line on stderr), with the exit codes below; a
+bad request gets an error reply and the head-end goes on.
 
     python tools/headend.py send '{"op": "gbcs", "as": "supplier", "message": "read_hub_status"}'
 """
@@ -38,7 +42,9 @@ from firmware import ber, gbcs  # noqa: E402
 from firmware.commands import signed  # noqa: E402
 from firmware.device_log import KINDS  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
-from tools import describe, provisioning  # noqa: E402
+from firmware.eui64 import to_guid  # noqa: E402
+from tools import cli, describe, labdir, provisioning  # noqa: E402
+from tools.counters import Counters  # noqa: E402
 
 # Unsigned-looking operations the head-end turns into signed GBCS commands: the hub takes no
 # state change unless it is signed.
@@ -80,13 +86,15 @@ def emit(event, **fields):
 
 
 class HeadEnd:
-    def __init__(self, heartbeat_s, conf):
+    def __init__(self, heartbeat_s, conf, port=0, counters=None):
         self.heartbeat_s = heartbeat_s
         self.conf = conf
         self.hubs = {}  # peer -> writer
         self.guids = {}  # peer -> the hub's GUID from its hello
         self.waiting = []  # control requests awaiting a hub reply: (key, future)
-        self.counters = {}  # party name -> the last counter this head-end signed with
+        self.counters = counters  # the lab's counter store (tools/counters.py)
+        self.port = port
+        self.server = None  # listening for hubs (None while the lab's WAN is down)
 
     async def on_hub(self, reader, writer):
         peer = "%s:%d" % writer.get_extra_info("peername")[:2]
@@ -149,23 +157,45 @@ class HeadEnd:
             line = await reader.readline()
             if not line:
                 break
-            try:
-                req = json.loads(line)
-                if not isinstance(req, dict):
-                    raise RequestError('a request is a JSON object with an "op"')
-                reply = await self.request(req)
-            except asyncio.TimeoutError:
-                reply = {"ok": False, "error": "the hub did not answer in time"}
-            except (ValueError, RequestError, RecursionError) as e:
-                reply = {"ok": False, "error": str(e) or type(e).__name__}
-            except Exception as e:  # a bad request costs its reply, never the server
-                emit("request_error", error=repr(e))
-                reply = {"ok": False, "error": "head-end error: %s" % (str(e) or type(e).__name__)}
+            reply = await self.answer(line)
             writer.write((json.dumps(reply) + "\n").encode())
             await writer.drain()
         writer.close()
 
+    async def answer(self, line):
+        """The reply to one control line, whatever it holds."""
+        try:
+            req = json.loads(line)
+            if not isinstance(req, dict):
+                raise RequestError('a request is a JSON object with an "op"')
+            return await self.request(req)
+        except asyncio.TimeoutError:
+            return {"ok": False, "error": "the hub did not answer in time"}
+        except cli.Fail as e:
+            return {"ok": False, "error": e.message}
+        except (ValueError, RequestError, RecursionError) as e:
+            return {"ok": False, "error": str(e) or type(e).__name__}
+        except Exception as e:  # a bad request costs its reply, never the server
+            emit("request_error", error=repr(e))
+            return {"ok": False, "error": "head-end error: %s" % (str(e) or type(e).__name__)}
+
+    async def set_wan(self, state):
+        # The lab's `wan down`: stop listening and drop the hubs' links (they are refused until
+        # `wan up`, as by a cut line); `wan up` listens again.
+        if state == "down":
+            if self.server is not None:
+                self.server.close()
+                self.server = None
+            for w in list(self.hubs.values()):
+                w.close()
+        elif self.server is None:
+            self.server = await asyncio.start_server(self.on_hub, "127.0.0.1", self.port)
+        emit("wan", state=state)
+        return {"ok": True, "wan": state}
+
     async def request(self, req):
+        if req.get("op") == "wan" and req.get("state") in ("up", "down"):
+            return await self.set_wan(req["state"])
         if not self.hubs:
             return {"ok": False, "error": "no hub connected"}
         if req.get("op") in SIGNED_OPS:
@@ -180,30 +210,22 @@ class HeadEnd:
         emit("tx", msg=req)
         return await asyncio.wait_for(fut, 10)
 
-    def _counter(self, party, given):
+    def _counter(self, guid, given):
         if given is not None:
             if not isinstance(given, int) or isinstance(given, bool) or not 0 <= given < 2**64:
                 raise RequestError("counter must be a whole number, 0..2^64-1")
-            c = given
-        else:
-            c = max(self.counters.get(party, 0) + 1, int(time.time() * 1000))
-        self.counters[party] = max(self.counters.get(party, 0), c)
-        return c
+            self.counters.learn(guid, given)
+            return given
+        return self.counters.next(guid)
 
     async def _gbcs(self, req):
         party = str(req.get("as", "supplier"))
-        try:
-            orig, key = provisioning.party(self.conf, party)
-        except SystemExit as e:
-            raise RequestError(str(e)) from None
+        orig, key = provisioning.party(self.conf, party)
         peer = next(iter(self.hubs))
         to = parse_eui(str(req.get("to") or self.guids.get(peer) or ""))
         if to is None:
             return {"ok": False, "error": "no target GUID"}
-        try:
-            code = describe.message_code(str(req.get("message", "read_hub_status")))
-        except SystemExit as e:
-            raise RequestError(str(e)) from None
+        code = describe.message_code(str(req.get("message", "read_hub_status")))
         fields = req.get("fields", ())
         if not isinstance(fields, (list, tuple)) or not all(isinstance(f, str) for f in fields):
             raise RequestError("fields: a list of hex strings")
@@ -211,7 +233,7 @@ class HeadEnd:
             content = ber.sequence(*(bytes.fromhex(f) for f in fields))
         except ValueError:
             raise RequestError("fields: a list of hex strings") from None
-        counter = self._counter(party, req.get("counter"))
+        counter = self._counter(to_guid(orig), req.get("counter"))
         msg = signed(gbcs.COMMAND, counter, orig, to, code, content, key)
         fut = asyncio.get_running_loop().create_future()
         self.waiting.append((("gbcs", counter, describe.gbcs_message(msg)["originator"]), fut))
@@ -227,28 +249,47 @@ class HeadEnd:
                 rsp = await asyncio.wait_for(fut, 30)
             except asyncio.TimeoutError:
                 pass
-        return {"ok": rsp.get("status") == "ok", "response": rsp}
+        out = {"ok": rsp.get("status") == "ok", "response": rsp}
+        fields = describe.response_fields(rsp)
+        if fields is not None:
+            out["fields"] = fields
+        if rsp.get("status") == "stale":
+            out["error"] = (
+                "counter %d is stale: below the hub's replay window for %s (it accepts each "
+                "counter once, none more than commands.replay_window below the highest it has "
+                'accepted). Leave out "counter" and the head-end picks the next one'
+                % (counter, party)
+            )
+        return out
 
 
 async def serve(args):
-    he = HeadEnd(args.heartbeat_s, provisioning.load(args.provisioning))
-    s1 = await asyncio.start_server(he.on_hub, "127.0.0.1", args.port)
-    s2 = await asyncio.start_server(he.on_control, "127.0.0.1", args.control)
+    conf = provisioning.load(args.provisioning)
+    he = HeadEnd(args.heartbeat_s, conf, args.port, Counters(args.lab))
+    try:
+        he.server = await asyncio.start_server(he.on_hub, "127.0.0.1", args.port)
+        s2 = await asyncio.start_server(he.on_control, "127.0.0.1", args.control)
+    except OSError as e:
+        raise cli.Fail(
+            cli.BUSY, "cannot listen on %d/%d: %s" % (args.port, args.control, e.strerror)
+        ) from None
     emit("started", port=args.port, control=args.control, heartbeat_s=args.heartbeat_s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    s1.close()
+    if he.server is not None:
+        he.server.close()
     s2.close()
     for w in list(he.hubs.values()):
         w.close()
     emit("stopped")
 
 
-def request(control, req, timeout=15):
-    """Send one request to the head-end's control port; the reply as a dict."""
+def request(control, req, timeout=45):
+    """Send one request to the head-end's control port; the reply as a dict. Fail(NO_LAB) when
+    no head-end listens there."""
 
     async def go():
         r, w = await asyncio.open_connection("127.0.0.1", control)
@@ -258,18 +299,41 @@ def request(control, req, timeout=15):
         w.close()
         return json.loads(line)
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    except OSError:
+        raise cli.Fail(
+            cli.NO_LAB,
+            "no head-end on control port %d: is the lab running? (make run; or --control)"
+            % control,
+        ) from None
+    except (asyncio.TimeoutError, ValueError):
+        raise cli.Fail(cli.NO_ANSWER, "the head-end did not answer in %d s" % timeout) from None
 
 
 def send(args):
-    reply = request(args.control, json.loads(args.request))
+    try:
+        req = json.loads(args.request)
+    except ValueError as e:
+        raise cli.Fail(cli.USAGE, 'not JSON: %s (e.g. \'{"op": "status"}\')' % e) from None
+    if not isinstance(req, dict):
+        raise cli.Fail(cli.USAGE, 'a request is a JSON object, e.g. \'{"op": "status"}\'')
+    reply = request(args.control, req)
     print(json.dumps(reply))
-    return 0 if reply.get("ok") else 1
+    if reply.get("ok"):
+        return cli.OK
+    err = reply.get("error") or "refused"
+    code = cli.NO_HUB if err == "no hub connected" else cli.FAILED
+    raise cli.Fail(code, err)
 
 
 def main(argv=None):
+    codes = (cli.FAILED, cli.USAGE, cli.NO_LAB, cli.NO_HUB, cli.NO_ANSWER)
     ap = argparse.ArgumentParser(
-        prog="headend", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="headend",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=cli.epilog(*(codes + (cli.BUSY,))),
     )
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run the head-end")
@@ -277,15 +341,26 @@ def main(argv=None):
     p.add_argument("--control", type=int, default=17761, help="TCP port for requests")
     p.add_argument("--heartbeat-s", type=float, default=30, help="heartbeat interval")
     p.add_argument("--provisioning", help="parties and keys (default tools/demo/lab.json)")
-    p = sub.add_parser("send", help="send one request to the connected hub, print the reply")
-    p.add_argument("--control", type=int, default=17761)
+    p.add_argument("--lab", default=labdir.DEFAULT, help="where the counters are kept")
+    p = sub.add_parser(
+        "send",
+        help="send one request to the connected hub, print the reply",
+        epilog=cli.epilog(*codes),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--control", type=int, help="the head-end's control port (default: the lab's, or 17761)"
+    )
+    p.add_argument("--lab", default=labdir.DEFAULT, help="the running lab's directory")
     p.add_argument("request", help='a JSON object, e.g. {"op": "status"}')
     args = ap.parse_args(argv)
     if args.command == "serve":
         asyncio.run(serve(args))
-        return 0
+        return cli.OK
+    if args.control is None:
+        args.control = labdir.port(args.lab, "headend_control", 17761)
     return send(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main("headend", main))

@@ -3,8 +3,9 @@
     python tools/hht.py [--medium HOST:PORT] scan [--channels 11-26] [--wait 0.3] [--json]
     python tools/hht.py [--medium HOST:PORT] discover GUID [--channel 11] [--json]
     python tools/hht.py [--medium HOST:PORT] send GUID MESSAGE [FIELD ...] [--counter N] [--as P]
-    python tools/hht.py [--medium HOST:PORT] run SERVICE_REQUEST.json
+    python tools/hht.py [--medium HOST:PORT] run SERVICE_REQUEST.json [--json]
     python tools/hht.py [--medium HOST:PORT] set-time GUID [EPOCH] | interpan-off GUID
+    python tools/hht.py [--medium HOST:PORT] watch GUID
     python tools/hht.py [--medium HOST:PORT] decode [--pcap FILE] [--json] [--show-sensitive]
 
 `scan` is an IEEE 802.15.4 active scan: a beacon request on each channel, then the beacons
@@ -15,9 +16,16 @@ left, WAN state, and the GUIDs in its device log. A hub whose inter-PAN is off d
 the lab) to the hub over inter-PAN, in the SE Tunneling cluster, and shows the response.
 `run` executes a service request (an ordered file of commands, docs/hht.md); after a lost link
 it asks the hub which commands executed and resumes from the first that has not.
-`set-time` and `interpan-off` are the installer's end-of-visit actions. `decode` prints every
-frame of a capture (or, live, on the medium) through all layers, sensitive fields redacted.
-The radio is the firmware's own HAL radio (ZEP on loopback in the lab).
+`set-time` and `interpan-off` are the installer's end-of-visit actions. `watch` shows one
+hub's state, refreshed in place. `decode` prints every frame of a capture (or, live, on the
+medium) through all layers, sensitive fields redacted. The radio is the firmware's own HAL radio
+(ZEP on loopback in the lab); --medium defaults to the running lab's (its --dir, `--lab`).
+
+When a hub does not answer, the HHT finds out why: no medium (the lab is not running), no hub
+on the channel, no hub with that GUID, or a hub that beacons with its inter-PAN off. Counters
+are kept per party in the lab directory (counters.json), shared with the head-end; give
+--counter only to repeat one on purpose. The HHT paces its frames (--pace) under the hub's
+per-source limit, so a long service request never trips it.
 """
 
 import argparse
@@ -35,21 +43,69 @@ from firmware.commands import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP, si
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
+from tools import cli, describe, labdir, provisioning  # noqa: E402
 from tools import decode as decoder  # noqa: E402
-from tools import describe, provisioning  # noqa: E402
+from tools.counters import Counters  # noqa: E402
 from tools.pcap import read_pcap  # noqa: E402
 
 HHT_EUI = bytes.fromhex("0023 7EFF FE00 0001".replace(" ", ""))
+RESUME_HINT = "run the same file again to resume: nothing that ran runs twice"
 
 
 def channels(spec):
     lo, _, hi = spec.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
+    try:
+        out = list(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        out = []
+    if not out or out[0] < 11 or out[-1] > 26:
+        raise cli.Fail(cli.USAGE, "--channels %r: give a channel or a range within 11-26" % spec)
+    return out
+
+
+def guid_arg(text):
+    eui = parse_eui(text)
+    if eui is None:
+        raise cli.Fail(cli.USAGE, "not a GUID: %r (e.g. 00-23-7E-00-00-12-D6-87)" % text)
+    return eui
 
 
 def open_radio(args):
     host, _, port = args.medium.rpartition(":")
-    return ZepRadio(medium_port=int(port), medium_host=host)
+    try:
+        radio = ZepRadio(medium_port=int(port), medium_host=host or "127.0.0.1")
+    except (ValueError, OSError, IndexError) as e:
+        raise cli.Fail(
+            cli.USAGE, "--medium %r: not a HOST:PORT here (%s)" % (args.medium, e)
+        ) from None
+    radio.hello()
+    return radio
+
+
+class Pacer:
+    """The HHT's own frame budget, a token bucket under the hub's per-source limit (4/s,
+    burst 16 by default): a paced HHT is never dropped as a flood source."""
+
+    def __init__(self, rate, burst):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.last = time.monotonic()
+
+    def wait(self):
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1:
+            time.sleep((1 - self.tokens) / self.rate)
+            self.last = time.monotonic()
+            self.tokens = 1
+        self.tokens -= 1
+
+
+_UNPACED = Pacer(0, 0)
 
 
 def receive(radio, frame, seconds):
@@ -63,36 +119,67 @@ def receive(radio, frame, seconds):
             time.sleep(0.002)
 
 
-def scan(args):
-    radio = open_radio(args)
-    radio.hello()
-    frame = RxFrame(radio.HEADROOM)
+def no_medium(args, radio):
+    # The kernel reports "port unreachable" for a datagram to a medium that is not there on
+    # the socket's next call: a receive (rx_refused) or a send (which then fails: tx_fail).
+    if radio.stats["rx_refused"] or radio.stats["tx_fail"]:
+        raise cli.Fail(
+            cli.NO_LAB,
+            "no medium at %s: is the lab running? (make run; or give --medium)" % args.medium,
+        )
+
+
+def beacons(radio, frame, ch, wait, seq=0):
+    """The hubs that answer a beacon request on channel ch: {GUID: hub dict}."""
     f = mac.MacFrame()
     tx = bytearray(16)
+    radio.configure(ch, 0xFFFF, 0xFFFF, HHT_EUI)
+    radio.send(tx, mac.build_beacon_request(tx, seq))
     found = {}
-    seq = 0
-    for ch in channels(args.channels):
-        radio.configure(ch, 0xFFFF, 0xFFFF, HHT_EUI)
-        radio.send(tx, mac.build_beacon_request(tx, seq))
-        seq += 1
-        for fr in receive(radio, frame, args.wait):
-            if mac.parse(fr.buf, fr.off, fr.n, f) != reject.OK or f.ftype != mac.BEACON:
-                continue
-            p = mac.beacon_payload_off(fr.buf, f)
-            zb = p > 0 and beacon.parse_zigbee_payload(fr.buf, p, f.payload_end)
-            if not zb:
-                continue
-            sf = mac.beacon_superframe(fr.buf, f)
-            guid = to_guid(zb["epid"])
-            found[(guid, ch)] = {
-                "guid": guid,
-                "pan_id": "0x%04X" % f.src_pan,
-                "channel": ch,
-                "lqi": fr.lqi,
-                "permit_join": bool(sf & mac.SF_PERMIT),
-                "stack_profile": zb["stack_profile"],
-            }
-    radio.close()
+    for fr in receive(radio, frame, wait):
+        if mac.parse(fr.buf, fr.off, fr.n, f) != reject.OK or f.ftype != mac.BEACON:
+            continue
+        p = mac.beacon_payload_off(fr.buf, f)
+        zb = p > 0 and beacon.parse_zigbee_payload(fr.buf, p, f.payload_end)
+        if not zb:
+            continue
+        sf = mac.beacon_superframe(fr.buf, f)
+        guid = to_guid(zb["epid"])
+        found[guid] = {
+            "guid": guid,
+            "pan_id": "0x%04X" % f.src_pan,
+            "channel": ch,
+            "lqi": fr.lqi,
+            "permit_join": bool(sf & mac.SF_PERMIT),
+            "stack_profile": zb["stack_profile"],
+        }
+    return found
+
+
+def progress(text, last=False):
+    # Scan progress for a person at a terminal, rewritten in place; scripts get none.
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + text + ("\n" if last else ""))
+        sys.stderr.flush()
+
+
+def scan(args):
+    chans = channels(args.channels)
+    radio = open_radio(args)
+    frame = RxFrame(radio.HEADROOM)
+    found = {}
+    try:
+        for i, ch in enumerate(chans):
+            progress(
+                "scanning channel %d (%d of %d): %d hub(s) so far"
+                % (ch, i + 1, len(chans), len(found))
+            )
+            for guid, h in beacons(radio, frame, ch, args.wait, i).items():
+                found[(guid, ch)] = h
+            no_medium(args, radio)
+        progress("scanned %d channel(s): %d hub(s)" % (len(chans), len(found)), last=True)
+    finally:
+        radio.close()
     hubs = sorted(found.values(), key=lambda h: (h["channel"], h["guid"]))
     if args.json:
         for h in hubs:
@@ -111,7 +198,9 @@ def scan(args):
                 )
             )
         print("%d hub(s) found" % len(hubs))
-    return 0 if hubs else 1
+    if not hubs:
+        raise cli.Fail(cli.NO_HUB, "no hub answered on channel(s) %s" % args.channels)
+    return cli.OK
 
 
 def interpan_replies(radio, frame, seconds, cluster):
@@ -131,14 +220,8 @@ def interpan_replies(radio, frame, seconds, cluster):
             yield buf, f, zh
 
 
-def discover(args):
-    target = parse_eui(args.guid)
-    if target is None:
-        sys.exit("not a GUID: %r" % args.guid)
-    radio = open_radio(args)
-    radio.hello()
-    radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
-    frame = RxFrame(radio.HEADROOM)
+def hub_details(radio, frame, target, wait, pacer=_UNPACED):
+    """The hub's discovery answer (all pages), or None when it does not answer."""
     tx = bytearray(127)
     details = None
     start = seq = 0
@@ -149,9 +232,10 @@ def discover(args):
         )
         p = zcl.write(tx, p, zcl.CLUSTER_SPECIFIC, seq, discovery.CMD_GET_DETAILS)
         tx[p] = start
+        pacer.wait()
         radio.send(tx, p + 1)
         page = None
-        for buf, f, zh in interpan_replies(radio, frame, args.wait, discovery.CLUSTER):
+        for buf, f, zh in interpan_replies(radio, frame, wait, discovery.CLUSTER):
             if zh.seq == seq and zh.command == discovery.CMD_DETAILS:
                 page = discovery.parse_details(buf, zh.payload_off, f.payload_end)
                 break
@@ -164,37 +248,78 @@ def discover(args):
         start = page["start"] + len(page["devices"])
         if not page["devices"] or start >= page["devices_total"]:
             break
-    radio.close()
     if details is None:
-        print(
-            "no answer from %s on channel %d (inter-PAN off, or not in range)"
-            % (to_guid(target), args.channel)
-        )
-        return 1
+        return None
     details["guid"] = to_guid(details["guid"])
     details["pan_id"] = "0x%04X" % details["pan_id"]
     details["devices"] = [to_guid(e) for e in details["devices"]]
     del details["start"]
+    return details
+
+
+def why_silent(args, radio, frame, target, commanded=False, pacer=_UNPACED):
+    """Raise the Fail that says why the hub did not answer: no medium, no hub on the channel,
+    no hub with that GUID, inter-PAN off, or (commanded: discovery answers, the command did
+    not) a key it does not trust or a rate limit."""
+    no_medium(args, radio)
+    guid = to_guid(target)
+    heard = beacons(radio, frame, args.channel, min(args.wait, 1.0))
+    radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
+    no_medium(args, radio)
+    if not heard:
+        raise cli.Fail(
+            cli.NO_HUB,
+            "no hub on channel %d (is it another channel? hht.py scan)" % args.channel,
+        )
+    if guid not in heard:
+        raise cli.Fail(
+            cli.NO_HUB,
+            "no hub %s on channel %d; heard: %s (check the GUID on its label)"
+            % (guid, args.channel, ", ".join(sorted(heard))),
+        )
+    if commanded and hub_details(radio, frame, target, args.wait, pacer) is not None:
+        raise cli.Fail(
+            cli.NO_ANSWER,
+            "hub %s answers discovery but not the command: is --as %s a party it trusts "
+            "(right key), or is this HHT rate-limited? Its log says (command_rejected, "
+            "frame_rejected)" % (guid, getattr(args, "as_party", "?")),
+        )
+    raise cli.Fail(
+        cli.INTERPAN_OFF,
+        "hub %s is there (it beacons) but its inter-PAN is off: power-cycle it "
+        "(tools/lab.py reset), or enable it from a meter's installer menu" % guid,
+    )
+
+
+def discover(args):
+    target = guid_arg(args.guid)
+    radio, frame = hub_radio(args)
+    try:
+        details = hub_details(radio, frame, target, args.wait)
+        if details is None:
+            why_silent(args, radio, frame, target)
+    finally:
+        radio.close()
     if args.json:
         print(json.dumps(details))
-    else:
-        left = details["seconds_left"]
-        print(
-            "hub          %s  PAN %s  channel %d"
-            % (details["guid"], details["pan_id"], details["channel"])
-        )
-        print(
-            "inter-PAN    %s%s"
-            % (details["interpan_state"], "" if left is None else " (%d s left)" % left)
-        )
-        print("WAN          %s" % ("present" if details["wan_present"] else "lost"))
-        print("device log   %d device(s)" % details["devices_total"])
-        for g in details["devices"]:
-            print("             %s" % g)
-    return 0
+        return cli.OK
+    left = details["seconds_left"]
+    print(
+        "hub          %s  PAN %s  channel %d"
+        % (details["guid"], details["pan_id"], details["channel"])
+    )
+    print(
+        "inter-PAN    %s%s"
+        % (details["interpan_state"], "" if left is None else " (%d s left)" % left)
+    )
+    print("WAN          %s" % ("present" if details["wan_present"] else "lost"))
+    print("device log   %d device(s)" % details["devices_total"])
+    for g in details["devices"]:
+        print("             %s" % g)
+    return cli.OK
 
 
-def transact(radio, frame, target, message, wait, seq=1, final=False):
+def transact(radio, frame, target, message, wait, seq=1, final=False, pacer=_UNPACED):
     """Send one GBCS message to the hub over inter-PAN; its response (bytes) or None. With
     final, a "forwarded" answer is followed by the meter's own, which is returned instead."""
     tx = bytearray(127)
@@ -203,8 +328,11 @@ def transact(radio, frame, target, message, wait, seq=1, final=False):
     tx[p] = tx[p + 1] = 0  # tunnel ID 0: inter-PAN has no tunnel session
     p += 2
     if p + len(message) > len(tx) - 2:
-        raise SystemExit("the command does not fit one inter-PAN frame (%d octets)" % len(message))
+        raise cli.Fail(
+            cli.USAGE, "the command does not fit one inter-PAN frame (%d octets)" % len(message)
+        )
     tx[p : p + len(message)] = message
+    pacer.wait()
     radio.send(tx, p + len(message))
     for buf, f, zh in interpan_replies(radio, frame, wait, zcl.TUNNELING):
         if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
@@ -222,55 +350,81 @@ def transact(radio, frame, target, message, wait, seq=1, final=False):
 def build_command(conf, who, counter, target, message, fields_hex=()):
     orig, key = provisioning.party(conf, who)
     code = describe.message_code(message)
-    content = ber.sequence(*(bytes.fromhex(f) for f in fields_hex))
+    content = ber.sequence(*(cli.hex_field(f) for f in fields_hex))
     return signed(gbcs.COMMAND, counter, orig, target, code, content, key)
-
-
-def now_counter():
-    # The installer's own commands count in milliseconds since 1970, as DCC's tools do:
-    # strictly increasing without any state kept on the HHT.
-    return time.time_ns() // 1000000
 
 
 def hub_radio(args):
     radio = open_radio(args)
-    radio.hello()
     radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
     return radio, RxFrame(radio.HEADROOM)
 
 
-def show(d, as_json):
+def pacer_of(args):
+    return Pacer(args.pace, 8)
+
+
+def show(d, as_json, verbose=False, rsp=b""):
+    fields = describe.response_fields(d)
     if as_json:
+        if fields is not None:
+            d = dict(d, fields=fields)
+        if verbose:
+            d = dict(d, hex=rsp.hex())
         print(json.dumps(d))
         return
-    shown = d.get("content")
-    shown = " ".join(shown) if isinstance(shown, list) else shown
-    print("%s %s: %s %s" % (d.get("message"), d.get("counter"), d.get("status"), shown))
+    print("%s #%s: %s" % (d.get("message"), d.get("counter"), d.get("status")))
+    for k, v in describe.field_lines(d, fields):
+        print("  %-12s %s" % (k, v))
+    if verbose:
+        print("  %-12s %s" % ("response", rsp.hex()))
+
+
+def stale_hint(d, who):
+    return (
+        "counter %s is below the hub's window for %s (it accepts each counter once, none more "
+        "than its replay window, commands.replay_window, below the highest it has accepted): "
+        "leave out --counter, or start the lab clean (tools/lab.py --fresh)"
+        % (d.get("counter"), who)
+    )
 
 
 def send(args):
-    target = parse_eui(args.guid)
-    if target is None:
-        sys.exit("not a GUID: %r" % args.guid)
+    target = guid_arg(args.guid)
     conf = provisioning.load(args.provisioning)
-    to = parse_eui(args.to) if args.to else target
-    counter = args.counter if args.counter is not None else now_counter()
+    to = guid_arg(args.to) if args.to else target
+    orig, _ = provisioning.party(conf, args.as_party)
+    party = to_guid(orig)
+    store = Counters(args.lab)
+    explicit = args.counter is not None
+    counter = args.counter if explicit else store.next(party)
     msg = build_command(conf, args.as_party, counter, to, args.message, args.fields)
+    if explicit:
+        store.learn(party, counter)
+    pacer = pacer_of(args)
     radio, frame = hub_radio(args)
-    rsp = transact(radio, frame, target, msg, args.wait, counter & 0xFF, final=True)
-    radio.close()
-    if rsp is None:
-        print("no answer (inter-PAN off, not in range, or the command failed authentication)")
-        return 1
+    try:
+        if args.verbose:
+            print("command  %s" % msg.hex(), file=sys.stderr)
+        rsp = transact(radio, frame, target, msg, args.wait, counter & 0xFF, True, pacer)
+        if rsp is None:
+            why_silent(args, radio, frame, target, commanded=True, pacer=pacer)
+    finally:
+        radio.close()
     d = describe.gbcs_message(rsp, redact=not args.show_sensitive)
-    show(d, args.json)
-    return 0 if d.get("status") == "ok" else 2
+    show(d, args.json, args.verbose, rsp)
+    st = d.get("status")
+    if st == "stale":
+        raise cli.Fail(cli.FAILED, stale_hint(d, args.as_party))
+    if st != "ok":
+        raise cli.Fail(cli.FAILED, "%s: %s" % (d.get("message"), st))
+    return cli.OK
 
 
 def end_of_visit(args, message, fields=()):
-    args.as_party = args.as_party or "installer"
     args.message, args.fields, args.to, args.show_sensitive = message, list(fields), None, False
     args.counter = None
+    args.verbose = False
     return send(args)
 
 
@@ -283,18 +437,19 @@ def interpan_off(args):
     return end_of_visit(args, "interpan_off")
 
 
-def executed(radio, frame, conf, target, whose, counters, wait):
+def executed(radio, frame, conf, target, whose, counters, wait, store, pacer=_UNPACED):
     """The hub's answer for each of `whose` counters (catalogue Q_ codes), in batches; None
     for a batch that got no answer."""
     from firmware.commands import QUERY_MAX
 
+    installer = to_guid(provisioning.party(conf, "installer")[0])
     out = []
     for i in range(0, len(counters), QUERY_MAX):
         batch = counters[i : i + QUERY_MAX]
         fields = [whose.hex()] + ["%016x" % c for c in batch]
-        counter = now_counter()
+        counter = store.next(installer)
         q = build_command(conf, "installer", counter, target, "executed_query", fields)
-        rsp = transact(radio, frame, target, q, wait, counter & 0xFF)
+        rsp = transact(radio, frame, target, q, wait, counter & 0xFF, pacer=pacer)
         d = rsp and describe.gbcs_message(rsp, redact=False)
         if not d or d.get("status") != "ok":
             return None
@@ -302,99 +457,178 @@ def executed(radio, frame, conf, target, whose, counters, wait):
     return out
 
 
+def load_service_request(path):
+    sr = cli.read_json(path, "the service request")
+    try:
+        guid_arg(sr["hub"])
+        cmds = sr["commands"]
+        for c in cmds:
+            int(c["counter"])
+            str(c["message"])
+        return sr
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise cli.Fail(
+            cli.USAGE,
+            "%s: not a service request (%s; docs/hht.md shows the layout)" % (path, e),
+        ) from None
+
+
 def run(args):
     """A service request: commands in order; after a lost link, ask the hub what ran."""
-    with open(args.file) as f:
-        sr = json.load(f)
+    sr = load_service_request(args.file)
     conf = provisioning.load(args.provisioning)
     target = parse_eui(sr["hub"])
     whose, _ = provisioning.party(conf, sr.get("as", "supplier"))
     cmds = sr["commands"]
+    store = Counters(args.lab)
     # Built (signed) once: a retry or a resume sends the very same octets.
     msgs = [
         build_command(
             conf,
             sr.get("as", "supplier"),
-            c["counter"],
-            parse_eui(c["to"]) if c.get("to") else target,
+            int(c["counter"]),
+            guid_arg(c["to"]) if c.get("to") else target,
             c["message"],
             c.get("fields", ()),
         )
         for c in cmds
     ]
-    radio, frame = hub_radio(args)
     total = len(cmds)
-    done = [False] * total
-    print("service request %s: %d commands for %s" % (args.file, total, to_guid(target)))
-    counters = [c["counter"] for c in cmds]
-    state = executed(radio, frame, conf, target, whose, counters, args.wait)
-    for attempt in range(args.retries):
-        if state is not None:
-            break
-        time.sleep(min(2**attempt * 0.25, 5))  # the hub may be rate-limiting this HHT
-        state = executed(radio, frame, conf, target, whose, counters, args.wait)
-    if state is None:
-        print("no answer from the hub (inter-PAN off, or out of range)")
-        return 1
-    for i, q in enumerate(state):
-        done[i] = q != cat.Q_NOT_EXECUTED
-    i = 0
-    tries = 0
-    while i < total:
-        c = cmds[i]
-        tag = "[%d/%d] %s #%d" % (i + 1, total, c["message"], c["counter"])
-        if done[i]:
-            print("%s: already executed, skipped" % tag)
-            i += 1
-            continue
-        rsp = transact(radio, frame, target, msgs[i], args.wait, c["counter"] & 0xFF)
-        if rsp is None:
-            tries += 1
-            if tries > args.retries:
-                print(
-                    "%s: link lost; giving up after %d tries (run again to resume)"
-                    % (tag, args.retries)
-                )
-                return 3
-            print("%s: no answer; asking the hub which commands ran..." % tag)
-            time.sleep(min(2**tries * 0.25, 5))
-            rest = executed(
-                radio, frame, conf, target, whose, [cc["counter"] for cc in cmds[i:]], args.wait
-            )
-            if rest is not None:
-                for k, q in enumerate(rest):
-                    done[i + k] = q != cat.Q_NOT_EXECUTED
-            continue
+
+    def say(text, **rec):
+        if args.json:
+            print(json.dumps(rec))
+        else:
+            print(text)
+        sys.stdout.flush()
+
+    pacer = pacer_of(args)
+    radio, frame = hub_radio(args)
+    try:
+        say(
+            "service request %s: %d commands for %s" % (args.file, total, to_guid(target)),
+            event="start",
+            file=args.file,
+            commands=total,
+            hub=to_guid(target),
+        )
+        done = [False] * total
+        counters = [int(c["counter"]) for c in cmds]
+        state = executed(radio, frame, conf, target, whose, counters, args.wait, store, pacer)
+        for attempt in range(args.retries):
+            if state is not None:
+                break
+            time.sleep(min(2**attempt * 0.25, 5))
+            state = executed(radio, frame, conf, target, whose, counters, args.wait, store, pacer)
+        if state is None:
+            why_silent(args, radio, frame, target, commanded=True, pacer=pacer)
+        for i, q in enumerate(state):
+            done[i] = q != cat.Q_NOT_EXECUTED
+        i = 0
         tries = 0
-        d = describe.gbcs_message(rsp)
-        print("%s: %s" % (tag, d.get("status")))
-        if d.get("status") not in ("ok", "duplicate", "forwarded"):
-            print("stopped: the service request must not go on past a failed command")
-            return 2
-        done[i] = True
-        i += 1
-    radio.close()
-    print("service request complete")
-    return 0
+        while i < total:
+            c = cmds[i]
+            tag = "[%d/%d] %s #%d" % (i + 1, total, c["message"], c["counter"])
+            rec = dict(index=i + 1, message=c["message"], counter=int(c["counter"]))
+            if done[i]:
+                say("%s: already executed, skipped" % tag, event="skipped", **rec)
+                i += 1
+                continue
+            rsp = transact(
+                radio, frame, target, msgs[i], args.wait, c["counter"] & 0xFF, pacer=pacer
+            )
+            if rsp is None:
+                tries += 1
+                if tries > args.retries:
+                    raise cli.Fail(
+                        cli.NO_ANSWER,
+                        "%s: no answer after %d tries; the link is lost: %s"
+                        % (tag, args.retries, RESUME_HINT),
+                    )
+                say(
+                    "%s: no answer; asking the hub which commands ran..." % tag,
+                    event="retry",
+                    **rec,
+                )
+                time.sleep(min(2**tries * 0.25, 5))
+                rest = executed(
+                    radio, frame, conf, target, whose, counters[i:], args.wait, store, pacer
+                )
+                if rest is not None:
+                    for k, q in enumerate(rest):
+                        done[i + k] = q != cat.Q_NOT_EXECUTED
+                continue
+            tries = 0
+            d = describe.gbcs_message(rsp)
+            say("%s: %s" % (tag, d.get("status")), event="command", status=d.get("status"), **rec)
+            if d.get("status") not in ("ok", "duplicate", "forwarded"):
+                raise cli.Fail(
+                    cli.FAILED,
+                    "%s: %s; the service request stops here (a later command may depend on it)"
+                    % (tag, d.get("status")),
+                )
+            done[i] = True
+            i += 1
+    finally:
+        radio.close()
+    say("service request complete", event="complete")
+    return cli.OK
+
+
+def watch(args):
+    """One hub's state, refreshed in place: over the radio (discovery) and, when the lab's hub
+    log is at hand, joined devices and drops by reason from it."""
+    from tools import hublog
+
+    target = guid_arg(args.guid)
+    log = args.log if args.log is not None else os.path.join(args.lab, "hub.log")
+    follower = hublog.Follower(log) if os.path.exists(log) else None
+    radio, frame = hub_radio(args)
+    tty = sys.stdout.isatty() and not args.json
+    n = 0
+    try:
+        while True:
+            details = hub_details(radio, frame, target, args.wait)
+            no_medium(args, radio)
+            state = follower.poll() if follower is not None else None
+            view = hublog.view(details, state, to_guid(target))
+            if args.json:
+                print(json.dumps(view))
+            else:
+                if tty:
+                    sys.stdout.write("\033[H\033[J")
+                print(hublog.render(view))
+            sys.stdout.flush()
+            n += 1
+            if args.count and n >= args.count:
+                return cli.OK
+            time.sleep(args.interval)
+    finally:
+        radio.close()
 
 
 def decode(args):
     redact = not args.show_sensitive
     if args.pcap:
-        _, records = read_pcap(args.pcap)
-        frames = (raw for _, raw in records)
+        try:
+            _, records = read_pcap(args.pcap)
+        except FileNotFoundError:
+            raise cli.Fail(cli.USAGE, "%s: no such file" % args.pcap) from None
+        except (OSError, ValueError) as e:
+            raise cli.Fail(cli.USAGE, "%s: not a pcap capture (%s)" % (args.pcap, e)) from None
+        frames = records
     else:
         frames = live_frames(args)
-    for raw in frames:
+    for ts, raw in frames:
         d = decoder.frame(raw, redact)
+        d["time"] = round(ts, 6)
         print(json.dumps(d) if args.json else decoder.line(d))
         sys.stdout.flush()
-    return 0
+    return cli.OK
 
 
 def live_frames(args):
     radio = open_radio(args)
-    radio.hello()
     radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
     frame = RxFrame(radio.HEADROOM)
     last_hello = time.monotonic()
@@ -404,31 +638,57 @@ def live_frames(args):
                 radio.hello()
                 last_hello = time.monotonic()
             if radio.recv(frame):
-                yield bytes(frame.buf[frame.off : frame.off + frame.n])
+                yield time.time(), bytes(frame.buf[frame.off : frame.off + frame.n])
             else:
+                no_medium(args, radio)
                 time.sleep(0.005)
     except KeyboardInterrupt:
         return
+    finally:
+        radio.close()
 
 
-def main(argv=None):
+def parser():
     ap = argparse.ArgumentParser(
-        prog="hht", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="hht",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXITS,
     )
-    ap.add_argument("--medium", default="127.0.0.1:17754", help="the ZEP medium (HOST:PORT)")
+    ap.add_argument("--medium", help="the ZEP medium, HOST:PORT (default: the lab's, or :17754)")
+    ap.add_argument(
+        "--lab", default=labdir.DEFAULT, help="the lab directory: its ports and the counters"
+    )
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("scan", help="active scan: list hubs by GUID, PAN ID, channel, LQI")
+
+    def command(name, func, text):
+        p = sub.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=EXITS,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(func=func)
+        return p
+
+    def hub_args(p, wait=2.0):
+        p.add_argument("--channel", type=int, default=11, help="the hub's channel (from scan)")
+        p.add_argument("--wait", type=float, default=wait, help="seconds to wait for an answer")
+        p.add_argument("--provisioning", help="parties and keys (default tools/demo/lab.json)")
+        p.add_argument(
+            "--pace", type=float, default=3.0, help="frames per second at most (0: unpaced)"
+        )
+        p.add_argument("--json", action="store_true", help="JSON output, one object per line")
+
+    p = command("scan", scan, "active scan: list hubs by GUID, PAN ID, channel, LQI")
     p.add_argument("--channels", default="11-26", help="channel or range, e.g. 11 or 11-26")
     p.add_argument("--wait", type=float, default=0.3, help="seconds to listen per channel")
     p.add_argument("--json", action="store_true", help="one JSON object per hub")
-    p.set_defaults(func=scan)
-    p = sub.add_parser("discover", help="ask one hub for its details over inter-PAN")
+    p = command("discover", discover, "ask one hub for its details over inter-PAN")
     p.add_argument("guid", help="the hub's GUID, e.g. 00-23-7E-00-00-12-D6-87")
-    p.add_argument("--channel", type=int, default=11, help="the hub's channel (from scan)")
-    p.add_argument("--wait", type=float, default=1.0, help="seconds to wait for each answer")
-    p.add_argument("--json", action="store_true", help="one JSON object")
-    p.set_defaults(func=discover)
-    p = sub.add_parser("send", help="send one signed command over inter-PAN, show the response")
+    hub_args(p, wait=1.0)
+    p = command("send", send, "send one signed command over inter-PAN, show the response")
     p.add_argument("guid", help="the hub's GUID")
     p.add_argument("message", help="message name (read_hub_status, interpan_off, ...) or code")
     p.add_argument("fields", nargs="*", help="the command's fields, each in hex")
@@ -438,49 +698,64 @@ def main(argv=None):
         default="installer",
         help="the provisioned party to sign as (default installer)",
     )
-    p.add_argument("--counter", type=int, help="the originator counter (default: ms since 1970)")
+    p.add_argument(
+        "--counter", type=int, help="the originator counter (default: the party's next)"
+    )
     p.add_argument("--to", help="the target device's GUID when it is not the hub")
-    p.add_argument("--channel", type=int, default=11)
-    p.add_argument("--wait", type=float, default=2.0)
-    p.add_argument("--provisioning", help="parties and keys (default tools/demo/lab.json)")
     p.add_argument("--show-sensitive", action="store_true", help="do not redact")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=send)
-
-    def hub_args(p, wait=2.0):
-        p.add_argument("--channel", type=int, default=11, help="the hub's channel")
-        p.add_argument("--wait", type=float, default=wait, help="seconds to wait for an answer")
-        p.add_argument("--provisioning", help="parties and keys (default tools/demo/lab.json)")
-
-    p = sub.add_parser("run", help="execute a service request; resume after a lost link")
+    p.add_argument("-v", "--verbose", action="store_true", help="the octets too, in hex")
+    hub_args(p)
+    p = command("run", run, "execute a service request; resume after a lost link")
     p.add_argument("file", help="the service request (JSON, docs/hht.md)")
     p.add_argument("--retries", type=int, default=5, help="tries per command on a lost link")
     hub_args(p)
-    p.set_defaults(func=run)
     for name, func, text in (
         ("set-time", set_time, "set the hub's clock (end of visit)"),
         ("interpan-off", interpan_off, "close inter-PAN (end of visit)"),
     ):
-        p = sub.add_parser(name, help=text)
+        p = command(name, func, text)
         p.add_argument("guid", help="the hub's GUID")
         if name == "set-time":
             p.add_argument("epoch", nargs="?", type=int, help="seconds since 1970 (default now)")
         p.add_argument("--as", dest="as_party", default="installer")
-        p.add_argument("--json", action="store_true")
         hub_args(p)
-        p.set_defaults(func=func)
-    p = sub.add_parser("decode", help="print every frame through all layers, redacted")
+    p = command("watch", watch, "one hub's state, refreshed in place (Ctrl-C stops)")
+    p.add_argument("guid", help="the hub's GUID")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    p.add_argument("--count", type=int, default=0, help="stop after N views (0: until Ctrl-C)")
+    p.add_argument("--log", help="the hub's event log (default: hub.log in the lab directory)")
+    hub_args(p, wait=1.0)
+    p = command("decode", decode, "print every frame through all layers, redacted")
     p.add_argument("--pcap", help="a capture (linktype 195); without it, listen live")
     p.add_argument("--channel", type=int, default=11, help="channel to listen on (live)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.add_argument("--show-sensitive", action="store_true", help="do not redact")
-    p.set_defaults(func=decode)
-    args = ap.parse_args(argv)
+    return ap
+
+
+EXITS = cli.epilog(
+    cli.FAILED,
+    cli.USAGE,
+    cli.NO_LAB,
+    cli.NO_HUB,
+    cli.INTERPAN_OFF,
+    cli.NO_ANSWER,
+    cli.INTERRUPTED,
+)
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.medium is None:
+        args.medium = "127.0.0.1:%d" % labdir.port(args.lab, "medium", 17754)
     return args.func(args)
 
 
+def interrupted():
+    if len(sys.argv) > 1 and "run" in sys.argv[1:]:
+        return RESUME_HINT
+    return None
+
+
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # `hht.py decode ... | head`
-        sys.exit(0)
+    sys.exit(cli.main("hht", main, on_interrupt=interrupted))

@@ -13,7 +13,9 @@ own, as real receivers do. With --drop-prob, each delivery is lost with that pro
 independently per receiver.
 
 Events go to stdout as one JSON object per line: started, node_joined, node_left, stats
-(every --stats-interval seconds) and stopped (on SIGINT/SIGTERM, after the pcap is closed).
+(every --stats-interval seconds), loss (a control changed --drop-prob) and stopped (on
+SIGINT/SIGTERM, after the pcap is closed). Standard input, when it is not a terminal, takes
+control requests, one JSON object per line: {"op": "loss", "p": 0.2} (tools/lab.py radio loss).
 """
 
 import argparse
@@ -155,13 +157,39 @@ class Medium:
                 except OSError:
                     self.stats["send_errors"] += 1
 
-    def run(self, should_stop, stats_interval=10.0):
+    def run(self, should_stop, stats_interval=10.0, control=None):
+        # control: a text stream of JSON requests, one per line (the lab's `radio loss P`
+        # arrives on standard input); watched until it ends.
         next_stats = self._clock() + stats_interval if stats_interval > 0 else None
         while not should_stop():
-            self.poll(0.2)
+            if control is not None:
+                ready, _, _ = select.select([self.sock, control], [], [], 0.2)
+                if control in ready:
+                    line = control.readline()
+                    if line:
+                        self.control(line)
+                    else:
+                        control = None  # closed: no more requests
+                self.poll(0.0)
+            else:
+                self.poll(0.2)
             if next_stats is not None and self._clock() >= next_stats:
                 self._emit(self.stats_event())
                 next_stats += stats_interval
+
+    def control(self, line):
+        """One control request: {"op": "loss", "p": 0.2} sets the per-delivery loss. Anything
+        else is answered with an error event; the medium goes on."""
+        try:
+            req = json.loads(line)
+            p = float(req["p"]) if req.get("op") == "loss" else -1.0
+        except (ValueError, TypeError, KeyError, AttributeError):
+            p = -1.0
+        if not 0.0 <= p <= 1.0:
+            self._emit({"event": "control_error", "request": line.strip()[:200]})
+            return
+        self.drop_prob = p
+        self._emit({"event": "loss", "drop_prob": p})
 
     def close(self):
         if self.pcap is not None:
@@ -212,7 +240,8 @@ def main(argv=None):
         }
     )
     try:
-        medium.run(lambda: stop, args.stats_interval)
+        control = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin
+        medium.run(lambda: stop, args.stats_interval, control)
     finally:
         medium.close()
         _emit_json(medium.stats_event("stopped"))

@@ -49,7 +49,7 @@ from firmware.commands import signed  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
-from tools import provisioning  # noqa: E402
+from tools import cli, provisioning  # noqa: E402
 
 CAP_ESME = 0x8C  # allocate address | receiver on when idle | mains powered (802.15.4 7.3.1.2)
 CAP_GSME = 0x80  # allocate address; battery powered, receiver off when idle
@@ -423,7 +423,7 @@ class Meter:
             eui, key = provisioning.party(
                 provisioning.load(self.args.provisioning), to_guid(self.eui)
             )
-        except SystemExit:
+        except cli.Fail:
             self.emit("pin_enable_refused", reason="no key for this meter")
             return
         msg = signed(

@@ -42,18 +42,10 @@ def hub_command(
     return cmd
 
 
-def headend_command(port, control, heartbeat_s=30):
-    return [
-        sys.executable,
-        "tools/headend.py",
-        "serve",
-        "--port",
-        str(port),
-        "--control",
-        str(control),
-        "--heartbeat-s",
-        str(heartbeat_s),
-    ]
+def headend_command(port, control, heartbeat_s=30, lab_dir=None):
+    cmd = [sys.executable, "tools/headend.py", "serve", "--port", str(port)]
+    cmd += ["--control", str(control), "--heartbeat-s", str(heartbeat_s)]
+    return cmd + ["--lab", lab_dir] if lab_dir else cmd
 
 
 def medium_command(port, pcap=None):
@@ -66,8 +58,10 @@ def micropython_env():
 
 
 class Proc:
-    def __init__(self, name, cmd, log_path=None, echo=True, env=None):
+    def __init__(self, name, cmd, log_path=None, echo=True, env=None, stdin=False):
+        # stdin: keep a pipe to the process's standard input (send_line) instead of none.
         self.name = name
+        self.cmd = cmd
         self.lines = []
         self._cond = threading.Condition()
         self._log = open(log_path, "a") if log_path else None
@@ -76,7 +70,7 @@ class Proc:
             cmd,
             cwd=ROOT,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -100,6 +94,32 @@ class Proc:
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()
 
+    def note(self, line, prefix=None):
+        """A line of our own in this process's log and echo (e.g. a lab control), marked by
+        its prefix on the terminal; the log gets it as it is."""
+        if self._log:
+            self._log.write(line + "\n")
+            self._log.flush()
+        if self._echo:
+            sys.stdout.write("%-7s| %s\n" % (prefix or self.name, line))
+            sys.stdout.flush()
+
+    def send_line(self, line):
+        """One line to the process's standard input (started with stdin=True). False if gone."""
+        try:
+            self.p.stdin.write(line + "\n")
+            self.p.stdin.flush()
+            return True
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def tail(self, n=3):
+        with self._cond:
+            return list(self.lines[-n:])
+
     def wait_for(self, text, timeout=10.0, start=0):
         """Index of the first output line from `start` on that contains text, or None."""
         deadline = time.monotonic() + timeout
@@ -117,14 +137,21 @@ class Proc:
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)
 
+    def kill(self):
+        """SIGKILL, as a power cut: no chance to tidy up. The return code."""
+        return self.stop(timeout=0)
+
     def stop(self, timeout=10.0):
         """SIGINT, then up to `timeout` s for a clean exit, then SIGKILL. The return code."""
-        self.interrupt()
-        try:
-            self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
+        if timeout > 0:
+            self.interrupt()
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.p.poll() is None:
             self.p.kill()
-            self.p.wait()
+        self.p.wait()
         self._t.join(2)
         if self._log:
             self._log.close()

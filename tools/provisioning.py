@@ -6,13 +6,16 @@ import json
 import os
 
 from firmware.eui64 import parse as parse_eui
+from tools import cli
 
 DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "lab.json")
 
 
 def load(path=None):
-    with open(path or DEFAULT) as f:
-        return json.load(f)
+    conf = cli.read_json(path or DEFAULT, "the provisioning file")
+    if not isinstance(conf, dict) or not isinstance(conf.get("parties"), list):
+        raise cli.Fail(cli.USAGE, '%s: no "parties" list (see tools/demo/lab.json)' % path)
+    return conf
 
 
 def party(conf, name):
@@ -20,7 +23,8 @@ def party(conf, name):
     for p in conf["parties"]:
         if name in (p["name"], p["guid"]):
             return parse_eui(p["guid"]), bytes.fromhex(p["key"])
-    raise SystemExit("no party %r in the provisioning file" % name)
+    names = ", ".join(p["name"] for p in conf["parties"])
+    raise cli.Fail(cli.USAGE, "no party %r in the provisioning file (it has: %s)" % (name, names))
 
 
 def install_parties(conf, state_dir):

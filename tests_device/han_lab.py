@@ -1,0 +1,90 @@
+# The HAN layer wired as the shell wires it, for the HAN's device tests (and the stateful test):
+# a hub with its HAN on a storage that survives "reboots", and the settings that configure it.
+from contract.frame import RxFrame
+from firmware import decision, mac
+from firmware.core import Core
+from firmware.device_log import ESME, GSME
+from firmware.settings import Settings
+from hal.fake.storage import MemoryStorage
+from tests_device import vectors
+from tests_device.han_frames import (
+    CAP_GSME,
+    ESME_EUI,
+    GSME_EUI,
+    HUB_EUI,
+    HUB_GUID,
+    assoc_request,
+    le,
+    with_fcs,
+)
+
+_HAN_SETTINGS = {
+    "table_max": ("han.device_table_max",),
+    "join_auto": ("join.auto",),
+    "join_permit": ("join.permit",),
+    "indirect_slots": ("han.indirect_slots",),
+    "indirect_per_device": ("han.indirect_per_device",),
+    "indirect_expiry_s": ("han.indirect_expiry_s",),
+    "frames_h": ("battery.interpan_frames_h", "battery.wan_frames_h"),
+    "airtime_ms_h": ("battery.interpan_airtime_ms_h", "battery.wan_airtime_ms_h"),
+}
+
+
+def han_settings(**kw):
+    # The settings overrides that configure the HAN layer as the keywords say.
+    out = []
+    for name, value in kw.items():
+        keys = _HAN_SETTINGS[name]
+        values = value if len(keys) > 1 else (value,)
+        for k, v in zip(keys, values):
+            out.append("%s=%s" % (k, v))
+    return tuple(out)
+
+
+class Lab:
+    # A hub with the HAN wired in as the shell wires it (firmware.core), on a storage that
+    # survives "reboots" (a new Lab on the same storage).
+    def __init__(self, storage=None, overrides=(), log=((ESME_EUI, ESME), (GSME_EUI, GSME)), **kw):
+        self.st = storage if storage is not None else MemoryStorage()
+        base = ("hub.eui64=" + HUB_GUID, "radio.pan_id=0x1A2B")
+        s = Settings(None, base + tuple(overrides) + han_settings(**kw))
+        core = Core(s, self.st, han=True)
+        self.hub = core.hub
+        self.out = core.out
+        for eui, kind in log:
+            self.hub.device_log.add(eui, kind)
+        self.han = core.han
+        self.han.start(0)
+        self.frame = RxFrame()
+
+    def rx(self, psdu, now=0):
+        # The hub's decision for a received PSDU; the transmitted PSDU (with FCS) or None.
+        self.out.tx_len = 0
+        r = self.hub.on_frame(vectors.load(self.frame, psdu), now)
+        if r == decision.TRANSMIT:
+            return with_fcs(self.out.tx_buf, self.out.tx_len)
+        return None
+
+    def join(self, eui, cap=CAP_GSME, now=0):
+        out = self.rx(assoc_request(eui, cap), now)
+        return out[22] | out[23] << 8
+
+    def notes(self, event):
+        return [f for e, f in self.hub.notes if e == event]
+
+    def beacon_permit(self):
+        out = self.rx(vectors.BEACON_REQUEST)
+        f = mac.MacFrame()
+        mac.parse(out, 0, len(out), f)
+        return bool(mac.beacon_superframe(out, f) & mac.SF_PERMIT)
+
+
+def assoc_response(seq, device, short, status):
+    return (
+        vectors.h("63cc")
+        + bytes([seq])
+        + vectors.h("2b1a")
+        + le(device)
+        + le(HUB_EUI)
+        + bytes([0x02, short & 0xFF, short >> 8, status])
+    )
