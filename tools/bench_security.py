@@ -102,8 +102,11 @@ def main():
             "bench_security: unknown path(s) %s; known: %s"
             % (", ".join(sorted(unknown)), ", ".join(dict(PATHS)))
         )
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        rows = list(pool.map(lambda p: measure(args, p), names))
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rows = list(pool.map(lambda p: measure(args, p), names))
+    except (RuntimeError, AttributeError) as e:  # a run failed, or printed no figures
+        raise SystemExit("bench_security: %s" % str(e).splitlines()[0]) from None
     print(table(rows))
 
 
