@@ -129,6 +129,10 @@ class App:
         notes = out.notes
         while notes:
             event, fields = notes.pop(0)
+            if event == "interpan":  # the LEDs show what an installer needs to see
+                self.board.indicators.set("interpan", fields["state"] != "off")
+            elif event == "join_permit":
+                self.board.indicators.set("join", fields["open"])
             self.report(event, **fields)
         wan = out.wan
         while wan:  # copies of responses given on other channels, for the head-end
@@ -393,6 +397,7 @@ class App:
             outbox_corrupt=self.outbox.corrupt,
         )
         self.board.indicators.set("power", True)
+        self.board.indicators.set("join", h.joining.permit_join)
         if self.commands.store.corrupt:
             self.report("replay_state_lost")  # a failing flash: the head-end must know
         self.recover_commands()

@@ -5,6 +5,7 @@
 
 from contract.compat import const
 from firmware import mac
+from firmware.eui64 import write_le
 
 ZB_PAYLOAD_LEN = const(15)
 STACK_PROFILE_PRO = const(2)
@@ -20,8 +21,7 @@ def zigbee_payload(epid, router_capacity=True, end_device_capacity=True, depth=0
     b[1] = STACK_PROFILE_PRO | (PROTOCOL_VERSION << 4)
     b[2] = (0x04 if router_capacity else 0) | ((depth & 0xF) << 3)
     b[2] |= 0x80 if end_device_capacity else 0
-    for i in range(8):
-        b[3 + i] = epid[7 - i]
+    write_le(b, 3, epid)
     b[11] = b[12] = b[13] = 0xFF  # tx offset: none in a non-beacon network
     b[14] = update_id
     return bytes(b)

@@ -4,6 +4,7 @@
 
 from contract.compat import const
 from firmware import record
+from firmware.eui64 import equals_le
 
 OTHER = const(0)
 ESME = const(1)
@@ -80,11 +81,7 @@ class DeviceLog:
     def find_le(self, buf, off):
         # Index of the entry whose EUI is at buf[off:off+8] in air order, or -1.
         for i in range(len(self._euis)):
-            e = self._euis[i]
-            for j in range(8):
-                if buf[off + j] != e[7 - j]:
-                    break
-            else:
+            if equals_le(buf, off, self._euis[i]):
                 return i
         return -1
 

@@ -8,6 +8,7 @@
 #   WAN present (1) | devices in log (1) | start (1) | n (1) | n x EUI-64 (8)
 
 from contract.compat import const
+from firmware.eui64 import write_le
 from firmware.interpan import STATES
 
 CLUSTER = const(0xFC00)
@@ -29,8 +30,7 @@ def _le(buf, p, v, n):
 
 
 def _eui_le(buf, p, eui):
-    for i in range(8):
-        buf[p + i] = eui[7 - i]
+    write_le(buf, p, eui)
     return p + 8
 
 

@@ -7,6 +7,7 @@
 from contract.compat import const
 from contract.frame import PSDU_MAX
 from firmware import mac
+from firmware.eui64 import read_le
 
 COORD = const(0x0000)
 CMD_ORPHAN = const(0x06)
@@ -19,7 +20,7 @@ class Framer:
     def __init__(self, eui, pan_id, channel):
         self.pan_id = pan_id
         self.channel = channel
-        self.eui_le = bytes(eui[7 - i] for i in range(8))  # air order
+        self.eui_le = read_le(eui, 0)  # air order
         self.tx = bytearray(PSDU_MAX)  # the frame of the receive decision in hand
         self._dsn = 0
 

@@ -49,7 +49,7 @@ class Hub:
     # the command layer (Tunneling frames); the HAN layer (every other frame), or None.
     def __init__(self, settings, out, device_log, flag, replier, commands=None, han=None):
         self.eui = settings.eui64()
-        self._eui_air = bytes(self.eui[7 - i] for i in range(8))  # as it is on air
+        self._eui_air = read_le(self.eui, 0)  # as it is on air
         self.pan_id = settings["radio.pan_id"]
         self.channel = settings["radio.channel"]
         self.beacon = Beacon(self.pan_id, self.eui)

@@ -5,6 +5,7 @@
 
 from contract.compat import const
 from firmware import reject
+from firmware.eui64 import write_le
 
 BEACON = const(0)
 DATA = const(1)
@@ -188,8 +189,7 @@ def _put_addr(buf, p, addr):
         buf[p] = addr & 0xFF
         buf[p + 1] = addr >> 8
         return p + 2
-    for i in range(8):
-        buf[p + i] = addr[7 - i]
+    write_le(buf, p, addr)
     return p + 8
 
 

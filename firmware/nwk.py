@@ -11,6 +11,7 @@
 
 from contract.compat import const
 from firmware import mac
+from firmware.eui64 import write_le
 
 # NWK frame control (ZigBee spec 3.3.1.1)
 FT_DATA = const(0)
@@ -221,8 +222,7 @@ def write_nwk(buf, p, dst, src, seq, radius=RADIUS, dst_ieee=None, src_ieee=None
     p += 8
     for ieee in (dst_ieee, src_ieee):
         if ieee is not None:
-            for i in range(8):
-                buf[p + i] = ieee[7 - i]
+            write_le(buf, p, ieee)
             p += 8
     return p
 

@@ -15,6 +15,7 @@
 
 from contract.compat import const
 from firmware import ccm
+from firmware.eui64 import write_le
 
 LEVEL = const(5)  # ENC-MIC-32, the one level ZigBee PRO and Smart Energy use
 
@@ -76,8 +77,7 @@ def _put_counter(buf, p, v):
 
 def _put_eui(buf, p, eui):
     # eui most significant first, written little-endian (air order)
-    for i in range(8):
-        buf[p + i] = eui[7 - i]
+    write_le(buf, p, eui)
 
 
 def parse(buf, off, end, h):

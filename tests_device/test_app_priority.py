@@ -109,3 +109,24 @@ class PriorityTest(unittest.TestCase):
         finally:
             gc.enable()
         self.assertEqual(grew, 0)
+
+
+class IndicatorTest(unittest.TestCase):
+    # The inter-PAN and join LEDs follow the flag and the permit bit, as the shell drains the
+    # core's notes.
+    def test_interpan_and_join_leds(self):
+        b, app = make_app()
+        ind = b.indicators
+        app.drain()
+        self.assertIs(ind.state.get("interpan"), True)  # open from power-up
+        ind.set("join", app.hub.joining.permit_join)  # as App.main sets it at start
+        self.assertIs(ind.state.get("join"), True)  # the log's ESME has not joined yet
+        app.handle(vectors.load(app.frame, assoc_request(ESME_EUI, CAP_ESME)))
+        app.drain()
+        self.assertIs(ind.state.get("join"), False)  # everyone in the log has joined
+        app.hub.interpan.off(1000)
+        app.drain()
+        self.assertIs(ind.state.get("interpan"), False)
+        app.hub.interpan.trusted_enable(2000)
+        app.drain()
+        self.assertIs(ind.state.get("interpan"), True)
