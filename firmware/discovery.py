@@ -8,13 +8,15 @@
 #   WAN present (1) | devices in log (1) | start (1) | n (1) | n x EUI-64 (8)
 
 from contract.compat import const
-from firmware.interpan import STATES
 
 CLUSTER = const(0xFC00)
 CMD_GET_DETAILS = const(0x00)
 CMD_DETAILS = const(0x00)
 PAGE = const(8)  # device EUIs per answer: keeps the frame inside 127 octets
 
+# The inter-PAN flag's states by their code (also read_hub_status's): one vocabulary for the
+# event log, the head-end's status and the HHT.
+STATES = ("off", "on", "on_no_timeout")
 STATE_OFF = const(0)
 STATE_COUNTDOWN = const(1)
 STATE_NO_TIMEOUT = const(2)  # held open while the WAN is lost
