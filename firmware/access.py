@@ -25,9 +25,6 @@ class Flag:
     def seconds_left(self, now):
         return self.rules.seconds_left(now)
 
-    def state(self, now):
-        return self.rules.state(now)
-
     def power_up(self, now):
         self.noted(self.rules.power_up(now))
 

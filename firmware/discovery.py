@@ -9,13 +9,15 @@
 
 from contract.compat import const
 from firmware.eui64 import write_le
-from firmware.interpan import STATES
 
 CLUSTER = const(0xFC00)
 CMD_GET_DETAILS = const(0x00)
 CMD_DETAILS = const(0x00)
 PAGE = const(8)  # device EUIs per answer: keeps the frame inside 127 octets
 
+# The inter-PAN flag's states by their code (also read_hub_status's): one vocabulary for the
+# event log, the head-end's status and the HHT.
+STATES = ("off", "on", "on_no_timeout")
 STATE_OFF = const(0)
 STATE_COUNTDOWN = const(1)
 STATE_NO_TIMEOUT = const(2)  # held open while the WAN is lost

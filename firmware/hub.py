@@ -233,9 +233,12 @@ class Hub:
 
     def status(self, now):
         # The hub's state as a dict, for the head-end and the log.
+        secs = self.interpan.seconds_left(now)
         return {
-            "interpan": self.interpan.state(now),
-            "interpan_seconds_left": self.interpan.seconds_left(now),
+            "interpan": discovery.STATES[
+                (2 if secs is None else 1) if self.interpan.is_on() else 0
+            ],
+            "interpan_seconds_left": secs,
             "wan_present": self.interpan.wan_present,
             "device_log": len(self.device_log),
             "rx_frames": self.rx_frames,

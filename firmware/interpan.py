@@ -34,10 +34,6 @@ from contract.ticks import ticks_add, ticks_diff
 
 ON = "on"
 OFF = "off"
-ON_NO_TIMEOUT = "on_no_timeout"  # held open while the WAN is lost
-# The flag's states in one vocabulary for the event log, status, discovery and read_hub_status;
-# the index is the state's code on the air (firmware/discovery.py, docs/commands.md).
-STATES = (OFF, ON, ON_NO_TIMEOUT)
 
 POWER_UP = "power_up"
 TIMEOUT = "timeout"
@@ -61,18 +57,12 @@ class Change:
         self.prior = prior
 
     def to_dict(self):
-        return {
-            "state": state_name(self.state == ON, self.seconds_left),
-            "reason": self.reason,
-            "seconds_left": self.seconds_left,
-        }
+        # One vocabulary with discovery and status (firmware/discovery.py STATES).
+        st = self.state if self.seconds_left is not None or self.state == OFF else "on_no_timeout"
+        return {"state": st, "reason": self.reason, "seconds_left": self.seconds_left}
 
     def __repr__(self):
         return "Change(%s, %s, %r)" % (self.state, self.reason, self.seconds_left)
-
-
-def state_name(on, seconds_left):
-    return (ON if seconds_left is not None else ON_NO_TIMEOUT) if on else OFF
 
 
 class InterPan:
@@ -94,9 +84,6 @@ class InterPan:
 
     def is_on(self):
         return self._on
-
-    def state(self, now):
-        return state_name(self._on, self.seconds_left(now))
 
     def seconds_left(self, now):
         if not self._on:

@@ -182,10 +182,22 @@ def test_lab_refuses_a_busy_port_and_a_busy_directory(tmp_path):
 
 
 def test_head_end_answers_bad_requests_and_goes_on(tmp_path):
-    lab, zep, he = start_lab(tmp_path, "--no-meters")
+    lab, zep, he = start_lab(tmp_path, "--no-meters", "--set", "log.counters_interval_s=1")
     ctl = str(he + 1)
     send = ["tools/headend.py", "send", "--control", ctl]
     try:
+        # A clean 20-command service request: the HHT paces itself under its hub's per-source
+        # limit, so nothing of it is dropped as a flood and nothing is retried.
+        sr = tmp_path / "sr20.json"
+        cmds = [{"counter": 100 + i, "message": "read_hub_status"} for i in range(20)]
+        sr.write_text(json.dumps({"hub": G, "as": "supplier", "commands": cmds}))
+        r = run("tools/hht.py", "--lab", str(tmp_path), "run", str(sr), "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        out = [json.loads(x) for x in r.stdout.splitlines()]
+        assert [o["event"] for o in out] == ["start"] + ["command"] * 20 + ["complete"]
+        assert all(o["status"] == "ok" for o in out if o["event"] == "command")
+        time.sleep(1.5)  # the hub's next counters report
+        assert not [x for x in lab.lines if "frame_rejected" in x and "rate_" in x]
         for req, words in (
             ({"op": "gbcs", "as": "supplier", "message": "read_hub_stat"}, ["unknown message"]),
             ({"op": "gbcs", "as": "nobody", "message": "read_hub_status"}, ["no party"]),

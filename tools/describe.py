@@ -4,8 +4,8 @@ data). The message catalogue (firmware/catalogue.py) says which contents are sen
 
 from firmware import ber, gbcs
 from firmware import catalogue as cat
+from firmware.discovery import STATES
 from firmware.eui64 import to_guid
-from firmware.interpan import STATES
 from tools import cli
 
 REDACTED = "<redacted>"

@@ -562,10 +562,18 @@ def run(args):
             d = describe.gbcs_message(rsp)
             say("%s: %s" % (tag, d.get("status")), event="command", status=d.get("status"), **rec)
             if d.get("status") not in ("ok", "duplicate", "forwarded"):
+                why = ""
+                if d.get("status") == "stale":
+                    why = (
+                        "its counter is below the hub's replay window for %s (commands.replay_"
+                        "window below the highest it has accepted): the request is older than "
+                        "what the hub has run since; get a new one, or start the lab clean "
+                        "(tools/lab.py --fresh)" % sr.get("as", "supplier")
+                    )
                 raise cli.Fail(
                     cli.FAILED,
-                    "%s: %s; the service request stops here (a later command may depend on it)"
-                    % (tag, d.get("status")),
+                    "%s: %s; the service request stops here (a later command may depend on it)%s"
+                    % (tag, d.get("status"), "; " + why if why else ""),
                 )
             done[i] = True
             i += 1

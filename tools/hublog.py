@@ -8,7 +8,9 @@ boots end to end (x = seconds of hub time since the log began)."""
 
 import json
 
-from firmware.interpan import OFF, ON, ON_NO_TIMEOUT
+from firmware.discovery import STATES
+
+OFF, ON, ON_NO_TIMEOUT = STATES
 
 
 def parse(line):
