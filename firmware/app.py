@@ -142,10 +142,10 @@ class App:
             store.release_copies()  # the outbox holds them (or the link had the answer)
         radio = self.radio
         while True:
-            n = out.radio_next()
+            n = out.radio.pop()
             if not n:
                 break
-            radio.send(out.radio_buf, n)
+            radio.send(out.radio.buf, n)
 
     def recover_commands(self):
         # At boot: what a power cut left between the command store and the outbox. Response

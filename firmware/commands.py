@@ -375,11 +375,11 @@ class Commands:
         )
         self.out.to_wan(rsp)  # the head-end gets every response
         if channel == INTERPAN and reply_to is not None:
-            tx = self.out.radio_slot()
+            tx = self.out.radio.claim()
             if tx is not None:
                 n = self._tunnel_frame(tx, reply_to, rsp)
                 if n:
-                    self.out.radio_push(n)
+                    self.out.radio.push(n)
         self.out.note(
             "command_response",
             channel=channel,

@@ -6,12 +6,13 @@
 #   notes       events for the log and the head-end, (event, fields), bounded
 #   wan         GBCS messages for the head-end (response copies, meters' answers), bounded
 #   radio       frames to send outside a receive decision (to awake members, meters' answers
-#               for an HHT), a ring of preallocated slots
+#               for an HHT), a contract.ring.SlotRing of preallocated buffers
 # Bounds are backstops: the shell drains every wake-up. What overflows is counted, never
 # allocated for.
 
 from contract.compat import const
 from contract.frame import PSDU_MAX
+from contract.ring import SlotRing
 
 NOTHING = const(0)
 TRANSMIT = const(1)
@@ -44,12 +45,7 @@ class Outputs:
         self.wan = []
         self.wan_max = wan_max
         self.wan_dropped = 0
-        self._slots = [bytearray(PSDU_MAX) for _ in range(radio_slots)]
-        self._lens = [0] * radio_slots
-        self._head = 0
-        self._n = 0
-        self.radio_buf = None  # after radio_next(): the frame to send
-        self.radio_dropped = 0
+        self.radio = SlotRing([bytearray(PSDU_MAX) for _ in range(radio_slots)])
 
     def transmit(self, buf, n, kind):
         # The decision's frame; returns TRANSMIT for the caller to hand back.
@@ -70,31 +66,3 @@ class Outputs:
             return False
         self.wan.append(msg)
         return True
-
-    def radio_slot(self):
-        # A free slot to build a frame in (then radio_push(n)), or None when the ring is full.
-        if self._n >= len(self._slots):
-            self.radio_dropped += 1
-            return None
-        i = self._head + self._n
-        if i >= len(self._slots):
-            i -= len(self._slots)
-        return self._slots[i]
-
-    def radio_push(self, n):
-        i = self._head + self._n
-        if i >= len(self._slots):
-            i -= len(self._slots)
-        self._lens[i] = n
-        self._n += 1
-
-    def radio_next(self):
-        # The next frame's length, with the frame in radio_buf (valid until the slot is
-        # reused), or 0.
-        if not self._n:
-            return 0
-        i = self._head
-        self._head = i + 1 if i + 1 < len(self._slots) else 0
-        self._n -= 1
-        self.radio_buf = self._slots[i]
-        return self._lens[i]

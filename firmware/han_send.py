@@ -141,11 +141,11 @@ class Sender:
             self._body(b, 0, short, cluster, data)
             self.indirect.put(s, b, body, now)
             return QUEUED
-        b = self.out.radio_slot()
+        b = self.out.radio.claim()
         if b is None:
             return BUSY
         p = self.framer.data_header(b, short, False)
-        self.out.radio_push(self._body(b, p, short, cluster, data))
+        self.out.radio.push(self._body(b, p, short, cluster, data))
         return SENT
 
     def _budget_alert(self, s, o, now):

@@ -182,7 +182,7 @@ class Rig:
         out = self.out
         del out.notes[:]
         del out.wan[:]
-        while out.radio_next():
+        while out.radio.pop():
             pass
 
     def members(self):

@@ -6,11 +6,8 @@
 # once per PERIOD / 2 (6.2 days); the hub reads it every few seconds. Wall time is uptime plus
 # an offset fixed when the time is set (from the WAN or an authenticated HHT command).
 
-import asyncio
-
+from contract import aio
 from contract.ticks import ticks_diff
-
-_sleep_ms = getattr(asyncio, "sleep_ms", None)  # MicroPython
 
 
 class Clock:
@@ -23,10 +20,7 @@ class Clock:
 
     async def sleep_ms(self, ms):
         # Sleep for ms of *this clock's* time; a fast sim clock overrides it to sleep less.
-        if _sleep_ms:
-            await _sleep_ms(ms)
-        else:
-            await asyncio.sleep(ms / 1000)
+        await aio.sleep_ms(ms)
 
     def uptime_ms(self):
         now = self.ticks_ms()

@@ -87,19 +87,19 @@ class IndirectTest(unittest.TestCase):
     def test_mains_meter_gets_frames_directly(self):
         esme = self.lab.join(ESME_EUI, CAP_ESME)
         han = self.lab.han
-        self.assertEqual(self.lab.out.radio_next(), 0)
+        self.assertEqual(self.lab.out.radio.pop(), 0)
         for i in range(4):
             zcl = bytes([0x00, i, 0x00, 0x00, 0x00])
             self.assertEqual(han.send_to_device(ESME_EUI, 0x0702, zcl, "wan", 0), han_send.SENT)
         self.assertEqual(han.send_to_device(ESME_EUI, 0x0702, zcl, "wan", 0), han_send.BUSY)
         for i in range(4):
-            n = self.lab.out.radio_next()
-            out = with_fcs(self.lab.out.radio_buf, n)
+            n = self.lab.out.radio.pop()
+            out = with_fcs(self.lab.out.radio.buf, n)
             f = mac.MacFrame()
             self.assertEqual(mac.parse(out, 0, len(out), f), reject.OK)
             self.assertEqual(f.dst_short, esme)
             self.assertEqual(out[f.payload_end - 4], i)
-        self.assertEqual(self.lab.out.radio_next(), 0)
+        self.assertEqual(self.lab.out.radio.pop(), 0)
 
     def test_refusals(self):
         han = self.lab.han
@@ -187,8 +187,8 @@ class ForwardTest(unittest.TestCase):
 
     def test_read_meter_goes_to_the_esme_directly(self):
         self.assertEqual(self.forward(ESME_EUI, cat.READ_METER, channel="wan")[0], 9)
-        n = self.lab.out.radio_next()
-        out = with_fcs(self.lab.out.radio_buf, n)
+        n = self.lab.out.radio.pop()
+        out = with_fcs(self.lab.out.radio.buf, n)
         a = nwk.ApsHeader()
         self.assertEqual(nwk.parse(out, 9, len(out) - 2, nwk.NwkHeader(), a), nwk.OK)
         self.assertEqual(a.cluster, zclmod.METERING)
@@ -197,8 +197,8 @@ class ForwardTest(unittest.TestCase):
     def test_topup_is_tunnelled(self):
         st = self.forward(ESME_EUI, cat.PREPAY_TOPUP, (b"\xab\xcd", b"\x01"), "wan")
         self.assertEqual(st, (cat.ST_FORWARDED, b""))
-        n = self.lab.out.radio_next()
-        out = with_fcs(self.lab.out.radio_buf, n)
+        n = self.lab.out.radio.pop()
+        out = with_fcs(self.lab.out.radio.buf, n)
         a = nwk.ApsHeader()
         self.assertEqual(nwk.parse(out, 9, len(out) - 2, nwk.NwkHeader(), a), nwk.OK)
         self.assertEqual(a.cluster, zclmod.TUNNELING)

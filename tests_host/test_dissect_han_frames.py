@@ -60,10 +60,10 @@ class Air:
         while self.radio.recv(self.frame):
             if self.hub.on_frame(self.frame, self.now) == TRANSMIT:
                 self.radio.send(self.out.tx_buf, self.out.tx_len)
-        n = self.out.radio_next()
+        n = self.out.radio.pop()
         while n:
-            self.radio.send(self.out.radio_buf, n)
-            n = self.out.radio_next()
+            self.radio.send(self.out.radio.buf, n)
+            n = self.out.radio.pop()
 
 
 class MeterRadio(FakeRadio):

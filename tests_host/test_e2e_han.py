@@ -75,10 +75,10 @@ class CoreHub:
                 while radio.recv(frame):
                     if hub.on_frame(frame, now) == TRANSMIT:
                         radio.send(self.out.tx_buf, self.out.tx_len)
-                n = self.out.radio_next()
+                n = self.out.radio.pop()
                 while n:
-                    radio.send(self.out.radio_buf, n)
-                    n = self.out.radio_next()
+                    radio.send(self.out.radio.buf, n)
+                    n = self.out.radio.pop()
                 if time.monotonic() >= next_tick:
                     radio.hello()
                     self.han.tick(now)

@@ -235,7 +235,7 @@ class HanMachine(RuleBasedStateMachine):
 
     @rule()
     def drain(self):
-        while self.outputs.radio_next():
+        while self.outputs.radio.pop():
             self.out -= 1
         assert self.out == 0
 

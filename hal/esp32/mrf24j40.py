@@ -55,8 +55,10 @@
 import asyncio
 import time
 
+from contract import aio
 from contract.compat import const
 from contract.frame import PSDU_MAX
+from contract.ring import SlotRing
 from contract.ticks import ticks_diff
 from hal.radio import Radio
 
@@ -192,16 +194,6 @@ except AttributeError:  # CPython, for host tests
         return time.monotonic_ns() // 1000000
 
 
-_aio_sleep_ms = getattr(asyncio, "sleep_ms", None)  # MicroPython: allocation-free
-
-
-async def _async_sleep_ms(ms):
-    if _aio_sleep_ms:
-        await _aio_sleep_ms(ms)
-    else:
-        await asyncio.sleep(ms / 1000)
-
-
 class _Flag:
     # CPython stand-in for asyncio.ThreadSafeFlag (host tests call the handler on the loop's
     # thread). Self-clearing after wait(), like the real one.
@@ -294,9 +286,7 @@ class MRF24J40(Radio):
             b[1] = (_RXFIFO << 5) & 0xE0
         self._tx_s = _tx_buffer(_TX_SHORT)
         self._tx_l = _tx_buffer(_TX_FULL)
-        self._txq = [_tx_buffer(_TX_FULL) for _ in range(tx_queue)]
-        self._q_head = 0
-        self._q_len = 0
+        self._txq = SlotRing([_tx_buffer(_TX_FULL) for _ in range(tx_queue)])
         self.stats = {}
         for k in _STATS:
             self.stats[k] = 0
@@ -412,7 +402,7 @@ class MRF24J40(Radio):
         if self._rd(_PACON2) != 0x98:
             raise OSError("MRF24J40 not answering on SPI (check wiring, CS and power)")
         self._irq = self._rx_ready = self._tx_busy = False
-        self._q_len = 0
+        self._txq.clear()
         self.tx_status = TX_NONE
         # 15. Interrupts (3.3), last: INTSTAT read first so no flag from before or during the
         # initialisation is pending (RIOT), then TX, RX and security unmasked (Linux).
@@ -521,7 +511,7 @@ class MRF24J40(Radio):
         pin = self._int
         st = self.stats
         while me is not None and self._kicker is me:
-            await _async_sleep_ms(self._poll_ms)
+            await aio.sleep_ms(self._poll_ms)
             st["poll"] += 1
             if pin is not None and pin():
                 if not self._tx_busy:
@@ -593,14 +583,13 @@ class MRF24J40(Radio):
             self.stats["tx_refused"] += 1
             return False
         if self._tx_busy:
-            q = self._txq
-            if self._q_len >= len(q):
+            tx = self._txq.claim()
+            if tx is None:
                 self.stats["tx_queue_full"] += 1
                 return False
-            tx = q[(self._q_head + self._q_len) % len(q)]
-            self._q_len += 1
-            self.stats["tx_queued"] += 1
             _fill(tx, buf, n)
+            self._txq.push(n)
+            self.stats["tx_queued"] += 1
             return True
         tx = self._tx_s if n <= _TX_SHORT_MPDU else self._tx_l
         _fill(tx, buf, n)
@@ -636,16 +625,12 @@ class MRF24J40(Radio):
         cb = self.on_tx
         if cb is not None:
             cb(status)
-        if self._q_len:
-            q = self._txq
-            tx = q[self._q_head]
-            self._q_head = (self._q_head + 1) % len(q)
-            self._q_len -= 1
-            self._start(tx)
+        if self._txq.pop():
+            self._start(self._txq.buf)
 
     def tx_pending(self):
         # Frames not yet finished: the one on air and those queued behind it.
-        return self._q_len + (1 if self._tx_busy else 0)
+        return len(self._txq) + (1 if self._tx_busy else 0)
 
     def close(self):
         # Also needed before the driver is used under another event loop: the poll task

@@ -4,18 +4,8 @@
 # loss/restore hysteresis, back-off) is the same code as in simulation, so a WiFi outage is just
 # a WAN loss to the hub. Credentials come from the settings store, passed in by the board.
 
-import asyncio
-
+from contract import aio
 from hal.wan import WanLink
-
-_sleep_ms = getattr(asyncio, "sleep_ms", None)
-
-
-async def _sleep(ms):
-    if _sleep_ms:
-        await _sleep_ms(ms)
-    else:
-        await asyncio.sleep(ms / 1000)
 
 
 class WifiWan(WanLink):
@@ -55,7 +45,7 @@ class WifiWan(WanLink):
                 self.last_error = "wifi join timed out (status %s)" % (w.status(),)
                 w.disconnect()  # stop the driver retrying in the background
                 return False
-            await _sleep(100)
+            await aio.sleep_ms(100)
             waited += 100
         self.last_error = None
         return True
