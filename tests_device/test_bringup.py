@@ -1,13 +1,12 @@
-# `make bringup`'s checks (hal/esp32/bringup.py) on the DevKitC pin map, against the register
+# `make bringup`'s checks (boards/bringup.py) on the DevKitC pin map, against the register
 # fake wired as a healthy board and as the boards an engineer meets: a chip that is not
 # selected, RESET or INT not connected, a PLL that never locks, a busy channel. Each must fail
 # its own step, with a hint naming the likely cause, and leave the others alone.
 
 import unittest
 
-from boards import esp32_devkitc
+from boards import bringup, esp32_devkitc
 from contract.crc16 import append_fcs
-from hal.esp32 import bringup
 from hal.fake import esp32 as fakes
 from hal.fake.mrf24j40 import FakeMRF24J40
 

@@ -1,5 +1,5 @@
 """`make bringup`'s host side (tools/bringup.py): what it makes of the board's check records
-(produced here by hal/esp32/bringup.py against the register fake), of the hub's console after
+(produced here by boards/bringup.py against the register fake), of the hub's console after
 a reset, and of a port with no board; the over-the-air step is in test_e2e_bridge.py."""
 
 import subprocess
@@ -7,8 +7,8 @@ import sys
 
 from conftest import ROOT
 
+from boards import bringup as board_side
 from boards import esp32_devkitc
-from hal.esp32 import bringup as board_side
 from hal.fake import esp32 as fakes
 from hal.fake.mrf24j40 import FakeMRF24J40
 from tools import bringup
@@ -57,7 +57,7 @@ def test_heap_after_boot_from_the_stats_event():
 
 
 def test_not_deployed_and_no_board_are_one_line_each(tmp_path):
-    r = subprocess.CompletedProcess([], 1, "ImportError: no module named 'hal.esp32.bringup'", "")
+    r = subprocess.CompletedProcess([], 1, "ImportError: no module named 'boards.bringup'", "")
     assert "make deploy PORT=/dev/ttyUSB0" in bringup.explain_mpremote_failure("/dev/ttyUSB0", r)
     p = subprocess.run(
         [sys.executable, "tools/bringup.py", "--port", str(tmp_path / "ttyNONE")],

@@ -6,7 +6,7 @@
 1. On the board, through mpremote, with the deployed firmware (`make deploy` first): the
    MRF24J40 answers on SPI, its registers read back as initialised, RESET and INT are wired,
    the RF state machine reaches RX, the RSSI on the channel, a beacon request goes out and any
-   beacon that answers is listed (hal/esp32/bringup.py).
+   beacon that answers is listed (boards/bringup.py).
 2. The board is reset into the hub and its console read: the `started` event (its GUID) and
    the first `stats` event, whose heap_free is the free heap after boot.
 3. With --bridge (a second board in bridge mode, docs/esp32.md): a beacon request sent through
@@ -65,7 +65,7 @@ def json_records(lines, key):
 
 
 def board_steps(stdout):
-    """The step records hal/esp32/bringup.py printed, in order."""
+    """The step records boards/bringup.py printed, in order."""
     return json_records(stdout.splitlines(), "step")
 
 
@@ -197,7 +197,7 @@ def main(argv=None):
     failed = 0
 
     print("1. the radio, on the board (%s, channel %d)" % (args.board, args.channel))
-    code = "from hal.esp32 import bringup; bringup.main(%r, %d)" % (args.board, args.channel)
+    code = "from boards import bringup; bringup.main(%r, %d)" % (args.board, args.channel)
     try:
         r = mpremote(args.port, "exec", code, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:

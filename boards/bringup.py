@@ -226,7 +226,7 @@ class Checks:
 
 
 def main(board="esp32_devkitc", channel=11):
-    # On the board: mpremote exec "from hal.esp32 import bringup; bringup.main()"
+    # On the board: mpremote exec "from boards import bringup; bringup.main()"
     import machine
 
     mod = __import__("boards." + board, None, None, ["PINS"])
