@@ -40,6 +40,7 @@ class Driver:
         self.t = 0  # scenario ms
         self.delivered = 0
         self.replies = 0
+        app.recover_commands()  # as App.main starts the hub
         app.hub.power_up(now_ms)
         app.han.start(now_ms)
         app.drain()

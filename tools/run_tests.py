@@ -32,7 +32,9 @@ def run_host():
 # the ESP32's real heap (110K on a 32-bit build) they pass with the firmware frozen in and fail
 # from copied .mpy or ROMFS: `make ram` runs them there (docs/performance.md).
 HEAP_OVERRIDES = {
-    "test_esp32_app": "160wK",  # + the register-level fake of the MRF24J40 (~30 KB)
+    # + the register-level fake of the MRF24J40 (~30 KB); from source it skips, but only after
+    # compiling the app on import (~170wK)
+    "test_esp32_app": "180wK",
     "test_app_priority": "160wK",
 }
 
