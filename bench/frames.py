@@ -145,6 +145,45 @@ def setup_limiter(path):
     return None
 
 
+# HAN paths at a table size: PATH_N, with N entries in the device log and N devices joined.
+TABLE_PATHS = ("assoc_stranger", "report_member")
+
+
+def setup_tables(path):
+    from firmware.device_log import ESME
+    from tests_device.han_frames import CAP_ESME, CAP_GSME, assoc_request, summation_report
+
+    name, _, n = path.rpartition("_")
+    if name not in TABLE_PATHS or not n.isdigit():
+        return None
+    n = int(n)
+    sizes = ("han.device_log_max=%d" % n, "han.device_table_max=%d" % n)
+    c = Core(
+        Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87", "radio.pan_id=0x1A2B") + sizes),
+        han=True,
+    )
+    h = c.hub
+    h.power_up(_START)
+    members = [bytes((0x00, 0x23, 0x7E, 0x20, 0x00, 0x00, i >> 8, i & 0xFF)) for i in range(n)]
+    for e in members:
+        c.device_log.add(e, ESME)
+    c.han.start(_START)
+    for e in members:
+        h.on_frame(load(assoc_request(e, CAP_ESME)), _START)
+        c.out.radio_next()
+    t = c.han.table
+    if len(t) != n:
+        return "only %d of %d devices joined" % (len(t), n)
+    h.rejected = [0] * reject.COUNT
+    del c.out.notes[:]
+    if name == "assoc_stranger":  # not in the device log: refused after the log lookup
+        strangers = [bytes((0x00, 0x23, 0x7E, 0x66, 0x00, 0x00, 0x00, k)) for k in range(4)]
+        frames = [assoc_request(e, CAP_GSME) for e in strangers]
+    else:  # the last member to join reports its meter reading
+        frames = [summation_report(t.short(t.find(members[-1])), 1000 + k) for k in range(4)]
+    return h, [load(f) for f in frames], air_us(frames[0])
+
+
 def air_us(psdu):
     return (6 + len(psdu)) * 32  # SHR + PHR + PSDU at 32 us per octet
 
@@ -190,9 +229,7 @@ def main(argv):
     path = argv[0]
     n = int(argv[1])
     mode = argv[2] if len(argv) > 2 else "count"
-    got = setup(path)
-    if got is None:
-        got = setup_limiter(path)
+    got = setup(path) or setup_limiter(path) or setup_tables(path)
     if got is None:
         print("unknown path %s" % path)
         return 2
@@ -218,7 +255,7 @@ def main(argv):
 
         best = None
         for _ in range(5):
-            target, frames, step = setup(path) or setup_limiter(path)  # fresh state each run
+            target, frames, step = setup(path) or setup_limiter(path) or setup_tables(path)
             gc.collect()
             t0 = ticks_us()
             run(target, frames, step, n)

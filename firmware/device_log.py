@@ -4,7 +4,7 @@
 
 from contract.compat import const
 from firmware import record
-from firmware.eui64 import equals_le
+from firmware.eui64 import SHARED, EuiIndex, equals_le, key, key_le
 
 OTHER = const(0)
 ESME = const(1)
@@ -22,6 +22,7 @@ class DeviceLog:
         self.capacity = capacity
         self._euis = []  # 8-byte bytes objects
         self._kinds = []
+        self._index = EuiIndex()  # find_le in constant time, whatever the capacity
         self.corrupt = 0
         raw = storage.read(name) if storage is not None else None
         payload = record.unseal(_VERSION, raw)
@@ -31,6 +32,10 @@ class DeviceLog:
             for i in range(0, min(len(payload), capacity * _ENTRY), _ENTRY):
                 self._euis.append(bytes(payload[i : i + 8]))
                 self._kinds.append(payload[i + 8])
+        self._reindex()
+
+    def _reindex(self):
+        self._index.rebuild((i, key(e)) for i, e in enumerate(self._euis))
 
     def __len__(self):
         return len(self._euis)
@@ -56,6 +61,7 @@ class DeviceLog:
         else:
             self._euis.append(eui)
             self._kinds.append(kind)
+            self._reindex()
         self._save()
         return True
 
@@ -66,6 +72,7 @@ class DeviceLog:
         i = self._euis.index(eui)
         del self._euis[i]
         del self._kinds[i]
+        self._reindex()
         self._save()
         return True
 
@@ -79,11 +86,15 @@ class DeviceLog:
         return self.kind(eui) >= 0
 
     def find_le(self, buf, off):
-        # Index of the entry whose EUI is at buf[off:off+8] in air order, or -1.
-        for i in range(len(self._euis)):
-            if equals_le(buf, off, self._euis[i]):
-                return i
-        return -1
+        # Index of the entry whose EUI is at buf[off:off+8] in air order, or -1: the one
+        # candidate the key names, confirmed; only entries sharing a key (rare) are scanned.
+        i = self._index.get(key_le(buf, off))
+        if i == SHARED:
+            i = len(self._euis) - 1
+            while i >= 0 and not equals_le(buf, off, self._euis[i]):
+                i -= 1
+            return i
+        return i if i >= 0 and equals_le(buf, off, self._euis[i]) else -1
 
     def entries(self):
         return list(zip(self._euis, self._kinds))

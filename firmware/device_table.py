@@ -19,6 +19,7 @@
 from contract.compat import const
 from contract.crc16 import crc16
 from firmware import record
+from firmware.eui64 import SHARED, EuiIndex, key, key_le, write_le
 
 FREE = const(-1)
 ADDR_MIN = const(0x0001)
@@ -46,6 +47,10 @@ class DeviceTable:
         self.version = 0  # bumped on every membership change (for caches)
         self.corrupt = 0  # entries (or whole records) found damaged at load
         self.write_errors = 0
+        # Lookups in constant time, whatever the capacity (a frame's source is looked up here).
+        self._by_eui = EuiIndex()
+        self._key = bytearray(8)  # find()'s EUI in air order
+        self._by_short = {}  # short address -> slot
         self._load()
 
     # --- persistence ------------------------------------------------------------------------
@@ -97,35 +102,33 @@ class DeviceTable:
 
     def find(self, eui):
         # Slot of eui (8 bytes, most significant first), or -1.
-        for s in range(self.capacity):
-            if self._short[s] == FREE:
-                continue
-            b = 8 * s
-            for j in range(8):
-                if self._eui[b + j] != eui[j]:
-                    break
-            else:
-                return s
-        return -1
+        write_le(self._key, 0, eui)
+        return self.find_le(self._key, 0)
 
     def find_le(self, buf, off):
-        # Slot of the EUI held in air order at buf[off:off+8], or -1.
-        for s in range(self.capacity):
-            if self._short[s] == FREE:
-                continue
-            b = 8 * s + 7
-            for j in range(8):
-                if self._eui[b - j] != buf[off + j]:
-                    break
-            else:
-                return s
-        return -1
+        # Slot of the EUI held in air order at buf[off:off+8], or -1: the one candidate the key
+        # names, confirmed; only members sharing a key (rare) are scanned.
+        s = self._by_eui.get(key_le(buf, off))
+        if s == SHARED:
+            s = self.capacity - 1
+            while s >= 0 and not self._holds(s, buf, off):
+                s -= 1
+            return s
+        return s if s >= 0 and self._holds(s, buf, off) else -1
+
+    def _holds(self, s, buf, off):
+        # Slot s is used and holds the air-order EUI at buf[off:off+8].
+        if self._short[s] == FREE:
+            return False
+        e = self._eui
+        s += s * 7 + 7 + off  # 8s + 7 + off; few locals: a larger frame goes on the heap
+        for k in range(off, off + 8):
+            if e[s - k] != buf[k]:
+                return False
+        return True
 
     def find_short(self, short):
-        for s in range(self.capacity):
-            if self._short[s] == short:
-                return s
-        return -1
+        return self._by_short.get(short, -1)
 
     def short(self, s):
         return self._short[s]
@@ -177,11 +180,21 @@ class DeviceTable:
         self.lqi[s] = -1
         self.count += 1
         self.version += 1
+        self._reindex()
 
     def _clear(self, s):
         self._short[s] = FREE
         self.count -= 1
         self.version += 1
+        self._reindex()
+
+    def _reindex(self):
+        used = self.slots()
+        self._by_eui.rebuild((s, key(memoryview(self._eui)[8 * s : 8 * s + 8])) for s in used)
+        d = self._by_short
+        d.clear()
+        for s in used:
+            d[self._short[s]] = s
 
     def allocate(self, eui):
         # The short address a new member with this EUI would get (unique, 0x0001..0xFFF7).

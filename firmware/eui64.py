@@ -35,3 +35,39 @@ def equals_le(buf, off, eui):
         if buf[off + i] != eui[7 - i]:
             return False
     return True
+
+
+# --- constant-time lookup by EUI-64 -------------------------------------------------------------
+# A frame's source EUI is looked up in the device log and the device table on every association
+# request, data request and member frame, so the cost must not grow with the tables. The key is
+# the EUI's low 30 bits (a small int on every port, so computing it and looking it up allocate
+# nothing); the caller confirms the full 8 octets of the one candidate.
+
+SHARED = -2  # EuiIndex.get: more than one entry has this key; the caller scans
+
+
+def key_le(buf, off):
+    # The key of the air-order (least significant octet first) EUI at buf[off:off+8].
+    return buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | (buf[off + 3] & 0x3F) << 24
+
+
+def key(eui):
+    # The key of an EUI held most significant octet first.
+    return eui[7] | eui[6] << 8 | eui[5] << 16 | (eui[4] & 0x3F) << 24
+
+
+class EuiIndex:
+    # key -> slot, rebuilt by its owner on every membership change (rare, never per frame).
+    def __init__(self):
+        self._d = {}
+
+    def rebuild(self, keys):
+        # keys: (slot, key) pairs of the current entries.
+        d = self._d
+        d.clear()
+        for slot, k in keys:
+            d[k] = slot if d.get(k, -1) == -1 else SHARED
+
+    def get(self, k):
+        # The one slot with key k, SHARED, or -1.
+        return self._d.get(k, -1)

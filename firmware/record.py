@@ -19,7 +19,7 @@ def seal(version, payload):
     c = _crc32(out, n)
     for i in range(4):
         out[n + i] = (c >> (8 * i)) & 0xFF
-    return bytes(out)
+    return out  # storage writes it as it is: a bytes copy would double the heap it needs
 
 
 def unseal(version, data):

@@ -1,8 +1,8 @@
 # Frames a meter (or a stranger) sends the hub, as PSDUs with their FCS, for tests, the soak and
 # the RAM benchmark. A module of its own so that using them loads no test classes.
-from contract.crc16 import append_fcs
-from firmware import han_mac, mac, nwk, zcl
+from firmware import mac, nwk, zcl
 from tests_device import vectors
+from tests_device.vectors import with_fcs
 
 HUB_GUID = "00-23-7E-00-00-12-D6-87"
 HUB_EUI = vectors.h("00237e000012d687")
@@ -18,14 +18,6 @@ SUPPLIER = vectors.h("90b3d51f30010000")
 
 def le(eui):
     return bytes(reversed(eui))
-
-
-def with_fcs(buf, n):
-    out = bytearray(n + 2)
-    for i in range(n):
-        out[i] = buf[i]
-    append_fcs(out, n)
-    return bytes(out)
 
 
 def assoc_request(eui, cap=CAP_GSME, dst=0x0000, seq=1):
@@ -44,7 +36,7 @@ def data_request(src, seq=2):
 def orphan(eui):
     buf = bytearray(40)
     p = mac.write_header(buf, mac.COMMAND, 3, 0xFFFF, 0xFFFF, 0xFFFF, eui)
-    buf[p] = han_mac.CMD_ORPHAN
+    buf[p] = 0x06  # orphan notification (IEEE 802.15.4-2006 7.3)
     return with_fcs(buf, p + 1)
 
 
@@ -59,5 +51,5 @@ def nwk_frame(short, cluster, payload, nwk_src=None, profile=nwk.PROFILE_SE):
 
 
 def summation_report(short, value):
-    report = bytearray(b"\x18\x01\x0a\x00\x00\x25") + value.to_bytes(6, "little")
-    return nwk_frame(short, zcl.METERING, report)
+    payload = bytearray(b"\x18\x01\x0a\x00\x00\x25") + value.to_bytes(6, "little")
+    return nwk_frame(short, zcl.METERING, payload)

@@ -2,6 +2,7 @@
 # a hub with its HAN on a storage that survives "reboots", and the settings that configure it.
 from contract.frame import RxFrame
 from firmware import decision, mac
+from firmware import han as _han  # noqa: F401  (compiled first, while the heap is whole)
 from firmware.core import Core
 from firmware.device_log import ESME, GSME
 from firmware.settings import Settings

@@ -56,3 +56,48 @@ class DeviceLogTest(unittest.TestCase):
     def test_bad_entries_refused(self):
         self.assertRaises(ValueError, self.log.add, A, len(device_log.KINDS))
         self.assertRaises(ValueError, self.log.add, b"\x00" * 7, ESME)
+
+
+class ConstantTimeLookupTest(unittest.TestCase):
+    # Keys are the EUI's low 30 bits: entries sharing one are told apart by the full address.
+    TWIN_A = b"\x00\x23\x7e\x00\x40\x00\x00\x07"
+    TWIN_B = b"\x00\x23\x7e\x00\x80\x00\x00\x07"
+    TWIN_X = b"\x00\x23\x7e\x00\xc0\x00\x00\x07"
+
+    def le(self, eui):
+        buf = bytearray(11)
+        write_le(buf, 3, eui)
+        return buf
+
+    def test_entries_sharing_a_key_and_a_stranger_with_it(self):
+        log = DeviceLog(MemoryStorage())
+        log.add(self.TWIN_A, ESME)
+        self.assertEqual(log.find_le(self.le(self.TWIN_X), 3), -1)
+        log.add(self.TWIN_B, GSME)
+        self.assertEqual(log.find_le(self.le(self.TWIN_A), 3), 0)
+        self.assertEqual(log.find_le(self.le(self.TWIN_B), 3), 1)
+        self.assertEqual(log.find_le(self.le(self.TWIN_X), 3), -1)
+        log.remove(self.TWIN_A)
+        self.assertEqual(log.find_le(self.le(self.TWIN_B), 3), 0)  # indices moved up
+        self.assertEqual(log.find_le(self.le(self.TWIN_A), 3), -1)
+
+    def test_the_index_survives_a_reboot(self):
+        st = MemoryStorage()
+        DeviceLog(st).add(self.TWIN_B, GSME)
+        self.assertEqual(DeviceLog(st).find_le(self.le(self.TWIN_B), 3), 0)
+
+    def test_lookups_allocate_nothing(self):
+        from tests_device.alloc import heap_bytes
+
+        if heap_bytes(lambda: None) is None:
+            self.skipTest("needs micropython.mem_total")
+        log = DeviceLog(None, capacity=64)
+        for i in range(60):
+            log.add(bytes((0, 0x23, 0x7E, 0x10, 0, 0, i >> 8, i & 0xFF)), ESME)
+        log.add(self.TWIN_A, ESME)
+        log.add(self.TWIN_B, ESME)
+        twin, stranger = self.le(self.TWIN_B), self.le(self.TWIN_X)
+        member = self.le(b"\x00\x23\x7e\x10\x00\x00\x00\x05")
+        self.assertEqual(heap_bytes(lambda: log.find_le(twin, 3)), 0)
+        self.assertEqual(heap_bytes(lambda: log.find_le(stranger, 3)), 0)
+        self.assertEqual(heap_bytes(lambda: log.find_le(member, 3)), 0)

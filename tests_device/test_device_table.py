@@ -68,6 +68,7 @@ class JoinTest(unittest.TestCase):
         sa = self.t.join(A, ESME, CAP_ESME)
         wanted = self.t.allocate(B)
         self.t._short[sa] = wanted  # A now holds the address B hashes to
+        self.t._reindex()
         sb = self.t.join(B, GSME, CAP_GSME)
         self.assertEqual(self.t.short(sb), ADDR_MIN if wanted == ADDR_MAX else wanted + 1)
 
@@ -156,3 +157,74 @@ class PersistenceTest(unittest.TestCase):
 
     def test_free_marker_is_not_an_address(self):
         self.assertTrue(device_table.FREE < ADDR_MIN)
+
+
+# Two EUI-64s whose low 30 bits are equal (the lookup key), and a third with the same key that
+# is neither: a stranger cannot pass for a member by matching the key.
+TWIN_A = b"\x00\x23\x7e\x00\x40\x00\x00\x07"
+TWIN_B = b"\x00\x23\x7e\x00\x80\x00\x00\x07"
+TWIN_X = b"\x00\x23\x7e\x00\xc0\x00\x00\x07"
+
+
+class ConstantTimeLookupTest(unittest.TestCase):
+    def le(self, eui):
+        buf = bytearray(11)
+        write_le(buf, 3, eui)
+        return buf
+
+    def test_members_sharing_a_key_are_told_apart(self):
+        t = DeviceTable(MemoryStorage(), capacity=4)
+        sa = t.join(TWIN_A, ESME, CAP_ESME)
+        sb = t.join(TWIN_B, GSME, CAP_GSME)
+        self.assertNotEqual(sa, sb)
+        self.assertEqual((t.find(TWIN_A), t.find(TWIN_B), t.find(TWIN_X)), (sa, sb, -1))
+        self.assertEqual(t.find_le(self.le(TWIN_A), 3), sa)
+        self.assertEqual(t.find_le(self.le(TWIN_B), 3), sb)
+        self.assertEqual(t.find_le(self.le(TWIN_X), 3), -1)
+        t.remove(sa)  # one left with that key: found directly again
+        self.assertEqual((t.find(TWIN_A), t.find(TWIN_B)), (-1, sb))
+        self.assertEqual(t.find_le(self.le(TWIN_X), 3), -1)
+
+    def test_a_stranger_with_a_member_s_key_is_not_a_member(self):
+        t = DeviceTable(None, capacity=2)
+        t.join(TWIN_A, ESME, CAP_ESME)
+        self.assertEqual(t.find_le(self.le(TWIN_X), 3), -1)
+        self.assertEqual(t.find(TWIN_X), -1)
+
+    def test_short_addresses_follow_joins_removals_and_reboots(self):
+        st = MemoryStorage()
+        t = DeviceTable(st, capacity=3)
+        s = t.join(A, ESME, CAP_ESME)
+        a = t.short(s)
+        self.assertEqual(t.find_short(a), s)
+        t.remove(s)
+        self.assertEqual(t.find_short(a), -1)
+        s = t.join(B, GSME, CAP_GSME)
+        again = DeviceTable(st, capacity=3)
+        self.assertEqual(again.find_short(t.short(s)), again.find(B))
+        self.assertEqual(again.find_le(self.le(B), 3), again.find(B))
+
+    def test_lookups_allocate_nothing_whatever_the_table_size(self):
+        from tests_device.alloc import heap_bytes
+
+        if heap_bytes(lambda: None) is None:
+            self.skipTest("needs micropython.mem_total")
+
+        def costs(t, member, stranger, twin, short):
+            return [
+                heap_bytes(lambda: t.find_le(member, 3)),
+                heap_bytes(lambda: t.find_le(stranger, 3)),
+                heap_bytes(lambda: t.find_le(twin, 3)),
+                heap_bytes(lambda: t.find_short(short)),
+                heap_bytes(lambda: t.find_short(0x1234)),
+            ]
+
+        for n in (4, 64):
+            t = DeviceTable(None, capacity=n)
+            for i in range(n - 2):
+                t.join(eui_n(i), ESME, CAP_ESME)
+            t.join(TWIN_A, ESME, CAP_ESME)
+            t.join(TWIN_B, ESME, CAP_ESME)
+            short = t.short(t.find(eui_n(1)))
+            got = costs(t, self.le(eui_n(1)), self.le(eui_n(999)), self.le(TWIN_B), short)
+            self.assertEqual(got, [0] * 5, n)

@@ -2,7 +2,7 @@ import unittest
 
 from firmware import beacon, eui64, mac, reject
 from tests_device import vectors
-from tests_device.han_frames import with_fcs
+from tests_device.vectors import with_fcs
 
 
 def parse(psdu):

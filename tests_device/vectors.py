@@ -3,6 +3,8 @@
 # ZigBee Smart Energy 1.1 (07-5356) annex B.
 from binascii import unhexlify
 
+from contract.crc16 import append_fcs
+
 
 def h(s):
     return unhexlify(s.replace(" ", ""))
@@ -39,3 +41,12 @@ def load(frame, psdu, crc_ok=True, off=0):
     frame.n = len(psdu)
     frame.crc_ok = crc_ok
     return frame
+
+
+def with_fcs(buf, n):
+    # The PSDU of the MPDU buf[0:n]: a copy with its FCS appended.
+    out = bytearray(n + 2)
+    for i in range(n):
+        out[i] = buf[i]
+    append_fcs(out, n)
+    return bytes(out)
