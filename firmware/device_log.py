@@ -4,7 +4,7 @@
 
 from contract.compat import const
 from firmware import record
-from firmware.eui64 import SHARED, EuiIndex, equals_le, key, key_le
+from firmware.eui64 import SHARED, equals_le, key, key_le, reindex
 
 OTHER = const(0)
 ESME = const(1)
@@ -22,7 +22,7 @@ class DeviceLog:
         self.capacity = capacity
         self._euis = []  # 8-byte bytes objects
         self._kinds = []
-        self._index = EuiIndex()  # find_le in constant time, whatever the capacity
+        self._index = {}  # eui64.key -> entry: find_le in constant time, whatever the capacity
         self.corrupt = 0
         raw = storage.read(name) if storage is not None else None
         payload = record.unseal(_VERSION, raw)
@@ -35,7 +35,7 @@ class DeviceLog:
         self._reindex()
 
     def _reindex(self):
-        self._index.rebuild((i, key(e)) for i, e in enumerate(self._euis))
+        reindex(self._index, ((i, key(e)) for i, e in enumerate(self._euis)))
 
     def __len__(self):
         return len(self._euis)
@@ -88,7 +88,7 @@ class DeviceLog:
     def find_le(self, buf, off):
         # Index of the entry whose EUI is at buf[off:off+8] in air order, or -1: the one
         # candidate the key names, confirmed; only entries sharing a key (rare) are scanned.
-        i = self._index.get(key_le(buf, off))
+        i = self._index.get(key_le(buf, off), -1)
         if i == SHARED:
             i = len(self._euis) - 1
             while i >= 0 and not equals_le(buf, off, self._euis[i]):

@@ -19,7 +19,7 @@
 from contract.compat import const
 from contract.crc16 import crc16
 from firmware import record
-from firmware.eui64 import SHARED, EuiIndex, key, key_le, write_le
+from firmware.eui64 import SHARED, key, key_le, reindex, write_le
 
 FREE = const(-1)
 ADDR_MIN = const(0x0001)
@@ -48,7 +48,7 @@ class DeviceTable:
         self.corrupt = 0  # entries (or whole records) found damaged at load
         self.write_errors = 0
         # Lookups in constant time, whatever the capacity (a frame's source is looked up here).
-        self._by_eui = EuiIndex()
+        self._by_eui = {}  # eui64.key -> slot
         self._key = bytearray(8)  # find()'s EUI in air order
         self._by_short = {}  # short address -> slot
         self._load()
@@ -108,7 +108,7 @@ class DeviceTable:
     def find_le(self, buf, off):
         # Slot of the EUI held in air order at buf[off:off+8], or -1: the one candidate the key
         # names, confirmed; only members sharing a key (rare) are scanned.
-        s = self._by_eui.get(key_le(buf, off))
+        s = self._by_eui.get(key_le(buf, off), -1)
         if s == SHARED:
             s = self.capacity - 1
             while s >= 0 and not self._holds(s, buf, off):
@@ -190,7 +190,7 @@ class DeviceTable:
 
     def _reindex(self):
         used = self.slots()
-        self._by_eui.rebuild((s, key(memoryview(self._eui)[8 * s : 8 * s + 8])) for s in used)
+        reindex(self._by_eui, ((s, key(memoryview(self._eui)[8 * s : 8 * s + 8])) for s in used))
         d = self._by_short
         d.clear()
         for s in used:

@@ -43,7 +43,7 @@ def equals_le(buf, off, eui):
 # the EUI's low 30 bits (a small int on every port, so computing it and looking it up allocate
 # nothing); the caller confirms the full 8 octets of the one candidate.
 
-SHARED = -2  # EuiIndex.get: more than one entry has this key; the caller scans
+SHARED = -2  # in an index: more than one entry has this key; the caller scans
 
 
 def key_le(buf, off):
@@ -56,18 +56,9 @@ def key(eui):
     return eui[7] | eui[6] << 8 | eui[5] << 16 | (eui[4] & 0x3F) << 24
 
 
-class EuiIndex:
-    # key -> slot, rebuilt by its owner on every membership change (rare, never per frame).
-    def __init__(self):
-        self._d = {}
-
-    def rebuild(self, keys):
-        # keys: (slot, key) pairs of the current entries.
-        d = self._d
-        d.clear()
-        for slot, k in keys:
-            d[k] = slot if d.get(k, -1) == -1 else SHARED
-
-    def get(self, k):
-        # The one slot with key k, SHARED, or -1.
-        return self._d.get(k, -1)
+def reindex(index, pairs):
+    # Fills the dict index with key -> slot from (slot, key) pairs (SHARED where two entries
+    # share a key). Its owner calls it on every membership change: rare, never per frame.
+    index.clear()
+    for slot, k in pairs:
+        index[k] = slot if index.get(k, -1) == -1 else SHARED
