@@ -4,8 +4,10 @@
 # crosses it twice. Every simulated second the shell ticks; around it:
 #   meters    the GSME polls every 30 s and reports every 30 min; the ESME reports every 10 min
 #   WAN       heard every 30 s, except a 2-hour outage every third day
-#   HHT       a visit every second day: discovery and a service request of three commands
-#   attacker  every day, 2,000 spoofed inter-PAN commands and 500 beacon requests in a burst
+#   HHT       a visit every second day (inter-PAN closed: dropped unparsed) and one inside each
+#             WAN outage (held open: the three commands of its service request run)
+#   attacker  every day, 2,000 forged inter-PAN commands (TransferData, the wrong key) from spoofed
+#             sources and 500 beacon requests in a burst
 # Measured: the heap after a collection every simulated hour, how late every inter-PAN and WAN
 # deadline fired, and whether everything queued for the head-end was delivered or accounted for.
 #   micropython -X heapsize=110wK soak/soak.py [days]        (make soak)
@@ -18,6 +20,7 @@ from boards.fake import FakeBoard
 from contract.ticks import PERIOD
 from firmware import catalogue as cat
 from firmware.app import App
+from firmware.commands import TUNNEL_TRANSFER_DATA
 from hal.fake.clock import ManualClock
 from hal.radio import Radio
 from tests_device import interpan_frames as ipf
@@ -137,7 +140,9 @@ class Soak:
                 outage = (t, t + 2 * HOUR)
                 self.outage_at = t
             if day % 2 == 1 and sec == 10 * HOUR:
-                self._visit()
+                self._visit()  # inter-PAN long closed: every frame dropped unparsed
+            if day % 3 == 2 and sec == 4 * HOUR:
+                self._visit()  # inside the outage: held open, the commands run
             if sec == 20 * HOUR:
                 self._attack(day)
             clock.advance(1000)
@@ -167,14 +172,17 @@ class Soak:
         self.rx(ipf.get_details())
         for code in (cat.READ_HUB_STATUS, cat.READ_HUB_STATUS, cat.READ_HUB_STATUS):
             self.counter += 1
-            self.rx(ipf.tunnel(b"\x00\x00" + command(SUPPLIER, self.counter, code)))
+            msg = command(SUPPLIER, self.counter, code)
+            self.rx(ipf.tunnel(b"\x00\x00" + msg, command=TUNNEL_TRANSFER_DATA))
 
     def _attack(self, day):
         for i in range(2000):
             src = bytes((0x66, day & 0xFF, i >> 8, i & 0xFF, 1, 2, 3, 4))
             self.rx(
                 ipf.tunnel(
-                    b"\x00\x00" + command(SUPPLIER, 5, cat.INTERPAN_OFF, key=b"x" * 32), src=src
+                    b"\x00\x00" + command(SUPPLIER, 5, cat.INTERPAN_OFF, key=b"x" * 32),
+                    command=TUNNEL_TRANSFER_DATA,
+                    src=src,
                 )
             )
         for _ in range(500):
@@ -195,6 +203,7 @@ class Soak:
             "interpan_changes": self.changes,
             "radio_frames_sent": self.board.radio.sent,
             "events": self.events,
+            "commands_executed": self.app.commands.counts.get("executed", 0),
             "outbox_delivered": self.delivered,
             "outbox_left": len(ob),
             "outbox_dropped": ob.dropped,
