@@ -5,7 +5,7 @@
 # count (default): build everything, then run N frames through the path and print one summary
 #   line. Run under callgrind with N and 2N and difference the instruction counts: start-up and
 #   set-up cancel out (docs/performance.md, "Method").
-# alloc: the same N frames with the collector disabled; prints heap bytes per frame.
+# alloc: the same N frames with the collector disabled (in chunks); prints heap bytes per frame.
 # time:  best of 5 wall-clock runs in microseconds per frame (ticks_us). Not comparable with
 #   anything but another run on the same host; the fallback when valgrind is missing.
 #
@@ -27,6 +27,7 @@ from tests_device import vectors
 
 _MASK = PERIOD - 1
 _START = PERIOD - 1000
+_CHUNK = 16
 
 
 class Accept:
@@ -59,14 +60,44 @@ def spoofed(count):
 
 
 def permissive_gate(hub):
-    # For paths that must reach the command layer on every frame: a gate (when the hub has one)
-    # that never refuses, never backs off and never alerts, but still does all its work.
-    if hasattr(hub, "interpan_gate"):
-        hub.interpan_gate = ratelimit.Gate(
-            ratelimit.Gcra(1000, 4096),
-            ratelimit.SourceTable(16, 1000, 4096, 30, 1000, 4096, 0, 0, 600, 2),
-            ratelimit.AuthFailures(1, 0, 300),
-        )
+    # For paths that must reach the command layer on every frame: a gate that never refuses and
+    # never alerts, but still does all its work.
+    r = ratelimit
+    hub.interpan_gate = r.Gate(r.Gcra(1000, 4096), r.TrustedSources(), r.AuthFailures(1, 0, 300))
+
+
+INSTALLER = b"\x90\xb3\xd5\x1f\x30\x03\x00\x00"
+
+
+def real_commands(h):
+    # The hub's real command layer (HMAC, parties, replay store) with two provisioned parties.
+    from firmware.command_store import CommandStore
+    from firmware.commands import Commands
+    from firmware.parties import Parties
+    from hal.fake.clock import ManualClock
+    from hal.fake.storage import MemoryStorage
+
+    st = MemoryStorage()
+    p = Parties()
+    p.add(b"\x90\xb3\xd5\x1f\x30\x01\x00\x00", "supplier", b"S" * 32)
+    p.add(INSTALLER, "installer", b"I" * 32)
+    h.commands = Commands(p, CommandStore(st), ManualClock())
+    h.parties = p
+    return h
+
+
+def forged(count, src=None):
+    # Well-formed SE Tunneling commands from a provisioned originator (the installer) to this
+    # hub with a wrong tag: what an attacker without the key sends to reach verification. From
+    # `count` rotating sources, or all from src (a spoofed copy of one HHT's address).
+    from firmware.commands import signed
+
+    msg = signed(1, 7, INSTALLER, ipf.HUB, 0x0001, b"", b"not the key" * 3)
+    out = []
+    for k in range(count):
+        s = src or bytes((0x00, 0x23, 0x7E, 0xAA, 0x00, k >> 8, k & 0xFF, 0x5A))
+        out.append(load(ipf.frame(hubmod.TUNNELING_CLUSTER, 0x02, b"\x00\x00" + msg, src=s)))
+    return out
 
 
 def setup(path):
@@ -82,19 +113,34 @@ def setup(path):
         return h, [load(tunnel)], us
     h.power_up(_START)
     del h.notes[:]
-    if path in ("interpan_ratelimited", "interpan_spoofed"):
-        if not hasattr(h, "interpan_gate"):
-            return "hub has no interpan_gate (the limiter is not wired into firmware/hub.py yet)"
-        if path == "interpan_ratelimited":  # one loud source: refused by its own budget/back-off
-            return h, [load(tunnel)], us
-        return h, spoofed(64), us  # rotating spoofed sources: the global budget refuses
-    if path == "bad_tag":  # the hub's default command layer: nothing authenticates
-        permissive_gate(h)
+    if path == "junk_one_source":  # not a command (a Tunneling frame the hub does not serve)
         return h, [load(tunnel)], us
+    if path == "junk_spoofed":
+        return h, spoofed(64), us
+    if path == "discovery_flood":  # discovery requests from 64 rotating sources
+        frames = [
+            load(ipf.get_details(src=bytes((0, 0x23, 0x7E, 0xAB, 0, 0, k, 0x5A))))
+            for k in range(64)
+        ]
+        return h, frames, air_us(ipf.get_details())
+    real_commands(h)
+    del h.notes[:]
+    if path in ("forged_spoofed", "forged_one_source", "forged_trusted"):
+        frames = forged(64) if path == "forged_spoofed" else forged(1, ipf.HHT)
+        if path == "forged_trusted":  # the HHT has authenticated: its own lane, then shared
+            h.interpan_gate.auth_ok(frames[0].buf, src_off(ipf.tunnel()), _START)
+        return h, frames, (6 + frames[0].n) * 32
+    frames = forged(1)
+    us = (6 + frames[0].n) * 32
+    permissive_gate(h)
+    if path == "forged_verified":  # every frame reaches HMAC verification and fails
+        return h, frames, us
+    if path == "bad_tag":  # the hub's default command layer: nothing authenticates
+        h.commands = hubmod.Unauthenticated()
+        return h, frames, us
     if path == "accepted":
         h.commands = Accept()
-        permissive_gate(h)
-        return h, [load(tunnel)], us
+        return h, frames, us
     return None
 
 
@@ -128,9 +174,7 @@ def src_off(psdu):
 
 
 def default_gate():
-    # The defaults docs/dos.md proposes.
-    r = ratelimit
-    return r.Gate(r.Gcra(10, 20), r.SourceTable(), r.AuthFailures())
+    return ratelimit.gate_from_settings(settings())
 
 
 def setup_limiter(path):
@@ -242,12 +286,16 @@ def main(argv):
         run(target, frames, step, 16, _START - 1000)
         if isinstance(target, hubmod.Hub):
             target.rejected = [0] * reject.COUNT
-        gc.collect()
-        gc.disable()
-        before = gc.mem_alloc()
-        run(target, frames, step, n)
-        used = gc.mem_alloc() - before
-        gc.enable()
+        # In chunks, collected in between, so a path that allocates (the verifying ones) is
+        # measured rather than running out of heap; the deltas add up to the whole run's.
+        used = 0
+        for i in range(0, n, _CHUNK):
+            gc.collect()
+            gc.disable()
+            before = gc.mem_alloc()
+            run(target, frames, step, min(_CHUNK, n - i), (_START + i * step // 1000) & _MASK)
+            used += gc.mem_alloc() - before
+            gc.enable()
         print("alloc %s bytes=%d frames=%d" % (path, used, n))
         return 0
     if mode == "time":

@@ -30,7 +30,7 @@ WAN = "wan"
 INTERPAN = "interpan"
 HAN = "han"
 
-TUNNEL_TRANSFER_DATA = const(0x02)  # SE Tunneling, client -> server
+TUNNEL_TRANSFER_DATA = zcl.TRANSFER_DATA  # SE Tunneling, client -> server
 TUNNEL_TRANSFER_DATA_RSP = const(0x01)  # SE Tunneling, server -> client
 _PENDING_MAX = const(8)  # forwarded commands awaiting their meter's answer
 QUERY_MAX = const(2)  # counters per executed-query: the command still fits one inter-PAN frame

@@ -9,8 +9,14 @@
 # and are dropped at once while the flag is OFF, so the hub then answers no inter-PAN frame at
 # all; discovery is answered here, SE Tunneling goes to the command layer; every other frame
 # goes to the HAN layer. Only a command the command layer accepts keeps the flag alive.
+#
+# What an inter-PAN frame for this hub is, is decided from its octets before any budget is
+# spent (classify): a discovery request is answered by broadcast from its own budget, like a
+# beacon; a command must be well-formed and from a provisioned originator before it may spend
+# the limiter's budget and reach authentication; anything else is dropped. docs/dos.md.
 
-from firmware import discovery, interpan_frame, mac, ratelimit, reject, zcl
+from contract.compat import const
+from firmware import discovery, gbcs, interpan_frame, mac, ratelimit, reject, zcl
 from firmware.beacon import Beacon
 from firmware.decision import (
     CMD_ACCEPTED,
@@ -22,13 +28,47 @@ from firmware.decision import (
 )
 from firmware.eui64 import read_le
 
-_GATE_REJECT = (
-    reject.OK,
-    reject.RATE_GLOBAL,
-    reject.RATE_SOURCE,
-    reject.RATE_OVERFLOW,
-    reject.AUTH_BACKOFF,
-)
+# classify()'s verdicts other than a command's GBCS offset (>= 0).
+DISCOVERY = const(-2)
+OTHER = const(-1)
+# The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
+_GBCS_MIN = const(51)
+_ORIG = const(12)  # the originator's EUI-64 in a GBCS grouping header: DF 09 CRA counter(8) 08
+_REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
+_REJECTION_NOTES_BURST = const(5)
+
+
+def classify(buf, off, n, src):
+    # From fixed octets of an inter-PAN frame (src from interpan_frame.header_source), before
+    # any budget is spent: the offset of the GBCS block of an SE Tunneling TransferData command
+    # (>= 0), DISCOVERY for a Get Hub Details request, or OTHER. Only what locates the two is
+    # read (cluster, a ZCL command from client to server with no manufacturer code, the GBCS
+    # tag); the full parse after the budget checks everything, and a frame that passes here and
+    # fails there costs no more than a forged command.
+    p = src + 10  # the stub APS frame control, after the source and the stub NWK header
+    if buf[p] == interpan_frame.APS_GROUP:
+        p += 2
+    if buf[p + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
+        return OTHER
+    if buf[p + 2] == 0xFC and buf[p + 1] == 0x00:  # discovery.CLUSTER
+        return DISCOVERY if buf[p + 7] == discovery.CMD_GET_DETAILS else OTHER
+    if buf[p + 2] != 0x07 or buf[p + 1] != 0x04 or buf[p + 7] != zcl.TRANSFER_DATA:
+        return OTHER  # not zcl.TUNNELING's TransferData
+    p += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
+    if buf[p] != gbcs.TAG or off + n - 2 - p < _GBCS_MIN:
+        return OTHER
+    return p
+
+
+def _seed():
+    # The limiter's lottery should not start where an attacker could guess it.
+    try:
+        from os import urandom
+
+        r = urandom(2)
+        return (r[0] << 8) | r[1]
+    except (ImportError, OSError, AttributeError):
+        return 1
 
 
 class Unauthenticated:
@@ -60,12 +100,19 @@ class Hub:
         self._rules = flag.rules
         self.replier = replier
         self.commands = commands or Unauthenticated()
+        # The provisioned parties, for the originator check before any budget (None: no check).
+        self.parties = getattr(commands, "parties", None)
         self.han = han
         # Whose permit_join attribute is the beacon's association-permit bit: the HAN layer's
         # (whether a new member could join now), or the setting's on a hub with no HAN.
         self.joining = han.joining if han is not None else _Fixed(settings["join.permit"])
-        self.interpan_gate = ratelimit.gate_from_settings(settings)
+        self._pan_air = bytes((self.pan_id & 0xFF, self.pan_id >> 8))
+        self.interpan_gate = ratelimit.gate_from_settings(settings, _seed())
         self.beacon_budget = ratelimit.beacon_budget_from_settings(settings)
+        self.discovery_budget = ratelimit.discovery_budget_from_settings(settings)
+        self._page = 0  # the device-log page the next discovery reply carries
+        self._rejection_notes = ratelimit.Gcra(_REJECTION_NOTES_PER_S, _REJECTION_NOTES_BURST)
+        self.rejections_unnoted = 0
         self.rx = mac.MacFrame()
         self.iph = interpan_frame.InterPanHeader()
         self.zh = zcl.ZclHeader()
@@ -85,6 +132,7 @@ class Hub:
         if self.interpan_gate.tick(now) == ratelimit.CALM:
             self.out.note("dos_alert", state="end", **self.interpan_gate.status())
         self.beacon_budget.tick(now)
+        self.discovery_budget.tick(now)
 
     def wan_lost(self, now):
         self.interpan.wan_lost(now)
@@ -127,7 +175,7 @@ class Hub:
 
     def _interpan_in(self, frame, src, now):
         # An inter-PAN frame: the gate decides from its header octets, then it is parsed.
-        why = self._interpan_gate(frame.buf, frame.off, src, now)
+        why = self._interpan_gate(frame, src, now)
         if why:
             return self._drop(why)
         why = mac.parse(frame.buf, frame.off, frame.n, self.rx)
@@ -162,20 +210,32 @@ class Hub:
         out.tx_kind = TX_BEACON
         return TRANSMIT
 
-    def _interpan_gate(self, buf, off, src, now):
-        # From the header octets of an inter-PAN frame while the flag is ON: a reject code, or 0
-        # to go on. The destination (our PAN or 0xFFFF; our EUI-64 or broadcast), then the
-        # budgets.
-        pan = buf[off + 3] | (buf[off + 4] << 8)
-        if pan != mac.BROADCAST and pan != self.pan_id:
+    def _interpan_gate(self, frame, src, now):
+        # From the octets of an inter-PAN frame while the flag is ON, before any parse: a
+        # reject code, or 0 to go on. The destination (our PAN or 0xFFFF, our EUI-64 or
+        # broadcast); then what the frame is (classify) and its budget: a discovery request
+        # spends the discovery-reply budget; a command the limiter's, and is refunded unless its
+        # originator is a provisioned party; anything else spends none.
+        buf = frame.buf
+        off = frame.off
+        if buf[off + 3] & buf[off + 4] != 0xFF and not buf.startswith(self._pan_air, off + 3):
             return reject.NOT_FOR_US
         if src == off + 15:  # a 64-bit destination at off + 5
             if not buf.startswith(self._eui_air, off + 5):  # C compare, no allocation
                 return reject.NOT_FOR_US
-        elif buf[off + 5] != 0xFF or buf[off + 6] != 0xFF:
+        elif buf[off + 5] & buf[off + 6] != 0xFF:
             return reject.NOT_FOR_US
-        pan = self.interpan_gate.allow(buf, src, now)
-        return _GATE_REJECT[pan]
+        off = classify(buf, off, frame.n, src)  # reused: few locals keep the frame off the heap
+        if off < 0:
+            if off == OTHER:
+                return reject.NOT_A_COMMAND
+            return 0 if self.discovery_budget.allow(now) else reject.RATE_DISCOVERY
+        if self.interpan_gate.allow(buf, src, now):
+            return reject.RATE_GLOBAL
+        if self.parties is not None and self.parties.find(buf, off + _ORIG) < 0:
+            self.interpan_gate.refund()  # checked after the budget: most of a flood never is
+            return reject.UNKNOWN_ORIGINATOR
+        return 0
 
     def _interpan(self, buf, f, now):
         # An inter-PAN frame past the gate (on, for us, within budget): parse the rest.
@@ -195,8 +255,10 @@ class Hub:
         elif h.cluster == zcl.TUNNELING and to_server:
             out = self.out
             out.tx_len = 0  # the command layer writes a reply, or not
+            mark = len(out.notes)
             verdict = self.commands.on_interpan(buf, f, zh, now)
             if verdict == CMD_REJECTED:
+                self._unnote(mark, now)
                 if self.interpan_gate.auth_failed(buf, f.src_ext_off, now) == ratelimit.ALERT:
                     out.note("dos_alert", state="start", **self.interpan_gate.status())
                 return self._drop(reject.UNAUTHENTICATED)
@@ -208,15 +270,30 @@ class Hub:
             return TRANSMIT if out.tx_len else NOTHING
         return self._drop(reject.UNKNOWN_COMMAND)
 
+    def _unnote(self, mark, now):
+        # What the command layer noted of a refused inter-PAN command becomes a log line and a
+        # persisted item for the head-end: a flood of forged commands must not turn into as many
+        # flash writes, nor push genuine items out of a full outbox. Past a budget (5, then 1 a
+        # second) a refusal is only counted (and in the aggregated drop counters).
+        if len(self.out.notes) > mark and not self._rejection_notes.allow(now):
+            del self.out.notes[mark:]
+            self.rejections_unnoted += 1
+
     def _discovery(self, buf, f, zh, now):
-        start = buf[zh.payload_off] if zh.payload_off < f.payload_end else 0
+        # Answered to the inter-PAN broadcast address, as a beacon answers every scanner: one
+        # reply serves every HHT listening, so a flood of requests that spends the reply budget
+        # cannot keep the details from a new HHT, and no MAC retries go to spoofed addresses.
+        # The device log's pages take turns (the request's start index is not needed): every
+        # listener collects them all, whatever start the requests name.
         tx = self.replier.buf
-        p = self.replier.header(tx, read_le(buf, f.src_ext_off), f.src_pan, discovery.CLUSTER)
+        p = self.replier.header(tx, mac.BROADCAST, mac.BROADCAST, discovery.CLUSTER)
         fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
         p = zcl.write(tx, p, fc, zh.seq, discovery.CMD_DETAILS)
         secs = self.interpan.seconds_left(now)
         state = discovery.STATE_NO_TIMEOUT if secs is None else discovery.STATE_COUNTDOWN
         euis = [e for e, _ in self.device_log.entries()]
+        start = self._page if self._page < len(euis) else 0
+        self._page = start + discovery.PAGE
         n = discovery.write_details(
             tx,
             p,
@@ -243,6 +320,7 @@ class Hub:
             "device_log": len(self.device_log),
             "rx_frames": self.rx_frames,
             "rejected": {reject.NAMES[i]: n for i, n in enumerate(self.rejected) if n},
+            "rejections_unnoted": self.rejections_unnoted,
             "han": self.han.status(now) if self.han is not None else None,
             "dos": self.interpan_gate.status(),
         }

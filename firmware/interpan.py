@@ -44,6 +44,8 @@ TRUSTED_ENABLE = "trusted_enable"
 OFF_COMMAND = "off_command"
 
 _MAX_SPAN_MS = const(0x10000000)
+_MASK = const(0x3FFFFFFF)
+_HALF = const(0x20000000)
 
 
 class Change:
@@ -99,7 +101,8 @@ class InterPan:
         return self._start(now, POWER_UP, None)
 
     def tick(self, now):
-        if self._timed and ticks_diff(now, self._deadline) >= 0:
+        # Before every inter-PAN frame: the deadline test inline (ticks_diff(now, deadline) >= 0).
+        if self._timed and (now - self._deadline) & _MASK < _HALF:
             self._on = False
             self._timed = False
             return self._change(now, MAX_OPEN if self._capped else TIMEOUT, None)

@@ -108,6 +108,7 @@ class Replier:
         self._seq = 0
 
     def header(self, tx, dst_eui, dst_pan, cluster):
-        # Starts a unicast reply in tx; returns the offset where the ZCL frame goes.
+        # Starts a reply in tx, unicast to dst_eui or, for mac.BROADCAST, to every HHT listening
+        # (discovery); returns the offset where the ZCL frame goes.
         self._seq = (self._seq + 1) & 0xFF
         return write_header(tx, self._seq, dst_pan, dst_eui, self.pan_id, self.eui, cluster)

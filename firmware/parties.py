@@ -60,12 +60,11 @@ class Parties:
 
     def find(self, buf, off):
         # Index of the party whose EUI-64 is buf[off:off+8] (most significant first), or -1.
-        for i in range(len(self._euis)):
-            e = self._euis[i]
-            for j in range(8):
-                if buf[off + j] != e[j]:
-                    break
-            else:
+        # One C compare per party, no allocation: the hub asks this of every inter-PAN command
+        # before any budget or cryptography (buf: bytes or bytearray).
+        e = self._euis
+        for i in range(len(e)):
+            if buf.startswith(e[i], off):
                 return i
         return -1
 

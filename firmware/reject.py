@@ -20,10 +20,10 @@ WRONG_PROFILE = const(13)  # inter-PAN frame for a profile other than Smart Ener
 BAD_ZCL = const(14)
 UNKNOWN_COMMAND = const(15)  # a cluster or command the hub does not serve over inter-PAN
 UNAUTHENTICATED = const(16)  # a command that failed authentication (never a keep-alive)
-RATE_GLOBAL = const(17)  # inter-PAN: the global budget is spent (firmware.ratelimit)
-RATE_SOURCE = const(18)  # inter-PAN: this source's budget is spent
-RATE_OVERFLOW = const(19)  # inter-PAN: a newcomer while the source table is full
-AUTH_BACKOFF = const(20)  # inter-PAN: this source is backing off after failed authentication
+RATE_GLOBAL = const(17)  # inter-PAN: the shared budget is spent (firmware.ratelimit)
+RATE_DISCOVERY = const(18)  # a hub discovery request over the discovery-reply budget
+NOT_A_COMMAND = const(19)  # inter-PAN: neither a discovery request nor a well-formed command
+UNKNOWN_ORIGINATOR = const(20)  # inter-PAN: a command from a party the hub was never given
 RATE_BEACON = const(21)  # a beacon request over the beacon-reply budget
 
 NAMES = (
@@ -45,9 +45,9 @@ NAMES = (
     "unknown_command",
     "unauthenticated",
     "rate_global",
-    "rate_source",
-    "rate_overflow",
-    "auth_backoff",
+    "rate_discovery",
+    "not_a_command",
+    "unknown_originator",
     "rate_beacon",
 )
 COUNT = const(22)

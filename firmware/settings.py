@@ -27,26 +27,21 @@ DEFAULTS = {
     # Inter-PAN access (seed options 1-3): open from power-up, kept alive by authenticated use
     "interpan.keepalive_s": 3600,
     "interpan.max_open_s": 0,  # cap on one keep-alive chain; 0 = no cap
-    # DoS defences (docs/dos.md): a global budget first, then per source, then back-off
-    "interpan.rate_per_s": 10,
+    # DoS defences (docs/dos.md): one shared budget for untrusted inter-PAN commands, a lane of
+    # its own for a source that has authenticated, broadcast replies to broadcast queries
+    "interpan.rate_per_s": 20,
     "interpan.burst": 20,
-    "interpan.sources": 16,
     "interpan.source_rate_per_s": 4,
     "interpan.source_burst": 16,
-    "interpan.source_hold_s": 30,
-    "interpan.source_exact": False,
-    "interpan.overflow_rate_per_s": 2,
-    "interpan.overflow_burst": 2,
-    "interpan.backoff_ms": 1000,
-    "interpan.backoff_max_s": 60,
     "interpan.trust_s": 600,
     "interpan.trusted_max": 2,
     "interpan.auth_fail_threshold": 10,
     "interpan.auth_fail_window_s": 60,
     "interpan.auth_quiet_s": 300,
-    "interpan.tighten_divisor": 4,
     "beacon.rate_per_s": 10,
     "beacon.burst": 5,
+    "discovery.rate_per_s": 5,
+    "discovery.burst": 5,
     # WAN link to the head-end: heartbeats, loss/restore hysteresis, reconnect back-off
     "wan.heartbeat_s": 30,
     "wan.loss_after_s": 120,

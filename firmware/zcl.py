@@ -7,6 +7,7 @@ from contract.compat import const
 # Smart Energy clusters the hub speaks (ZigBee Smart Energy 1.1, 07-5356).
 METERING = const(0x0702)
 TUNNELING = const(0x0704)  # GBCS messages: inter-PAN to the HHT, HAN to the meters
+TRANSFER_DATA = const(0x02)  # Tunneling's TransferData, client -> server (its response is 0x01)
 
 # Frame control
 CLUSTER_SPECIFIC = const(0x01)  # frame type 1 (0 = profile-wide/global command)

@@ -1,6 +1,6 @@
 # Builders of inter-PAN frames an HHT would send, for tests (PSDUs with their FCS).
 from contract.crc16 import append_fcs
-from firmware import discovery, interpan_frame, zcl
+from firmware import discovery, gbcs, interpan_frame, zcl
 
 HHT = b"\x00\x23\x7e\xff\xfe\x00\x00\x01"
 HUB = b"\x00\x23\x7e\x00\x00\x12\xd6\x87"
@@ -32,3 +32,15 @@ def get_details(start=0, **kw):
 
 def tunnel(payload=b"\x01\x02", command=0x00, **kw):
     return frame(zcl.TUNNELING, command, payload, **kw)
+
+
+# A provisioned party's EUI-64 (tools/demo/lab.json's installer) and a GBCS command from it to
+# the hub, well-formed but signed with no key: what the hub's octet checks pass (docs/dos.md).
+INSTALLER = b"\x90\xb3\xd5\x1f\x30\x03\x00\x00"
+UNSIGNED = gbcs.build(gbcs.COMMAND, 7, INSTALLER, HUB, 0x0001, b"", bytes(16))
+
+
+def command(msg=UNSIGNED, tunnel_id=0, **kw):
+    # SE Tunneling TransferData (client -> server): tunnel ID, then the GBCS message.
+    payload = bytes((tunnel_id & 0xFF, tunnel_id >> 8)) + msg
+    return tunnel(payload, zcl.TRANSFER_DATA, **kw)

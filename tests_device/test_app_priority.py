@@ -40,7 +40,7 @@ class ReplayRadio(FakeRadio):
         return True
 
 
-def make_app():
+def make_app(*overrides):
     b = FakeBoard()
     app = App(
         b,
@@ -48,7 +48,8 @@ def make_app():
             "hub.eui64=00-23-7E-00-00-12-D6-87",
             "radio.pan_id=0x1A2B",
             "han.devices=00-23-7E-00-00-00-00-01:esme",
-        ),
+        )
+        + overrides,
     )
     app.hub.power_up(0)
     app.han.start(0)
@@ -84,7 +85,7 @@ class PriorityTest(unittest.TestCase):
         )
 
     def test_a_full_batch_parks_at_most_its_size(self):
-        b, app = make_app()
+        b, app = make_app("discovery.burst=16")  # every request answered: the batch is measured
         for i in range(12):
             b.radio.inject(ipf.get_details(seq=i))
         self.assertEqual(app.receive_batch(), 8)  # then the task yields to the others

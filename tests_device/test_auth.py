@@ -51,3 +51,23 @@ class HmacTest(unittest.TestCase):
             data = bytes(rnd.getrandbits(8) for _ in range(n * 3))
             want = hmac.new(key, data, hashlib.sha256).digest()
             self.assertEqual(auth.hmac_sha256(key, data), want)
+
+
+class KeptPadsTest(unittest.TestCase):
+    # HmacSha256 keeps each key's padded blocks: its tags must be RFC 2104's for every key, kept
+    # or not, and what it keeps must stay bounded however often keys change.
+    def test_kept_pads_give_the_same_tags_for_every_key(self):
+        a = auth.HmacSha256()
+        for _ in range(2):  # first computed, then from the kept blocks
+            for key, data, mac in RFC4231:
+                self.assertEqual(a.tag(key, data), h(mac)[:16])
+                self.assertTrue(a.verify(key, data, h(mac)[:16]))
+                self.assertFalse(a.verify(key, data + b"!", h(mac)[:16]))
+
+    def test_kept_pads_are_bounded(self):
+        a = auth.HmacSha256()
+        for i in range(100):  # keys changed over and over (rekeys): the cache never grows
+            a.tag(bytes((i,)) * 32, b"m")
+            self.assertTrue(len(a._pads) <= 16)
+        key, data, mac = RFC4231[1]
+        self.assertEqual(a.tag(key, data), h(mac)[:16])

@@ -51,7 +51,7 @@ class InterPanHubTest(unittest.TestCase):
 
     def test_off_means_no_answer_at_all(self):
         h = make_hub(True)
-        for psdu in (ipf.get_details(), ipf.tunnel(), ipf.get_details(dst=b"\x01" * 8)):
+        for psdu in (ipf.get_details(), ipf.command(), ipf.get_details(dst=b"\x01" * 8)):
             self.assertEqual(rx(h, psdu, 0), decision.NOTHING)
         self.assertEqual(h.rejected[reject.INTERPAN_OFF], 3)
         self.assertEqual(h.commands.seen, 0)  # not even looked at
@@ -77,11 +77,11 @@ class InterPanHubTest(unittest.TestCase):
         f = mac.MacFrame()
         self.assertEqual(mac.parse(buf, 0, h.out.tx_len + 2, f), reject.OK)  # +2: room for the FCS
         self.assertTrue(interpan_frame.is_interpan(buf, f))
-        self.assertTrue(f.ack_req())  # unicast to the HHT's EUI-64
-        self.assertEqual((f.dst_pan, f.src_pan), (0xFFFF, 0x1A2B))
+        self.assertFalse(f.ack_req())  # broadcast: every HHT listening hears it, none acks
+        self.assertEqual((f.dst_pan, f.dst_short, f.src_pan), (0xFFFF, 0xFFFF, 0x1A2B))
         ih = interpan_frame.InterPanHeader()
         self.assertEqual(interpan_frame.parse(buf, f, ih), interpan_frame.OK)
-        self.assertEqual((ih.cluster, ih.profile), (discovery.CLUSTER, 0x0109))
+        self.assertEqual((ih.delivery, ih.cluster, ih.profile), (0x0B, discovery.CLUSTER, 0x0109))
         zh = zcl.ZclHeader()
         zcl.parse(buf, ih.zcl_off, h.out.tx_len, zh)
         self.assertEqual((zh.seq, zh.command), (7, discovery.CMD_DETAILS))
@@ -96,7 +96,7 @@ class InterPanHubTest(unittest.TestCase):
         h = make_hub(False)
         h.power_up(0)
         for t in range(0, HOUR, 60 * 1000):
-            self.assertEqual(rx(h, ipf.tunnel(), t), decision.NOTHING)
+            self.assertEqual(rx(h, ipf.command(), t), decision.NOTHING)
         self.assertEqual(h.rejected[reject.UNAUTHENTICATED], 60)
         h.tick(HOUR)
         self.assertFalse(h.interpan.is_on())
@@ -107,7 +107,7 @@ class InterPanHubTest(unittest.TestCase):
         t = 0
         for _ in range(5):  # a use every 50 minutes keeps it open for over four hours
             t += 50 * 60 * 1000
-            rx(h, ipf.tunnel(), t)
+            rx(h, ipf.command(), t)
             h.tick(t)
             self.assertTrue(h.interpan.is_on())
         h.tick(t + HOUR - 1)
@@ -122,8 +122,11 @@ class InterPanHubTest(unittest.TestCase):
             (ipf.frame(discovery.CLUSTER, 0, profile=0x0104), reject.WRONG_PROFILE),
             (ipf.get_details(dst=b"\x01" * 8), reject.NOT_FOR_US),
             (ipf.get_details(dst_pan=0x4444), reject.NOT_FOR_US),
-            (ipf.frame(0x0006, 0x01), reject.UNKNOWN_COMMAND),
-            (ipf.frame(discovery.CLUSTER, 0, fc=zcl.SERVER_TO_CLIENT | 1), reject.UNKNOWN_COMMAND),
+            # Decided from octets before any budget: neither a discovery request nor a command.
+            (ipf.frame(0x0006, 0x01), reject.NOT_A_COMMAND),
+            (ipf.frame(discovery.CLUSTER, 0, fc=zcl.SERVER_TO_CLIENT | 1), reject.NOT_A_COMMAND),
+            (ipf.tunnel(), reject.NOT_A_COMMAND),  # Tunneling, but not TransferData
+            (ipf.command(ipf.UNSIGNED[:40]), reject.NOT_A_COMMAND),  # too short to be one
             (ipf.frame(discovery.CLUSTER, 0, fc=0xE1), reject.BAD_ZCL),
         )
         for psdu, why in cases:
@@ -165,7 +168,7 @@ class InterPanHubTest(unittest.TestCase):
         h = make_hub(True)
         start = PERIOD - 10000
         h.power_up(start)
-        rx(h, ipf.tunnel(), ticks_add(start, 20000))  # after the wrap
+        rx(h, ipf.command(), ticks_add(start, 20000))  # after the wrap
         h.tick(ticks_add(start, 20000 + HOUR - 1))
         self.assertTrue(h.interpan.is_on())
         h.tick(ticks_add(start, 20000 + HOUR))
@@ -174,7 +177,7 @@ class InterPanHubTest(unittest.TestCase):
     @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
     def test_off_drop_allocates_nothing(self):
         h = make_hub(True)
-        frame = vectors.load(RxFrame(), ipf.tunnel())
+        frame = vectors.load(RxFrame(), ipf.command())
         h.on_frame(frame, 0)
         gc.collect()
         gc.disable()

@@ -39,10 +39,15 @@ BUDGETS = {
 PATHS = (
     ("beacon_request", "beacon", "beacon request: answered, or refused by the beacon budget"),
     ("interpan_off", "data", "inter-PAN frame dropped while the flag is OFF"),
-    ("interpan_ratelimited", "data", "one loud source, refused by its own budget or back-off"),
-    ("interpan_spoofed", "data", "inter-PAN frames from 64 rotating sources (global budget)"),
-    ("bad_tag", "data", "Tunneling frame the command layer refuses (not authenticated)"),
-    ("accepted", "data", "Tunneling frame the command layer accepts (keep-alive)"),
+    ("junk_one_source", "data", "inter-PAN frame that is not a command, from one source"),
+    ("junk_spoofed", "data", "the same from 64 rotating sources"),
+    ("discovery_flood", "data", "discovery requests from 64 rotating sources (broadcast replies)"),
+    ("forged_spoofed", "data", "forged commands (wrong tag) from 64 rotating sources"),
+    ("forged_one_source", "data", "forged commands sent with one HHT's address"),
+    ("forged_trusted", "data", "forged commands sent with a trusted HHT's address"),
+    ("forged_verified", "data", "forged command verified by the real command layer"),
+    ("bad_tag", "data", "command the default command layer refuses (no HMAC)"),
+    ("accepted", "data", "command a test double accepts (keep-alive)"),
     ("gate_one_source", "data", "limiter alone: Gate.allow, one source at line rate"),
     ("gate_spoofed", "data", "limiter alone: Gate.allow, 64 rotating sources"),
     ("beacon_budget", "beacon", "limiter alone: Gcra.allow (the beacon-reply budget)"),
@@ -63,6 +68,7 @@ PATHS += tuple(
     )
     for n in (16, 64, 256)
 )
+
 
 
 def env():

@@ -11,7 +11,11 @@
 `scan` is an IEEE 802.15.4 active scan: a beacon request on each channel, then the beacons
 that answer it, listed by hub GUID (the ZigBee Extended PAN ID), PAN ID, channel and LQI.
 `discover` asks one hub over ZigBee inter-PAN for its details: inter-PAN state and seconds
-left, WAN state, and the GUIDs in its device log. A hub whose inter-PAN is off does not answer.
+left, WAN state, and the GUIDs in its device log. The hub broadcasts its answers, one page of
+its device log at a time and the pages in turn, so the HHT takes any answer it hears from that
+hub (during a flood its own request may not be the one answered) and asks again until it has
+every page. A hub whose inter-PAN is off does not answer. `--eui` gives this HHT another EUI-64
+(a second HHT in the lab).
 `send` carries one GBCS command (signed with a provisioned party's key, tools/demo/lab.json in
 the lab) to the hub over inter-PAN, in the SE Tunneling cluster, and shows the response.
 `run` executes a service request (an ordered file of commands, docs/hht.md); after a lost link
@@ -24,8 +28,9 @@ medium) through all layers, sensitive fields redacted. The radio is the firmware
 When a hub does not answer, the HHT finds out why: no medium (the lab is not running), no hub
 on the channel, no hub with that GUID, or a hub that beacons with its inter-PAN off. Counters
 are kept per party in the lab directory (counters.json), shared with the head-end; give
---counter only to repeat one on purpose. The HHT paces its frames (--pace) under the hub's
-per-source limit, so a long service request never trips it.
+--counter only to repeat one on purpose. The HHT paces its frames (--pace) under the budget
+the hub gives an HHT that has authenticated (4 a second), so a long service request never
+spends it.
 """
 
 import argparse
@@ -129,11 +134,20 @@ def no_medium(args, radio):
         )
 
 
-def beacons(radio, frame, ch, wait, seq=0):
+def own_eui(args):
+    eui = parse_eui(args.eui) if getattr(args, "eui", None) else HHT_EUI
+    if eui is None:
+        raise cli.Fail(
+            cli.USAGE, "--eui %r: not an EUI-64 (e.g. 00-23-7E-FF-FE-00-00-02)" % args.eui
+        )
+    return eui
+
+
+def beacons(radio, frame, ch, wait, seq=0, eui=HHT_EUI):
     """The hubs that answer a beacon request on channel ch: {GUID: hub dict}."""
     f = mac.MacFrame()
     tx = bytearray(16)
-    radio.configure(ch, 0xFFFF, 0xFFFF, HHT_EUI)
+    radio.configure(ch, 0xFFFF, 0xFFFF, eui)
     radio.send(tx, mac.build_beacon_request(tx, seq))
     found = {}
     for fr in receive(radio, frame, wait):
@@ -174,7 +188,7 @@ def scan(args):
                 "scanning channel %d (%d of %d): %d hub(s) so far"
                 % (ch, i + 1, len(chans), len(found))
             )
-            for guid, h in beacons(radio, frame, ch, args.wait, i).items():
+            for guid, h in beacons(radio, frame, ch, args.wait, i, own_eui(args)).items():
                 found[(guid, ch)] = h
             no_medium(args, radio)
         progress("scanned %d channel(s): %d hub(s)" % (len(chans), len(found)), last=True)
@@ -203,8 +217,9 @@ def scan(args):
     return cli.OK
 
 
-def interpan_replies(radio, frame, seconds, cluster):
-    """Yield (buf, MacFrame, ZclHeader) for each inter-PAN frame of `cluster` sent to the HHT."""
+def interpan_replies(radio, frame, seconds, cluster, broadcast=False):
+    """Yield (buf, MacFrame, ZclHeader) for each inter-PAN frame of `cluster` sent to this HHT
+    (the radio's EUI-64) or, with broadcast, to every HHT listening."""
     f = mac.MacFrame()
     ih = interpan_frame.InterPanHeader()
     zh = zcl.ZclHeader()
@@ -212,47 +227,55 @@ def interpan_replies(radio, frame, seconds, cluster):
         buf = fr.buf
         if mac.parse(buf, fr.off, fr.n, f) or not interpan_frame.is_interpan(buf, f):
             continue
-        if f.dst_mode != mac.ADDR_EXT or not equals_le(buf, f.dst_ext_off, HHT_EUI):
-            continue
+        to_all = f.dst_mode == mac.ADDR_SHORT and f.dst_short == mac.BROADCAST
+        if not (broadcast and to_all):
+            if f.dst_mode != mac.ADDR_EXT or not equals_le(buf, f.dst_ext_off, radio.ext_addr):
+                continue
         if interpan_frame.parse(buf, f, ih) or ih.cluster != cluster:
             continue
         if zcl.parse(buf, ih.zcl_off, f.payload_end, zh) == zcl.OK:
             yield buf, f, zh
 
 
-def hub_details(radio, frame, target, wait, pacer=_UNPACED):
-    """The hub's discovery answer (all pages), or None when it does not answer."""
+def hub_details(radio, frame, target, wait, pacer=_UNPACED, ask_every=0.5):
+    """The hub's discovery answer (every page of its device log), or None when nothing is heard
+    from it within `wait` seconds. Any answer from that hub counts, whoever asked: the hub
+    broadcasts them and serves the pages in turn, and during a flood of requests its answers
+    are rationed, each one serving every HHT listening. Asks again every `ask_every` s."""
     tx = bytearray(127)
+    pages = {}
     details = None
-    start = seq = 0
-    while True:
+    seq = 0
+    deadline = time.monotonic() + wait
+    while details is None or len(pages) * discovery.PAGE < max(details["devices_total"], 1):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
         seq += 1
         p = interpan_frame.write_header(
-            tx, seq, 0xFFFF, target, 0xFFFF, HHT_EUI, discovery.CLUSTER
+            tx, seq, 0xFFFF, target, 0xFFFF, radio.ext_addr, discovery.CLUSTER
         )
         p = zcl.write(tx, p, zcl.CLUSTER_SPECIFIC, seq, discovery.CMD_GET_DETAILS)
-        tx[p] = start
+        # The first page missing: a hint only (the hub's answers take the pages in turn).
+        tx[p] = next(s for s in range(0, 256, discovery.PAGE) if s not in pages)
         pacer.wait()
         radio.send(tx, p + 1)
-        page = None
-        for buf, f, zh in interpan_replies(radio, frame, wait, discovery.CLUSTER):
-            if zh.seq == seq and zh.command == discovery.CMD_DETAILS:
-                page = discovery.parse_details(buf, zh.payload_off, f.payload_end)
-                break
-        if page is None:
-            break
-        if details is None:
+        for buf, f, zh in interpan_replies(
+            radio, frame, min(ask_every, left), discovery.CLUSTER, True
+        ):
+            if zh.command != discovery.CMD_DETAILS or not zh.fc & zcl.SERVER_TO_CLIENT:
+                continue
+            page = discovery.parse_details(buf, zh.payload_off, f.payload_end)
+            if page is None or page["guid"] != target:
+                continue
+            if details is not None and page["devices_total"] != details["devices_total"]:
+                pages = {}  # the device log changed meanwhile: collect it again
             details = page
-        else:
-            details["devices"] += page["devices"]
-        start = page["start"] + len(page["devices"])
-        if not page["devices"] or start >= page["devices_total"]:
+            pages[page["start"]] = page["devices"]
             break
-    if details is None:
-        return None
     details["guid"] = to_guid(details["guid"])
     details["pan_id"] = "0x%04X" % details["pan_id"]
-    details["devices"] = [to_guid(e) for e in details["devices"]]
+    details["devices"] = [to_guid(e) for s in sorted(pages) for e in pages[s]]
     del details["start"]
     return details
 
@@ -263,8 +286,8 @@ def why_silent(args, radio, frame, target, commanded=False, pacer=_UNPACED):
     not) a key it does not trust or a rate limit."""
     no_medium(args, radio)
     guid = to_guid(target)
-    heard = beacons(radio, frame, args.channel, min(args.wait, 1.0))
-    radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
+    heard = beacons(radio, frame, args.channel, min(args.wait, 1.0), eui=own_eui(args))
+    radio.configure(args.channel, 0xFFFF, 0xFFFF, own_eui(args))
     no_medium(args, radio)
     if not heard:
         raise cli.Fail(
@@ -323,7 +346,8 @@ def transact(radio, frame, target, message, wait, seq=1, final=False, pacer=_UNP
     """Send one GBCS message to the hub over inter-PAN; its response (bytes) or None. With
     final, a "forwarded" answer is followed by the meter's own, which is returned instead."""
     tx = bytearray(127)
-    p = interpan_frame.write_header(tx, seq, 0xFFFF, target, 0xFFFF, HHT_EUI, zcl.TUNNELING)
+    src = radio.ext_addr  # this HHT
+    p = interpan_frame.write_header(tx, seq, 0xFFFF, target, 0xFFFF, src, zcl.TUNNELING)
     p = zcl.write(tx, p, zcl.CLUSTER_SPECIFIC, seq, TUNNEL_TRANSFER_DATA)
     tx[p] = tx[p + 1] = 0  # tunnel ID 0: inter-PAN has no tunnel session
     p += 2
@@ -356,7 +380,7 @@ def build_command(conf, who, counter, target, message, fields_hex=()):
 
 def hub_radio(args):
     radio = open_radio(args)
-    radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
+    radio.configure(args.channel, 0xFFFF, 0xFFFF, own_eui(args))
     return radio, RxFrame(radio.HEADROOM)
 
 
@@ -637,7 +661,7 @@ def decode(args):
 
 def live_frames(args):
     radio = open_radio(args)
-    radio.configure(args.channel, 0xFFFF, 0xFFFF, HHT_EUI)
+    radio.configure(args.channel, 0xFFFF, 0xFFFF, own_eui(args))
     frame = RxFrame(radio.HEADROOM)
     last_hello = time.monotonic()
     try:
@@ -667,6 +691,7 @@ def parser():
     ap.add_argument(
         "--lab", default=labdir.DEFAULT, help="the lab directory: its ports and the counters"
     )
+    ap.add_argument("--eui", help="this HHT's own EUI-64 (default 00-23-7E-FF-FE-00-00-01)")
     sub = ap.add_subparsers(dest="command", required=True)
 
     def command(name, func, text):
@@ -695,7 +720,7 @@ def parser():
     p.add_argument("--json", action="store_true", help="one JSON object per hub")
     p = command("discover", discover, "ask one hub for its details over inter-PAN")
     p.add_argument("guid", help="the hub's GUID, e.g. 00-23-7E-00-00-12-D6-87")
-    hub_args(p, wait=1.0)
+    hub_args(p, wait=2.0)
     p = command("send", send, "send one signed command over inter-PAN, show the response")
     p.add_argument("guid", help="the hub's GUID")
     p.add_argument("message", help="message name (read_hub_status, interpan_off, ...) or code")
