@@ -147,8 +147,10 @@ SOAK_DAYS ?= 14
 soak: bootstrap
 	MICROPYPATH=.frozen:.:$(MPLIB) $(MICROPYTHON) -X heapsize=256wK soak/soak.py $(SOAK_DAYS)
 
-# A flood of spoofed inter-PAN frames at the 802.15.4 line rate against the lab, with an
-# installer working through it (tools/flood.py; results in docs/performance.md).
-FLOOD_FRAMES ?= 3000
+# A spoofed inter-PAN flood at the 802.15.4 line rate against the lab while new HHTs and a
+# trusted installer work through it (tools/flood.py; results in docs/dos.md).
+#   make flood [FLOOD_TRIALS=10] [FLOOD_MIX=worst|forged|spoofed|discovery|junk|beacon]
+FLOOD_TRIALS ?= 10
+FLOOD_MIX ?= worst
 flood: bootstrap
-	$(BIN)/python tools/flood.py run --count $(FLOOD_FRAMES)
+	$(BIN)/python tools/flood.py run --trials $(FLOOD_TRIALS) --mix $(FLOOD_MIX)

@@ -2,9 +2,13 @@
 # (big-endian, most significant octet first); carried on the 802.15.4 air little-endian.
 
 
+_GUID = "%02X-%02X-%02X-%02X-%02X-%02X-%02X-%02X"
+
+
 def to_guid(eui):
-    # eui: 8 bytes, most significant first.
-    return "-".join("%02X" % b for b in eui)
+    # eui: 8 bytes, most significant first. One format, no generator: the command layer names
+    # the originator of every command it refuses, forged ones included.
+    return _GUID % (eui[0], eui[1], eui[2], eui[3], eui[4], eui[5], eui[6], eui[7])
 
 
 def parse(text):
@@ -25,8 +29,19 @@ def write_le(buf, off, eui):
 
 
 def read_le(buf, off):
-    # Air-order field -> 8 bytes, most significant first (allocates; not for the hot path).
-    return bytes(buf[off + 7 - i] for i in range(8))
+    # Air-order field -> 8 bytes, most significant first (allocates; not for the drop paths).
+    return bytes(
+        (
+            buf[off + 7],
+            buf[off + 6],
+            buf[off + 5],
+            buf[off + 4],
+            buf[off + 3],
+            buf[off + 2],
+            buf[off + 1],
+            buf[off],
+        )
+    )
 
 
 def equals_le(buf, off, eui):

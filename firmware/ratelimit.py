@@ -50,6 +50,7 @@ _MAX_SPAN = const(0x0F000000)  # about 2.9 days: the longest configurable durati
 _MAX_BURST = const(4096)
 _MAX_TRUSTED = const(8)
 _SWEEP_MS = const(1000)
+_LOTTERY_MOD = const(65537)  # a prime: x -> 75 x mod p visits every 1..65536 (ZX81's generator)
 
 
 def _ms(ms, name):
@@ -73,6 +74,7 @@ class Gcra:
         # TAT is never further ahead than this, so anything further ahead can only be a TAT left
         # in the past (or unset) that aliases: it means a full budget.
         self._max = self._tol + self._step
+        self._calm = self._max // 2  # debt (ms) below which Gate's lottery does not draw
         self._tat = -1  # unset: the first tick() or pass sets it
 
     def allow(self, now):
@@ -226,17 +228,25 @@ class AuthFailures:
 
 class Gate:
     # Inter-PAN admission for the frames the hub's octet checks passed: a trusted source's own
-    # budget first (bypassing the shared one), else the shared budget.
-    def __init__(self, shared, trusted, failures):
+    # budget first (bypassing the shared one), else the shared budget by lottery.
+    #
+    # The lottery: first come, first served would hand each token to the first frame after it
+    # appears, and a flood sent back to back (or timed to the refills) is always first. So once
+    # less than half of the shared burst is left, a frame passes only with probability
+    # (room left) / (half the burst), drawn per frame: under contention every frame has the same
+    # chance, about rate / (frames per second), whoever sends it and whenever. With half the
+    # burst or more left (no contention) every frame passes, as before.
+    def __init__(self, shared, trusted, failures, seed=1):
         self.shared = shared
         self.trusted = trusted
         self.failures = failures
         self._swept = -1  # the first frame sweeps, which also sets the budgets' clocks
         self._lane = -1  # what the last PASS charged: a trusted slot, or -1 for shared
+        self._rand = 1 + seed % _LOTTERY_MOD  # 1..65536, never 0
 
     def allow(self, buf, off, now):
-        # PASS, or SHARED when the frame is refused. The refusal a flood produces is decided
-        # inline (the refusing half of Gcra.allow, which the tests hold equal).
+        # PASS, or SHARED when the frame is refused. Decided inline (Gcra.allow and the
+        # lottery, which the tests hold equal to a reference spelled with the methods).
         if (now - self._swept) & _MASK >= _SWEEP_MS:
             self._sweep(now)
         s = self.trusted
@@ -246,8 +256,16 @@ class Gate:
                 self._lane = i
                 return PASS
         s = self.shared
-        if s._max >= (s._tat - now) & _MASK > s._tol:
+        i = (s._tat - now) & _MASK  # the shared budget's debt, ms
+        if i > s._max:
+            i = 0
+        elif i > s._tol:
             return SHARED
+        if i > s._calm:
+            # Lehmer's generator mod the prime 65537: every intermediate a small int.
+            r = self._rand = (self._rand * 75) % _LOTTERY_MOD
+            if r % (s._max - s._calm) >= s._max - i:
+                return SHARED
         s.allow(now)
         self._lane = -1
         return PASS
@@ -291,8 +309,9 @@ class Gate:
         }
 
 
-def gate_from_settings(s):
-    # From the interpan.* settings (docs/dos.md lists them with their defaults).
+def gate_from_settings(s, seed=1):
+    # From the interpan.* settings (docs/dos.md lists them with their defaults); seed: the
+    # lottery's start (any int; the hub takes one from os.urandom where it can).
     return Gate(
         Gcra(s["interpan.rate_per_s"], s["interpan.burst"]),
         TrustedSources(
@@ -306,6 +325,7 @@ def gate_from_settings(s):
             s["interpan.auth_fail_window_s"],
             s["interpan.auth_quiet_s"],
         ),
+        seed,
     )
 
 

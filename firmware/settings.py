@@ -29,7 +29,7 @@ DEFAULTS = {
     "interpan.max_open_s": 0,  # cap on one keep-alive chain; 0 = no cap
     # DoS defences (docs/dos.md): one shared budget for untrusted inter-PAN commands, a lane of
     # its own for a source that has authenticated, broadcast replies to broadcast queries
-    "interpan.rate_per_s": 20,
+    "interpan.rate_per_s": 40,
     "interpan.burst": 20,
     "interpan.source_rate_per_s": 4,
     "interpan.source_burst": 16,

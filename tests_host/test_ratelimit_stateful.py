@@ -276,15 +276,23 @@ class GateMachine(RuleBasedStateMachine):
 
 
 def reference_allow(g, buf, off, now):
-    # Gate.allow spelled with the trusted table's and the budget's own methods: its inlined fast
-    # path must decide exactly as these do.
+    # Gate.allow spelled with the trusted table's and the budget's own methods and the lottery
+    # as docs/dos.md states it: the inlined code must decide exactly as this does.
     if (now - g._swept) % PERIOD >= 1000:
         g._sweep(now)
     t = g.trusted
     i = t.find(buf, off)
     if i >= 0 and t.admit(i, now):
         return rl.PASS
-    return rl.PASS if g.shared.allow(now) else rl.SHARED
+    s = g.shared
+    debt = (s._tat - now) % PERIOD
+    debt = 0 if debt > s._max else debt  # a TAT in the past: a full budget
+    if s._calm < debt <= s._tol:  # less than half the burst left: a draw
+        g._rand = g._rand * 75 % 65537
+        room, half = s._max - debt, s._max - s._calm
+        if g._rand % half >= room:
+            return rl.SHARED
+    return rl.PASS if s.allow(now) else rl.SHARED
 
 
 EVENTS = st.lists(
@@ -323,6 +331,7 @@ def test_gate_fast_path_decides_as_the_reference(events, start):
         else:
             assert a.tick(now) == b.tick(now)
         assert a.trusted._tat == b.trusted._tat and a.shared._tat == b.shared._tat
+        assert a._rand == b._rand
 
 
 TestGcra = GcraMachine.TestCase

@@ -1,12 +1,24 @@
-"""A flood of spoofed inter-PAN frames, and a measured run of one (the DoS defences' evidence).
+"""A flood of spoofed inter-PAN frames at the 802.15.4 line rate, and a measured run of one.
 
-    python tools/flood.py send [--medium HOST:PORT] [--count 3000] [--kind interpan|beacon]
-    python tools/flood.py run  [--count 3000]        # the lab + a flood + a legitimate HHT
+    python tools/flood.py send [--medium HOST:PORT] [--seconds 30] [--mix worst]
+                               [--spoof GUID ...] [--count N]
+    python tools/flood.py run  [--trials 10] [--mix worst]   # the lab, a flood, HHTs through it
 
-`send` puts forged SE Tunneling commands from rotating random EUI-64s (or beacon requests) on
-the ZEP medium at the 802.15.4 line rate (each frame one air time after the last). `run` starts
-the lab (medium, head-end, hub; no meters), measures an installer's signed commands (round
-trip) before the flood and while it runs, and prints the hub's heap and its drops by reason.
+`send` puts frames on the ZEP medium back to back, each one air time after the last (the most a
+transmitter can put on 802.15.4), until --seconds or --count. The mixes: `forged` (SE Tunneling
+commands from a provisioned originator with a wrong tag, from random EUI-64s), `spoofed` (the
+same, sent with the --spoof addresses), `discovery` (Get Hub Details requests asking for a page
+the attacker picks), `junk` (an inter-PAN header, then noise), `beacon` (beacon requests), and
+`worst`, all of forged, spoofed, discovery and junk in turn.
+
+`run` starts the lab (medium, head-end, hub; no meters); a trusted installer authenticates
+before the flood; a flooder process then sends the chosen mix with the installer's address and
+every new HHT's address among its spoofed ones; one after another, new HHTs (each with an
+EUI-64 the hub has never heard) discover the hub and send their first signed command, and the
+installer sends one, each repeating its frame until answered, for at most 5 s. It reports the
+new HHTs' and the installer's success within 5 s and their latencies, the hub's drops by
+reason, its heap, and the datagrams the kernel dropped at each receiver's full socket buffer
+(/proc/net/udp): that is where frames go when a loaded machine cannot run a process in time.
 Timing: a report (make flood), not a pass/fail test.
 """
 
@@ -14,154 +26,292 @@ import argparse
 import json
 import os
 import random
+import signal
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from contract.frame import RxFrame  # noqa: E402
 from firmware import catalogue as cat  # noqa: E402
-from firmware import interpan_frame, mac, zcl  # noqa: E402
+from firmware import discovery, gbcs, interpan_frame, mac, zcl  # noqa: E402
 from firmware.commands import TUNNEL_TRANSFER_DATA, signed  # noqa: E402
+from firmware.eui64 import parse as parse_eui  # noqa: E402
+from firmware.eui64 import to_guid  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
-from tools import hht, procs, provisioning  # noqa: E402
+from tools import describe, hht, procs, provisioning  # noqa: E402
 
 HUB = bytes.fromhex("00237E000012D687")
-FORGED = signed(
-    1, 5, bytes.fromhex("90B3D51F30010000"), HUB, cat.INTERPAN_OFF, b"\x30\x00", b"not the key" * 3
-)
+LIMIT_S = 5.0  # the guarantee docs/dos.md states: served within 5 s
+MIXES = {
+    "worst": ("forged", "spoofed", "discovery", "junk"),
+    "forged": ("forged",),
+    "spoofed": ("spoofed",),
+    "discovery": ("discovery",),
+    "junk": ("junk",),
+    "beacon": ("beacon",),
+}
 
 
-def frames(kind, count, seed=1):
+def forged_command(counter):
+    # What an attacker without the key can make: the installer's (public) address as
+    # originator, a fresh counter, this hub as recipient, a tag that cannot verify.
+    orig, _ = provisioning.party(provisioning.load(), "installer")
+    return signed(gbcs.COMMAND, counter, orig, HUB, cat.INTERPAN_OFF, b"\x30\x00", b"x" * 32)
+
+
+def frames(mix, spoof, seed=1):
+    # Endless (psdu buffer, length) pairs of the mix, in turn.
     rnd = random.Random(seed)
     buf = bytearray(127)
-    for i in range(count):
+    kinds = MIXES[mix]
+    msg = forged_command(1)
+    i = 0
+    while True:
+        kind = kinds[i % len(kinds)]
+        i += 1
         if kind == "beacon":
-            n = mac.build_beacon_request(buf, i)
+            yield buf, mac.build_beacon_request(buf, i & 0xFF)
+            continue
+        src = spoof[i % len(spoof)] if kind == "spoofed" and spoof else rnd.randbytes(8)
+        cluster = discovery.CLUSTER if kind == "discovery" else zcl.TUNNELING
+        p = interpan_frame.write_header(buf, i & 0xFF, 0xFFFF, HUB, 0xFFFF, src, cluster)
+        if kind == "discovery":
+            p = zcl.write(buf, p, zcl.CLUSTER_SPECIFIC, i & 0xFF, discovery.CMD_GET_DETAILS)
+            buf[p] = 8
+            yield buf, p + 1
+        elif kind == "junk":
+            n = p + 4 + rnd.randrange(16)
+            buf[p:n] = rnd.randbytes(n - p)
+            yield buf, n
         else:
-            src = bytes(rnd.getrandbits(8) for _ in range(8))
-            p = interpan_frame.write_header(buf, i, 0xFFFF, HUB, 0xFFFF, src, zcl.TUNNELING)
-            p = zcl.write(buf, p, zcl.CLUSTER_SPECIFIC, i, TUNNEL_TRANSFER_DATA)
+            p = zcl.write(buf, p, zcl.CLUSTER_SPECIFIC, i & 0xFF, TUNNEL_TRANSFER_DATA)
             buf[p] = buf[p + 1] = 0
             p += 2
-            buf[p : p + len(FORGED)] = FORGED
-            n = p + len(FORGED)
-        yield buf, n
+            msg = msg[:3] + (i + 10**9).to_bytes(8, "big") + msg[11:]  # a fresh counter
+            buf[p : p + len(msg)] = msg
+            yield buf, p + len(msg)
 
 
-def send(medium_port, count, kind, paced=True):
-    # Paced: one frame per its air time, (6 + PSDU octets) x 32 us (back to back, no CSMA: the
-    # most a transmitter can put on 802.15.4, IEEE 802.15.4-2006 6.5). Unpaced, this host
-    # would send far more than the air can carry, which tests the UDP buffers, not the hub.
+def send(medium_port, mix, seconds, count=None, spoof=()):
+    # Paced by air time, (6 + PSDU + FCS) x 32 us per frame, by sleeping until each is due (no
+    # busy wait: on a shared machine a spinning flooder takes the CPU the hub needs). Behind
+    # schedule, frames go at once until it catches up, so the average is the line rate.
     radio = ZepRadio(medium_port=medium_port)
     radio.hello()
     radio.configure(11, 0xFFFF, 0xFFFF, bytes(8))
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     t0 = time.monotonic()
     due = t0
-    for buf, n in frames(kind, count):
-        if paced:
-            due += (6 + n + 2) * 32e-6
-            while time.monotonic() < due:
-                pass
+    sent = 0
+    for buf, n in frames(mix, list(spoof)):
+        due += (6 + n + 2) * 32e-6
+        d = due - time.monotonic()
+        if d > 0.0005:
+            time.sleep(d)
         radio.send(buf, n)
+        sent += 1
+        if stop or sent == count or time.monotonic() - t0 >= seconds:
+            break
+        if sent % 2000 == 0:
+            radio.hello()  # stay known to the medium
     dt = time.monotonic() - t0
     radio.close()
-    return count / dt
+    return {"mix": mix, "sent": sent, "seconds": round(dt, 1), "rate_per_s": round(sent / dt)}
 
 
-class Installer:
-    """The legitimate sender: an HHT sending signed read_hub_status commands, one at a time."""
+class Client:
+    """An HHT in the lab (the same code as tools/hht.py), with its own EUI-64."""
 
-    def __init__(self, medium_port):
+    def __init__(self, medium_port, eui):
         self.conf = provisioning.load()
         self.radio = ZepRadio(medium_port=medium_port)
         self.radio.hello()
-        self.radio.configure(11, 0xFFFF, 0xFFFF, hht.HHT_EUI)
+        self.radio.configure(11, 0xFFFF, 0xFFFF, eui)
         self.frame = RxFrame(self.radio.HEADROOM)
-        self.counter = int(time.time() * 1000)
+        self.inodes = {os.fstat(self.radio.sock.fileno()).st_ino}
+        self.drops = 0  # datagrams lost at this HHT's socket while it waited for an answer
+        self.status = None  # the last command's answer
 
-    def rtt(self, tries, gap=0.2):
-        """Round-trip times (ms) of signed commands; None for an unanswered one."""
-        out = []
-        for _ in range(tries):
-            self.counter += 1
-            msg = hht.build_command(self.conf, "installer", self.counter, HUB, "read_hub_status")
-            t0 = time.monotonic()
-            rsp = hht.transact(self.radio, self.frame, HUB, msg, 2.0, self.counter & 0xFF)
-            out.append((time.monotonic() - t0) * 1000 if rsp else None)
-            time.sleep(gap)
-        return out
+    def flush(self):
+        # Frames that queued while this HHT was not listening: not what it waits for.
+        while self.radio.recv(self.frame):
+            pass
+
+    def details(self, limit):
+        return hht.hub_details(self.radio, self.frame, HUB, limit, ask_every=0.1)
+
+    def command(self, limit):
+        """A new signed command, its frame repeated every 25..75 ms until the hub answers it:
+        True when answered with status ok within `limit` seconds."""
+        counter = hht.now_counter()
+        msg = hht.build_command(self.conf, "installer", counter, HUB, "read_hub_status")
+        self.flush()
+        before = udp_drops(self.inodes)
+        end = time.monotonic() + limit
+        self.status = "no answer"
+        while time.monotonic() < end:
+            wait = min(random.uniform(0.025, 0.075), end - time.monotonic())
+            rsp = hht.transact(self.radio, self.frame, HUB, msg, wait, counter & 0xFF)
+            if rsp is not None:
+                self.status = describe.gbcs_message(rsp).get("status")
+                break
+        self.drops += (udp_drops(self.inodes) or 0) - (before or 0)
+        return self.status == "ok"
+
+    def close(self):
+        self.radio.close()
 
 
-def summary(rtts):
-    ok = sorted(r for r in rtts if r is not None)
-    if not ok:
-        return {"answered": 0, "of": len(rtts)}
-    return {
-        "answered": len(ok),
-        "of": len(rtts),
-        "median_ms": round(ok[len(ok) // 2], 1),
-        "max_ms": round(ok[-1], 1),
-    }
+def timed(fn, *args):
+    t0 = time.monotonic()
+    got = fn(*args)
+    return got, round((time.monotonic() - t0) * 1000)
 
 
-def run(count):
+def summary(ms):
+    # ms: latencies of the successes.
+    if not ms:
+        return None
+    ms = sorted(ms)
+    return {"median_ms": ms[len(ms) // 2], "max_ms": ms[-1]}
+
+
+def udp_drops(inodes):
+    # Datagrams the kernel dropped at these sockets' full receive buffers (/proc/net/udp).
+    total = 0
+    try:
+        with open("/proc/net/udp") as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if int(cols[9]) in inodes:
+                    total += int(cols[12])
+    except OSError:
+        return None
+    return total
+
+
+def socket_inodes(pid):
+    out = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            if link.startswith("socket:["):
+                out.add(int(link[8:-1]))
+    except OSError:
+        pass
+    return out
+
+
+def lab_pid(*words):
+    # The lab process whose command line has all these words (the lab starts them; Linux).
+    words = [w.encode() for w in words]
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if all(w in cmd for w in words):
+            return int(pid)
+    return 0
+
+
+def run(trials, mix, limit=LIMIT_S):
+    # limit: seconds an HHT has for its discovery and first command (the tests allow more).
     from tests_host.conftest import free_tcp_pair, free_udp_port  # a free port pair
 
     zep, he = free_udp_port(), free_tcp_pair()
+    new_euis = [bytes.fromhex("00237EFFFE1000%02X" % i) for i in range(trials)]
+    report = {"trials": trials, "limit_s": limit}
     with tempfile.TemporaryDirectory() as d:
         lab = procs.Proc(
             "lab",
-            [
-                sys.executable,
-                "tools/lab.py",
-                "--dir",
-                d,
-                "--port",
-                str(zep),
-                "--headend",
-                str(he),
-                "--no-meters",
-                "--set",
-                "log.counters_interval_s=1",
-            ],
+            [sys.executable, "tools/lab.py", "--dir", d, "--port", str(zep), "--headend", str(he)]
+            + ["--no-meters", "--set", "log.counters_interval_s=1"],
             echo=False,
         )
+        flooder = None
         try:
             if lab.wait_for("The lab is up", timeout=30) is None:
                 sys.exit("the lab did not start:\n" + "\n".join(lab.lines))
-            hht_ = Installer(zep)
-            before = summary(hht_.rtt(10))
-            during = []
-            rate = []
-            t = threading.Thread(target=lambda: rate.append(send(zep, count, "interpan")))
-            t.start()
-            while t.is_alive():
-                during += hht_.rtt(1, gap=0.5)  # within its own budget (2/s)
-            t.join()
+            hub_socks = socket_inodes(lab_pid("boards.sim", "127.0.0.1:%d" % zep))
+            medium_socks = socket_inodes(lab_pid("tools/medium.py", str(zep)))
+            installer = Client(zep, hht.HHT_EUI)
+            before = [timed(installer.command, limit) for _ in range(5)]
+            report["installer_before_flood"] = {
+                "answered": sum(1 for ok, _ in before if ok),
+                "of": len(before),
+                "latency": summary([ms for ok, ms in before if ok]),
+            }
+            drops0 = udp_drops(hub_socks), udp_drops(medium_socks)
+            spoof = [to_guid(e) for e in [hht.HHT_EUI] + new_euis]
+            flooder = subprocess.Popen(
+                [sys.executable, "tools/flood.py", "send", "--medium", "127.0.0.1:%d" % zep]
+                + ["--seconds", "600", "--mix", mix, "--spoof"]
+                + spoof,
+                cwd=procs.ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(1.0)  # the flood is on before the first HHT arrives
+            new, inst, client_drops, failures = [], [], 0, []
+            for eui in new_euis:
+                c = Client(zep, eui)
+                t0 = time.monotonic()
+                got = c.details(limit)
+                t_details = time.monotonic() - t0
+                ok = got is not None and c.command(limit - t_details)
+                new.append((got is not None, round(t_details * 1000), ok, time.monotonic() - t0))
+                if not ok:
+                    failures.append("discovery" if got is None else c.status)
+                client_drops += c.drops
+                c.close()
+                inst.append(timed(installer.command, limit))
+            drops1 = udp_drops(hub_socks), udp_drops(medium_socks)
+            client_drops += installer.drops
+            flooder.send_signal(signal.SIGTERM)
+            out, _ = flooder.communicate(timeout=30)
+            report["flood"] = json.loads(out) if out.strip() else None
+            installer.close()
             time.sleep(2.5)  # the hub's next counters report
         finally:
+            if flooder is not None and flooder.poll() is None:
+                flooder.kill()
             lab.stop(timeout=30)
+    served = [t for found, _, ok, t in new if found and ok and t <= limit]
+    report["new_hht"] = {
+        "served": len(served),  # discovery and first command, both within limit_s
+        "of": len(new),
+        "discovery": summary([ms for found, ms, _, _ in new if found]),
+        "discovery_then_first_command": summary([round(t * 1000) for t in served]),
+        "failures": failures,
+    }
+    report["installer_during_flood"] = {
+        "answered": sum(1 for ok, _ in inst if ok),  # within limit_s
+        "of": len(inst),
+        "latency": summary([ms for ok, ms in inst if ok]),
+    }
     events = [
         json.loads(x.split("| ", 1)[1]) for x in lab.lines if x.startswith("hub") and "| {" in x
     ]
-    drops = {}
-    for e in events:
-        if e["event"] == "frame_rejected":
-            drops[e["reason"]] = e["total"]
-    heaps = [e["heap_used"] for e in events if e["event"] == "stats"]
-    rx = max([e["rx_frames"] for e in events if e["event"] == "stats"] or [0])
-    return {
-        "flood_frames": count,
-        "flood_rate_per_s": round(rate[0]) if rate else None,
-        "hub_frames_seen": rx,
-        "drops_by_reason": drops,
-        "heap_used_bytes_min_max": [min(heaps), max(heaps)] if heaps else None,
-        "installer_command_rtt_before_flood": before,
-        "installer_command_rtt_during_flood": summary(during),
+    report["hub_drops_by_reason"] = {
+        e["reason"]: e["total"] for e in events if e["event"] == "frame_rejected"
     }
+    stats = [e for e in events if e["event"] == "stats"]
+    report["hub_frames_seen"] = max([e["rx_frames"] for e in stats] or [0])
+    heaps = [e["heap_used"] for e in stats]
+    report["hub_heap_used_bytes_min_max"] = [min(heaps), max(heaps)] if heaps else None
+    report["dos_alerts"] = sum(1 for e in events if e["event"] == "dos_alert")
+    report["udp_receive_buffer_drops_during_flood"] = {
+        "medium": None if None in (drops0[1], drops1[1]) else drops1[1] - drops0[1],
+        "hub": None if None in (drops0[0], drops1[0]) else drops1[0] - drops0[0],
+        "hhts_while_waiting": client_drops,
+    }
+    return report
 
 
 def main(argv=None):
@@ -171,16 +321,26 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("send", help="flood the medium")
     p.add_argument("--medium", default="127.0.0.1:17754")
-    p.add_argument("--count", type=int, default=20000)
-    p.add_argument("--kind", choices=("interpan", "beacon"), default="interpan")
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--count", type=int, help="stop after this many frames")
+    p.add_argument("--mix", choices=sorted(MIXES), default="worst")
+    p.add_argument("--spoof", nargs="*", default=(), help="addresses to send with (GUIDs)")
     p = sub.add_parser("run", help="a measured flood run against the lab")
-    p.add_argument("--count", type=int, default=20000)
+    p.add_argument("--trials", type=int, default=10, help="new HHTs, one after another")
+    p.add_argument("--mix", choices=sorted(MIXES), default="worst")
     args = ap.parse_args(argv)
     if args.command == "send":
-        rate = send(int(args.medium.rpartition(":")[2]), args.count, args.kind)
-        print(json.dumps({"sent": args.count, "rate_per_s": round(rate)}))
+        spoof = [parse_eui(g) for g in args.spoof]
+        if None in spoof:
+            sys.exit("--spoof takes GUIDs such as 00-23-7E-FF-FE-00-00-01")
+        port = args.medium.rpartition(":")[2]
+        if not port.isdigit():
+            sys.exit("--medium takes HOST:PORT, e.g. 127.0.0.1:17754")
+        print(json.dumps(send(int(port), args.mix, args.seconds, args.count, spoof)))
     else:
-        print(json.dumps(run(args.count), indent=1))
+        if args.trials < 1:
+            sys.exit("--trials must be at least 1")
+        print(json.dumps(run(args.trials, args.mix), indent=1))
     return 0
 
 
