@@ -69,10 +69,9 @@ def permissive_gate(hub):
 INSTALLER = b"\x90\xb3\xd5\x1f\x30\x03\x00\x00"
 
 
-def real_commands(h):
-    # The hub's real command layer (HMAC, parties, replay store) with two provisioned parties.
+def real_commands():
+    # A hub with the real command layer (HMAC, parties, replay store), two parties provisioned.
     from firmware.command_store import CommandStore
-    from firmware.commands import Commands
     from firmware.parties import Parties
     from hal.fake.clock import ManualClock
     from hal.fake.storage import MemoryStorage
@@ -81,8 +80,9 @@ def real_commands(h):
     p = Parties()
     p.add(b"\x90\xb3\xd5\x1f\x30\x01\x00\x00", "supplier", b"S" * 32)
     p.add(INSTALLER, "installer", b"I" * 32)
-    h.commands = Commands(p, CommandStore(st), ManualClock())
-    h.parties = p
+    h = Core(settings(), st, p, CommandStore(st), ManualClock()).hub
+    h.power_up(_START)
+    del h.notes[:]
     return h
 
 
@@ -96,7 +96,7 @@ def forged(count, src=None):
     out = []
     for k in range(count):
         s = src or bytes((0x00, 0x23, 0x7E, 0xAA, 0x00, k >> 8, k & 0xFF, 0x5A))
-        out.append(load(ipf.frame(hubmod.TUNNELING_CLUSTER, 0x02, b"\x00\x00" + msg, src=s)))
+        out.append(load(ipf.command(msg, src=s)))
     return out
 
 
@@ -123,8 +123,7 @@ def setup(path):
             for k in range(64)
         ]
         return h, frames, air_us(ipf.get_details())
-    real_commands(h)
-    del h.notes[:]
+    h = real_commands()
     if path in ("forged_spoofed", "forged_one_source", "forged_trusted"):
         frames = forged(64) if path == "forged_spoofed" else forged(1, ipf.HHT)
         if path == "forged_trusted":  # the HHT has authenticated: its own lane, then shared

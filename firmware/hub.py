@@ -16,7 +16,7 @@
 # the limiter's budget and reach authentication; anything else is dropped. docs/dos.md.
 
 from contract.compat import const
-from firmware import discovery, gbcs, interpan_frame, mac, ratelimit, reject, zcl
+from firmware import discovery, interpan_frame, mac, ratelimit, reject, zcl
 from firmware.beacon import Beacon
 from firmware.decision import (
     CMD_ACCEPTED,
@@ -27,48 +27,10 @@ from firmware.decision import (
     TX_DISCOVERY,
 )
 from firmware.eui64 import read_le
+from firmware.interpan_frame import ORIG, OTHER, classify
 
-# classify()'s verdicts other than a command's GBCS offset (>= 0).
-DISCOVERY = const(-2)
-OTHER = const(-1)
-# The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
-_GBCS_MIN = const(51)
-_ORIG = const(12)  # the originator's EUI-64 in a GBCS grouping header: DF 09 CRA counter(8) 08
 _REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
 _REJECTION_NOTES_BURST = const(5)
-
-
-def classify(buf, off, n, src):
-    # From fixed octets of an inter-PAN frame (src from interpan_frame.header_source), before
-    # any budget is spent: the offset of the GBCS block of an SE Tunneling TransferData command
-    # (>= 0), DISCOVERY for a Get Hub Details request, or OTHER. Only what locates the two is
-    # read (cluster, a ZCL command from client to server with no manufacturer code, the GBCS
-    # tag); the full parse after the budget checks everything, and a frame that passes here and
-    # fails there costs no more than a forged command.
-    p = src + 10  # the stub APS frame control, after the source and the stub NWK header
-    if buf[p] == interpan_frame.APS_GROUP:
-        p += 2
-    if buf[p + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
-        return OTHER
-    if buf[p + 2] == 0xFC and buf[p + 1] == 0x00:  # discovery.CLUSTER
-        return DISCOVERY if buf[p + 7] == discovery.CMD_GET_DETAILS else OTHER
-    if buf[p + 2] != 0x07 or buf[p + 1] != 0x04 or buf[p + 7] != zcl.TRANSFER_DATA:
-        return OTHER  # not zcl.TUNNELING's TransferData
-    p += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
-    if buf[p] != gbcs.TAG or off + n - 2 - p < _GBCS_MIN:
-        return OTHER
-    return p
-
-
-def _seed():
-    # The limiter's lottery should not start where an attacker could guess it.
-    try:
-        from os import urandom
-
-        r = urandom(2)
-        return (r[0] << 8) | r[1]
-    except (ImportError, OSError, AttributeError):
-        return 1
 
 
 class Unauthenticated:
@@ -107,7 +69,7 @@ class Hub:
         # (whether a new member could join now), or the setting's on a hub with no HAN.
         self.joining = han.joining if han is not None else _Fixed(settings["join.permit"])
         self._pan_air = bytes((self.pan_id & 0xFF, self.pan_id >> 8))
-        self.interpan_gate = ratelimit.gate_from_settings(settings, _seed())
+        self.interpan_gate = ratelimit.gate_from_settings(settings, ratelimit.seed())
         self.beacon_budget = ratelimit.beacon_budget_from_settings(settings)
         self.discovery_budget = ratelimit.discovery_budget_from_settings(settings)
         self._page = 0  # the device-log page the next discovery reply carries
@@ -232,14 +194,13 @@ class Hub:
             return 0 if self.discovery_budget.allow(now) else reject.RATE_DISCOVERY
         if self.interpan_gate.allow(buf, src, now):
             return reject.RATE_GLOBAL
-        if self.parties is not None and self.parties.find(buf, off + _ORIG) < 0:
+        if self.parties is not None and self.parties.find(buf, off + ORIG) < 0:
             self.interpan_gate.refund()  # checked after the budget: most of a flood never is
             return reject.UNKNOWN_ORIGINATOR
         return 0
 
     def _interpan(self, buf, f, now):
         # An inter-PAN frame past the gate (on, for us, within budget): parse the rest.
-        ip = self.interpan
         h = self.iph
         if interpan_frame.parse(buf, f, h):
             return self._drop(reject.BAD_APS)
@@ -253,22 +214,26 @@ class Hub:
             if to_server and zh.fc & zcl.CLUSTER_SPECIFIC:
                 return self._discovery(buf, f, zh, now)
         elif h.cluster == zcl.TUNNELING and to_server:
-            out = self.out
-            out.tx_len = 0  # the command layer writes a reply, or not
-            mark = len(out.notes)
-            verdict = self.commands.on_interpan(buf, f, zh, now)
-            if verdict == CMD_REJECTED:
-                self._unnote(mark, now)
-                if self.interpan_gate.auth_failed(buf, f.src_ext_off, now) == ratelimit.ALERT:
-                    out.note("dos_alert", state="start", **self.interpan_gate.status())
-                return self._drop(reject.UNAUTHENTICATED)
-            # CMD_ANSWERED (a duplicate): neither a failure nor trust-earning success.
-            if verdict == CMD_ACCEPTED:
-                self.interpan_gate.auth_ok(buf, f.src_ext_off, now)
-                # The keep-alive: authenticated, accepted commands only.
-                ip.command_accepted(now)
-            return TRANSMIT if out.tx_len else NOTHING
+            return self._command(buf, f, zh, now)
         return self._drop(reject.UNKNOWN_COMMAND)
+
+    def _command(self, buf, f, zh, now):
+        # An SE Tunneling frame for the command layer, and what its verdict means here.
+        out = self.out
+        out.tx_len = 0  # the command layer writes a reply, or not
+        mark = len(out.notes)
+        zh = self.commands.on_interpan(buf, f, zh, now)  # reused for the verdict
+        if zh == CMD_REJECTED:
+            self._unnote(mark, now)
+            if self.interpan_gate.auth_failed(buf, f.src_ext_off, now) == ratelimit.ALERT:
+                out.note("dos_alert", state="start", **self.interpan_gate.status())
+            return self._drop(reject.UNAUTHENTICATED)
+        # CMD_ANSWERED (a duplicate): neither a failure nor trust-earning success.
+        if zh == CMD_ACCEPTED:
+            self.interpan_gate.auth_ok(buf, f.src_ext_off, now)
+            # The keep-alive: authenticated, accepted commands only.
+            self.interpan.command_accepted(now)
+        return TRANSMIT if out.tx_len else NOTHING
 
     def _unnote(self, mark, now):
         # What the command layer noted of a refused inter-PAN command becomes a log line and a

@@ -4,7 +4,7 @@
 # counter), then a ZCL frame. ZigBee Smart Energy 1.1 (07-5356) annex B.
 
 from contract.compat import const
-from firmware import mac
+from firmware import discovery, gbcs, mac, zcl
 
 STUB_NWK_LO = const(0x0B)
 STUB_NWK_HI = const(0x00)
@@ -45,6 +45,36 @@ def header_source(buf, off, n):
     if p + 2 > off + n - 2 or buf[p] != STUB_NWK_LO or buf[p + 1] != STUB_NWK_HI:
         return -1
     return src
+
+
+# classify()'s verdicts other than a command's GBCS offset (>= 0).
+DISCOVERY = const(-2)
+OTHER = const(-1)
+# The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
+_GBCS_MIN = const(51)
+ORIG = const(12)  # the originator's EUI-64 in a GBCS grouping header: DF 09 CRA counter(8) 08
+
+
+def classify(buf, off, n, src):
+    # From fixed octets of an inter-PAN frame (src from interpan_frame.header_source), before
+    # any budget is spent: the offset of the GBCS block of an SE Tunneling TransferData command
+    # (>= 0), DISCOVERY for a Get Hub Details request, or OTHER. Only what locates the two is
+    # read (cluster, a ZCL command from client to server with no manufacturer code, the GBCS
+    # tag); the full parse after the budget checks everything, and a frame that passes here and
+    # fails there costs no more than a forged command.
+    p = src + 10  # the stub APS frame control, after the source and the stub NWK header
+    if buf[p] == APS_GROUP:
+        p += 2
+    if buf[p + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
+        return OTHER
+    if buf[p + 2] == 0xFC and buf[p + 1] == 0x00:  # discovery.CLUSTER
+        return DISCOVERY if buf[p + 7] == discovery.CMD_GET_DETAILS else OTHER
+    if buf[p + 2] != 0x07 or buf[p + 1] != 0x04 or buf[p + 7] != zcl.TRANSFER_DATA:
+        return OTHER  # not zcl.TUNNELING's TransferData
+    p += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
+    if buf[p] != gbcs.TAG or off + n - 2 - p < _GBCS_MIN:
+        return OTHER
+    return p
 
 
 def is_interpan(buf, f):

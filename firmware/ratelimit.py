@@ -309,6 +309,17 @@ class Gate:
         }
 
 
+def seed():
+    # The limiter's lottery should not start where an attacker could guess it.
+    try:
+        from os import urandom
+
+        r = urandom(2)
+        return (r[0] << 8) | r[1]
+    except (ImportError, OSError, AttributeError):
+        return 1
+
+
 def gate_from_settings(s, seed=1):
     # From the interpan.* settings (docs/dos.md lists them with their defaults); seed: the
     # lottery's start (any int; the hub takes one from os.urandom where it can).

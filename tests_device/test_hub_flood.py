@@ -7,11 +7,11 @@
 import unittest
 
 from contract.frame import RxFrame
-from firmware import ber, discovery, gbcs, interpan_frame, mac, reject, zcl
+from firmware import ber, decision, discovery, gbcs, interpan_frame, mac, reject, zcl
 from firmware import catalogue as cat
-from firmware import hub as hubmod
 from firmware.command_store import CommandStore
-from firmware.commands import Commands, signed
+from firmware.commands import signed
+from firmware.core import Core
 from firmware.parties import Parties
 from firmware.settings import Settings
 from hal.fake.clock import ManualClock
@@ -45,7 +45,7 @@ def rig(devices=2):
     parties = Parties()
     parties.add(SUPPLIER, "supplier", b"S" * 32)
     parties.add(ipf.INSTALLER, "installer", KEY)
-    h = hubmod.Hub(s, MemoryStorage(), Commands(parties, CommandStore(None), ManualClock()))
+    h = Core(s, MemoryStorage(), parties, CommandStore(None), ManualClock()).hub
     for k in range(devices):
         h.device_log.add(bytes((0, 0x23, 0x7E, 0, 0, 0, 1, k)), k & 1)
     h.power_up(0)
@@ -112,12 +112,13 @@ class Air:
 
     def deliver(self, psdu, now):
         h = self.hub
-        if h.on_frame(vectors.load(self.frame, psdu), now) == hubmod.TRANSMIT:
-            self.heard.append((now, h.tx_kind, bytes(h.tx_buf[: h.tx_len])))
+        if h.on_frame(vectors.load(self.frame, psdu), now) == decision.TRANSMIT:
+            out = h.out
+            self.heard.append((now, out.tx_kind, bytes(out.tx_buf[: out.tx_len])))
         for event, _ in h.notes:
             self.rejections_noted += event == "command_rejected"
         del h.notes[:]
-        del h.commands.wan_out[:]
+        del h.out.wan[:]
 
     def step(self):
         # The attacker's next frame.
@@ -183,9 +184,9 @@ def visit(air, hht, t0, counter, deadline_ms=5 * SECOND):
         else:
             air.step()
         for ms, kind, psdu in air.heard[mark:]:
-            if kind == hubmod.TX_REPLY and accepted(psdu, hht, counter):
+            if kind == decision.TX_REPLY and accepted(psdu, hht, counter):
                 return details, ms - t0
-            d = details is None and kind == hubmod.TX_DISCOVERY and discovery_details(psdu)
+            d = details is None and kind == decision.TX_DISCOVERY and discovery_details(psdu)
             if d and d["guid"] == ipf.HUB and d["broadcast"]:
                 details = ms - t0
                 send = ms
@@ -232,7 +233,7 @@ class DiscoveryTest(unittest.TestCase):
         h = rig()
         air = Air(h, ("discovery",), 1)
         air.flood_until(10 * SECOND)
-        replies = [ms for ms, kind, _ in air.heard if kind == hubmod.TX_DISCOVERY]
+        replies = [ms for ms, kind, _ in air.heard if kind == decision.TX_DISCOVERY]
         self.assertTrue(all(discovery_details(p)["broadcast"] for _, _, p in air.heard))
         # The budget: 5 at once, then 5 a second; and never a gap a listener could miss.
         self.assertTrue(len(replies) <= 5 + 5 * 10, len(replies))
@@ -245,7 +246,7 @@ class DiscoveryTest(unittest.TestCase):
         starts = []
         for t in range(0, 2000, 10):
             if h.on_frame(vectors.load(RxFrame(), ipf.get_details(start=16)), t):
-                starts.append(discovery_details(bytes(h.tx_buf[: h.tx_len]))["start"])
+                starts.append(discovery_details(bytes(h.out.tx_buf[: h.out.tx_len]))["start"])
         self.assertEqual(starts[:6], [0, 8, 16, 0, 8, 16])
 
     def test_discovery_spends_no_command_budget_and_commands_none_of_discovery(self):
@@ -253,7 +254,7 @@ class DiscoveryTest(unittest.TestCase):
         air = Air(h, ("discovery",), 2)
         air.flood_until(SECOND)
         air.deliver(ipf.command(installer_command(5), src=NEW_HHT), SECOND)
-        self.assertEqual(air.heard[-1][1], hubmod.TX_REPLY)  # answered at once
+        self.assertEqual(air.heard[-1][1], decision.TX_REPLY)  # answered at once
 
 
 class EventsTest(unittest.TestCase):
@@ -284,7 +285,7 @@ class NoPenaltyTest(unittest.TestCase):
         for k in range(10):
             psdu = ipf.command(forged(k) if k < 9 else installer_command(7), src=rnd.bytes8())
             h.on_frame(vectors.load(RxFrame(), psdu), 500)
-        self.assertEqual(h.tx_kind, hubmod.TX_REPLY)
+        self.assertEqual(h.out.tx_kind, decision.TX_REPLY)
         self.assertEqual(h.rejected[reject.RATE_GLOBAL], 0)
 
     def test_failures_sent_with_an_hhts_address_never_back_it_off(self):
@@ -298,8 +299,8 @@ class NoPenaltyTest(unittest.TestCase):
             h.on_frame(vectors.load(f, ipf.command(forged(50 + i), src=TRUSTED_HHT)), 10 + i)
         self.assertTrue(h.rejected[reject.UNAUTHENTICATED] > 10)
         psdu = ipf.command(installer_command(2), src=TRUSTED_HHT)
-        self.assertEqual(h.on_frame(vectors.load(f, psdu), 1310), hubmod.TRANSMIT)
-        self.assertEqual(h.tx_kind, hubmod.TX_REPLY)
+        self.assertEqual(h.on_frame(vectors.load(f, psdu), 1310), decision.TRANSMIT)
+        self.assertEqual(h.out.tx_kind, decision.TX_REPLY)
 
 
 @unittest.skipIf(heap_bytes(lambda: None) is None, "needs micropython.mem_total")
