@@ -213,7 +213,7 @@ def setup_tables(path):
     c.han.start(_START)
     for e in members:
         h.on_frame(load(assoc_request(e, CAP_ESME)), _START)
-        c.out.radio_next()
+        c.out.radio.pop()  # the association response: sent
     t = c.han.table
     if len(t) != n:
         return "only %d of %d devices joined" % (len(t), n)
