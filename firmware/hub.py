@@ -12,8 +12,8 @@
 #
 # What an inter-PAN frame for this hub is, is decided from its octets before any budget is
 # spent (classify): a discovery request is answered by broadcast from its own budget, like a
-# beacon; a command must be well-formed and from a provisioned originator before it may spend
-# the limiter's budget and reach authentication; anything else is dropped. docs/dos.md.
+# beacon; a command must be well-formed to spend the limiter's budget, and from a provisioned
+# originator to keep it and reach authentication; anything else is dropped. docs/dos.md.
 
 from contract.compat import const
 from firmware import discovery, interpan_frame, mac, ratelimit, reject, zcl
@@ -95,6 +95,7 @@ class Hub:
             self.out.note("dos_alert", state="end", **self.interpan_gate.status())
         self.beacon_budget.tick(now)
         self.discovery_budget.tick(now)
+        self._rejection_notes.tick(now)
 
     def wan_lost(self, now):
         self.interpan.wan_lost(now)

@@ -22,16 +22,17 @@
 # nothing here penalises an address. A per-address penalty (a back-off, a budget of its own that
 # refuses) lets an attacker who sends with a real HHT's address shut that HHT out, and one who
 # rotates addresses escapes it; so there is none. Instead:
-#   - every untrusted frame is charged to one shared budget, first come first served: no frame
-#     is treated worse than any other, whoever else sends with its address;
+#   - every untrusted frame is charged to one shared budget, by lottery once it is contended
+#     (Gate): no frame is treated worse than any other, whoever sends it and whenever;
 #   - a source earns a lane of its own with an authenticated, accepted command
 #     (TrustedSources: at most `capacity` of them, for trust_s after their last one). Its frames
 #     are charged to its own budget and bypass the shared one; when its own budget is spent
 #     (an attacker sending with its address spends it too) they fall back to the shared budget,
 #     so being trusted never makes a source worse off than a stranger;
 #   - failed authentications are counted globally (AuthFailures): an episode is reported once.
-# Frames reach this gate only once the hub's octet checks have passed them (a well-formed
-# command from a provisioned originator, addressed to this hub): junk never spends a budget.
+# Frames reach this gate only once the hub's octet checks have passed them (a command addressed
+# to this hub; one whose originator is not a provisioned party is refunded): junk never spends
+# a budget.
 
 from contract.compat import const
 
