@@ -82,13 +82,14 @@ class CommandStore:
 
     def save(self):
         w = self.replay.window
-        body = bytearray((w >> 8, w & 0xFF, len(self.replay.euis)))
-        body += self.replay.encode()
-        n = len(self.log.entries)
-        body += bytes((n >> 8, n & 0xFF)) + self.log.encode()
-        body.append(len(self.copies))
+        head = bytearray((w >> 8, w & 0xFF, len(self.replay.euis)))
+        head += self.replay.encode()
+        n = len(self.log)
+        head += bytes((n >> 8, n & 0xFF))
+        tail = bytearray((len(self.copies),))
         for c in self.copies:
-            body += bytes((len(c) >> 8, len(c) & 0xFF)) + c
+            tail += bytes((len(c) >> 8, len(c) & 0xFF)) + c
         if self._storage is not None:
-            self._storage.write(self._name, record.seal(_VERSION, body))
+            parts = (head,) + self.log.parts() + (tail,)
+            self._storage.write_parts(self._name, record.sealed(_VERSION, parts))
         self.writes += 1

@@ -17,9 +17,17 @@
 # kind 0 LOW, 1 HIGH, 2 overflow report (data: u32 count). The bytes bound is on payloads; the
 # record adds 3 per item and 11 in all. A record that fails any check (torn by a bad flash,
 # edited, another version) is counted in `corrupt` and the outbox starts empty instead of
-# crashing the boot. A failed write keeps the queue in RAM (sets `dirty`, counts
+# crashing the boot.
+#
+# The record is the queue: RAM holds only each item's kind, length and place in the record, so
+# a full queue (8 KB by default) costs a few hundred bytes of heap, not twice its size. A change
+# streams the new record from the old one, a small buffer at a time (Storage.write_parts, with
+# the CRC computed on the way); peek() reads one item back. A failed write keeps the change in
+# RAM (a new item's bytes stay there until a write succeeds; sets `dirty`, counts
 # `write_errors`) and leaves the previous record on storage; the next change or flush() writes
-# again.
+# again. If the stored record cannot be read back (gone, or shorter than its index says), its
+# items are lost: counted in `corrupt` and in the overflow report, as dropped, so the head-end
+# hears of them, and the queue goes on with what RAM still holds.
 
 import struct
 
@@ -36,6 +44,7 @@ _HEAD = "<IH"
 _HEAD_LEN = const(6)
 _ITEM = "<BH"
 _ITEM_LEN = const(3)
+_CHUNK = const(64)
 
 
 def overflow_report(count):
@@ -55,29 +64,40 @@ class Outbox:
         self.max_bytes = max_bytes
         self._cap_items = max_items - 1
         self._cap_bytes = max_bytes - _REPORT_MAX
-        self._items = []  # [kind, data]; the report's data is its count
+        # Per item, in order: its kind, its payload length, and where its payload is: an offset
+        # in the stored record, or its bytes while no write has taken it (the report: its
+        # count).
+        self._kinds = []
+        self._lens = []
+        self._at = []
+        self._buf = bytearray(_CHUNK)  # streams the record through
         self._count = 0  # ordinary items (all but the report)
         self._payload = 0  # their bytes
         self.dropped = 0
         self.corrupt = 0
         self.write_errors = 0
         self.dirty = False
-        rec = storage.read(name)
-        if rec is not None and not self._decode(rec):
+        self._unreadable = False
+        try:
+            ok = self._load()
+        except OSError:
+            ok = False
+        if not ok:
             self.corrupt += 1
+            self._clear()
             self._persist()  # so the next boot does not count the same record again
         elif self._fit(0, None)[0]:
             self._persist()  # the bounds shrank since the record was written
 
     def __len__(self):
-        return len(self._items)
+        return len(self._kinds)
 
     def nbytes(self):
         # Payload bytes as delivered, the overflow report included.
         n = self._payload
-        for kind, data in self._items:
-            if kind == _REPORT:
-                n += len(self._report(data))
+        for i in range(len(self._kinds)):
+            if self._kinds[i] == _REPORT:
+                n += len(self._report(self._at[i]))
         return n
 
     def put(self, priority, data):
@@ -85,12 +105,11 @@ class Outbox:
         # them). ValueError for an unknown priority or an item that could never fit.
         if priority != LOW and priority != HIGH:
             raise ValueError("outbox: priority")
-        data = bytes(data)
         if len(data) > self._cap_bytes:
             raise ValueError("outbox: item over %d bytes" % self._cap_bytes)
         n, keep = self._fit(len(data), priority)
         if keep:
-            self._items.append([priority, data])
+            self._add(priority, len(data), bytes(data))
             self._count += 1
             self._payload += len(data)
         self._persist()
@@ -98,38 +117,112 @@ class Outbox:
 
     def peek(self):
         # The next item as (priority, bytes), or None when empty.
-        if not self._items:
-            return None
-        return self._present(self._items[0])
+        while self._kinds:
+            e = self._get(0)
+            if e is not None:
+                return e
+        return None
 
     def pop(self):
-        if not self._items:
+        e = self.peek()
+        if e is None:
             return None
-        e = self._items.pop(0)
-        if e[0] != _REPORT:
+        if self._kinds[0] != _REPORT:
             self._count -= 1
-            self._payload -= len(e[1])
+            self._payload -= self._lens[0]
+        self._remove(0)
         self._persist()
-        return self._present(e)
+        return e
 
     def items(self):
-        return [self._present(e) for e in self._items]
+        out = []
+        for i in range(len(self._kinds)):
+            e = self._get(i)
+            if e is None:
+                return self.items()  # the stored items are gone: what is left, from RAM
+            out.append(e)
+        return out
 
     def holds(self, data):
         # Whether an item with exactly these bytes is queued (boot-time recovery, not per frame).
-        for e in self._items:
-            if e[0] != _REPORT and e[1] == data:
-                return True
+        for i in range(len(self._kinds)):
+            if self._kinds[i] != _REPORT and self._lens[i] == len(data):
+                e = self._get(i)
+                if e is None:
+                    return self.holds(data)  # the stored items are gone: look in what is left
+                if e[1] == data:
+                    return True
         return False
 
     def flush(self):
         # Retries a failed write; True when storage holds the current queue.
         return not self.dirty or self._persist()
 
-    def _present(self, e):
-        if e[0] == _REPORT:
-            return (HIGH, self._report(e[1]))
-        return (e[0], e[1])
+    def _add(self, kind, n, at):
+        self._kinds.append(kind)
+        self._lens.append(n)
+        self._at.append(at)
+
+    def _remove(self, i):
+        self._kinds.pop(i)
+        self._lens.pop(i)
+        self._at.pop(i)
+
+    def _clear(self):
+        self._kinds = []
+        self._lens = []
+        self._at = []
+        self._count = 0
+        self._payload = 0
+
+    def _stored(self):
+        # Whether some item's payload is only in the stored record.
+        for i in range(len(self._kinds)):
+            if self._kinds[i] != _REPORT and isinstance(self._at[i], int):
+                return True
+        return False
+
+    def _get(self, i):
+        # Item i as (priority, bytes); None if it had to be read from a stored record that can
+        # no longer give it (the stored items are then lost: _lose_stored).
+        kind = self._kinds[i]
+        at = self._at[i]
+        if kind == _REPORT:
+            return (HIGH, self._report(at))
+        if not isinstance(at, int):
+            return (kind, at)
+        data = None
+        try:
+            f = self._storage.open(self._name)
+            if f is not None:
+                try:
+                    f.seek(at)
+                    data = f.read(self._lens[i])
+                finally:
+                    f.close()
+        except OSError:
+            pass
+        if data is None or len(data) != self._lens[i]:
+            self._lose_stored()
+            return None
+        return (kind, data)
+
+    def _lose_stored(self):
+        # The stored record cannot be read back: the items only it held are dropped, and
+        # reported as such.
+        self.corrupt += 1
+        n = 0
+        i = 0
+        while i < len(self._kinds):
+            if self._kinds[i] != _REPORT and isinstance(self._at[i], int):
+                self._payload -= self._lens[i]
+                self._count -= 1
+                self._remove(i)
+                n += 1
+            else:
+                i += 1
+        self._count_dropped(n)
+        self._persist()
 
     def _fit(self, nbytes, priority):
         # Evicts until an incoming item of nbytes fits (priority None: no incoming item, just
@@ -145,84 +238,132 @@ class Outbox:
                 break
             if i < 0:
                 i = self._oldest(HIGH)
-            self._payload -= len(self._items.pop(i)[1])
+            self._payload -= self._lens[i]
+            self._remove(i)
             self._count -= 1
             dropped += 1
-        if dropped:
-            self.dropped += dropped
-            for e in self._items:
-                if e[0] == _REPORT:
-                    e[1] = min(e[1] + dropped, 0xFFFFFFFF)
-                    break
-            else:
-                self._items.append([_REPORT, dropped])
+        self._count_dropped(dropped)
         return dropped, keep
 
+    def _count_dropped(self, n):
+        # Into dropped and the overflow report (added where the first undelivered drop is).
+        if not n:
+            return
+        self.dropped += n
+        for i in range(len(self._kinds)):
+            if self._kinds[i] == _REPORT:
+                self._at[i] = min(self._at[i] + n, 0xFFFFFFFF)
+                return
+        self._add(_REPORT, 4, n)
+
     def _oldest(self, kind):
-        for i in range(len(self._items)):
-            if self._items[i][0] == kind:
+        for i in range(len(self._kinds)):
+            if self._kinds[i] == kind:
                 return i
         return -1
 
-    def _encode(self):
-        size = _HEAD_LEN
-        for kind, data in self._items:
-            size += _ITEM_LEN + (4 if kind == _REPORT else len(data))
-        buf = bytearray(size)
-        struct.pack_into(_HEAD, buf, 0, self.dropped & 0xFFFFFFFF, len(self._items))
-        off = _HEAD_LEN
-        for kind, data in self._items:
-            if kind == _REPORT:
-                data = struct.pack("<I", data)
-            struct.pack_into(_ITEM, buf, off, kind, len(data))
-            off += _ITEM_LEN
-            buf[off : off + len(data)] = data
-            off += len(data)
-        return record.seal(_VERSION, buf)
-
-    def _decode(self, rec):
-        rec = record.unseal(_VERSION, rec)
-        if rec is None or len(rec) < _HEAD_LEN:
-            return False
-        end = len(rec)
-        dropped, n = struct.unpack_from(_HEAD, rec, 0)
-        items = []
-        payload = 0
-        reports = 0
-        off = _HEAD_LEN
-        for _ in range(n):
-            if off + _ITEM_LEN > end:
+    def _load(self):
+        # Reads the stored record's index (kinds, lengths, offsets); False if it fails a check.
+        f = self._storage.open(self._name)
+        if f is None:
+            return True
+        try:
+            buf = self._buf
+            mv = memoryview(buf)
+            end = 1 + record.check(_VERSION, f, buf)  # the payload starts after the version
+            if end < 1 + _HEAD_LEN:
                 return False
-            kind, ln = struct.unpack_from(_ITEM, rec, off)
-            off += _ITEM_LEN
-            if off + ln > end:
-                return False
-            data = bytes(rec[off : off + ln])
-            off += ln
-            if kind == _REPORT:
-                if ln != 4:
+            f.seek(1)
+            f.readinto(mv[:_HEAD_LEN])
+            dropped, n = struct.unpack_from(_HEAD, buf, 0)
+            reports = 0
+            off = 1 + _HEAD_LEN
+            for _ in range(n):
+                if off + _ITEM_LEN > end:
                     return False
-                reports += 1
-                items.append([kind, struct.unpack("<I", data)[0]])
-            elif kind == LOW or kind == HIGH:
-                payload += ln
-                items.append([kind, data])
-            else:
+                f.seek(off)
+                f.readinto(mv[: _ITEM_LEN + 4])
+                kind, ln = struct.unpack_from(_ITEM, buf, 0)
+                off += _ITEM_LEN
+                if off + ln > end:
+                    return False
+                if kind == _REPORT:
+                    if ln != 4:
+                        return False
+                    reports += 1
+                    self._add(kind, 4, struct.unpack_from("<I", buf, _ITEM_LEN)[0])
+                elif kind == LOW or kind == HIGH:
+                    self._payload += ln
+                    self._add(kind, ln, off)
+                else:
+                    return False
+                off += ln
+            if off != end or reports > 1:
                 return False
-        if off != end or reports > 1:
-            return False
-        self._items = items
-        self._count = len(items) - reports
-        self._payload = payload
-        self.dropped = dropped
-        return True
+            self._count = n - reports
+            self.dropped = dropped
+            return True
+        finally:
+            f.close()
+
+    def _parts(self, f, offsets):
+        # The new record's payload, streamed: the header, then each item, its payload copied
+        # from the old record (f) a buffer at a time or given from RAM. Each payload's offset in
+        # the new record goes into offsets; f is closed once read, before storage renames.
+        # A short read sets _unreadable.
+        buf = self._buf
+        mv = memoryview(buf)
+        struct.pack_into(_HEAD, buf, 0, self.dropped & 0xFFFFFFFF, len(self._kinds))
+        yield mv[:_HEAD_LEN]
+        off = 1 + _HEAD_LEN
+        for i in range(len(self._kinds)):
+            kind = self._kinds[i]
+            at = self._at[i]
+            n = self._lens[i]
+            struct.pack_into(_ITEM, buf, 0, kind, n)
+            off += _ITEM_LEN + n
+            if kind == _REPORT:
+                struct.pack_into("<I", buf, _ITEM_LEN, at)
+                offsets.append(at)
+                yield mv[: _ITEM_LEN + 4]
+                continue
+            offsets.append(off - n)
+            yield mv[:_ITEM_LEN]
+            if not isinstance(at, int):
+                yield at
+                continue
+            f.seek(at)
+            while n:
+                k = min(n, _CHUNK)
+                if f.readinto(mv[:k]) != k:
+                    self._unreadable = True
+                    raise OSError(5)  # EIO
+                yield mv[:k]
+                n -= k
+        if f is not None:
+            f.close()
 
     def _persist(self):
+        f = None
+        offsets = []
+        self._unreadable = False
         try:
-            self._storage.write(self._name, self._encode())
+            if self._stored():
+                f = self._storage.open(self._name)
+                if f is None:
+                    self._unreadable = True
+                    raise OSError(2)  # ENOENT: the record went away under the queue
+            self._storage.write_parts(self._name, record.sealed(_VERSION, self._parts(f, offsets)))
         except OSError:
+            if self._unreadable:
+                self._lose_stored()  # then writes what is left
+                return not self.dirty
             self.write_errors += 1
             self.dirty = True
             return False
+        finally:
+            if f is not None:
+                f.close()
+        self._at = offsets
         self.dirty = False
         return True

@@ -99,7 +99,7 @@ class Settings:
     def __init__(self, storage=None, overrides=()):
         # overrides: iterable of "key=value" strings (this run only, not persisted).
         self._storage = storage
-        self._values = dict(DEFAULTS)
+        self._values = {}  # what differs from DEFAULTS (a copy of all would cost ~0.7 KB)
         self._persisted = {}
         self.load_errors = 0
         if storage is not None:
@@ -118,10 +118,11 @@ class Settings:
             self._values[k] = _coerce(k, v)
 
     def __getitem__(self, key):
-        return self._values[key]
+        v = self._values.get(key, self)
+        return DEFAULTS[key] if v is self else v
 
     def eui64(self, key="hub.eui64"):
-        return eui64.parse(self._values[key])
+        return eui64.parse(self[key])
 
     def set(self, key, value, persist=True):
         # A change from the WAN or an authenticated command: persisted so a reboot keeps it.
@@ -135,4 +136,4 @@ class Settings:
         return v
 
     def items(self):
-        return sorted(self._values.items())
+        return sorted((k, self[k]) for k in DEFAULTS)

@@ -61,7 +61,9 @@ class AppOnEsp32BoardTest(unittest.TestCase):
         try:
             asyncio.run(go())
         finally:
-            asyncio.new_event_loop()
+            # MicroPython's loop is one class: it keeps App.main's exception handler, a bound
+            # method that would keep the whole app alive for the next test module.
+            asyncio.new_event_loop().set_exception_handler(None)
             board.radio.close()
         self.assertEqual(chip.pan_id(), 0x1A2B)
         self.assertEqual(chip.ext_addr(), vectors.h("00237E000012D687"))

@@ -1,8 +1,12 @@
+import gc
 import json
+import sys
 import unittest
 
 from firmware.outbox import HIGH, LOW, Outbox
 from hal.fake.storage import MemoryStorage
+
+MICROPYTHON = sys.implementation.name == "micropython"
 
 
 def report(n):
@@ -210,3 +214,112 @@ class PersistenceTest(unittest.TestCase):
         self.assertEqual(small.items(), [(HIGH, b"h1"), report(2), (HIGH, b"h2")])
         self.assertEqual(small.dropped, 2)
         self.assertEqual(self.reboot(max_items=3).items(), small.items())
+
+
+class PieceStorage(MemoryStorage):
+    # Notes the largest piece a write was given.
+    largest = 0
+
+    def write_parts(self, name, parts):
+        def note():
+            for p in parts:
+                self.largest = max(self.largest, len(p))
+                yield p
+
+        MemoryStorage.write_parts(self, name, note())
+
+
+class RamTest(unittest.TestCase):
+    # The stored record is the queue: RAM holds an index, and a write streams the record.
+    def fill(self, ob):
+        for i in range(63):
+            ob.put(HIGH if i % 2 else LOW, bytes([i]) * 120)
+
+    def test_written_a_piece_at_a_time(self):
+        st = PieceStorage()
+        ob = Outbox(st)
+        self.fill(ob)
+        ob.pop()
+        self.assertEqual(len(st.records["outbox"]), 6 + 62 * 123 + 5)
+        self.assertTrue(st.largest <= 120, st.largest)  # the new item; stored ones in chunks
+
+    @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
+    def test_a_full_queue_costs_a_fraction_of_its_bytes(self):
+        st = MemoryStorage()
+        ob = Outbox(st)
+        gc.collect()
+        before = gc.mem_alloc()
+        self.fill(ob)
+        gc.collect()
+        held = gc.mem_alloc() - before - len(st.records["outbox"])  # less the fake's record
+        self.assertEqual(ob.nbytes(), 63 * 120)
+        self.assertTrue(held * 4 < ob.nbytes(), held)  # an index: a few words an item
+
+
+class FileTest(unittest.TestCase):
+    # On the file storage the board uses: the new record is streamed from the old one.
+    def setUp(self):
+        from hal.fake.esp32 import rmtree, scratch_dir
+
+        self.dir = scratch_dir("commshub-outbox-test")
+        self.rmtree = rmtree
+        rmtree(self.dir)
+
+    def tearDown(self):
+        self.rmtree(self.dir)
+
+    def test_full_queue_round_trip(self):
+        from hal.file_storage import FileStorage
+
+        ob = Outbox(FileStorage(self.dir), max_items=8, max_bytes=64 + 700)
+        for i in range(12):
+            ob.put(LOW if i % 3 else HIGH, bytes([65 + i]) * (50 + i * 7))
+        ob.pop()
+        want = ob.items()
+        self.assertEqual(len(want), 7)  # 6 items and the drop report
+        self.assertEqual(Outbox(FileStorage(self.dir), max_items=8, max_bytes=764).items(), want)
+
+
+class LostRecordTest(unittest.TestCase):
+    # A record that can no longer be read back: its items are dropped and reported.
+    def setUp(self):
+        self.st = MemoryStorage()
+        self.ob = Outbox(self.st)
+        for d in (b"a1", b"b22", b"c333"):
+            self.ob.put(HIGH, d)
+
+    def test_record_gone(self):
+        self.st.remove("outbox")
+        self.assertEqual(self.ob.peek(), report(3))
+        self.assertEqual((len(self.ob), self.ob.dropped, self.ob.corrupt), (1, 3, 1))
+        self.assertEqual(Outbox(self.st).items(), [report(3)])
+
+    def test_record_cut_short(self):
+        self.st.records["outbox"] = self.st.records["outbox"][:12]
+        self.assertEqual(self.ob.items(), [report(3)])
+        self.ob.put(LOW, b"d")
+        self.assertEqual(Outbox(self.st).items(), [report(3), (LOW, b"d")])
+
+    def test_a_write_finds_it_gone(self):
+        self.st.remove("outbox")
+        self.assertEqual(self.ob.put(LOW, b"d"), 0)
+        self.assertEqual(self.ob.items(), [(LOW, b"d"), report(3)])
+        self.assertEqual(Outbox(self.st).items(), self.ob.items())
+
+    def test_items_not_yet_written_survive(self):
+        self.st.fail_next_write = True
+        self.ob.put(HIGH, b"pending")
+        self.st.remove("outbox")
+        self.assertFalse(self.ob.holds(b"a1"))
+        self.assertTrue(self.ob.holds(b"pending"))
+        self.assertEqual(self.ob.items(), [(HIGH, b"pending"), report(3)])
+        self.assertTrue(self.ob.flush())
+        self.assertEqual(Outbox(self.st).items(), self.ob.items())
+
+    def test_stored_and_pending_written_together(self):
+        self.st.fail_next_write = True
+        self.ob.put(LOW, b"pending")
+        self.assertEqual(self.ob.pop(), (HIGH, b"a1"))  # this write succeeds
+        want = [(HIGH, b"b22"), (HIGH, b"c333"), (LOW, b"pending")]
+        self.assertEqual(Outbox(self.st).items(), want)
+        self.assertEqual(self.ob.items(), want)

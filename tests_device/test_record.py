@@ -1,3 +1,4 @@
+import io
 import unittest
 
 from firmware import record
@@ -23,8 +24,27 @@ class RecordTest(unittest.TestCase):
         self.assertIsNone(record.unseal(2, sealed))
         self.assertIsNone(record.unseal(1, None))
 
+    def test_in_pieces_the_same_record(self):
+        for parts in ((), (b"",), (b"hello",), (b"he", b"", bytearray(b"llo"), memoryview(b"!"))):
+            whole = b"".join(bytes(p) for p in parts)
+            got = b"".join(bytes(p) for p in record.sealed(3, parts))
+            self.assertEqual(got, bytes(record.seal(3, whole)))
+
+    def test_checked_in_place(self):
+        buf = bytearray(4)  # smaller than the record: read a piece at a time
+        for payload in (b"", b"x", b"0123456789abcdef"):
+            sealed = bytes(record.seal(2, payload))
+            self.assertEqual(record.check(2, io.BytesIO(sealed), buf), len(payload))
+            self.assertEqual(record.check(1, io.BytesIO(sealed), buf), -1)
+            for i in range(len(sealed)):
+                bad = bytearray(sealed)
+                bad[i] ^= 0x10
+                self.assertEqual(record.check(2, io.BytesIO(bad), buf), -1)
+            for cut in range(len(sealed)):
+                self.assertEqual(record.check(2, io.BytesIO(sealed[:cut]), buf), -1)
+
     def test_sealing_makes_one_copy(self):
-        # The outbox seals up to 8 KB at a time on a heap of ~110 KB: one copy, not two.
+        # Records sealed whole (the small ones) need one copy of the payload, not two.
         from tests_device.alloc import heap_bytes
 
         payload = bytes(4000)

@@ -49,7 +49,7 @@ RECORDS = {
     "commands": (
         lambda st: CommandStore(st),
         lambda o: (o.replay.accept(A, 8), o.log.add(A, 8, 1), o.save()),
-        lambda o: (o.replay.check(A, 8), len(o.log.entries), o.corrupt),
+        lambda o: (o.replay.check(A, 8), len(o.log), o.corrupt),
         (0, 1, 0),  # counter 8 is new; one entry (counter 7)
         (1, 2, 0),  # counter 8 is a duplicate now; two entries
     ),

@@ -1,5 +1,7 @@
 # Test fake: Storage held in a dict, with hooks to make a write fail (a power cut, a bad flash).
 
+import io
+
 from hal.storage import Storage
 
 
@@ -13,7 +15,11 @@ class MemoryStorage(Storage):
     def read(self, name):
         return self.records.get(name)
 
-    def write(self, name, data):
+    def open(self, name):
+        data = self.records.get(name)
+        return None if data is None else io.BytesIO(data)
+
+    def write_parts(self, name, parts):
         # A failing write raises before touching the record, as an atomic rename would leave it.
         if self.fail_after_writes == 0:
             self.fail_after_writes = -1
@@ -23,6 +29,9 @@ class MemoryStorage(Storage):
         if self.fail_next_write:
             self.fail_next_write = False
             raise OSError(5)  # EIO
+        data = bytearray()
+        for p in parts:
+            data += p
         self.records[name] = bytes(data)
         self.writes += 1
 
