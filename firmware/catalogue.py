@@ -52,6 +52,7 @@ ST_UNKNOWN_DEVICE = const(7)  # the target is neither the hub nor a joined devic
 ST_OVER_BUDGET = const(8)  # the battery meter's budget for this channel is spent
 ST_FORWARDED = const(9)  # passed to the meter; its response follows
 ST_FAILED = const(10)
+ST_BAD_INSTALL_CODE = const(11)  # an install code of the wrong length or with a bad CRC
 STATUS = (
     "ok",
     "duplicate",
@@ -64,6 +65,7 @@ STATUS = (
     "over_budget",
     "forwarded",
     "failed",
+    "bad_install_code",
 )
 
 # Executed-query answer per counter.

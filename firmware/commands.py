@@ -19,7 +19,7 @@
 # this hub refuses, cannot push an originator's window past its genuine commands.
 
 from contract.compat import const
-from firmware import ber, execlog, gbcs, replay, zcl
+from firmware import ber, execlog, gbcs, install_code, replay, zcl
 from firmware import catalogue as cat
 from firmware.auth import HmacSha256
 from firmware.decision import CMD_ACCEPTED, CMD_ANSWERED, CMD_REJECTED, TX_REPLY
@@ -223,8 +223,11 @@ class Commands:
                 return cat.ST_NOT_PERMITTED
             ok = True
         elif code == cat.DEVICE_LOG_ADD:
-            ok = n == 2 and len(fields[0]) == 8 and len(fields[1]) == 1
+            # EUI-64, kind, and optionally the device's install code (its CRC checked here).
+            ok = 2 <= n <= 3 and len(fields[0]) == 8 and len(fields[1]) == 1
             ok = ok and fields[1][0] < len(KINDS)
+            if ok and n == 3 and install_code.check(fields[2]) != install_code.OK:
+                return cat.ST_BAD_INSTALL_CODE
         elif code == cat.DEVICE_LOG_REMOVE:
             ok = n == 1 and len(fields[0]) == 8
         elif code == cat.EXECUTED_QUERY:
@@ -267,7 +270,8 @@ class Commands:
             flag.trusted_enable(now)
             return cat.ST_OK, b""
         if code == cat.DEVICE_LOG_ADD:
-            if not self.device_log.add(fields[0], fields[1][0]):
+            key = install_code.link_key(fields[2]) if len(fields) == 3 else None
+            if not self.device_log.add(fields[0], fields[1][0], key):
                 return cat.ST_FAILED, b""
             if self.han is not None:
                 self.han.sync(now)  # joining opens for the new entry
@@ -276,6 +280,7 @@ class Commands:
                 change="added",
                 guid=to_guid(fields[0]),
                 kind=KINDS[fields[1][0]],
+                install_code=key is not None,
                 source=channel,
             )
             return cat.ST_OK, b""

@@ -22,7 +22,7 @@
 
 from contract.compat import const
 from contract.ticks import Uptime
-from firmware import battery, mac, nwk, zcl
+from firmware import battery, install_code, mac, nwk, zcl
 from firmware import han_reject as rj
 from firmware.battery import BatteryBudget
 from firmware.decision import NOT_MINE, NOTHING, TX_HAN
@@ -63,18 +63,27 @@ def from_settings(settings, storage, device_log, out):
 
 
 def provision(device_log, spec):
-    # Adds "GUID:kind[,GUID:kind...]" (kind esme, gsme or other) to the device log, for the lab
-    # (the WAN manages the log in the field). Returns the number of entries; ValueError if bad.
+    # Adds "GUID:kind[:install code][,...]" (kind esme, gsme or other; the install code in hex)
+    # to the device log, for the lab (the WAN manages the log in the field). Returns the number
+    # of entries; ValueError if bad.
     n = 0
     for item in spec.split(","):
         item = item.strip()
         if not item:
             continue
-        guid, _, kind = item.rpartition(":")
-        eui = parse_eui(guid)
-        if eui is None or kind.lower() not in KINDS:
-            raise ValueError("han.devices: %r is not GUID:esme|gsme|other" % item)
-        if not device_log.add(eui, KINDS.index(kind.lower())):
+        parts = item.split(":")
+        eui = parse_eui(parts[0])
+        kind = parts[1].lower() if len(parts) > 1 else ""
+        if eui is None or kind not in KINDS or len(parts) > 3:
+            raise ValueError("han.devices: %r is not GUID:esme|gsme|other[:install code]" % item)
+        key = None
+        if len(parts) == 3:
+            code = install_code.parse(parts[2])
+            why = install_code.check(code) if code is not None else install_code.BAD_LENGTH
+            if why:
+                raise ValueError("han.devices: %r: %s" % (item, install_code.NAMES[why]))
+            key = install_code.link_key(code)
+        if not device_log.add(eui, KINDS.index(kind), key):
             raise ValueError("han.devices: the device log is full")
         n += 1
     return n
