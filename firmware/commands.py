@@ -233,6 +233,13 @@ class Commands:
         elif code == cat.EXECUTED_QUERY:
             # The originator whose commands are asked about, then up to QUERY_MAX counters.
             ok = 1 < n <= QUERY_MAX + 1 and all(len(x) == 8 for x in fields)
+        elif code == cat.NWK_KEY_UPDATE:
+            # The head-end's: the WAN only. The hub makes the key; none travels in the command.
+            if channel != WAN:
+                return cat.ST_NOT_PERMITTED
+            if self.han is None:
+                return cat.ST_UNKNOWN_MESSAGE
+            ok = n == 0
         elif code == cat.PARTY_REKEY:
             # A key travels in it: the WAN only, never the air.
             if channel != WAN:
@@ -298,6 +305,8 @@ class Commands:
             )
         if code == cat.PARTY_REKEY:
             return self._rekey(channel, fields[0], fields[1])
+        if code == cat.NWK_KEY_UPDATE:
+            return (cat.ST_OK if self.han.update_key(now) else cat.ST_FAILED), b""
         return cat.ST_UNKNOWN_MESSAGE, b""
 
     def _rekey(self, channel, party, key):

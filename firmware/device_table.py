@@ -127,6 +127,16 @@ class DeviceTable:
                 return False
         return True
 
+    def is_le(self, s, buf, off):
+        # Whether slot s is a member whose EUI is the one at buf[off:off+8] in air order.
+        if s < 0 or self._short[s] == FREE:
+            return False
+        b = 8 * s + 7
+        for j in range(8):
+            if self._eui[b - j] != buf[off + j]:
+                return False
+        return True
+
     def find_short(self, short):
         return self._by_short.get(short, -1)
 

@@ -121,6 +121,7 @@ class IncomingCounters:
         self._bhi = array("H", bytes(2 * capacity))  # the persisted bound, high half
         self._blo = array("H", bytes(2 * capacity))
         self._ks = array("h", [-1] * capacity)  # key sequence number last used, -1 none yet
+        self._parked = []  # devices that left: (EUI-64, bound high, low, key seq, lowest h, l)
         self.corrupt = 0
         self.writes = 0
         self.write_errors = 0
@@ -129,30 +130,69 @@ class IncomingCounters:
             if raw is not None and not self._load(raw):
                 self.corrupt += 1
                 self._used = bytearray(capacity)
+                self._parked = []
 
-    # --- membership (joins and leaves; allocation-free too) ----------------------------------
+    # --- membership (joins, leaves and boots: rare, so these may allocate) --------------------
+    # Counters follow the device, not the slot: a device that leaves is parked with its
+    # counters (bounded), so that if it comes back, even in another slot, its old frames are
+    # still refused; rebind() matches the persisted counters to the device table at boot.
 
     def assign(self, slot, eui):
         # The device in `slot` is eui (8 octets, most significant first). A device already
-        # there keeps its counter (a rejoin, or the device table reloaded at boot); anyone
+        # there, or parked, keeps its counter (a rejoin, or a device that comes back); anyone
         # else starts from 0.
-        b = 8 * slot
-        if self._used[slot]:
-            for j in range(8):
-                if self._eui[b + j] != eui[j]:
-                    break
-            else:
+        eui = bytes(eui)
+        if self._used[slot] and self._eui[8 * slot : 8 * slot + 8] == eui:
+            return
+        for i, st in enumerate(self._parked):
+            if st[0] == eui:
+                del self._parked[i]
+                self._put(slot, st)
                 return
-        for j in range(8):
-            self._eui[b + j] = eui[j]
-        self._used[slot] = 1
-        self._set(slot, 0, 0)
-        self._bhi[slot] = 0
-        self._blo[slot] = 0
-        self._ks[slot] = -1
+        self._put(slot, (eui, 0, 0, -1, 0, 0))
 
     def clear(self, slot):
-        self._used[slot] = 0
+        # The device in `slot` left: parked (the oldest parked one goes when full).
+        if self._used[slot]:
+            self._used[slot] = 0
+            self._park(self._state(slot))
+
+    def rebind(self, members):
+        # At boot: members, [(slot, EUI-64)] of the device table, get their counters by EUI-64
+        # from the persisted record, whatever slots they had; the rest are parked.
+        states = [self._state(s) for s in range(self.capacity) if self._used[s]]
+        states += self._parked
+        self._used = bytearray(self.capacity)
+        self._parked = []
+        for slot, eui in members:
+            self._put(slot, (bytes(eui), 0, 0, -1, 0, 0))
+            for st in states:
+                if st[0] == bytes(eui):
+                    self._put(slot, st)
+        for st in states:
+            if not [1 for _, e in members if bytes(e) == st[0]]:
+                self._park(st)
+
+    def _state(self, s):
+        b = 8 * s
+        return (
+            bytes(self._eui[b : b + 8]),
+            self._bhi[s],
+            self._blo[s],
+            self._ks[s],
+            self._hi[s],
+            self._lo[s],
+        )
+
+    def _put(self, s, st):
+        self._eui[8 * s : 8 * s + 8] = st[0]
+        self._bhi[s], self._blo[s], self._ks[s], self._hi[s], self._lo[s] = st[1:]
+        self._used[s] = 1
+
+    def _park(self, st):
+        if len(self._parked) >= self.capacity:
+            del self._parked[0]
+        self._parked.append(st)
 
     def reset_all(self):
         # Every neighbour's counter starts again (tests and benchmarks; a key switch does not
@@ -162,6 +202,7 @@ class IncomingCounters:
             self._bhi[s] = 0
             self._blo[s] = 0
             self._ks[s] = -1
+        self._parked = []
         self.save()
 
     def _set(self, slot, hi, lo):
@@ -234,19 +275,21 @@ class IncomingCounters:
         return self._ks[slot]
 
     # --- persistence ---------------------------------------------------------------------------
-    #   per used slot: slot (1) | EUI-64 (8) | bound (4, LE) | key sequence (1) | has key seq (1)
+    #   per device: slot (1, 0xFF parked) | EUI-64 (8) | bound (4, LE) | key sequence (1)
+    #   | has key seq (1)
     #   version 1 (before bounds): slot | EUI-64 | lowest acceptable counter (4, LE)
 
     def save(self):
         if self._storage is None:
             return
         out = bytearray()
-        for s in range(self.capacity):
-            if self._used[s]:
-                out.append(s)
-                out += self._eui[8 * s : 8 * s + 8]
-                out += _le32((self._bhi[s] << 16) | self._blo[s])
-                out += bytes((self._ks[s] & 0xFF, 1 if self._ks[s] >= 0 else 0))
+        for st in [(s,) + self._state(s) for s in range(self.capacity) if self._used[s]] + [
+            (0xFF,) + p for p in self._parked
+        ]:
+            out.append(st[0])
+            out += st[1]
+            out += _le32((st[2] << 16) | st[3])
+            out += bytes((st[4] & 0xFF, 1 if st[4] >= 0 else 0))
         self._storage.write(self._name, record.seal(_IN_VERSION, out))
         self.writes += 1
 
@@ -260,14 +303,15 @@ class IncomingCounters:
             return False
         for q in range(0, len(p), size):
             s = p[q]
-            if s >= self.capacity or self._used[s]:
-                return False
-            self._eui[8 * s : 8 * s + 8] = p[q + 1 : q + 9]
-            self._used[s] = 1
             v = _u32(p, q + 9)
-            self._bhi[s] = self._hi[s] = v >> 16
-            self._blo[s] = self._lo[s] = v & 0xFFFF
-            self._ks[s] = p[q + 13] if size == 15 and p[q + 14] else -1
+            ks = p[q + 13] if size == 15 and p[q + 14] else -1
+            st = (bytes(p[q + 1 : q + 9]), v >> 16, v & 0xFFFF, ks, v >> 16, v & 0xFFFF)
+            if s == 0xFF:
+                self._park(st)
+            elif s >= self.capacity or self._used[s]:
+                return False
+            else:
+                self._put(s, st)
         return True
 
 

@@ -78,6 +78,7 @@ class DeviceLogTest(unittest.TestCase):
         self.assertEqual(old.entries(), [(A, ESME), (B, GSME)])
         self.assertEqual((old.corrupt, old.link_key(A)), (0, None))
 
+
 class ConstantTimeLookupTest(unittest.TestCase):
     # Keys are the EUI's low 30 bits: entries sharing one are told apart by the full address.
     TWIN_A = b"\x00\x23\x7e\x00\x40\x00\x00\x07"

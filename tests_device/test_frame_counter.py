@@ -199,6 +199,32 @@ class IncomingTest(unittest.TestCase):
         self.assertTrue(t.fresh(0, le(0), 0, 0))  # 255 -> 0 wraps forward
         self.assertEqual(IncomingCounters(4, t._storage).key_seq(0), 255)
 
+    def test_counters_follow_the_device_not_the_slot(self):
+        st = MemoryStorage()
+        t = IncomingCounters(4, st, step=8)
+        t.assign(0, A)
+        t.assign(1, B)
+        t.accept(0, le(100), 0)
+        t.accept(1, le(200), 0)
+        # A leaves; a new device takes its slot; A comes back in another slot.
+        t.clear(0)
+        t.assign(0, b"\x05" * 8)
+        self.assertEqual(t.lowest(0), 0)
+        t.assign(2, A)
+        self.assertFalse(t.fresh(2, le(100), 0))
+        self.assertTrue(t.fresh(2, le(101), 0))
+        # At boot the device table may list the members in other slots: rebind by EUI-64.
+        t.clear(2)
+        t.save()
+        u = IncomingCounters(4, st, step=8)
+        u.rebind([(0, B), (3, A)])
+        self.assertFalse(u.fresh(0, le(200), 0))
+        self.assertFalse(u.fresh(3, le(100), 0))  # A was parked when saved
+        self.assertTrue(u.fresh(0, le(208), 0))
+        u.rebind([(1, b"\x07" * 8)])  # a stranger to the record starts from 0
+        self.assertTrue(u.fresh(1, le(0), 0))
+        self.assertFalse(u.fresh(0, le(500), 0))  # B is parked, not a member
+
     def test_a_version_1_record_still_loads(self):
         st = MemoryStorage()
         st.write("nwk_incoming", record.seal(1, b"\x02" + A + le(41)))
