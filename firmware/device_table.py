@@ -111,29 +111,20 @@ class DeviceTable:
         s = self._by_eui.get(key_le(buf, off), -1)
         if s == SHARED:
             s = self.capacity - 1
-            while s >= 0 and not self._holds(s, buf, off):
+            while s >= 0 and not self.holds(s, buf, off):
                 s -= 1
             return s
-        return s if s >= 0 and self._holds(s, buf, off) else -1
+        return s if s >= 0 and self.holds(s, buf, off) else -1
 
-    def _holds(self, s, buf, off):
-        # Slot s is used and holds the air-order EUI at buf[off:off+8].
+    def holds(self, s, buf, off):
+        # Slot s is used and holds the air-order EUI at buf[off:off+8] (NWK security checks a
+        # frame's sender with it).
         if self._short[s] == FREE:
             return False
         e = self._eui
         s += s * 7 + 7 + off  # 8s + 7 + off; few locals: a larger frame goes on the heap
         for k in range(off, off + 8):
             if e[s - k] != buf[k]:
-                return False
-        return True
-
-    def is_le(self, s, buf, off):
-        # Whether slot s is a member whose EUI is the one at buf[off:off+8] in air order.
-        if s < 0 or self._short[s] == FREE:
-            return False
-        b = 8 * s + 7
-        for j in range(8):
-            if self._eui[b - j] != buf[off + j]:
                 return False
         return True
 

@@ -55,7 +55,7 @@ class Sender:
         self.slot = -1
 
     def find_le(self, buf, off):
-        return self.slot if self.table.is_le(self.slot, buf, off) else -1
+        return self.slot if self.slot >= 0 and self.table.holds(self.slot, buf, off) else -1
 
 
 class HanSecurity:
