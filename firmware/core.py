@@ -6,6 +6,7 @@
 
 from contract.frame import PSDU_MAX
 from firmware.access import Flag
+from firmware.commands import Commands
 from firmware.decision import Outputs
 from firmware.device_log import DeviceLog
 from firmware.hub import Hub
@@ -38,13 +39,13 @@ class Core:
             from firmware import han as hanmod  # only where a HAN runs: it is the largest module
 
             self.han = hanmod.from_settings(s, storage, self.device_log, self.out)
-        if commands is not None and not isinstance(commands, type):
+        if commands is None:
+            commands = Commands
+        if not isinstance(commands, type):
             self.commands = commands
         elif parties is None:
-            self.commands = None  # and the command layer's modules are not even loaded
+            self.commands = None
         else:
-            if commands is None:
-                from firmware.commands import Commands as commands
             self.commands = commands(
                 parties,
                 store,
