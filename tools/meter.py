@@ -397,7 +397,9 @@ class Meter:
             "scan",
             hubs=[dict(h, pan_id="0x%04X" % h["pan_id"]) for h in found],
         )
-        open_hubs = [h for h in found if h["permit_join"] and h["coord"] >= 0]
+        # (an impostor associates whatever the permit bit says: the hub lets a member rejoin)
+        ok = [h for h in found if (h["permit_join"] or self.args.impostor) and h["coord"] >= 0]
+        open_hubs = ok
         open_hubs.sort(key=lambda h: -h["lqi"])
         return open_hubs[0] if open_hubs else None
 
