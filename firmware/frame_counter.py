@@ -202,7 +202,7 @@ class IncomingCounters:
             self._bhi[s] = 0
             self._blo[s] = 0
             self._ks[s] = -1
-        self._parked = []
+        del self._parked[:]
         self.save()
 
     def _set(self, slot, hi, lo):
