@@ -188,43 +188,126 @@ def setup_limiter(path):
     return None
 
 
-# HAN paths at a table size: PATH_N, with N entries in the device log and N devices joined.
-TABLE_PATHS = ("assoc_stranger", "report_member")
+class Fresh:
+    # A member's genuine secured frames at line rate: the hub decrypts in place, so each frame
+    # is written into the receive buffer again first, as the radio would (its cost included),
+    # and the member's counters start again every RING frames (a cycle of distinct counters).
+    def __init__(self, hub, raw):
+        self.hub = hub
+        self.raw = raw
+        self.i = 0
+
+    def on_frame(self, frame, now):
+        p = self.raw[self.i & (RING - 1)]
+        if not self.i & (RING - 1):
+            self.hub.han.security.incoming.reset_all()
+        self.i += 1
+        frame.buf[0 : len(p)] = p
+        return self.hub.on_frame(frame, now)
 
 
-def setup_tables(path):
+RING = 64
+_CCM_OPEN = ("han.ccm_per_s=1000", "han.ccm_burst=60")  # the CCM* budget out of the way
+
+
+def _joined(n, extra=(), codes=False):
+    # A hub with n devices in its log and joined (the last one: the member the paths use).
     from firmware.device_log import ESME
-    from tests_device.han_frames import CAP_ESME, CAP_GSME, assoc_request, summation_report
+    from tests_device.han_frames import CAP_ESME, ESME_LINK, assoc_request
 
-    name, _, n = path.rpartition("_")
-    if name not in TABLE_PATHS or not n.isdigit():
-        return None
-    n = int(n)
     sizes = ("han.device_log_max=%d" % n, "han.device_table_max=%d" % n)
     c = Core(
-        Settings(None, ("hub.eui64=00-23-7E-00-00-12-D6-87", "radio.pan_id=0x1A2B") + sizes),
+        Settings(
+            None, ("hub.eui64=00-23-7E-00-00-12-D6-87", "radio.pan_id=0x1A2B") + sizes + extra
+        ),
         han=True,
     )
     h = c.hub
     h.power_up(_START)
     members = [bytes((0x00, 0x23, 0x7E, 0x20, 0x00, 0x00, i >> 8, i & 0xFF)) for i in range(n)]
     for e in members:
-        c.device_log.add(e, ESME)
+        c.device_log.add(e, ESME, ESME_LINK if codes else None)
     c.han.start(_START)
     for e in members:
         h.on_frame(load(assoc_request(e, CAP_ESME)), _START)
-        c.out.radio.pop()  # the association response: sent
+        c.out.radio.pop()  # the Transport-Key (with an install code)
+    h.rejected = [0] * reject.COUNT
+    del c.out.notes[:]
+    return c, members
+
+
+def _member(c, eui):
+    # (its short address, its end of NWK security with the hub's network key)
+    from tests_device.han_meter import Meter
+
+    sec = c.han.security
+    return c.han.table.short(c.han.table.find(eui)), Meter(eui, sec.key, sec.seq)
+
+
+# A member's secured report, and the secured frames an attacker can send: a replay, a stranger's
+# under a member's address, a forged MIC (the flood no header check refuses: the CCM* budget).
+SECURED_PATHS = (
+    "secured_member",
+    "secured_replay",
+    "secured_stranger",
+    "secured_forged",
+    "secured_none",
+)
+
+
+def setup_secured(path):
+    from tests_device.han_frames import STRANGER, summation_report
+    from tests_device.han_meter import Meter
+
+    if path not in SECURED_PATHS:
+        return None
+    c, members = _joined(1, _CCM_OPEN if path == "secured_member" else (), codes=True)
+    short, meter = _member(c, members[0])
+    report = summation_report(short, 1234)
+    h = c.hub
+    if path == "secured_member":
+        raw = [meter.secure(report) for _ in range(RING)]
+        return Fresh(h, raw), [load(raw[0])], air_us(raw[0])
+    first = meter.secure(report)
+    h.on_frame(load(first), _START)  # accepted once
+    if path == "secured_replay":
+        psdu = first
+    elif path == "secured_stranger":
+        psdu = Meter(STRANGER, c.han.security.key).secure(report)
+    elif path == "secured_none":  # the member's report in the clear: the base of the rows above
+        psdu = report
+    else:
+        forged = bytearray(meter.secure(report))
+        forged[-3] ^= 0x5A  # the MIC
+        psdu = vectors.with_fcs(forged, len(forged) - 2)
+    c.han.rejected = [0] * len(c.han.rejected)
+    c.han.frames_in = 0
+    return h, [load(psdu)], air_us(psdu)
+
+
+# HAN paths at a table size: PATH_N, with N entries in the device log and N devices joined.
+TABLE_PATHS = ("assoc_stranger", "report_member")
+
+
+def setup_tables(path):
+    from tests_device.han_frames import CAP_GSME, assoc_request, summation_report
+
+    name, _, n = path.rpartition("_")
+    if name not in TABLE_PATHS or not n.isdigit():
+        return None
+    n = int(n)
+    c, members = _joined(n, _CCM_OPEN)
     t = c.han.table
     if len(t) != n:
         return "only %d of %d devices joined" % (len(t), n)
-    h.rejected = [0] * reject.COUNT
-    del c.out.notes[:]
     if name == "assoc_stranger":  # not in the device log: refused after the log lookup
         strangers = [bytes((0x00, 0x23, 0x7E, 0x66, 0x00, 0x00, 0x00, k)) for k in range(4)]
         frames = [assoc_request(e, CAP_GSME) for e in strangers]
-    else:  # the last member to join reports its meter reading
-        frames = [summation_report(t.short(t.find(members[-1])), 1000 + k) for k in range(4)]
-    return h, [load(f) for f in frames], air_us(frames[0])
+        return c.hub, [load(f) for f in frames], air_us(frames[0])
+    # the last member to join reports its meter reading, secured
+    short, meter = _member(c, members[-1])
+    raw = [meter.secure(summation_report(short, 1000 + k)) for k in range(RING)]
+    return Fresh(c.hub, raw), [load(raw[0])], air_us(raw[0])
 
 
 def air_us(psdu):
@@ -256,6 +339,7 @@ def outcome(target, n, sent):
     if isinstance(h, GateTarget):
         names = ratelimit.NAMES
         return " ".join("%s=%d" % (names[i], v) for i, v in enumerate(h.verdicts) if v)
+    h = getattr(h, "hub", h)  # (Fresh)
     parts = []
     if sent:
         parts.append("transmit=%d" % sent)
@@ -263,6 +347,15 @@ def outcome(target, n, sent):
         if h.rejected[code]:
             parts.append("%s=%d" % (reject.NAMES[code], h.rejected[code]))
     done = n - sent - sum(h.rejected)
+    if h.han is not None:
+        from firmware import han_reject
+
+        for code, k in enumerate(h.han.rejected):
+            if k:
+                parts.append("%s=%d" % (han_reject.NAMES[code], k))
+        if h.han.frames_in:
+            parts.append("accepted=%d" % h.han.frames_in)
+        done -= sum(h.han.rejected) + h.han.frames_in
     if done > 0:
         parts.append("accepted_or_silent=%d" % done)
     return " ".join(parts)
@@ -272,7 +365,7 @@ def main(argv):
     path = argv[0]
     n = int(argv[1])
     mode = argv[2] if len(argv) > 2 else "count"
-    got = setup(path) or setup_limiter(path) or setup_tables(path)
+    got = setup(path) or setup_limiter(path) or setup_tables(path) or setup_secured(path)
     if got is None:
         print("unknown path %s" % path)
         return 2
@@ -302,7 +395,9 @@ def main(argv):
 
         best = None
         for _ in range(5):
-            target, frames, step = setup(path) or setup_limiter(path) or setup_tables(path)
+            target, frames, step = (
+                setup(path) or setup_limiter(path) or setup_tables(path) or setup_secured(path)
+            )
             gc.collect()
             t0 = ticks_us()
             run(target, frames, step, n)

@@ -18,6 +18,7 @@ INTERPAN_OFF = const(0x0F03)
 INTERPAN_ENABLE = const(0x0F04)
 EXECUTED_QUERY = const(0x0F07)
 PARTY_REKEY = const(0x0F08)  # a party's new key (and so a fresh anti-replay window)
+NWK_KEY_UPDATE = const(0x0F09)  # a new HAN network key, sent to the members, then switched to
 
 HUB = const(0)
 METER = const(1)
@@ -34,6 +35,7 @@ MESSAGES = {
     DEVICE_LOG_REMOVE: ("device_log_remove", HUB, ("network_operator", "supplier"), False),
     EXECUTED_QUERY: ("executed_query", HUB, _ANY_REMOTE, False),
     PARTY_REKEY: ("party_rekey", HUB, ("network_operator",), True),
+    NWK_KEY_UPDATE: ("nwk_key_update", HUB, ("network_operator",), False),
     READ_METER: ("read_meter", METER, _ANY_REMOTE, False),
     READ_GAS: ("read_gas", METER, _ANY_REMOTE, False),
     PREPAY_TOPUP: ("prepay_topup", METER, ("supplier",), True),
@@ -52,6 +54,7 @@ ST_UNKNOWN_DEVICE = const(7)  # the target is neither the hub nor a joined devic
 ST_OVER_BUDGET = const(8)  # the battery meter's budget for this channel is spent
 ST_FORWARDED = const(9)  # passed to the meter; its response follows
 ST_FAILED = const(10)
+ST_BAD_INSTALL_CODE = const(11)  # an install code of the wrong length or with a bad CRC
 STATUS = (
     "ok",
     "duplicate",
@@ -64,6 +67,7 @@ STATUS = (
     "over_budget",
     "forwarded",
     "failed",
+    "bad_install_code",
 )
 
 # Executed-query answer per counter.

@@ -41,6 +41,14 @@ def use(enc, buf, level):
     _L = level
 
 
+def release():
+    # After an operation: the cipher and the buffer are the caller's again (module state must
+    # not keep a dropped hub's objects alive).
+    global _E, _B
+    _E = None
+    _B = None
+
+
 def _start(b, flags, n):
     # flags || nonce || n (2 octets, big-endian): B0 (n = l(m)) or A_i (n = i)
     b[0] = flags

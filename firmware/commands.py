@@ -19,7 +19,7 @@
 # this hub refuses, cannot push an originator's window past its genuine commands.
 
 from contract.compat import const
-from firmware import ber, execlog, gbcs, replay, zcl
+from firmware import ber, execlog, gbcs, install_code, replay, zcl
 from firmware import catalogue as cat
 from firmware.auth import HmacSha256
 from firmware.decision import CMD_ACCEPTED, CMD_ANSWERED, CMD_REJECTED, TX_REPLY
@@ -223,13 +223,23 @@ class Commands:
                 return cat.ST_NOT_PERMITTED
             ok = True
         elif code == cat.DEVICE_LOG_ADD:
-            ok = n == 2 and len(fields[0]) == 8 and len(fields[1]) == 1
+            # EUI-64, kind, and optionally the device's install code (its CRC checked here).
+            ok = 2 <= n <= 3 and len(fields[0]) == 8 and len(fields[1]) == 1
             ok = ok and fields[1][0] < len(KINDS)
+            if ok and n == 3 and install_code.check(fields[2]) != install_code.OK:
+                return cat.ST_BAD_INSTALL_CODE
         elif code == cat.DEVICE_LOG_REMOVE:
             ok = n == 1 and len(fields[0]) == 8
         elif code == cat.EXECUTED_QUERY:
             # The originator whose commands are asked about, then up to QUERY_MAX counters.
             ok = 1 < n <= QUERY_MAX + 1 and all(len(x) == 8 for x in fields)
+        elif code == cat.NWK_KEY_UPDATE:
+            # The head-end's: the WAN only. The hub makes the key; none travels in the command.
+            if channel != WAN:
+                return cat.ST_NOT_PERMITTED
+            if self.han is None:
+                return cat.ST_UNKNOWN_MESSAGE
+            ok = n == 0
         elif code == cat.PARTY_REKEY:
             # A key travels in it: the WAN only, never the air.
             if channel != WAN:
@@ -267,7 +277,8 @@ class Commands:
             flag.trusted_enable(now)
             return cat.ST_OK, b""
         if code == cat.DEVICE_LOG_ADD:
-            if not self.device_log.add(fields[0], fields[1][0]):
+            key = install_code.link_key(fields[2]) if len(fields) == 3 else None
+            if not self.device_log.add(fields[0], fields[1][0], key):
                 return cat.ST_FAILED, b""
             if self.han is not None:
                 self.han.sync(now)  # joining opens for the new entry
@@ -276,6 +287,7 @@ class Commands:
                 change="added",
                 guid=to_guid(fields[0]),
                 kind=KINDS[fields[1][0]],
+                install_code=key is not None,
                 source=channel,
             )
             return cat.ST_OK, b""
@@ -293,6 +305,8 @@ class Commands:
             )
         if code == cat.PARTY_REKEY:
             return self._rekey(channel, fields[0], fields[1])
+        if code == cat.NWK_KEY_UPDATE:
+            return (cat.ST_OK if self.han.update_key(now) else cat.ST_FAILED), b""
         return cat.ST_UNKNOWN_MESSAGE, b""
 
     def _rekey(self, channel, party, key):

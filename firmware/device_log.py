@@ -1,6 +1,12 @@
 # The device log: the allow-list of devices that may join the hub's HAN (as GB's CHF device
-# log), managed from the WAN. Bounded; persisted as one sealed record; membership is tested in
-# place against an air-order address in a received frame, without allocating.
+# log), managed from the WAN. Each entry may carry the device's link key, derived from its
+# install code when the entry was added (firmware.install_code): the trust centre needs it to
+# hand the device the network key (firmware.han_security). Bounded; persisted as one sealed
+# record; membership is tested in place against an air-order address in a received frame,
+# without allocating.
+#
+# Record version 2, per entry: EUI-64 (8, most significant first) | kind (1) | has key (1) |
+# link key (16, zero when absent). Version 1 records (EUI-64 | kind, no keys) still load.
 
 from contract.compat import const
 from firmware import record
@@ -11,8 +17,11 @@ ESME = const(1)
 GSME = const(2)
 KINDS = ("other", "esme", "gsme")
 
-_VERSION = const(1)
-_ENTRY = const(9)  # EUI-64 (most significant first) + kind
+_VERSION = const(2)
+_ENTRY = const(26)
+_V1 = const(1)
+_V1_ENTRY = const(9)
+KEY_LEN = const(16)
 
 
 class DeviceLog:
@@ -22,17 +31,28 @@ class DeviceLog:
         self.capacity = capacity
         self._euis = []  # 8-byte bytes objects
         self._kinds = []
+        self._keys = []  # 16-byte link keys, or None
         self._index = {}  # eui64.key -> entry: find_le in constant time, whatever the capacity
         self.corrupt = 0
         raw = storage.read(name) if storage is not None else None
-        payload = record.unseal(_VERSION, raw)
-        if raw is not None and (payload is None or len(payload) % _ENTRY):
-            self.corrupt += 1  # start empty: the WAN re-sends the log
-        elif payload is not None:
-            for i in range(0, min(len(payload), capacity * _ENTRY), _ENTRY):
-                self._euis.append(bytes(payload[i : i + 8]))
-                self._kinds.append(payload[i + 8])
+        if raw is not None:
+            self._load(raw)
         self._reindex()
+
+    def _load(self, raw):
+        size = _ENTRY
+        payload = record.unseal(_VERSION, raw)
+        if payload is None:
+            size = _V1_ENTRY
+            payload = record.unseal(_V1, raw)
+        if payload is None or len(payload) % size:
+            self.corrupt += 1  # start empty: the WAN re-sends the log
+            return
+        for i in range(0, min(len(payload), self.capacity * size), size):
+            self._euis.append(bytes(payload[i : i + 8]))
+            self._kinds.append(payload[i + 8])
+            has = size == _ENTRY and payload[i + 9]
+            self._keys.append(bytes(payload[i + 10 : i + 26]) if has else None)
 
     def _reindex(self):
         reindex(self._index, ((i, key(e)) for i, e in enumerate(self._euis)))
@@ -45,22 +65,34 @@ class DeviceLog:
             return
         out = bytearray(len(self._euis) * _ENTRY)
         for i, eui in enumerate(self._euis):
-            out[i * _ENTRY : i * _ENTRY + 8] = eui
-            out[i * _ENTRY + 8] = self._kinds[i]
+            p = i * _ENTRY
+            out[p : p + 8] = eui
+            out[p + 8] = self._kinds[i]
+            if self._keys[i] is not None:
+                out[p + 9] = 1
+                out[p + 10 : p + 26] = self._keys[i]
         self._storage.write(self._name, record.seal(_VERSION, out))
 
-    def add(self, eui, kind):
-        # True when added or updated; False when the log is full.
+    def add(self, eui, kind, link_key=None):
+        # True when added or updated; False when the log is full. An update without a link key
+        # keeps the entry's key (a kind change must not lock a commissioned meter out).
         if not 0 <= kind < len(KINDS) or len(eui) != 8:
             raise ValueError("device log: bad entry")
+        if link_key is not None and len(link_key) != KEY_LEN:
+            raise ValueError("device log: a link key is 16 octets")
         eui = bytes(eui)
+        link = bytes(link_key) if link_key is not None else None
         if eui in self._euis:
-            self._kinds[self._euis.index(eui)] = kind
+            i = self._euis.index(eui)
+            self._kinds[i] = kind
+            if link is not None:
+                self._keys[i] = link
         elif len(self._euis) >= self.capacity:
             return False
         else:
             self._euis.append(eui)
             self._kinds.append(kind)
+            self._keys.append(link)
             self._reindex()
         self._save()
         return True
@@ -72,6 +104,7 @@ class DeviceLog:
         i = self._euis.index(eui)
         del self._euis[i]
         del self._kinds[i]
+        del self._keys[i]
         self._reindex()
         self._save()
         return True
@@ -80,6 +113,11 @@ class DeviceLog:
         # The device's kind, or -1 when it is not in the log.
         eui = bytes(eui)
         return self._kinds[self._euis.index(eui)] if eui in self._euis else -1
+
+    def link_key(self, eui):
+        # The device's link key (16 octets), or None: not in the log, or no install code.
+        eui = bytes(eui)
+        return self._keys[self._euis.index(eui)] if eui in self._euis else None
 
     def is_member(self, eui):
         # Membership on a hub with no HAN layer: being in the log.

@@ -111,13 +111,14 @@ class DeviceTable:
         s = self._by_eui.get(key_le(buf, off), -1)
         if s == SHARED:
             s = self.capacity - 1
-            while s >= 0 and not self._holds(s, buf, off):
+            while s >= 0 and not self.holds(s, buf, off):
                 s -= 1
             return s
-        return s if s >= 0 and self._holds(s, buf, off) else -1
+        return s if s >= 0 and self.holds(s, buf, off) else -1
 
-    def _holds(self, s, buf, off):
-        # Slot s is used and holds the air-order EUI at buf[off:off+8].
+    def holds(self, s, buf, off):
+        # Slot s is used and holds the air-order EUI at buf[off:off+8] (NWK security checks a
+        # frame's sender with it).
         if self._short[s] == FREE:
             return False
         e = self._eui

@@ -12,10 +12,17 @@
 # counter is lost: the hub sends nothing secured until a new network key resets it (`lost`).
 #
 # Incoming: per neighbour, indexed by the caller's slot (the device table's), the lowest
-# counter still acceptable (ZigBee's FrameCount: the last accepted + 1). Values are kept as two
-# 16-bit halves so that a counter read from the air is never a big int on a 32-bit board (the
-# drop path allocates nothing). Saved on demand (the shell's housekeeping, when `changed`): a
-# frame accepted after the last save could be replayed once after a power cut.
+# counter still acceptable (ZigBee's FrameCount: the last accepted + 1) and the sequence number
+# of the network key the neighbour last used. Values are kept as 16-bit halves so that a counter
+# read from the air is never a big int on a 32-bit board (the drop path allocates nothing).
+# Persisted AHEAD as well: the record holds, per neighbour, a bound above every counter accepted
+# from it, written before the first frame that reaches the bound is accepted (once per `step`
+# frames). After a boot the lowest acceptable counter is that bound, so a frame accepted before
+# a power cut can never be accepted again; the price is that a neighbour that did not restart
+# loses at most `step` frames after the hub restarts, until its counter passes the bound.
+# Key sequence numbers: a frame under a newer network key than the neighbour's last (mod 256,
+# ahead by 1..127) starts its counting again, as a device does when it switches keys (ZigBee
+# keeps counters per key); a frame under an older one is refused.
 
 from array import array
 
@@ -23,6 +30,7 @@ from contract.compat import const
 from firmware import record
 
 _VERSION = const(1)
+_IN_VERSION = const(2)  # the incoming record with bounds and key sequence numbers
 MAX = 0xFFFFFFFE  # the last counter a sender may use (0xFFFFFFFF never: ZigBee 4.3.1.1)
 
 
@@ -99,107 +107,221 @@ class OutgoingCounter:
 
 
 class IncomingCounters:
-    def __init__(self, capacity=16, storage=None, name="nwk_incoming"):
+    def __init__(self, capacity=16, storage=None, name="nwk_incoming", step=8):
+        if not 1 <= step <= 0xFFFF:
+            raise ValueError("incoming counter step: 1..65535")
         self.capacity = capacity
+        self.step = step
         self._storage = storage
         self._name = name
         self._eui = bytearray(8 * capacity)  # most significant first, per slot
         self._used = bytearray(capacity)
         self._hi = array("H", bytes(2 * capacity))  # lowest acceptable counter, high half
         self._lo = array("H", bytes(2 * capacity))
-        self.changed = 0  # accepts since the last save
+        self._bhi = array("H", bytes(2 * capacity))  # the persisted bound, high half
+        self._blo = array("H", bytes(2 * capacity))
+        self._ks = array("h", [-1] * capacity)  # key sequence number last used, -1 none yet
+        self._parked = []  # devices that left: (EUI-64, bound high, low, key seq, lowest h, l)
         self.corrupt = 0
+        self.writes = 0
+        self.write_errors = 0
         if storage is not None:
             raw = storage.read(name)
-            if raw is not None and not self._decode(record.unseal(_VERSION, raw)):
+            if raw is not None and not self._load(raw):
                 self.corrupt += 1
                 self._used = bytearray(capacity)
+                self._parked = []
 
-    # --- membership (joins and leaves; allocation-free too) ----------------------------------
+    # --- membership (joins, leaves and boots: rare, so these may allocate) --------------------
+    # Counters follow the device, not the slot: a device that leaves is parked with its
+    # counters (bounded), so that if it comes back, even in another slot, its old frames are
+    # still refused; rebind() matches the persisted counters to the device table at boot.
 
     def assign(self, slot, eui):
         # The device in `slot` is eui (8 octets, most significant first). A device already
-        # there keeps its counter (a rejoin, or the device table reloaded at boot); anyone
+        # there, or parked, keeps its counter (a rejoin, or a device that comes back); anyone
         # else starts from 0.
-        b = 8 * slot
-        if self._used[slot]:
-            for j in range(8):
-                if self._eui[b + j] != eui[j]:
-                    break
-            else:
+        eui = bytes(eui)
+        if self._used[slot] and self._eui[8 * slot : 8 * slot + 8] == eui:
+            return
+        for i, st in enumerate(self._parked):
+            if st[0] == eui:
+                del self._parked[i]
+                self._put(slot, st)
                 return
-        for j in range(8):
-            self._eui[b + j] = eui[j]
-        self._used[slot] = 1
-        self._hi[slot] = 0
-        self._lo[slot] = 0
-        self.changed += 1
+        self._put(slot, (eui, 0, 0, -1, 0, 0))
 
     def clear(self, slot):
+        # The device in `slot` left: parked (the oldest parked one goes when full).
         if self._used[slot]:
             self._used[slot] = 0
-            self.changed += 1
+            self._park(self._state(slot))
+
+    def rebind(self, members):
+        # At boot: members, [(slot, EUI-64)] of the device table, get their counters by EUI-64
+        # from the persisted record, whatever slots they had; the rest are parked.
+        states = [self._state(s) for s in range(self.capacity) if self._used[s]]
+        states += self._parked
+        self._used = bytearray(self.capacity)
+        self._parked = []
+        for slot, eui in members:
+            self._put(slot, (bytes(eui), 0, 0, -1, 0, 0))
+            for st in states:
+                if st[0] == bytes(eui):
+                    self._put(slot, st)
+        for st in states:
+            if not [1 for _, e in members if bytes(e) == st[0]]:
+                self._park(st)
+
+    def _state(self, s):
+        b = 8 * s
+        return (
+            bytes(self._eui[b : b + 8]),
+            self._bhi[s],
+            self._blo[s],
+            self._ks[s],
+            self._hi[s],
+            self._lo[s],
+        )
+
+    def _put(self, s, st):
+        self._eui[8 * s : 8 * s + 8] = st[0]
+        self._bhi[s], self._blo[s], self._ks[s], self._hi[s], self._lo[s] = st[1:]
+        self._used[s] = 1
+
+    def _park(self, st):
+        if len(self._parked) >= self.capacity:
+            del self._parked[0]
+        self._parked.append(st)
 
     def reset_all(self):
-        # A new network key: every neighbour's counter starts again.
+        # Every neighbour's counter starts again (tests and benchmarks; a key switch does not
+        # need it: counting restarts per neighbour at its first frame under the new key).
         for s in range(self.capacity):
-            self._hi[s] = 0
-            self._lo[s] = 0
-        self.changed += 1
+            self._set(s, 0, 0)
+            self._bhi[s] = 0
+            self._blo[s] = 0
+            self._ks[s] = -1
+        del self._parked[:]
+        self.save()
+
+    def _set(self, slot, hi, lo):
+        self._hi[slot] = hi
+        self._lo[slot] = lo
 
     # --- per frame ---------------------------------------------------------------------------
 
-    def fresh(self, slot, buf, off):
+    def fresh(self, slot, buf, off, kseq=-1):
         # True when the counter at buf[off:off+4] (little-endian) is new for the neighbour in
-        # slot: not below its lowest acceptable value, and not 0xFFFFFFFF.
-        if not self._used[slot]:
+        # slot under key kseq (-1: its current key): not below its lowest acceptable value,
+        # and not 0xFFFFFFFF; any counter under a newer key, none under an older one.
+        if not self._used[slot] or _all_ones(buf, off):
             return False
-        hi = buf[off + 2] | (buf[off + 3] << 8)
-        lo = buf[off] | (buf[off + 1] << 8)
-        if hi == 0xFFFF and lo == 0xFFFF:
-            return False
-        shi = self._hi[slot]
-        return hi > shi or (hi == shi and lo >= self._lo[slot])
+        if kseq >= 0 and self._ks[slot] >= 0 and kseq != self._ks[slot]:
+            return (kseq - self._ks[slot]) & 0xFF < 128
+        return self._from(slot, buf, off)
 
-    def accept(self, slot, buf, off):
-        # After the frame authenticated: only later counters are acceptable from now on.
-        lo = (buf[off] | (buf[off + 1] << 8)) + 1
+    def _from(self, slot, buf, off):
+        return _at_least(buf, off, self._hi[slot], self._lo[slot])
+
+    def _due(self, slot, buf, off, kseq):
+        # Whether accepting this frame needs a new bound on storage first.
+        if kseq >= 0 and kseq != self._ks[slot]:
+            return True
+        return _at_least(buf, off, self._bhi[slot], self._blo[slot])
+
+    def accept(self, slot, buf, off, kseq=-1):
+        # After the frame authenticated: only later counters are acceptable from now on. A
+        # counter at or past the persisted bound (or a new key) first writes a bound `step`
+        # further on (allocates, once per step frames). A failed write is counted, and
+        # retried by the next frame.
+        if self._storage is None:
+            if kseq >= 0:
+                self._ks[slot] = kseq  # nothing to persist (tests, benchmarks)
+        elif self._due(slot, buf, off, kseq):
+            self._ahead(slot, buf, off, kseq)
+        self._next(slot, buf, off)
+
+    def _next(self, slot, buf, off):
         hi = buf[off + 2] | (buf[off + 3] << 8)
+        lo = (buf[off] | (buf[off + 1] << 8)) + 1
         if lo > 0xFFFF:
             lo = 0
             hi += 1  # never past 0xFFFF: fresh() refuses 0xFFFFFFFF
-        self._hi[slot] = hi
-        self._lo[slot] = lo
-        self.changed += 1
+        self._set(slot, hi, lo)
+
+    def _ahead(self, slot, buf, off, kseq):
+        old = (self._bhi[slot], self._blo[slot], self._ks[slot])
+        lo = (buf[off] | (buf[off + 1] << 8)) + self.step
+        hi = (buf[off + 2] | (buf[off + 3] << 8)) + (lo >> 16)
+        if hi > 0xFFFF:
+            hi = lo = 0xFFFF
+        self._bhi[slot] = hi
+        self._blo[slot] = lo & 0xFFFF
+        if kseq >= 0:
+            self._ks[slot] = kseq
+        try:
+            self.save()
+        except OSError:
+            self.write_errors += 1
+            self._bhi[slot], self._blo[slot], self._ks[slot] = old
 
     def lowest(self, slot):
         # The lowest counter still acceptable from the neighbour in slot (reports and tests).
         return (self._hi[slot] << 16) | self._lo[slot]
 
+    def key_seq(self, slot):
+        # The sequence number of the key the neighbour last used, or -1.
+        return self._ks[slot]
+
     # --- persistence ---------------------------------------------------------------------------
-    #   per used slot: slot (1) | EUI-64 (8) | lowest acceptable counter (4, LE)
+    #   per device: slot (1, 0xFF parked) | EUI-64 (8) | bound (4, LE) | key sequence (1)
+    #   | has key seq (1)
+    #   version 1 (before bounds): slot | EUI-64 | lowest acceptable counter (4, LE)
 
     def save(self):
+        if self._storage is None:
+            return
         out = bytearray()
-        for s in range(self.capacity):
-            if self._used[s]:
-                out.append(s)
-                out += self._eui[8 * s : 8 * s + 8]
-                out += _le32(self.lowest(s))
-        if self._storage is not None:
-            self._storage.write(self._name, record.seal(_VERSION, out))
-        self.changed = 0
+        for st in [(s,) + self._state(s) for s in range(self.capacity) if self._used[s]] + [
+            (0xFF,) + p for p in self._parked
+        ]:
+            out.append(st[0])
+            out += st[1]
+            out += _le32((st[2] << 16) | st[3])
+            out += bytes((st[4] & 0xFF, 1 if st[4] >= 0 else 0))
+        self._storage.write(self._name, record.seal(_IN_VERSION, out))
+        self.writes += 1
 
-    def _decode(self, p):
-        if p is None or len(p) % 13:
+    def _load(self, raw):
+        p = record.unseal(_IN_VERSION, raw)
+        size = 15
+        if p is None:
+            p = record.unseal(_VERSION, raw)
+            size = 13
+        if p is None or len(p) % size:
             return False
-        for q in range(0, len(p), 13):
+        for q in range(0, len(p), size):
             s = p[q]
-            if s >= self.capacity or self._used[s]:
-                return False
-            self._eui[8 * s : 8 * s + 8] = p[q + 1 : q + 9]
-            self._used[s] = 1
             v = _u32(p, q + 9)
-            self._hi[s] = v >> 16
-            self._lo[s] = v & 0xFFFF
+            ks = p[q + 13] if size == 15 and p[q + 14] else -1
+            st = (bytes(p[q + 1 : q + 9]), v >> 16, v & 0xFFFF, ks, v >> 16, v & 0xFFFF)
+            if s == 0xFF:
+                self._park(st)
+            elif s >= self.capacity or self._used[s]:
+                return False
+            else:
+                self._put(s, st)
         return True
+
+
+def _at_least(buf, off, hi, lo):
+    # The counter at buf[off:off+4] (LE) >= (hi << 16) | lo, without making a big int.
+    h = buf[off + 2] | (buf[off + 3] << 8)
+    if h != hi:
+        return h > hi
+    return (buf[off] | (buf[off + 1] << 8)) >= lo
+
+
+def _all_ones(buf, off):
+    return buf[off] & buf[off + 1] & buf[off + 2] & buf[off + 3] == 0xFF

@@ -4,6 +4,7 @@
 #   firmware.han_send    frames to members: direct, or held for a sleepy one's poll, budgeted
 #   firmware.gas_proxy   the copy of each member's last meter reading
 #   firmware.han_mac     the coordinator's MAC frames
+#   firmware.han_security  the trust centre: network key, NWK security, frame counters
 #   firmware.device_table, device_log, indirect, battery: the tables and queues they share
 # This module dispatches received frames among them, answers polls, receives members' NWK/APS/
 # ZCL frames, keeps the table in step with the device log, and reports. docs/han.md describes
@@ -16,13 +17,18 @@
 # layer registers its handlers for what members send (on_command, on_response) and reaches the
 # HAN through forward() and send_to_device(); nothing here knows the hub.
 #
+# Every frame from a member must be NWK-secured under a network key the hub holds, by that
+# member, with a fresh counter; everything that decides that is read from the header before
+# any AES work (firmware.han_security). After a member associates, the trust centre sends it
+# the network key (when its device-log entry has an install code).
+#
 # Allocation: every path that drops or refuses a frame, answers a poll or realigns an orphan
 # works on preallocated objects and small ints. Notes (which allocate) are only made for events
 # that are rare by construction (a new member) or rate-limited (refusals, rejoins, readings).
 
 from contract.compat import const
 from contract.ticks import Uptime
-from firmware import battery, mac, nwk, zcl
+from firmware import battery, install_code, mac, nwk, zcl
 from firmware import han_reject as rj
 from firmware.battery import BatteryBudget
 from firmware.decision import NOT_MINE, NOTHING, TX_HAN
@@ -33,10 +39,13 @@ from firmware.eui64 import to_guid
 from firmware.gas_proxy import REPORT_ATTRS, Readings, summation_in
 from firmware.han_join import REFUSAL_NAMES, Joining
 from firmware.han_mac import CMD_ORPHAN, COORD, Framer
-from firmware.han_send import TUNNEL_TRANSFER_DATA, Sender
+from firmware.han_security import KEY_NAMES, HanSecurity
+from firmware.han_security import SEND as KEY_SEND
+from firmware.han_send import QUEUED, STATUS, TUNNEL_TRANSFER_DATA, Sender
 from firmware.indirect import Indirect
 
 _READING_NOTE_S = const(10)  # per member
+_KEY_NOTE_S = const(600)  # per member: a key not sent (no install code, spaced out)
 
 
 def from_settings(settings, storage, device_log, out):
@@ -59,22 +68,32 @@ def from_settings(settings, storage, device_log, out):
             settings["battery.interpan_airtime_ms_h"],
             settings["battery.wan_airtime_ms_h"],
         ),
+        ccm=(settings["han.ccm_per_s"], settings["han.ccm_burst"]),
     )
 
 
 def provision(device_log, spec):
-    # Adds "GUID:kind[,GUID:kind...]" (kind esme, gsme or other) to the device log, for the lab
-    # (the WAN manages the log in the field). Returns the number of entries; ValueError if bad.
+    # Adds "GUID:kind[:install code][,...]" (kind esme, gsme or other; the install code in hex)
+    # to the device log, for the lab (the WAN manages the log in the field). Returns the number
+    # of entries; ValueError if bad.
     n = 0
     for item in spec.split(","):
         item = item.strip()
         if not item:
             continue
-        guid, _, kind = item.rpartition(":")
-        eui = parse_eui(guid)
-        if eui is None or kind.lower() not in KINDS:
-            raise ValueError("han.devices: %r is not GUID:esme|gsme|other" % item)
-        if not device_log.add(eui, KINDS.index(kind.lower())):
+        parts = item.split(":")
+        eui = parse_eui(parts[0])
+        kind = parts[1].lower() if len(parts) > 1 else ""
+        if eui is None or kind not in KINDS or len(parts) > 3:
+            raise ValueError("han.devices: %r is not GUID:esme|gsme|other[:install code]" % item)
+        key = None
+        if len(parts) == 3:
+            code = install_code.parse(parts[2])
+            why = install_code.check(code) if code is not None else install_code.BAD_LENGTH
+            if why:
+                raise ValueError("han.devices: %r: %s" % (item, install_code.NAMES[why]))
+            key = install_code.link_key(code)
+        if not device_log.add(eui, KINDS.index(kind), key):
             raise ValueError("han.devices: the device log is full")
         n += 1
     return n
@@ -97,6 +116,7 @@ class Han:
         indirect_expiry_s=120,
         frames_h=(12, 48),
         airtime_ms_h=(30, 120),
+        ccm=(20, 10),
     ):
         if not 0 < indirect_expiry_s < 86400:  # ticks deadlines need < 6 days
             raise ValueError("han.indirect_expiry_s must be within 1..86399")
@@ -110,6 +130,8 @@ class Han:
         )
         self.budget = BatteryBudget(table_max, frames_h, airtime_ms_h)
         self.framer = Framer(eui, pan_id, channel)
+        self.nh = nwk.NwkHeader()
+        self.security = HanSecurity(storage, eui, table, device_log, self.nh, ccm[0], ccm[1])
         self.joining = Joining(
             table,
             device_log,
@@ -131,6 +153,7 @@ class Han:
             self.framer,
             self.joining.sleepy,
             self.uptime,
+            self.security,
         )
         # The command layer's interface, served by the parts.
         self.forward = self.sender.forward
@@ -141,10 +164,12 @@ class Han:
         # sends (its installer-PIN menu).
         self.on_response = None
         self.on_command = None
-        self.nh = nwk.NwkHeader()
         self.ah = nwk.ApsHeader()
         self.zh = zcl.ZclHeader()
         self._reading_note = [-1] * table_max
+        self._key_note = [-1] * table_max
+        self._now = 0  # the frame in hand's time and LQI (on_frame)
+        self._lqi = -1
         self.polls = 0
         self.frames_in = 0
 
@@ -174,6 +199,8 @@ class Han:
             permit_join=self.joining.permit_join,
             devices=[self.joining.member(s) for s in t.slots()],
             table_corrupt=t.corrupt,
+            key_seq=self.security.seq,
+            key_lost=self.security.key_lost,
         )
 
     def sync(self, now):
@@ -197,6 +224,8 @@ class Han:
         self.joining.set_unjoined(unjoined)
 
     def _leave(self, s):
+        self.security.left(s)
+        self._key_note[s] = -1
         self.indirect.flush(s)
         self.budget.disable(s)
         self.readings.forget(s)
@@ -209,8 +238,67 @@ class Han:
         self.uptime.advance(now)
         self.indirect.expire(now)
         self.budget.prune(now)
+        self.security.budget.tick(now)
         self.sync(now)
         self.joining.tick()
+        self._distribute(now)
+        if self.security.tick(self.uptime.s):
+            self.out.note("network_key", change="old_key_dropped", key_seq=self.security.seq)
+
+    # --- keys -----------------------------------------------------------------------------------
+
+    def _give_key(self, s, now):
+        # After an association: the network key for the device, if it may have it now.
+        why = self.security.key_due(s, self.uptime.s)
+        if why == KEY_SEND:
+            st = self.sender.send_key(s, now)
+            self._key_noted(s, "sent" if st <= QUEUED else STATUS[st], "join")
+        else:
+            self._key_noted(s, KEY_NAMES[why], "join")
+
+    def _key_noted(self, s, result, why):
+        # A Transport-Key sent (spaced out by han_security), or why not: at most one note per
+        # member per _KEY_NOTE_S for the refusals a spoofer could repeat.
+        last = self._key_note[s]
+        up = self.uptime.s
+        if result != "sent" and last >= 0 and up - last < _KEY_NOTE_S:
+            return
+        self._key_note[s] = up
+        self.out.note(
+            "network_key_to",
+            guid=to_guid(self.table.eui(s)),
+            result=result,
+            reason=why,
+            key_seq=self.security.seq,
+        )
+
+    def update_key(self, now):
+        # The head-end's key update (a signed command): a new network key, sent to every
+        # member with its Switch-Key. False when the key could not be persisted.
+        self.uptime.advance(now)
+        if not self.security.update(self.uptime.s):
+            return False
+        self.out.note("network_key", change="updated", key_seq=self.security.seq)
+        self._distribute(now)
+        return True
+
+    def _distribute(self, now):
+        # Members still to be sent the key update (a full queue or ring is retried next tick).
+        sec = self.security
+        for s in self.table.slots():
+            if not sec.pending[s]:
+                continue
+            if self.log.link_key(self.table.eui(s)) is None:
+                sec.pending[s] = 0
+                continue
+            if sec.pending[s] == 1:
+                st = self.sender.send_key(s, now)
+                if st > QUEUED:
+                    continue
+                self._key_noted(s, "sent", "update")
+                sec.pending[s] = 2
+            if self.sender.send_switch(s, now) <= QUEUED:
+                sec.pending[s] = 0
 
     # --- frames -------------------------------------------------------------------------------
 
@@ -225,30 +313,49 @@ class Han:
         return self.out.transmit(self.framer.tx, n, TX_HAN)
 
     def on_frame(self, buf, f, now, lqi=-1):
+        # (The frame's time and LQI are kept in self for the handlers below: fewer arguments
+        # keep their call frames within 11 words, off the heap.)
         self.uptime.advance(now)
+        self._now = now
+        self._lqi = lqi
         if f.ftype == mac.COMMAND:
-            cmd = buf[f.payload_off]
-            if cmd == mac.CMD_ASSOC_REQ:
-                return self._decide(self.joining.association(buf, f))
-            if cmd == mac.CMD_DATA_REQ:
-                return self._data_request(buf, f, now, lqi)
-            if cmd == CMD_ORPHAN:
-                return self._decide(self.joining.orphan(buf, f))
-            return NOT_MINE
+            return self._command(buf, f)
         if f.ftype == mac.DATA:
-            return self._data(buf, f, now, lqi)
+            return self._data(buf, f)
         return NOT_MINE
 
-    def _data_request(self, buf, f, now, lqi):
+    def _command(self, buf, f):
+        cmd = buf[f.payload_off]
+        if cmd == mac.CMD_ASSOC_REQ:
+            return self._associate(buf, f, self._now)
+        if cmd == mac.CMD_DATA_REQ:
+            return self._data_request(buf, f)
+        if cmd == CMD_ORPHAN:
+            return self._orphan(buf, f)
+        return NOT_MINE
+
+    def _orphan(self, buf, f):
+        return self._decide(self.joining.orphan(buf, f))
+
+    def _associate(self, buf, f, now):
+        n = self.joining.association(buf, f)
+        s = self.joining.admitted
+        if s >= 0:
+            if self.joining.fresh:
+                self.security.joined(s)
+            self._give_key(s, now)
+        return self._decide(n)
+
+    def _data_request(self, buf, f):
         if not self.joining.to_coordinator(buf, f):
             return self._drop(rj.NOT_FOR_US)
         if f.src_mode == mac.ADDR_SHORT:
             s = self.table.find_short(f.src_short)
             if s < 0:
                 return self._drop(rj.NOT_MEMBER)
-            self.table.saw(s, self.uptime.s, lqi)
+            self.table.saw(s, self.uptime.s, self._lqi)
             self.polls += 1
-            return self._deliver(s, now)
+            return self._deliver(s, self._now)
         if f.src_mode == mac.ADDR_EXT:
             return self._decide(self.joining.repeat(buf, f))
         return self._drop(rj.BAD_COMMAND)
@@ -259,12 +366,15 @@ class Han:
         # air) is silence, and the delivered frame's own FCF carries the pending bit.
         n = self.indirect.pending(s, now)
         if n == 0:
-            return NOTHING
+            return NOTHING  # (the common case: a frame of its own, kept small)
+        return self._held(s, n, now)
+
+    def _held(self, s, n, now):
         tx = self.framer.tx
         p = self.framer.data_header(tx, self.table.short(s), n > 1)
         return self._decide(p + self.indirect.take_into(s, now, tx, p))
 
-    def _data(self, buf, f, now, lqi):
+    def _data(self, buf, f):
         # A ZigBee NWK frame from a member: short MAC addresses on both ends, as ZigBee uses.
         if f.src_mode != mac.ADDR_SHORT or f.dst_mode != mac.ADDR_SHORT:
             return NOT_MINE
@@ -273,20 +383,37 @@ class Han:
         s = self.table.find_short(f.src_short)
         if s < 0:
             return self._drop(rj.NOT_MEMBER)
-        end = f.payload_end
+        end = self._unprotect(s, buf, f)
+        if end < 0:
+            return self._drop(-end)
+        self.table.saw(s, self.uptime.s, self._lqi)  # authenticated: it was the member
+        return self._aps(s, buf, end, self._now)
+
+    def _unprotect(self, s, buf, f):
+        # The end of the member's plaintext APS frame, or minus why the frame is dropped.
+        why = self._nwk_header(buf, f)
+        if why >= 0:
+            return -why
+        return self.security.unprotect(s, buf, f, self._now)
+
+    def _nwk_header(self, buf, f):
+        # The NWK header's checks, before any AES work: -1, or why the frame is dropped.
         h = self.nh
-        r = nwk.parse_nwk(buf, f.payload_off, end, h)
-        if r != nwk.OK:
-            return self._drop(rj.NWK_SECURED if r == nwk.SECURED else rj.BAD_NWK)
+        r = nwk.parse_nwk(buf, f.payload_off, f.payload_end, h)
+        if r != nwk.SECURED:
+            return rj.UNSECURED if r == nwk.OK else rj.BAD_NWK
         if h.src != f.src_short:
-            return self._drop(rj.BAD_NWK)  # one hop: a child's NWK source is its MAC source
+            return rj.BAD_NWK  # one hop: a child's NWK source is its MAC source
         if h.dst != nwk.COORDINATOR and h.dst < nwk.BROADCAST_MIN:
-            return self._drop(rj.NOT_FOR_US)
-        self.table.saw(s, self.uptime.s, lqi)
+            return rj.NOT_FOR_US
         if h.ftype != nwk.FT_DATA:
-            return self._drop(rj.NOT_DATA)
+            return rj.NOT_DATA
+        return -1
+
+    def _aps(self, s, buf, end, now):
+        # The decrypted APS frame, buf[security.nwk.aux.end:end].
         a = self.ah
-        r = nwk.parse_aps(buf, h.payload_off, end, a)
+        r = nwk.parse_aps(buf, self.security.nwk.aux.end, end, a)
         if r == nwk.NOT_DATA:
             return self._drop(rj.NOT_DATA)
         if r != nwk.OK:
@@ -353,6 +480,8 @@ class Han:
             m["last_heard_s"] = up - t.heard[s] if t.heard[s] >= 0 else None
             m["lqi"] = t.lqi[s] if t.lqi[s] >= 0 else None
             m["queued"] = self.indirect.pending(s, now)
+            m["key_seq"] = self.security.incoming.key_seq(s)  # -1: nothing secured heard yet
+            m["install_code"] = self.log.link_key(t.eui(s)) is not None
             r = self.readings.reading(s)
             m["summation"] = r[0] if r else None
             m["reading_age_s"] = r[1] if r else None
@@ -377,5 +506,6 @@ class Han:
             },
             "budget_rejected": {battery.ORIGINS[o]: self.budget.rejected[o] for o in (0, 1)},
             "refused": {REFUSAL_NAMES[i]: n for i, n in enumerate(j.refusals) if n},
+            "security": self.security.status(),
             "rejected": {rj.NAMES[i]: n for i, n in enumerate(self.rejected) if n},
         }

@@ -44,6 +44,8 @@ class Joining:
         self.join_auto = auto
         self.permit_join = permit  # what the beacon's association-permit bit says
         self.refusals = [0] * len(REFUSAL_NAMES)
+        self.admitted = -1  # after association(): the slot of the device admitted, or -1
+        self.fresh = False  # ... and whether it is a new member (not one re-associating)
         self.joins = 0
         self._unjoined = 0
         self._open = None
@@ -107,7 +109,9 @@ class Joining:
         return f.src_pan == pan  # no destination: the coordinator of the source's PAN
 
     def association(self, buf, f):
-        # An association request: the response's length in framer.tx, or -1 (dropped).
+        # An association request: the response's length in framer.tx, or -1 (dropped); the
+        # admitted slot in self.admitted.
+        self.admitted = -1
         p = f.payload_off
         if f.src_mode != mac.ADDR_EXT or f.payload_end - p < 2 or not self.to_coordinator(buf, f):
             self.rejected[rj.BAD_COMMAND] += 1
@@ -118,6 +122,8 @@ class Joining:
         if s >= 0 and in_log:
             # A member re-associating (it lost its state): same slot, same address.
             self._rejoined(s, "association")
+            self.admitted = s
+            self.fresh = False
             return self.framer.assoc_response(buf, src, self.table.short(s), ASSOC_SUCCESS)
         if not in_log:
             return self._refuse(buf, src, ASSOC_DENIED, NOT_IN_LOG)
@@ -136,6 +142,8 @@ class Joining:
         self._unjoined = max(0, self._unjoined - 1)
         self.out.note("device_joined", rejoin=False, **self.member(s))
         self.update_permit()
+        self.admitted = s
+        self.fresh = True
         return self.framer.assoc_response(buf, src, self.table.short(s), ASSOC_SUCCESS)
 
     def repeat(self, buf, f):

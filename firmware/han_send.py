@@ -1,8 +1,14 @@
-# Sending to the HAN's members: ZCL frames in ZigBee NWK/APS data frames, straight out through
-# the Outputs' radio ring to a member whose receiver is on, or held for a sleepy member's next
-# poll (firmware.indirect) within its battery budget (firmware.battery); a read of a sleepy
-# meter's summation is answered from the gas proxy's copy instead. And forward(): a command
-# the command layer accepted, as the frames its meter understands.
+# Sending to the HAN's members: ZCL frames in ZigBee NWK/APS data frames, NWK-secured
+# (firmware.han_security), straight out through the Outputs' radio ring to a member whose
+# receiver is on, or held for a sleepy member's next poll (firmware.indirect) within its battery
+# budget (firmware.battery), which is charged with the secured frame's length; a read of a
+# sleepy meter's summation is answered from the gas proxy's copy instead. And forward(): a
+# command the command layer accepted, as the frames its meter understands; and the trust
+# centre's key frames (Transport-Key, Switch-Key), the same two ways.
+#
+# A held frame is secured when it is queued, not when it is delivered: its key and frame
+# counter are fixed in the order the frames were made, so a sleepy member gets a key update's
+# Transport-Key and Switch-Key, and the frames around them, each under a key it holds.
 
 from contract.compat import const
 from contract.frame import PSDU_MAX
@@ -10,6 +16,7 @@ from firmware import battery, nwk, zcl
 from firmware import catalogue as cat
 from firmware.eui64 import to_guid
 from firmware.gas_proxy import READ_ATTRS, SUMMATION
+from firmware.han_security import OVERHEAD
 
 TUNNEL_TRANSFER_DATA = const(0x02)  # client to server
 TUNNEL_ID = const(0x0001)
@@ -23,6 +30,7 @@ QUEUE_FULL = const(4)
 OVER_BUDGET = const(5)  # battery protection: an alert was noted (once per device per window)
 TOO_BIG = const(6)
 BUSY = const(7)  # the Outputs' radio ring is full
+NO_SECURITY = const(8)  # it could not be secured (no frame counter: firmware.frame_counter)
 STATUS = (
     "sent",
     "queued",
@@ -32,6 +40,7 @@ STATUS = (
     "over_budget",
     "too_big",
     "busy",
+    "no_security",
 )
 
 
@@ -45,10 +54,11 @@ def origin_code(origin):
 
 class Sender:
     # Collaborators: the device table, the indirect queue, the battery budget, the gas proxy's
-    # readings, the shared Outputs, the MAC framer, sleepy(slot) (the joining policy's) and the
-    # HAN's uptime.
-    def __init__(self, table, indirect, budget, readings, out, framer, sleepy, uptime):
+    # readings, the shared Outputs, the MAC framer, sleepy(slot) (the joining policy's), the
+    # HAN's uptime and its security (firmware.han_security).
+    def __init__(self, table, indirect, budget, readings, out, framer, sleepy, uptime, security):
         self.table = table
+        self.security = security
         self.uptime = uptime
         self.indirect = indirect
         self.budget = budget
@@ -109,7 +119,7 @@ class Sender:
             return cat.ST_UNKNOWN_DEVICE, b""
         if st == TOO_BIG:
             return cat.ST_BAD_CONTENT, b""
-        return cat.ST_FAILED, b""  # queue full or ring busy: the originator may retry
+        return cat.ST_FAILED, b""  # queue full, ring busy, no counter: the originator may retry
 
     def send_to_device(self, eui, cluster, data, origin, now):
         # Sends the ZCL frame `data` to the member eui (8 bytes, most significant first) on
@@ -121,7 +131,7 @@ class Sender:
         if s < 0:
             return NOT_JOINED
         n = len(data)
-        body = nwk.NWK_HEADER_LEN + nwk.APS_HEADER_LEN + n
+        body = nwk.NWK_HEADER_LEN + nwk.APS_HEADER_LEN + n + OVERHEAD
         psdu = nwk.MAC_HEADER_LEN + body + 2
         if psdu > PSDU_MAX:
             return TOO_BIG
@@ -138,14 +148,53 @@ class Sender:
                     self._budget_alert(s, o, now)
                 return OVER_BUDGET
             b = self._scratch
-            self._body(b, 0, short, cluster, data)
-            self.indirect.put(s, b, body, now)
+            end = self.security.protect(b, 0, self._body(b, 0, short, cluster, data))
+            if end < 0:
+                return NO_SECURITY
+            self.indirect.put(s, b, end, now)
             return QUEUED
         b = self.out.radio.claim()
         if b is None:
             return BUSY
         p = self.framer.data_header(b, short, False)
-        self.out.radio.push(self._body(b, p, short, cluster, data))
+        end = self.security.protect(b, p, self._body(b, p, short, cluster, data))
+        if end < 0:
+            return NO_SECURITY
+        self.out.radio.push(end)
+        return SENT
+
+    # --- the trust centre's frames -------------------------------------------------------------
+
+    def send_key(self, s, now):
+        # The network key to the member in slot s, in an APS Transport-Key under its
+        # key-transport key, in a NWK frame that is not NWK-secured (firmware.han_security).
+        b = self._scratch
+        p = self._nwk_header(b, 0, self.table.short(s))
+        self._aps_ctr = (self._aps_ctr + 1) & 0xFF
+        end = self.security.write_key(s, b, p, self._aps_ctr)
+        return self._out(s, b, end, now) if end > 0 else NO_SECURITY
+
+    def send_switch(self, s, now):
+        # Switch-Key: use the network key now in force (NWK-secured).
+        b = self._scratch
+        p = self._nwk_header(b, 0, self.table.short(s))
+        self._aps_ctr = (self._aps_ctr + 1) & 0xFF
+        end = self.security.protect(b, 0, self.security.write_switch(b, p, self._aps_ctr))
+        return self._out(s, b, end, now) if end > 0 else NO_SECURITY
+
+    def _out(self, s, frame, n, now):
+        # A NWK frame built in frame[0:n], to member s: held for its poll, or sent. Key frames
+        # are the trust centre's, not a party's: no battery budget (han_security spaces them).
+        if self.sleepy(s):
+            if self.indirect.put(s, frame, n, now):
+                return QUEUE_FULL
+            return QUEUED
+        b = self.out.radio.claim()
+        if b is None:
+            return BUSY
+        p = self.framer.data_header(b, self.table.short(s), False)
+        b[p : p + n] = frame[:n]
+        self.out.radio.push(p + n)
         return SENT
 
     def _budget_alert(self, s, o, now):
@@ -162,10 +211,13 @@ class Sender:
             refused=self.budget.take_suppressed(s, o),
         )
 
-    def _body(self, b, p, short, cluster, data):
+    def _nwk_header(self, b, p, short):
         self._nwk_seq = (self._nwk_seq + 1) & 0xFF
+        return nwk.write_nwk(b, p, short, nwk.COORDINATOR, self._nwk_seq)
+
+    def _body(self, b, p, short, cluster, data):
+        p = self._nwk_header(b, p, short)
         self._aps_ctr = (self._aps_ctr + 1) & 0xFF
-        p = nwk.write_nwk(b, p, short, nwk.COORDINATOR, self._nwk_seq)
         p = nwk.write_aps(b, p, cluster, self._aps_ctr)
         for j in range(len(data)):
             b[p + j] = data[j]

@@ -102,13 +102,12 @@ def parse_nwk(buf, off, end, h):
     if end - off < 8:
         return TRUNCATED
     fc = buf[off] | (buf[off + 1] << 8)
-    ftype = fc & 3
-    if ftype == 2 or ftype == FT_INTERPAN:
+    if (fc & 3) >= 2:  # reserved, or inter-PAN
         return BAD_TYPE
     if (fc >> 2) & 0x0F != VERSION_PRO:
         return BAD_VERSION
     h.fc = fc
-    h.ftype = ftype
+    h.ftype = fc & 3
     h.dst = buf[off + 2] | (buf[off + 3] << 8)
     h.src = buf[off + 4] | (buf[off + 5] << 8)
     h.radius = buf[off + 6]

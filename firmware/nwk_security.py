@@ -59,24 +59,34 @@ class NwkSecurity:
     # --- keys -------------------------------------------------------------------------------
 
     def set_key(self, key, seq):
-        # Holds network key `seq`: the active key when there is none yet, otherwise the
-        # alternate, accepted on receive until switch_key() makes it the active one.
+        # Holds network key `seq`: the active key when there is none yet (or it is `seq`),
+        # otherwise the alternate, accepted on receive beside the active one.
         i = 0 if self._enc[0] is None or self._seq[0] == seq else 1
         self._enc[i] = aes.new(key).encrypt
         self._seq[i] = seq & 0xFF
         self.tx.key_seq = self._seq[0]
 
     def switch_key(self, seq):
-        # Switch-Key: the alternate key `seq` becomes the active one; frames under the old key
-        # are refused from now on. False when the hub does not hold that key.
+        # Switch-Key: the alternate key `seq` becomes the one the hub sends with. The old key
+        # stays the alternate, still accepted on receive from a neighbour that has not switched
+        # yet (once a neighbour has used the new key its old-key frames are refused: see
+        # firmware.frame_counter), until drop_old(). False when the hub does not hold `seq`.
         if self._seq[0] == seq:
             return True
         if self._seq[1] != seq:
             return False
-        self._enc[0], self._seq[0] = self._enc[1], seq
-        self._enc[1], self._seq[1] = None, -1
+        self._enc[0], self._enc[1] = self._enc[1], self._enc[0]
+        self._seq[0], self._seq[1] = seq, self._seq[0]
         self.tx.key_seq = seq
         return True
+
+    def drop_old(self):
+        # Every neighbour has switched (or the grace period is over): the old key goes.
+        self._enc[1], self._seq[1] = None, -1
+
+    def old_seq(self):
+        # The alternate key's sequence number, or -1.
+        return self._seq[1]
 
     def key_seq(self):
         return self._seq[0]
@@ -107,18 +117,20 @@ class NwkSecurity:
         # The NWK frame buf[nwk_off:end] (end: its last octet + 1, before the MAC FCS) whose
         # auxiliary header starts at aux_off (firmware.nwk's payload_off for a SECURED frame).
         # Returns the end of the plaintext, which starts at self.aux.end, with self.slot the
-        # sender; or minus a reason (NAMES), counted in self.rejected.
-        why = self._check(buf, aux_off, end)
+        # sender; or minus a reason (NAMES), counted in self.rejected. A caller that puts a
+        # budget in front of the AES work calls check() and then open() instead.
+        why = self.check(buf, aux_off, end)
         if not why:
-            end = self._open(buf, nwk_off, end)
+            end = self.open(buf, nwk_off, end)
             if end >= 0:
                 return end
             why = BAD_MIC
         self.rejected[why] += 1
         return -why
 
-    def _check(self, buf, aux_off, end):
-        # Everything the header alone decides, cheapest first; sets _k and slot on OK.
+    def check(self, buf, aux_off, end):
+        # Everything the header alone decides, cheapest first: OK (then open() may run), or a
+        # reason. Counts nothing.
         r = secframe.parse(buf, aux_off, end, self.aux)
         if r:
             return r
@@ -131,7 +143,7 @@ class NwkSecurity:
         r = self.members.find_le(buf, self.aux.src_off)
         if r < 0:
             return UNKNOWN_SOURCE
-        if not self.incoming.fresh(r, buf, aux_off + 1):
+        if not self.incoming.fresh(r, buf, aux_off + 1, self.aux.key_seq):
             return REPLAYED
         self.slot = r
         return OK
@@ -141,11 +153,12 @@ class NwkSecurity:
             return 0
         return 1 if seq == self._seq[1] else -1
 
-    def _open(self, buf, nwk_off, end):
-        # CCM*: the end of the plaintext, or -1. Only an authentic frame moves the counter.
+    def open(self, buf, nwk_off, end):
+        # After check(): CCM*, the end of the plaintext or -1 (a bad MIC). Only an authentic
+        # frame moves the counter.
         end = secframe.unseal(self._enc[self._k], buf, nwk_off, self.aux, end)
         if end >= 0:
-            self.incoming.accept(self.slot, buf, self.aux.off + 1)
+            self.incoming.accept(self.slot, buf, self.aux.off + 1, self.aux.key_seq)
         return end
 
 

@@ -127,6 +127,7 @@ def seal(enc, buf, hdr_off, h, m_end):
     _prepare(buf, h)
     ccm.use(enc, buf, h.level)
     m_end = ccm.seal(hdr_off, h.end, m_end)
+    ccm.release()
     buf[h.off] = h.sc  # level 000 again, as on the air
     return m_end
 
@@ -138,5 +139,6 @@ def unseal(enc, buf, hdr_off, h, end):
     _prepare(buf, h)
     ccm.use(enc, buf, h.level)
     end = ccm.unseal(hdr_off, h.end, end)
+    ccm.release()
     buf[h.off] = h.sc
     return end

@@ -18,7 +18,10 @@ DEFAULTS = {
     "han.indirect_slots": 8,  # frames held for sleepy devices, all devices together
     "han.indirect_per_device": 4,
     "han.indirect_expiry_s": 120,
-    "han.devices": "",  # lab provisioning: "GUID:kind,GUID:kind" added to the device log
+    "han.devices": "",  # lab provisioning: "GUID:kind[:install code],..." added to the device log
+    # NWK security: the budget in front of the CCM* work on received frames (docs/han.md)
+    "han.ccm_per_s": 20,
+    "han.ccm_burst": 10,
     # The battery gas meter's budget per rolling hour, by origin (docs/han.md)
     "battery.interpan_frames_h": 12,
     "battery.interpan_airtime_ms_h": 30,

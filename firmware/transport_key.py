@@ -9,13 +9,20 @@
 #                     | key sequence number | destination EUI-64 | source EUI-64 (LE)
 #   MIC (4)
 #
-# The NWK frame around it is not NWK-secured: the device has no network key yet. Run once per
-# join, so this allocates freely.
+# The NWK frame around it is not NWK-secured: the device may have no network key (a join), or
+# not the one in force (a key update it missed); the APS security with its own key-transport
+# key is what protects the key. Run once per join or key update, so this allocates freely.
+#
+# And the APS Switch-Key command (4.4.10.5) that tells a device to use the network key it was
+# handed: APS frame control 0x01 (command, no APS security) | APS counter | command 0x09 | key
+# sequence number. It travels NWK-secured.
 
 from contract.compat import const
 from firmware import aes, eui64, secframe
 
 CMD_TRANSPORT_KEY = const(0x05)
+CMD_SWITCH_KEY = const(0x09)
+_APS_COMMAND = const(0x01)
 KEY_STANDARD_NWK = const(0x01)
 _APS_COMMAND_SECURED = const(0x21)  # frame type command, delivery unicast, security
 _BODY = const(35)  # command, key type, key, sequence number, two EUI-64s
@@ -83,3 +90,19 @@ def parse(buf, off, end, ktk, out):
     out.src = eui64.read_le(buf, q + 27)
     out.aux_src = eui64.read_le(buf, aux.src_off)
     return OK
+
+
+def write_switch(buf, p, aps_counter, key_seq):
+    # A Switch-Key command at buf[p:]; returns its end.
+    buf[p] = _APS_COMMAND
+    buf[p + 1] = aps_counter & 0xFF
+    buf[p + 2] = CMD_SWITCH_KEY
+    buf[p + 3] = key_seq & 0xFF
+    return p + 4
+
+
+def parse_switch(buf, off, end):
+    # The key sequence number of a Switch-Key command at buf[off:end], or -1.
+    if end - off != 4 or buf[off] != _APS_COMMAND or buf[off + 2] != CMD_SWITCH_KEY:
+        return -1
+    return buf[off + 3]

@@ -12,6 +12,11 @@ GSME_EUI = vectors.h("00237e0000000002")
 STRANGER = vectors.h("00237e00000000ff")
 CAP_ESME = 0x8C  # allocate address, rx on when idle, mains powered
 CAP_GSME = 0x80  # allocate address, battery
+# The lab meters' install codes (tools/demo/lab.json) and their link keys.
+ESME_CODE = vectors.h("45534D452D4C41422D494E5354414C4C97E4")
+GSME_CODE = vectors.h("47534D452D4C41422D494E5354414C4CA6F0")
+ESME_LINK = vectors.h("DACED284AA513218787533298A411DFA")
+GSME_LINK = vectors.h("110959AE47139ABB3EE2FB02D87F727B")
 READ_SUMMATION = b"\x00\x2a\x00\x00\x00"  # ZCL Read Attributes (seq 0x2a) of attribute 0x0000
 SUPPLIER = vectors.h("90b3d51f30010000")
 

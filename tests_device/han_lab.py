@@ -12,13 +12,17 @@ from tests_device import vectors
 from tests_device.han_frames import (
     CAP_GSME,
     ESME_EUI,
+    ESME_LINK,
     GSME_EUI,
+    GSME_LINK,
     HUB_EUI,
     HUB_GUID,
     assoc_request,
+    data_request,
     le,
     with_fcs,
 )
+from tests_device.han_meter import Meter
 
 _HAN_SETTINGS = {
     "table_max": ("han.device_table_max",),
@@ -29,7 +33,10 @@ _HAN_SETTINGS = {
     "indirect_expiry_s": ("han.indirect_expiry_s",),
     "frames_h": ("battery.interpan_frames_h", "battery.wan_frames_h"),
     "airtime_ms_h": ("battery.interpan_airtime_ms_h", "battery.wan_airtime_ms_h"),
+    "ccm": ("han.ccm_per_s", "han.ccm_burst"),
 }
+# The device log: (EUI-64, kind, link key or None) per entry.
+LOG = ((ESME_EUI, ESME, ESME_LINK), (GSME_EUI, GSME, GSME_LINK))
 
 
 def han_settings(**kw):
@@ -46,18 +53,20 @@ def han_settings(**kw):
 class Lab:
     # A hub with the HAN wired in as the shell wires it (firmware.core), on a storage that
     # survives "reboots" (a new Lab on the same storage).
-    def __init__(self, storage=None, overrides=(), log=((ESME_EUI, ESME), (GSME_EUI, GSME)), **kw):
+    def __init__(self, storage=None, overrides=(), log=LOG, **kw):
         self.st = storage if storage is not None else MemoryStorage()
         base = ("hub.eui64=" + HUB_GUID, "radio.pan_id=0x1A2B")
         s = Settings(None, base + tuple(overrides) + han_settings(**kw))
         core = Core(s, self.st, han=True)
         self.hub = core.hub
         self.out = core.out
-        for eui, kind in log:
-            self.hub.device_log.add(eui, kind)
+        for eui, kind, link in log:
+            self.hub.device_log.add(eui, kind, link)
         self.han = core.han
         self.han.start(0)
         self.frame = RxFrame()
+        self.meters = {}
+        self.keys = {}
 
     def rx(self, psdu, now=0):
         # The hub's decision for a received PSDU; the transmitted PSDU (with FCS) or None.
@@ -68,8 +77,33 @@ class Lab:
         return None
 
     def join(self, eui, cap=CAP_GSME, now=0):
+        # Associates eui; the Transport-Key the hub sends a new member is taken off the air
+        # (a sleepy one polls for it, as the meters do) and kept in self.keys.
         out = self.rx(assoc_request(eui, cap), now)
-        return out[22] | out[23] << 8
+        short = out[22] | out[23] << 8
+        if out[24] == 0:
+            key = self.radio() if cap & 0x08 else self.rx(data_request(short), now)
+            if key is not None:
+                self.keys[bytes(eui)] = key
+        return short
+
+    def meter(self, eui):
+        # That member's NWK security with the hub's network key (as if it had been sent it),
+        # one per member: its frame counter goes on.
+        m = self.meters.get(bytes(eui))
+        if m is None:
+            sec = self.han.security
+            m = self.meters[bytes(eui)] = Meter(eui, sec.key, sec.seq)
+        return m
+
+    def rx_from(self, eui, psdu, now=0):
+        # A member's frame, secured as that member sends it.
+        return self.rx(self.meter(eui).secure(psdu), now)
+
+    def radio(self):
+        # The next frame in the radio ring (to an rx-on-when-idle member), with its FCS.
+        n = self.out.radio.pop()
+        return with_fcs(self.out.radio.buf, n) if n else None
 
     def notes(self, event):
         return [f for e, f in self.hub.notes if e == event]

@@ -268,6 +268,27 @@ class HubCommandsTest(unittest.TestCase):
         self.assertFalse(r.hub.interpan.is_on())
         self.assertEqual([e for e, _ in r.hub.notes].count("command"), 4)
 
+    def test_device_log_add_with_an_install_code(self):
+        r = Rig()
+        code = bytes.fromhex("83FED3407A939723A5C639B26916D505C3B5")  # the public vector
+        bad_crc = code[:-1] + bytes((code[-1] ^ 1,))
+        for c, ic in ((4, bad_crc), (5, code[:9]), (6, b"")):
+            ok, rsp = r.send(command(SUPPLIER, c, cat.DEVICE_LOG_ADD, (ESME, b"\x01", ic)))
+            self.assertEqual((ok, status_of(rsp)[0]), (False, "bad_install_code"))
+        self.assertEqual(r.hub.device_log.kind(ESME), -1)  # refused: nothing added
+        ok, rsp = r.send(command(SUPPLIER, 7, cat.DEVICE_LOG_ADD, (ESME, b"\x01", code)))
+        self.assertEqual((ok, status_of(rsp)[0]), (True, "ok"))
+        key = bytes.fromhex("66B6900981E1EE3CA4206B6B861C02BB")
+        self.assertEqual(r.hub.device_log.link_key(ESME), key)
+        note = [f for e, f in r.hub.notes if e == "device_log"][-1]
+        self.assertTrue(note["install_code"])
+        # An update of the kind alone keeps the key; four fields are not a device_log_add.
+        r.send(command(SUPPLIER, 8, cat.DEVICE_LOG_ADD, (ESME, b"\x02")))
+        self.assertEqual(r.hub.device_log.link_key(ESME), key)
+        extra = (ESME, b"\x01", code, b"\x00")
+        ok, rsp = r.send(command(SUPPLIER, 9, cat.DEVICE_LOG_ADD, extra))
+        self.assertEqual(status_of(rsp)[0], "bad_content")
+
     def test_executed_query_for_resume(self):
         r = Rig()
         for c in (10, 11, 13):

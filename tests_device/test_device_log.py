@@ -1,6 +1,6 @@
 import unittest
 
-from firmware import device_log
+from firmware import device_log, record
 from firmware.device_log import ESME, GSME, DeviceLog
 from firmware.eui64 import write_le
 from hal.fake.storage import MemoryStorage
@@ -56,6 +56,27 @@ class DeviceLogTest(unittest.TestCase):
     def test_bad_entries_refused(self):
         self.assertRaises(ValueError, self.log.add, A, len(device_log.KINDS))
         self.assertRaises(ValueError, self.log.add, b"\x00" * 7, ESME)
+
+    def test_link_keys_persist_and_an_update_without_one_keeps_it(self):
+        key = bytes(range(16))
+        self.assertTrue(self.log.add(A, ESME, key))
+        self.log.add(B, GSME)
+        again = DeviceLog(self.st, capacity=2)
+        self.assertEqual(again.link_key(A), key)
+        self.assertIsNone(again.link_key(B))
+        again.add(A, GSME)  # a kind change from the WAN: the meter stays commissioned
+        self.assertEqual(DeviceLog(self.st, capacity=2).link_key(A), key)
+        again.add(A, GSME, bytes(16))
+        self.assertEqual(DeviceLog(self.st, capacity=2).link_key(A), bytes(16))
+        self.assertRaises(ValueError, again.add, A, ESME, b"short")
+        self.assertIsNone(again.link_key(b"\x07" * 8))
+
+    def test_a_version_1_record_still_loads(self):
+        # Written by the release before install codes: EUI-64 | kind per entry.
+        self.st.write("device_log", record.seal(1, A + b"\x01" + B + b"\x02"))
+        old = DeviceLog(self.st)
+        self.assertEqual(old.entries(), [(A, ESME), (B, GSME)])
+        self.assertEqual((old.corrupt, old.link_key(A)), (0, None))
 
 
 class ConstantTimeLookupTest(unittest.TestCase):

@@ -153,21 +153,83 @@ class IncomingTest(unittest.TestCase):
         self.t.reset_all()
         self.assertEqual((self.t.lowest(1), self.t.lowest(2)), (0, 0))
 
-    def test_save_and_reload(self):
+    def test_persisted_ahead_so_a_power_cut_replays_nothing(self):
         st = MemoryStorage()
-        t = IncomingCounters(4, st)
+        t = IncomingCounters(4, st, step=8)
         t.assign(0, A)
         t.assign(3, B)
-        t.accept(0, le(0x00ABCDEF), 0)
+        t.accept(0, le(0x00ABCDEF), 0)  # past the bound 0: a bound 8 on is written first
         t.accept(3, le(7), 0)
-        self.assertTrue(t.changed > 0)
-        t.save()
-        self.assertEqual(t.changed, 0)
-        u = IncomingCounters(4, st)
-        self.assertEqual((u.lowest(0), u.lowest(3), u.corrupt), (0x00ABCDF0, 8, 0))
+        self.assertEqual(st.writes, 2)
+        for c in range(8, 15):  # below B's bound 15: no write
+            t.accept(3, le(c), 0)
+        self.assertEqual(st.writes, 2)
+        t.accept(3, le(15), 0)
+        self.assertEqual(st.writes, 3)
+        # The power goes: every counter accepted before is refused, whichever was last saved.
+        u = IncomingCounters(4, st, step=8)
+        self.assertEqual((u.lowest(0), u.lowest(3), u.corrupt), (0x00ABCDF7, 23, 0))
         u.assign(0, A)  # the device table reloaded at boot: same device, same counter
-        self.assertFalse(u.fresh(0, le(0x00ABCDEF), 0))
+        for c in (0x00ABCDEF, 0x00ABCDF6):
+            self.assertFalse(u.fresh(0, le(c), 0))
+        self.assertTrue(u.fresh(0, le(0x00ABCDF7), 0))
         self.assertFalse(u.fresh(1, le(1), 0))
+
+    def test_a_failed_write_is_counted_and_retried(self):
+        st = MemoryStorage()
+        t = IncomingCounters(4, st, step=8)
+        t.assign(0, A)
+        st.fail_next_write = True
+        t.accept(0, le(3), 0)
+        self.assertEqual((t.write_errors, t.lowest(0)), (1, 4))
+        t.accept(0, le(4), 0)  # still at or past the bound on storage (0): written now
+        self.assertEqual(IncomingCounters(4, st).lowest(0), 12)
+
+    def test_key_sequence_numbers(self):
+        t = IncomingCounters(4, MemoryStorage())
+        t.assign(0, A)
+        t.accept(0, le(500), 0, 7)
+        self.assertFalse(t.fresh(0, le(10), 0, 7))
+        self.assertTrue(t.fresh(0, le(10), 0, 8))  # a newer key: counting starts again
+        self.assertFalse(t.fresh(0, le(900), 0, 6))  # an older key: never
+        t.accept(0, le(10), 0, 8)
+        self.assertEqual((t.key_seq(0), t.lowest(0)), (8, 11))
+        self.assertFalse(t.fresh(0, le(900), 0, 7))  # switched: the old key is refused
+        t.accept(0, le(20), 0, 255)
+        self.assertTrue(t.fresh(0, le(0), 0, 0))  # 255 -> 0 wraps forward
+        self.assertEqual(IncomingCounters(4, t._storage).key_seq(0), 255)
+
+    def test_counters_follow_the_device_not_the_slot(self):
+        st = MemoryStorage()
+        t = IncomingCounters(4, st, step=8)
+        t.assign(0, A)
+        t.assign(1, B)
+        t.accept(0, le(100), 0)
+        t.accept(1, le(200), 0)
+        # A leaves; a new device takes its slot; A comes back in another slot.
+        t.clear(0)
+        t.assign(0, b"\x05" * 8)
+        self.assertEqual(t.lowest(0), 0)
+        t.assign(2, A)
+        self.assertFalse(t.fresh(2, le(100), 0))
+        self.assertTrue(t.fresh(2, le(101), 0))
+        # At boot the device table may list the members in other slots: rebind by EUI-64.
+        t.clear(2)
+        t.save()
+        u = IncomingCounters(4, st, step=8)
+        u.rebind([(0, B), (3, A)])
+        self.assertFalse(u.fresh(0, le(200), 0))
+        self.assertFalse(u.fresh(3, le(100), 0))  # A was parked when saved
+        self.assertTrue(u.fresh(0, le(208), 0))
+        u.rebind([(1, b"\x07" * 8)])  # a stranger to the record starts from 0
+        self.assertTrue(u.fresh(1, le(0), 0))
+        self.assertFalse(u.fresh(0, le(500), 0))  # B is parked, not a member
+
+    def test_a_version_1_record_still_loads(self):
+        st = MemoryStorage()
+        st.write("nwk_incoming", record.seal(1, b"\x02" + A + le(41)))
+        u = IncomingCounters(4, st)
+        self.assertEqual((u.lowest(2), u.key_seq(2), u.corrupt), (41, -1, 0))
 
     def test_damaged_record_is_counted_and_dropped(self):
         st = MemoryStorage()

@@ -28,6 +28,7 @@ from tests_device.han_frames import (  # noqa: F401  (test_han's own names, used
     with_fcs,
 )
 from tests_device.han_lab import Lab, assoc_response
+from tests_device.han_meter import Meter
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
@@ -182,7 +183,8 @@ class JoinTest(unittest.TestCase):
         self.assertTrue(again.han.budget.enabled(t.find(GSME_EUI)))
         self.assertFalse(again.beacon_permit())
         self.assertEqual(again.notes("han")[0]["members"], 2)
-        again.rx(summation_report(gsme, 1234), 500)
+        self.assertEqual(again.han.security.key, lab.han.security.key)  # the network key too
+        again.rx(again.meter(GSME_EUI).secure(summation_report(gsme, 1234)), 500)
         self.assertEqual(again.notes("meter_reading")[0]["summation"], 1234)
 
     def test_polling_for_the_association_response(self):
@@ -239,14 +241,17 @@ class DropTest(unittest.TestCase):
 
     def test_nwk_problems_are_counted_by_reason(self):
         lab = self.lab
-        secured = bytearray(summation_report(self.short, 1))
-        secured[10] |= 0x02
-        append_fcs(secured, len(secured) - 2)
-        lab.rx(bytes(secured))
-        lab.rx(nwk_frame(self.short, 0x0702, b"\x18\x01\x0a", nwk_src=0x0042))
-        lab.rx(nwk_frame(self.short, 0x0702, b"\x18\x01\x0a", profile=0x0104))
-        lab.rx(nwk_frame(self.short, 0x0702, b"\xff\x01"))
-        self.assertEqual(self.count(han_reject.NWK_SECURED), 1)
+        m = lab.meter(GSME_EUI)
+        bit = bytearray(summation_report(self.short, 1))  # the security bit, but no header
+        bit[10] |= 0x02
+        append_fcs(bit, len(bit) - 2)
+        lab.rx(bytes(bit))
+        lab.rx(summation_report(self.short, 1))  # in the clear
+        lab.rx(m.secure(nwk_frame(self.short, 0x0702, b"\x18\x01\x0a", nwk_src=0x0042)))
+        lab.rx(m.secure(nwk_frame(self.short, 0x0702, b"\x18\x01\x0a", profile=0x0104)))
+        lab.rx(m.secure(nwk_frame(self.short, 0x0702, b"\xff\x01")))
+        self.assertEqual(self.count(han_reject.SEC_NO_SOURCE), 1)
+        self.assertEqual(self.count(han_reject.UNSECURED), 1)
         self.assertEqual(self.count(han_reject.BAD_NWK), 1)
         self.assertEqual(self.count(han_reject.WRONG_PROFILE), 1)
         self.assertEqual(self.count(han_reject.BAD_ZCL), 1)
@@ -307,13 +312,24 @@ class NoAllocationTest(unittest.TestCase):
     def test_drop_and_poll_paths(self):
         lab = Lab()
         short = lab.join(GSME_EUI)
-        lab.rx(summation_report(short, 1))  # the reading note is made before measuring
+        report = lab.meter(GSME_EUI).secure(summation_report(short, 1))
+        lab.rx(report)  # accepted, and the reading noted, before measuring: then replays
+        forged = bytearray(lab.meter(GSME_EUI).secure(summation_report(short, 2)))
+        forged[-3] ^= 0x01  # the MIC
+        append_fcs(forged, len(forged) - 2)
         for psdu in (
             data_request(0x4242),
             summation_report(0x4242, 1),
             orphan(STRANGER),
             data_request(STRANGER),
             data_request(short),
-            summation_report(short, 2),
+            summation_report(short, 2),  # a member's frame in the clear
+            report,  # replayed
+            Meter(STRANGER, lab.han.security.key).secure(summation_report(short, 3)),
+            bytes(forged),  # CCM* runs, and the budget
         ):
             self.assertEqual(self.measure(lab, psdu), 0)
+        rj = lab.han.rejected
+        self.assertEqual(rj[han_reject.SEC_REPLAYED], 1001)
+        self.assertEqual(rj[han_reject.SEC_UNKNOWN_SOURCE], 1001)
+        self.assertTrue(rj[han_reject.SEC_BAD_MIC] >= 10 and rj[han_reject.SEC_BUSY] > 900)

@@ -43,8 +43,10 @@ class IndirectTest(unittest.TestCase):
 
     def test_frame_waits_for_the_poll(self):
         self.assertEqual(self.send(), han_send.QUEUED)
-        self.assertIsNone(self.lab.rx(summation_report(self.short, 1), 100))  # not a poll
-        out = self.lab.rx(data_request(self.short), 200)
+        self.assertIsNone(
+            self.lab.rx_from(GSME_EUI, summation_report(self.short, 1), 100)
+        )  # not a poll
+        out = self.lab.meter(GSME_EUI).open(self.lab.rx(data_request(self.short), 200))
         f = mac.MacFrame()
         self.assertEqual(mac.parse(out, 0, len(out), f), reject.OK)
         self.assertEqual((f.ftype, f.dst_short, f.src_short, f.dst_pan), (1, self.short, 0, PAN))
@@ -60,11 +62,11 @@ class IndirectTest(unittest.TestCase):
         self.send(b"\x00\x01\x00\x01\x00")
         self.send(b"\x00\x02\x00\x01\x00")
         f = mac.MacFrame()
-        first = self.lab.rx(data_request(self.short), 10)
+        first = self.lab.meter(GSME_EUI).open(self.lab.rx(data_request(self.short), 10))
         mac.parse(first, 0, len(first), f)
         self.assertTrue(f.pending())
         self.assertEqual(first[f.payload_end - 4], 0x01)
-        second = self.lab.rx(data_request(self.short), 20)
+        second = self.lab.meter(GSME_EUI).open(self.lab.rx(data_request(self.short), 20))
         mac.parse(second, 0, len(second), f)
         self.assertFalse(f.pending())
         self.assertEqual(second[f.payload_end - 4], 0x02)
@@ -93,8 +95,7 @@ class IndirectTest(unittest.TestCase):
             self.assertEqual(han.send_to_device(ESME_EUI, 0x0702, zcl, "wan", 0), han_send.SENT)
         self.assertEqual(han.send_to_device(ESME_EUI, 0x0702, zcl, "wan", 0), han_send.BUSY)
         for i in range(4):
-            n = self.lab.out.radio.pop()
-            out = with_fcs(self.lab.out.radio.buf, n)
+            out = self.lab.meter(ESME_EUI).open(self.lab.radio())
             f = mac.MacFrame()
             self.assertEqual(mac.parse(out, 0, len(out), f), reject.OK)
             self.assertEqual(f.dst_short, esme)
@@ -104,7 +105,8 @@ class IndirectTest(unittest.TestCase):
     def test_refusals(self):
         han = self.lab.han
         self.assertEqual(han.send_to_device(STRANGER, 0x0702, b"\x00\x01\x00", "wan", 0), 3)
-        self.assertEqual(han.send_to_device(GSME_EUI, 0x0702, bytes(101), "wan", 0), 6)
+        self.assertEqual(han.send_to_device(GSME_EUI, 0x0702, bytes(83), "wan", 0), 6)
+        self.assertEqual(han.send_to_device(GSME_EUI, 0x0702, bytes(82), "wan", 0), 1)  # 127
         self.assertRaises(ValueError, han.send_to_device, GSME_EUI, 0x0702, b"", "radio", 0)
         self.assertEqual(han_send.STATUS[han_send.NOT_JOINED], "not_joined")
 
@@ -116,7 +118,7 @@ class GasProxyTest(unittest.TestCase):
 
     def test_reads_are_answered_from_the_last_report(self):
         lab = self.lab
-        self.assertIsNone(lab.rx(summation_report(self.short, 0x123456789A), 1000))
+        self.assertIsNone(lab.rx_from(GSME_EUI, summation_report(self.short, 0x123456789A), 1000))
         self.assertEqual(lab.notes("meter_reading")[0]["summation"], 0x123456789A)
         st = lab.han.send_to_device(GSME_EUI, zclmod.METERING, READ_SUMMATION, "interpan", 5000)
         self.assertEqual(st, han_send.CACHED)
@@ -127,13 +129,13 @@ class GasProxyTest(unittest.TestCase):
 
     def test_read_attributes_responses_are_cached_too(self):
         zcl = vectors.h("18 05 01 0000 00 25 010000000000")
-        self.lab.rx(nwk_frame(self.short, zclmod.METERING, zcl))
+        self.lab.rx_from(GSME_EUI, nwk_frame(self.short, zclmod.METERING, zcl))
         self.assertEqual(self.lab.han.reading(0)[0], 1)
 
     def test_reports_among_other_attributes(self):
         # uint8 0x0300 (unit of measure), char string, then the summation.
         zcl = vectors.h("18 05 0a 0003 20 00  0103 42 03 414243  0000 25 070000000000")
-        self.lab.rx(nwk_frame(self.short, zclmod.METERING, zcl))
+        self.lab.rx_from(GSME_EUI, nwk_frame(self.short, zclmod.METERING, zcl))
         self.assertEqual(self.lab.han.reading(0)[0], 7)
 
     def test_reads_go_to_the_meter_until_it_has_reported(self):
@@ -141,14 +143,16 @@ class GasProxyTest(unittest.TestCase):
         self.assertEqual(
             han.send_to_device(GSME_EUI, zclmod.METERING, READ_SUMMATION, "wan", 0), 1
         )
-        self.lab.rx(summation_report(self.short, 5))
+        self.lab.rx_from(GSME_EUI, summation_report(self.short, 5))
         other = b"\x00\x2b\x00\x00\x02"  # another attribute: the meter has to answer it
         self.assertEqual(han.send_to_device(GSME_EUI, zclmod.METERING, other, "wan", 0), 1)
 
     def test_last_heard_and_lqi(self):
         lab = self.lab
         f = mac.MacFrame()
-        frame = vectors.load(RxFrame(), summation_report(self.short, 1))
+        frame = vectors.load(
+            RxFrame(), lab.meter(GSME_EUI).secure(summation_report(self.short, 1))
+        )
         mac.parse(frame.buf, 0, frame.n, f)
         lab.han.on_frame(frame.buf, f, 42000, 77)
         t = lab.han.table
@@ -174,7 +178,7 @@ class ForwardTest(unittest.TestCase):
         self.assertEqual(self.forward(STRANGER, cat.READ_METER), (cat.ST_UNKNOWN_DEVICE, b""))
 
     def test_read_gas_is_answered_from_the_copy(self):
-        self.lab.rx(summation_report(self.gsme, 0x0102030405), 1000)
+        self.lab.rx_from(GSME_EUI, summation_report(self.gsme, 0x0102030405), 1000)
         got = self.forward(GSME_EUI, cat.READ_GAS, now=3000)
         self.assertEqual(got, (cat.ST_OK, vectors.h("000102030405 00000002")))
         self.assertEqual(self.lab.han.indirect.used, 0)
@@ -187,8 +191,7 @@ class ForwardTest(unittest.TestCase):
 
     def test_read_meter_goes_to_the_esme_directly(self):
         self.assertEqual(self.forward(ESME_EUI, cat.READ_METER, channel="wan")[0], 9)
-        n = self.lab.out.radio.pop()
-        out = with_fcs(self.lab.out.radio.buf, n)
+        out = self.lab.meter(ESME_EUI).open(self.lab.radio())
         a = nwk.ApsHeader()
         self.assertEqual(nwk.parse(out, 9, len(out) - 2, nwk.NwkHeader(), a), nwk.OK)
         self.assertEqual(a.cluster, zclmod.METERING)
@@ -197,8 +200,7 @@ class ForwardTest(unittest.TestCase):
     def test_topup_is_tunnelled(self):
         st = self.forward(ESME_EUI, cat.PREPAY_TOPUP, (b"\xab\xcd", b"\x01"), "wan")
         self.assertEqual(st, (cat.ST_FORWARDED, b""))
-        n = self.lab.out.radio.pop()
-        out = with_fcs(self.lab.out.radio.buf, n)
+        out = self.lab.meter(ESME_EUI).open(self.lab.radio())
         a = nwk.ApsHeader()
         self.assertEqual(nwk.parse(out, 9, len(out) - 2, nwk.NwkHeader(), a), nwk.OK)
         self.assertEqual(a.cluster, zclmod.TUNNELING)
@@ -220,12 +222,12 @@ class ForwardTest(unittest.TestCase):
 
     def test_meter_responses_are_noted_without_a_hook(self):
         zcl = vectors.h("18 05 0b 02 00")  # Default Response to TransferData: SUCCESS
-        self.lab.rx(nwk_frame(self.esme, zclmod.TUNNELING, zcl))
+        self.lab.rx_from(ESME_EUI, nwk_frame(self.esme, zclmod.TUNNELING, zcl))
         note = self.lab.notes("meter_response")[0]
         self.assertEqual((note["cluster"], note["command"], note["data"]), ("0x0704", 11, "0200"))
         seen = []
         self.lab.han.on_response = lambda eui, a, z, buf, end, now: seen.append(a.cluster)
-        self.lab.rx(nwk_frame(self.esme, zclmod.TUNNELING, zcl))
+        self.lab.rx_from(ESME_EUI, nwk_frame(self.esme, zclmod.TUNNELING, zcl))
         self.assertEqual(seen, [zclmod.TUNNELING])
         self.assertEqual(len(self.lab.notes("meter_response")), 1)
 
@@ -257,6 +259,7 @@ class BatteryTest(unittest.TestCase):
         lab = Lab(frames_h=(2, 1), airtime_ms_h=(1, 1))
         lab.join(GSME_EUI)
         send = lab.han.send_to_device
-        # 1 ms is 31 octet times: one 5-octet ZCL frame (25 + 5 + 2 + 6 = 38) is already over.
+        # 1 ms is 31 octet times: one 5-octet ZCL frame, secured (25 + 5 + 18 + 2 + 6 = 56), is
+        # already over.
         self.assertEqual(send(GSME_EUI, 0x0702, b"\x01\x00\x00\x00\x00", "interpan", 0), 5)
         self.assertEqual(lab.han.budget.rejected, [1, 0])

@@ -213,21 +213,34 @@ class AttackerTest(unittest.TestCase):
 
 
 class KeySwitchTest(unittest.TestCase):
-    def test_old_key_accepted_until_switch_key(self):
+    def test_old_key_accepted_until_each_member_switches(self):
         hub = Node(HUB, GSME)
+        esme = eui64.parse("00-23-7E-00-00-00-00-01")
+        hub.incoming.assign(hub.table.join(esme, 0, 0), esme)
         old = Node(GSME, HUB)
         new = Node(GSME, HUB, key=NEW_KEY, seq=1)
-        new.outgoing.value = 100
+        new.outgoing.value = 5  # a device that restarts counting with the new key
+        old.outgoing.value = 100
+        other = Node(esme, HUB)
         hub.sec.set_key(NEW_KEY, 1)
         self.assertEqual(hub.sec.key_seq(), 0)  # still sending with the old key
         self.assertTrue(receive(hub, secured_report(old))[0] > 0)
-        self.assertTrue(receive(hub, secured_report(new))[0] > 0)
         self.assertTrue(hub.sec.switch_key(1))
-        self.assertEqual(hub.sec.key_seq(), 1)
-        self.assertEqual(receive(hub, secured_report(old))[0], -ns.UNKNOWN_KEY)
-        self.assertTrue(receive(hub, secured_report(new))[0] > 0)
-        # the hub's own frames now carry key sequence number 1
+        self.assertEqual((hub.sec.key_seq(), hub.sec.old_seq()), (1, 0))
+        # Switched: the hub sends with key 1, and still takes old-key frames from a member
+        # that has not switched yet.
         self.assertEqual(secured_report(hub)[HDR_END + 13], 1)
+        self.assertTrue(receive(hub, secured_report(old))[0] > 0)
+        self.assertTrue(receive(hub, secured_report(other, src_short=0x1111))[0] > 0)
+        # The GSME's first frame under the new key: its counting starts again (5 < 102).
+        self.assertTrue(receive(hub, secured_report(new))[0] > 0)
+        self.assertEqual(hub.incoming.key_seq(hub.peer_slot), 1)
+        # From then on its old-key frames are refused on the header, fresh counters or not.
+        self.assertEqual(receive(hub, secured_report(old))[0], -ns.REPLAYED)
+        self.assertTrue(receive(hub, secured_report(other, src_short=0x1111))[0] > 0)
+        hub.sec.drop_old()
+        self.assertEqual(receive(hub, secured_report(other, src_short=0x1111))[0], -ns.UNKNOWN_KEY)
+        self.assertTrue(receive(hub, secured_report(new))[0] > 0)
 
     def test_switch_to_an_unknown_key_is_refused(self):
         hub = Node(HUB, GSME)

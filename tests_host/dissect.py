@@ -28,3 +28,13 @@ def tshark_fields(psdus, tmp_path, fields):
         [tshark, "-n", "-V", "-r", path], capture_output=True, text=True, env=env, check=True
     ).stdout
     return rows, verbose
+
+
+def zigbee_keys(tmp_path, *entries):
+    """Wireshark's ZigBee keys, as its preferences dialog saves them in the profile that
+    tshark_fields points HOME at: one "key","byte order","label" line per (key hex, label)."""
+    d = os.path.join(str(tmp_path), ".config", "wireshark")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "zigbee_pc_keys"), "w") as f:
+        for key, label in entries:
+            f.write('"%s","Normal","%s"\n' % (key, label))

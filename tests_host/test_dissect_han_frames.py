@@ -10,10 +10,10 @@ import io
 import json
 
 import pytest
-from dissect import tshark_fields
+from dissect import tshark_fields, zigbee_keys
 from scapy.config import conf
 from scapy.layers.dot15d4 import Dot15d4Cmd, Dot15d4FCS
-from scapy.layers.zigbee import ZigbeeAppDataPayload, ZigbeeClusterLibrary, ZigbeeNWK
+from scapy.layers.zigbee import ZigbeeAppDataPayload, ZigbeeNWK, ZigbeeSecurityHeader
 
 from contract.frame import RxFrame
 from firmware import han as hanmod
@@ -28,6 +28,11 @@ HUB_GUID = "00-23-7E-00-00-12-D6-87"
 ESME = "00-23-7E-00-00-00-00-01"
 GSME = "00-23-7E-00-00-00-00-02"
 STRANGER = "00-23-7E-00-00-00-00-FF"
+# The lab meters' install codes (tools/demo/lab.json, which the meters read by default).
+ESME_CODE = "45534D452D4C41422D494E5354414C4C97E4"
+GSME_CODE = "47534D452D4C41422D494E5354414C4CA6F0"
+ESME_LINK = "DACED284AA513218787533298A411DFA"  # their link keys
+GSME_LINK = "110959AE47139ABB3EE2FB02D87F727B"
 
 
 class Air:
@@ -47,7 +52,9 @@ class Air:
         core = Core(Settings(None, ("hub.eui64=" + HUB_GUID,)), self.storage, han=True)
         self.hub = core.hub
         self.out = core.out
-        hanmod.provision(self.hub.device_log, "%s:esme,%s:gsme" % (ESME, GSME))
+        hanmod.provision(
+            self.hub.device_log, "%s:esme:%s,%s:gsme:%s" % (ESME, ESME_CODE, GSME, GSME_CODE)
+        )
         self.han = core.han
         self.han.start(0)
         self.radio = FakeRadio(self.medium, inbox_max=64)
@@ -168,32 +175,37 @@ def test_the_conversation_happened(conversation):
 
 
 def test_scapy_dissects_every_frame(conversation):
+    # scapy parses the security headers (it does not decrypt: tshark below does, with keys).
     air = conversation[0]
     conf.dot15d4_protocol = "zigbee"
     kinds = set()
     for raw in air.psdus:
         pkt = Dot15d4FCS(raw)
         assert Dot15d4FCS(bytes(pkt)).fcs == pkt.fcs == raw[-2] | raw[-1] << 8
-        if pkt.haslayer("Raw"):
-            # Only a cluster-specific command's payload, which scapy does not model.
-            assert pkt[ZigbeeClusterLibrary].zcl_frametype == 1, pkt.show(dump=True)
         if pkt.fcf_frametype == 1:
             nwk = pkt[ZigbeeNWK]
             assert (nwk.frametype, nwk.proto_version) == (0, 2)
             assert nwk.source == pkt.src_addr
-            assert pkt[ZigbeeAppDataPayload].profile == 0x0109
-            assert pkt.haslayer(ZigbeeClusterLibrary)
-            kinds.add(("data", pkt[ZigbeeAppDataPayload].cluster, pkt.fcf_pending))
+            sec = pkt[ZigbeeSecurityHeader]
+            assert sec.extended_nonce == 1
+            if nwk.flags.security:  # every data frame: NWK-secured with the network key
+                assert sec.key_type == 1
+                kinds.add(("secured", pkt.fcf_pending))
+            else:  # but the Transport-Key, APS-secured with the key-transport key
+                assert (pkt[ZigbeeAppDataPayload].aps_frametype, sec.key_type) == (1, 2)
+                kinds.add(("transport_key",))
         elif pkt.fcf_frametype == 3:
             kinds.add(("cmd", pkt[Dot15d4Cmd].cmd_id))
     for cmd in (1, 2, 4, 6, 7, 8):  # assoc req/resp, data req, orphan, beacon req, realign
         assert ("cmd", cmd) in kinds
-    assert ("data", 0x0702, 1) in kinds  # delivered with frame pending
-    assert ("data", 0x0704, 0) in kinds
+    assert {("secured", 1), ("secured", 0), ("transport_key",)} <= kinds
 
 
 def test_tshark_dissects_every_frame_cleanly(conversation, tmp_path):
+    # Given the meters' link keys (from their install codes), as Wireshark's ZigBee
+    # preferences take them: tshark learns the network key from the Transport-Keys.
     air = conversation[0]
+    zigbee_keys(tmp_path, (ESME_LINK, "esme install code"), (GSME_LINK, "gsme install code"))
     got = tshark_fields(
         air.psdus,
         tmp_path,
@@ -203,10 +215,12 @@ def test_tshark_dissects_every_frame_cleanly(conversation, tmp_path):
         pytest.skip("tshark is not installed (apt-get install tshark): scapy checks still ran")
     rows, verbose = got
     assert "Malformed" not in verbose and "Expert Info (Error" not in verbose
+    assert "Encrypted Payload" not in verbose  # what Wireshark shows when it cannot decrypt
     assert len(rows) == len(air.psdus)
     assert all(r[1] == "1" for r in rows)
     data = [r for r in rows if int(r[0], 16) == 1]
-    assert data and all(r[2] and r[3] for r in data)  # every data frame decoded as ZigBee
-    assert {int(r[3], 16) for r in data} == {0x0702, 0x0704}
+    assert data and all(r[2] for r in data)  # every data frame decoded as ZigBee
+    assert {int(r[3], 16) for r in data if r[3]} == {0x0702, 0x0704}
+    assert "Transport Key" in verbose
     assert "Association Response" in verbose and "Coordinator Realignment" in verbose
     assert "Current Summation Delivered" in verbose

@@ -8,10 +8,8 @@ with no MIC failure and no malformed packet; scapy parses the security headers.
   Transport-Key (key-transport key derived from the link key), learns the network key from
   it, and with that decrypts the secured frames that follow."""
 
-import os
-
 import pytest
-from dissect import tshark_fields
+from dissect import tshark_fields, zigbee_keys
 from scapy.layers.dot15d4 import Dot15d4FCS
 from scapy.layers.zigbee import ZigbeeSecurityHeader
 
@@ -22,16 +20,6 @@ from tests_device.test_transport_key import CODE, transport_frame
 
 LINK_KEY = "66B6900981E1EE3CA4206B6B861C02BB"  # of install code CODE (public vector)
 READ_ZCL = bytes.fromhex("00 2a 00 0000")  # ZCL Read Attributes of 0x0000, seq 0x2a
-
-
-def keys(tmp_path, *entries):
-    # Wireshark's ZigBee keys, as its preferences dialog saves them in the profile that
-    # tshark_fields points HOME at: one "key","byte order","label" line each.
-    d = os.path.join(str(tmp_path), ".config", "wireshark")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "zigbee_pc_keys"), "w") as f:
-        for key, label in entries:
-            f.write('"%s","Normal","%s"\n' % (key, label))
 
 
 def conversation():
@@ -66,7 +54,7 @@ FIELDS = ["zbee.sec.counter", "zbee.sec.src64", "zbee.sec.decryption_key", "zbee
 
 
 def test_tshark_decrypts_nwk_security_with_the_network_key(tmp_path):
-    keys(tmp_path, (NWK_KEY.hex().upper(), "han network key"))
+    zigbee_keys(tmp_path, (NWK_KEY.hex().upper(), "han network key"))
     rows = dissect(conversation(), tmp_path, FIELDS + ["zbee_zcl.cmd.id"])
     gsme = eui64.to_guid(GSME).replace("-", ":").lower()
     hub = eui64.to_guid(HUB).replace("-", ":").lower()
@@ -82,7 +70,7 @@ def test_tshark_decrypts_nwk_security_with_the_network_key(tmp_path):
 def test_without_the_key_nothing_is_readable(tmp_path):
     # The negative control: tshark shows only an encrypted payload, so the test above would
     # fail on a wrong nonce, key or MIC.
-    keys(tmp_path, ("0F0E0D0C0B0A09080706050403020101", "wrong"))
+    zigbee_keys(tmp_path, ("0F0E0D0C0B0A09080706050403020101", "wrong"))
     got = tshark_fields(conversation(), tmp_path, ["zbee.sec.decryption_key", "zbee_aps.cluster"])
     if got is None:
         pytest.skip("tshark not installed")
@@ -92,7 +80,7 @@ def test_without_the_key_nothing_is_readable(tmp_path):
 
 
 def test_tshark_follows_a_join_with_only_the_link_key(tmp_path):
-    keys(tmp_path, (LINK_KEY, "gsme install code"))
+    zigbee_keys(tmp_path, (LINK_KEY, "gsme install code"))
     rows = dissect(
         [transport_psdu()] + conversation(),
         tmp_path,

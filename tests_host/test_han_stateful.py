@@ -24,8 +24,15 @@ from firmware.device_log import ESME, GSME, DeviceLog
 from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
 from tests_device import vectors
-from tests_device.han_frames import CAP_ESME, CAP_GSME, assoc_request, data_request, with_fcs
+from tests_device.han_frames import (
+    CAP_ESME,
+    CAP_GSME,
+    assoc_request,
+    data_request,
+    with_fcs,
+)
 from tests_device.han_lab import han_settings
+from tests_device.han_meter import Meter
 
 LOG = [
     (bytes.fromhex("00237E0000000001"), ESME),
@@ -38,10 +45,10 @@ SLOTS = 5
 PER_DEVICE = 3
 EXPIRY_MS = 20000
 FRAMES = (4, 6)
-AIRTIME_MS = (3, 200)  # 3 ms = 93 octet times: two 38-octet frames (44 each), not three
+AIRTIME_MS = (4, 200)  # 4 ms = 125 octet times: two secured 50-octet frames (56 each), not 3
 HOUR = 3600000
 ZCL_LEN = 5
-PSDU = 9 + 16 + ZCL_LEN + 2
+PSDU = 9 + 16 + ZCL_LEN + 18 + 2  # MAC, NWK + APS, ZCL, NWK security, FCS
 AIR = 6 + PSDU
 
 
@@ -62,6 +69,7 @@ class HanMachine(RuleBasedStateMachine):
         self.admitted = {}  # (eui, origin) -> [abs time]
         self.next_id = 0
         self.out = 0  # frames waiting in the direct-send ring
+        self.meters = {}  # eui -> Meter: each member's end of NWK security
         self.power_up()
 
     def power_up(self):
@@ -231,7 +239,11 @@ class HanMachine(RuleBasedStateMachine):
         assert mac.parse(out, 0, len(out), f) == 0
         assert f.dst_short == self.members[eui]
         assert f.pending() == bool(q)
-        assert out[f.payload_end - 4] == ident  # FIFO
+        sec = self.han.security
+        if eui not in self.meters:
+            self.meters[eui] = Meter(eui, sec.key, sec.seq)
+        plain = self.meters[eui].open(out)  # secured for the member, counters going up
+        assert plain is not None and plain[-2 - 4] == ident  # FIFO
 
     @rule()
     def drain(self):

@@ -64,10 +64,21 @@ PATHS += tuple(
     )
     for p, what in (
         ("assoc_stranger_", "association request from a stranger (refused)"),
-        ("report_member_", "metering report from the last member to join"),
+        ("report_member_", "secured metering report from the last member to join"),
     )
     for n in (16, 64, 256)
 )
+# NWK-secured HAN frames (bench/frames.py setup_secured), held to the data-frame budget like
+# every other path: a member's report is legitimate traffic (a few a minute), the other three
+# are what an attacker can send at line rate.
+SECURED_PATHS = (
+    ("secured_member", "a member's secured report: CCM* decrypt and MIC, accepted"),
+    ("secured_replay", "that report replayed: dropped on its frame counter, no AES"),
+    ("secured_stranger", "a stranger's secured frame under a member's address: no AES"),
+    ("secured_forged", "forged MICs from a member's EUI-64: the CCM* budget, then no AES"),
+    ("secured_none", "the member's report in the clear: dropped (the rows' common part)"),
+)
+PATHS += tuple((p, "data", what) for p, what in SECURED_PATHS)
 
 
 
@@ -80,7 +91,7 @@ def env():
 
 def mp_cmd(args, path, n, mode=None):
     heap = args.heap
-    if path.startswith(TABLE_PATHS):
+    if path.startswith(TABLE_PATHS + ("secured_",)):
         # The HAN compiled from source, and its tables at up to 256 entries, need more than the
         # ESP32-sized heap; these paths allocate nothing per frame, so the heap size does not
         # change what they cost.

@@ -9,7 +9,8 @@ can drive the hub from the WAN side.
 
 Requests (JSON objects with "op"):
   status                                    asked unsigned: the hub answers status requests
-  device_log_add {guid, kind: esme|gsme|other}, device_log_remove {guid}, set_time {epoch}
+  device_log_add {guid, kind: esme|gsme|other, install_code (hex, optional)},
+  device_log_remove {guid}, set_time {epoch}
                                             state changes: the head-end sends each as a signed
                                             GBCS command (device_log_add, device_log_remove,
                                             set_hub_clock), as the network operator unless "as"
@@ -38,7 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from contract import wan_msg  # noqa: E402
-from firmware import ber, gbcs  # noqa: E402
+from firmware import ber, gbcs, install_code  # noqa: E402
 from firmware.commands import signed  # noqa: E402
 from firmware.device_log import KINDS  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
@@ -74,7 +75,13 @@ def _as_gbcs(req):
     kind = req.get("kind", "other")
     if kind not in KINDS:
         raise RequestError("device_log_add: kind must be one of %s" % ", ".join(KINDS))
-    out.update(message="device_log_add", fields=[eui.hex(), "%02x" % KINDS.index(kind)])
+    fields = [eui.hex(), "%02x" % KINDS.index(kind)]
+    if req.get("install_code") is not None:
+        code = install_code.parse(str(req["install_code"]))
+        if code is None:
+            raise RequestError("device_log_add: install_code must be hex, as printed on the meter")
+        fields.append(code.hex())  # the hub checks its CRC (status bad_install_code)
+    out.update(message="device_log_add", fields=fields)
     return out
 
 

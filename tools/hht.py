@@ -7,6 +7,7 @@
     python tools/hht.py [--medium HOST:PORT] set-time GUID [EPOCH] | interpan-off GUID
     python tools/hht.py [--medium HOST:PORT] watch GUID
     python tools/hht.py [--medium HOST:PORT] decode [--pcap FILE] [--json] [--show-sensitive]
+                                                    [--keys FILE] [--key HEX ...]
 
 `scan` is an IEEE 802.15.4 active scan: a beacon request on each channel, then the beacons
 that answer it, listed by hub GUID (the ZigBee Extended PAN ID), PAN ID, channel and LQI.
@@ -22,7 +23,11 @@ the lab) to the hub over inter-PAN, in the SE Tunneling cluster, and shows the r
 it asks the hub which commands executed and resumes from the first that has not.
 `set-time` and `interpan-off` are the installer's end-of-visit actions. `watch` shows one
 hub's state, refreshed in place. `decode` prints every frame of a capture (or, live, on the
-medium) through all layers, sensitive fields redacted. The radio is the firmware's own HAL radio
+medium) through all layers, sensitive fields redacted. HAN frames are NWK-encrypted and are
+decrypted given keys: --keys takes a provisioning file (its device log's install codes give the
+meters' link keys, which open the hub's Transport-Keys and so teach the network key, as
+Wireshark learns it), --key a 16-octet network or link key. The radio is the firmware's own HAL
+radio
 (ZEP on loopback in the lab); --medium defaults to the running lab's (its --dir, `--lab`).
 
 When a hub does not answer, the HHT finds out why: no medium (the lab is not running), no hub
@@ -639,8 +644,29 @@ def watch(args):
         radio.close()
 
 
+def decode_keys(args):
+    # The keys `decode` tries (tools.decode.Keys), or None when none were given.
+    if not args.keys and not args.key:
+        return None
+    extra = []
+    for k in args.key or ():
+        try:
+            extra.append(bytes.fromhex(k))
+        except ValueError:
+            extra.append(b"")
+        if len(extra[-1]) != 16:
+            raise cli.Fail(cli.USAGE, "--key %s: a key is 32 hex digits" % k)
+    conf = provisioning.load(args.keys) if args.keys else {}
+    try:
+        return decoder.load_keys(conf, extra)
+    except ValueError as e:
+        raise cli.Fail(cli.USAGE, "--keys %s: %s" % (args.keys, e)) from None
+
+
 def decode(args):
     redact = not args.show_sensitive
+    keys = decode_keys(args)
+    told = False
     if args.pcap:
         try:
             _, records = read_pcap(args.pcap)
@@ -652,10 +678,16 @@ def decode(args):
     else:
         frames = live_frames(args)
     for ts, raw in frames:
-        d = decoder.frame(raw, redact)
+        d = decoder.frame(raw, redact, keys)
         d["time"] = round(ts, 6)
         print(json.dumps(d) if args.json else decoder.line(d))
         sys.stdout.flush()
+        if keys is None and not told and ("nwk_security" in d or "aps_command" in d):
+            told = True
+            sys.stderr.write(
+                "hht decode: HAN frames are encrypted; give --keys tools/demo/lab.json (the "
+                "meters' install codes) or --key HEX to decrypt them\n"
+            )
     return cli.OK
 
 
@@ -763,6 +795,8 @@ def parser():
     p.add_argument("--channel", type=int, default=11, help="channel to listen on (live)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.add_argument("--show-sensitive", action="store_true", help="do not redact")
+    p.add_argument("--keys", help="a provisioning file whose install codes decrypt the HAN")
+    p.add_argument("--key", action="append", help="a network or link key (32 hex digits)")
     return ap
 
 

@@ -189,6 +189,8 @@ class Lab:
         cmd = [sys.executable, "tools/meter.py", "--kind", d["kind"], "--eui", d["guid"]]
         cmd += ["--medium", "127.0.0.1:%d" % a.port, "--hub", self.guid]
         cmd += ["--state", os.path.join(a.dir, d["kind"] + "-state")]
+        if a.provisioning:  # the meters' install codes come from the same file
+            cmd += ["--provisioning", a.provisioning]
         # The meters' timers run at the lab's speed too (their defaults: 7.5, 30, 60 s).
         for opt, s in (("--poll-s", 7.5), ("--report-s", 30.0), ("--battery-s", 60.0)):
             cmd += [opt, "%g" % (s / a.speed)]

@@ -9,9 +9,18 @@ The meter does what a ZigBee end device does on 802.15.4:
   * joins: an active scan (beacon requests), the beacon of a hub that permits joining (--hub
     picks one by GUID), a MAC association request with its capability (ESME: mains powered,
     receiver on when idle; GSME: battery, receiver off), and the association response;
-  * keeps its membership in --state (hub, PAN, channel, short address, reading): a restarted
-    meter sends an orphan notification and the hub realigns it with the same address, so it
-    rejoins without a new association; it associates afresh only when the hub does not know it;
+  * is commissioned with an install code (--install-code, else its entry in the provisioning
+    file): after associating it waits for the hub's APS Transport-Key (a GSME polls for it),
+    opens it with the key-transport key of its install-code link key and so learns the network
+    key; a meter that gets no key it can open associates again later;
+  * secures every NWK frame it sends (ZigBee NWK security, level 5) and accepts from the hub
+    only frames secured with a network key it holds and a fresh frame counter; it takes a key
+    update (a Transport-Key of a new key, then a Switch-Key) as a ZigBee device does;
+  * keeps its membership in --state (hub, PAN, channel, short address, network key, reading)
+    and its frame counters (persisted ahead, as the hub's: it never reuses a counter after a
+    restart): a restarted meter sends an orphan notification and the hub realigns it with the
+    same address, so it rejoins without a new association; it associates afresh only when the
+    hub does not know it (or it has no network key);
   * talks ZigBee NWK + APS + ZCL (Smart Energy profile, metering cluster 0x0702): it reports
     CurrentSummationDelivered to the hub every --report-s seconds (the hub keeps the GSME's for
     its gas proxy), answers Read Attributes, and acknowledges other commands with a ZCL Default
@@ -25,8 +34,12 @@ on air, and estimates the charge drawn (receive 19 mA, transmit 23 mA, sleep 2 u
 an 802.15.4 transceiver such as the MRF24J40; the MCU is not modelled). It is printed as a
 "battery" event every --battery-s seconds and at exit.
 
-Events are JSON lines on stdout like the hub's: started, scan, joined, join_refused, poll,
-frame_rx, report_tx, battery, stopped. SIGINT or SIGTERM stops the meter cleanly (exit 0).
+Events are JSON lines on stdout like the hub's: started, scan, joined, join_refused, key
+(learned, switched, or why not), poll, frame_rx, frame_dropped, report_tx, battery, stopped.
+SIGINT or SIGTERM stops the meter cleanly (exit 0).
+
+--impostor makes it what an attacker would build: a meter that sends its reports whether or not
+it learned the network key (in the clear when it did not), for the lab's attacker recipes.
 """
 
 import argparse
@@ -43,11 +56,25 @@ from contract.frame import (
     PSDU_MAX,  # noqa: E402
     RxFrame,  # noqa: E402
 )
-from firmware import beacon, ber, catalogue, mac, nwk, reject, zcl  # noqa: E402
+from firmware import (  # noqa: E402
+    beacon,
+    ber,
+    catalogue,
+    install_code,
+    mac,
+    mmo,
+    nwk,
+    reject,
+    transport_key,
+    zcl,
+)
+from firmware import nwk_security as nsec  # noqa: E402
 from firmware.catalogue import INTERPAN_ENABLE  # noqa: E402
 from firmware.commands import signed  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
+from firmware.frame_counter import IncomingCounters, OutgoingCounter  # noqa: E402
+from hal.file_storage import FileStorage  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 from tools import cli, provisioning  # noqa: E402
 
@@ -66,6 +93,8 @@ ZCL_REPORT = 0x0A
 ZCL_DEFAULT_RESP = 0x0B
 UNSUPPORTED_ATTRIBUTE = 0x86
 ASSOC_STATUS = {0: "success", 1: "pan_at_capacity", 2: "access_denied"}
+
+KEY_WAIT_S = 2.0  # after associating: how long to wait for the Transport-Key
 
 I_RX_MA = 19.0
 I_TX_MA = 23.0
@@ -124,6 +153,65 @@ class Battery:
         }
 
 
+class Hub:
+    """The meter's one neighbour, for its NWK security's member lookup (the hub's EUI-64)."""
+
+    def __init__(self):
+        self.eui = None
+
+    def find_le(self, buf, off):
+        return 0 if self.eui is not None and equals_le(buf, off, self.eui) else -1
+
+
+class Security:
+    """The meter's end of ZigBee security: its link key (from its install code), the network
+    key(s) it was handed, and its frame counters, persisted ahead in its state directory."""
+
+    def __init__(self, eui, code, storage):
+        self.link = install_code.link_key(code) if code is not None else None
+        self.ktk = mmo.key_transport_key(self.link) if self.link is not None else None
+        name = eui.hex().upper()
+        self.outgoing = OutgoingCounter(storage, "nwk_counter-" + name)
+        self.incoming = IncomingCounters(1, storage, "nwk_incoming-" + name)
+        self.hub = Hub()
+        self.nwk = nsec.NwkSecurity(eui, self.hub, self.incoming, self.outgoing)
+        self.key = None  # the network key in use, and its sequence number
+        self.seq = 0
+        self.pending = None  # (key, seq) handed over for a key update, until the Switch-Key
+
+    def set_hub(self, guid):
+        self.hub.eui = parse_eui(guid)
+        self.incoming.assign(0, self.hub.eui)
+
+    def use(self, key, seq):
+        # The network key to send with (a join, a Switch-Key, or the state file).
+        self.nwk.set_key(key, seq)
+        self.nwk.switch_key(seq)
+        self.nwk.drop_old()
+        self.key = bytes(key)
+        self.seq = seq
+
+    def hold(self, key, seq):
+        # A new network key, accepted on receive, sent with only after its Switch-Key.
+        self.nwk.set_key(key, seq)
+        self.pending = (bytes(key), seq)
+
+    def switch(self, seq):
+        if self.pending is not None and self.pending[1] == seq:
+            self.use(*self.pending)
+            self.pending = None
+            return True
+        return self.key is not None and seq == self.seq
+
+    def open_key(self, buf, off, end):
+        # A Transport-Key at buf[off:end]: a TransportedKey, or the reason it is not one.
+        if self.ktk is None:
+            return "no_install_code"
+        tk = transport_key.TransportedKey()
+        r = transport_key.parse(buf, off, end, self.ktk, tk)
+        return tk if r == transport_key.OK else transport_key.NAMES[r]
+
+
 class Meter:
     def __init__(self, args, out=sys.stdout):
         self.args = args
@@ -154,10 +242,13 @@ class Meter:
         self._aps_ctr = 0
         self._zcl_seq = 0
         self.state_path = None
+        storage = None
         if args.state:
             os.makedirs(args.state, exist_ok=True)
             name = "meter-%s.json" % self.eui.hex().upper()
             self.state_path = os.path.join(args.state, name)
+            storage = FileStorage(args.state)
+        self.sec = Security(self.eui, args.install_code, storage)
         self._load()
 
     # --- output and state -------------------------------------------------------------------
@@ -182,6 +273,11 @@ class Meter:
                 self.reading = int(st.get("reading", self.reading))
             self.credit = int(st.get("credit", 0))
             self.tariff = st.get("tariff")
+            if st.get("network_key"):
+                self.sec.set_hub(self.hub)
+                self.sec.use(bytes.fromhex(st["network_key"]), int(st["key_seq"]))
+                if st.get("pending_key"):
+                    self.sec.hold(bytes.fromhex(st["pending_key"]), int(st["pending_seq"]))
         except (ValueError, KeyError, TypeError):
             self.hub = None  # a damaged state file: join afresh
 
@@ -196,6 +292,10 @@ class Meter:
             "reading": self.reading,
             "credit": self.credit,
             "tariff": self.tariff,
+            "network_key": self.sec.key.hex() if self.sec.key else None,
+            "key_seq": self.sec.seq,
+            "pending_key": self.sec.pending[0].hex() if self.sec.pending else None,
+            "pending_seq": self.sec.pending[1] if self.sec.pending else None,
         }
         tmp = self.state_path + ".tmp"
         with open(tmp, "w") as fh:
@@ -297,7 +397,9 @@ class Meter:
             "scan",
             hubs=[dict(h, pan_id="0x%04X" % h["pan_id"]) for h in found],
         )
-        open_hubs = [h for h in found if h["permit_join"] and h["coord"] >= 0]
+        # (an impostor associates whatever the permit bit says: the hub lets a member rejoin)
+        ok = [h for h in found if (h["permit_join"] or self.args.impostor) and h["coord"] >= 0]
+        open_hubs = ok
         open_hubs.sort(key=lambda h: -h["lqi"])
         return open_hubs[0] if open_hubs else None
 
@@ -355,10 +457,49 @@ class Meter:
                 return pan, buf[p + 5], short
         return None
 
+    def wait_key(self, hub_guid):
+        """After associating: the hub's Transport-Key, opened with this meter's install code.
+        A GSME polls for it. True when the meter has a network key."""
+        self.sec.set_hub(hub_guid)
+        deadline = time.monotonic() + self.args.key_wait
+        while not self.stop and time.monotonic() < deadline:
+            if self.sleepy:
+                self._poll_once()
+            for buf, f in self.frames(0.05):
+                got = self._key_frame(buf, f)
+                if got is not None:
+                    return got
+        self.emit("key", result="none_received")
+        return False
+
+    def _key_frame(self, buf, f):
+        # A Transport-Key for this meter: True (learned), False (cannot open it), None (not one).
+        h = self.nh
+        end = f.payload_end
+        if f.ftype != mac.DATA or nwk.parse_nwk(buf, f.payload_off, end, h) != nwk.OK:
+            return None
+        if end - h.payload_off < 2 or buf[h.payload_off] & 0x03 != nwk.APS_COMMAND:
+            return None
+        tk = self.sec.open_key(buf, h.payload_off, end)
+        if isinstance(tk, str):
+            self.emit("key", result=tk)
+            return False
+        if tk.dst != self.eui or tk.src != self.sec.hub.eui:
+            self.emit("key", result="not_for_me")
+            return False
+        if self.sec.key is None:
+            self.sec.use(tk.key, tk.key_seq)
+            self.emit("key", result="learned", key_seq=tk.key_seq)
+        elif tk.key_seq != self.sec.seq:
+            self.sec.hold(tk.key, tk.key_seq)
+            self.emit("key", result="received", key_seq=tk.key_seq)
+        self._save()
+        return True
+
     def join(self):
         backoff = 1.0
         while not self.stop:
-            if self.hub is not None:
+            if self.hub is not None and self.sec.key is not None:
                 got = self.realign()
                 if got is not None:
                     self.pan_id, self.channel, self.short = got
@@ -370,13 +511,18 @@ class Meter:
             if hub is not None:
                 got = self.associate(hub)
                 if got is not None and got[1] == 0:
-                    self.hub = hub["guid"]
                     self.channel = hub["channel"]
                     self.short = got[0]
                     self.radio.configure(self.channel, self.pan_id, self.short, self.eui)
-                    self._save()
-                    self.emit("joined", rejoin=False, via="association", **self._where())
-                    return True
+                    self.hub = hub["guid"]
+                    self.sec.key = None  # the hub sends the key in force after association
+                    if self.wait_key(self.hub) or self.args.impostor:
+                        self._save()
+                        self.emit("joined", rejoin=False, via="association", **self._where())
+                        return True
+                    self.nap(backoff)
+                    backoff = min(backoff * 2, self.args.retry_max_s)
+                    continue
                 self.emit(
                     "join_refused",
                     hub=hub["guid"],
@@ -412,7 +558,16 @@ class Meter:
         )
         for i, b in enumerate(payload):
             tx[p + i] = b
-        return self.send(p + len(payload))
+        end = p + len(payload)
+        if self.sec.key is not None:
+            end = self.sec.nwk.protect(tx, nwk.MAC_HEADER_LEN, p - nwk.APS_HEADER_LEN, end)
+            if end < 0:
+                self.emit("frame_dropped", reason="cannot_secure")  # no frame counter left
+                return False
+        elif not self.args.impostor:
+            self.emit("frame_dropped", reason="no_network_key")
+            return False
+        return self.send(end)
 
     def send_pin_enable(self):
         # The installer-PIN menu's "enable inter-PAN": a GBCS command signed with this
@@ -479,10 +634,27 @@ class Meter:
         """A frame addressed to the meter: returns True when the hub said more are pending."""
         pending = f.pending()
         end = f.payload_end
-        if f.ftype != mac.DATA or nwk.parse(buf, f.payload_off, end, self.nh, self.ah):
+        r = nwk.parse_nwk(buf, f.payload_off, end, self.nh) if f.ftype == mac.DATA else -1
+        if r == nwk.OK:
+            if self._key_frame(buf, f) is None:  # a Transport-Key is the one clear NWK frame
+                self.emit("frame_dropped", reason="unsecured", pending=pending)
+            return pending
+        if r != nwk.SECURED:
             self.emit("frame_rx", kind="other", pending=pending)
             return pending
+        end = self.sec.nwk.unprotect(buf, f.payload_off, self.nh.payload_off, end)
+        if end < 0:
+            self.emit("frame_dropped", reason=nsec.NAMES[-end], pending=pending)
+            return pending
         a = self.ah
+        aps = self.sec.nwk.aux.end
+        r = nwk.parse_aps(buf, aps, end, a)
+        if r == nwk.NOT_DATA:
+            self._switch(transport_key.parse_switch(buf, aps, end))
+            return pending
+        if r != nwk.OK:
+            self.emit("frame_rx", kind="other", pending=pending)
+            return pending
         z = self.zh
         if zcl.parse(buf, a.payload_off, end, z):
             self.emit("frame_rx", cluster="0x%04X" % a.cluster, zcl="bad", pending=pending)
@@ -507,6 +679,14 @@ class Meter:
                 self._zcl_frame(a.cluster, bytes([fc, z.seq, ZCL_DEFAULT_RESP, z.command, status]))
         return pending
 
+    def _switch(self, seq):
+        # Switch-Key: the network key it was handed becomes the one it sends with.
+        if seq < 0 or not self.sec.switch(seq):
+            self.emit("key", result="switch_refused", key_seq=seq)
+            return
+        self._save()
+        self.emit("key", result="switched", key_seq=seq)
+
     def _answer_read(self, cluster, seq, payload):
         fc = zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
         out = bytearray([fc, seq, ZCL_READ_RESP])
@@ -519,21 +699,24 @@ class Meter:
                 out.append(UNSUPPORTED_ATTRIBUTE)
         self._zcl_frame(cluster, bytes(out))
 
+    def _poll_once(self):
+        n = mac.build_command(
+            self.tx,
+            self._seq(),
+            self.pan_id,
+            nwk.COORDINATOR,
+            self.pan_id,
+            self.short,
+            mac.CMD_DATA_REQ,
+        )
+        self.send(n)
+        self.battery.polls += 1
+
     def poll_cycle(self):
         """GSME: one wake-up: a data request, then more while the hub has frames pending."""
         got = 0
         for _ in range(self.args.max_polls):
-            n = mac.build_command(
-                self.tx,
-                self._seq(),
-                self.pan_id,
-                nwk.COORDINATOR,
-                self.pan_id,
-                self.short,
-                mac.CMD_DATA_REQ,
-            )
-            self.send(n)
-            self.battery.polls += 1
+            self._poll_once()
             more = False
             for buf, f in self.frames(self.args.listen_ms / 1000.0):
                 got += 1
@@ -637,6 +820,26 @@ def describe_tunnelled(payload):
     }
 
 
+def install_code_of(ap, args):
+    """The meter's install code (octets, CRC checked): --install-code, else the provisioning
+    file's device-log entry for its GUID; None when it has none."""
+    text = args.install_code
+    if text is None:
+        try:
+            conf = provisioning.load(args.provisioning)
+        except cli.Fail:
+            return None
+        mine = [d for d in conf.get("device_log", []) if parse_eui(d.get("guid", "")) == args.eui]
+        text = mine[0].get("install_code") if mine else None
+        if text is None:
+            return None
+    code = install_code.parse(text)
+    why = install_code.check(code) if code is not None else install_code.BAD_LENGTH
+    if why:
+        ap.error("--install-code: %s (16 hex digits or more, CRC last)" % install_code.NAMES[why])
+    return code
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="meter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -652,7 +855,18 @@ def parse_args(argv):
     ap.add_argument("--reading", type=int, default=None, help="initial meter reading")
     ap.add_argument("--rate", type=int, default=1, help="reading increase per report")
     ap.add_argument("--battery-s", type=float, default=60.0, help="battery report interval")
-    ap.add_argument("--provisioning", help="this meter's key (default tools/demo/lab.json)")
+    ap.add_argument(
+        "--provisioning", help="this meter's keys and install code (default tools/demo/lab.json)"
+    )
+    ap.add_argument(
+        "--install-code", help="hex, as printed on the meter (default: its provisioning entry)"
+    )
+    ap.add_argument("--key-wait", type=float, default=KEY_WAIT_S, help="Transport-Key wait, s")
+    ap.add_argument(
+        "--impostor",
+        action="store_true",
+        help="an attacker's meter: reports even without the network key (in the clear)",
+    )
     ap.add_argument("--listen-ms", type=float, default=60.0, help="GSME: listen after a poll")
     ap.add_argument("--max-polls", type=int, default=8, help="GSME: data requests per wake")
     ap.add_argument("--scan-wait", type=float, default=0.3, help="seconds per scanned channel")
@@ -663,6 +877,7 @@ def parse_args(argv):
     if eui is None:
         ap.error("--eui: %r is not an EUI-64" % args.eui)
     args.eui = eui
+    args.install_code = install_code_of(ap, args)
     args.reading_given = args.reading is not None
     if args.reading is None:
         args.reading = 0

@@ -1,0 +1,345 @@
+# The hub as the HAN's trust centre: the network key handed over at join under the key-transport
+# key of the device's install-code link key, NWK security on every frame both ways, the drops
+# (with no AES work where the header decides, and none of it allocating), the frame counters
+# across a power cut, and the key update.
+import sys
+import unittest
+
+from contract.crc16 import append_fcs
+from firmware import han_reject, han_send, mac, mmo, nwk, transport_key
+from firmware import zcl as zclmod
+from firmware.device_log import ESME
+from tests_device.alloc import heap_bytes
+from tests_device.han_frames import (
+    CAP_ESME,
+    ESME_EUI,
+    ESME_LINK,
+    GSME_EUI,
+    GSME_LINK,
+    HUB_EUI,
+    STRANGER,
+    assoc_request,
+    data_request,
+    summation_report,
+)
+from tests_device.han_lab import LOG, Lab
+from tests_device.han_meter import Meter
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+
+def aps_of(psdu):
+    # (MAC frame, NWK header, offset of the APS frame) of a frame from the hub.
+    f = mac.MacFrame()
+    assert mac.parse(psdu, 0, len(psdu), f) == 0
+    h = nwk.NwkHeader()
+    r = nwk.parse_nwk(psdu, f.payload_off, f.payload_end, h)
+    return f, h, r
+
+
+def learn_key(psdu, link):
+    # What a device with link key `link` makes of a Transport-Key frame: the TransportedKey,
+    # or the parse result (an int) when it cannot open it.
+    f, h, r = aps_of(psdu)
+    assert r == nwk.OK  # the NWK frame around a Transport-Key is not NWK-secured
+    out = transport_key.TransportedKey()
+    buf = bytearray(psdu)
+    r = transport_key.parse(buf, h.payload_off, f.payload_end, mmo.key_transport_key(link), out)
+    return out if r == transport_key.OK else r
+
+
+def counter_of(psdu):
+    # The auxiliary header's frame counter of a secured frame from the hub (NWK, else APS).
+    f, h, r = aps_of(psdu)
+    p = h.payload_off if r == nwk.SECURED else h.payload_off + 2
+    return psdu[p + 1] | psdu[p + 2] << 8 | psdu[p + 3] << 16 | psdu[p + 4] << 24
+
+
+class JoinTest(unittest.TestCase):
+    def test_the_network_key_is_handed_over_under_the_install_code(self):
+        lab = Lab()
+        lab.join(ESME_EUI, CAP_ESME)  # rx-on-when-idle: the key follows the response at once
+        lab.join(GSME_EUI)  # sleepy: held, and taken by its first poll
+        sec = lab.han.security
+        for eui, link in ((ESME_EUI, ESME_LINK), (GSME_EUI, GSME_LINK)):
+            got = learn_key(lab.keys[eui], link)
+            self.assertEqual((got.key, got.key_seq), (sec.key, sec.seq))
+            self.assertEqual((got.dst, got.src, got.aux_src), (eui, HUB_EUI, HUB_EUI))
+        # Without the install code the frame says nothing: another link key fails the MIC.
+        self.assertEqual(learn_key(lab.keys[GSME_EUI], ESME_LINK), transport_key.BAD_MIC)
+        self.assertEqual(sec.keys, [2, 0, 0])
+        sent = [n for n in lab.notes("network_key_to") if n["result"] == "sent"]
+        self.assertEqual(len(sent), 2)
+
+    def test_no_install_code_no_key_and_nothing_accepted(self):
+        lab = Lab(log=((ESME_EUI, ESME, None),))
+        short = lab.join(ESME_EUI, CAP_ESME)
+        self.assertTrue(lab.han.is_member(ESME_EUI))  # the device log allows its EUI-64
+        self.assertFalse(ESME_EUI in lab.keys)  # but no key went out
+        note = lab.notes("network_key_to")[0]
+        self.assertEqual(
+            (note["result"], note["guid"]), ("no_install_code", "00-23-7E-00-00-00-00-01")
+        )
+        # Whatever it sends: in the clear, or under a key it made up.
+        lab.rx(summation_report(short, 1))
+        lab.rx(Meter(ESME_EUI, bytes(16)).secure(summation_report(short, 2)))
+        rj = lab.han.rejected
+        self.assertEqual((rj[han_reject.UNSECURED], rj[han_reject.SEC_BAD_MIC]), (1, 1))
+        self.assertIsNone(lab.han.reading(0))
+        self.assertEqual(lab.han.frames_in, 0)
+        self.assertEqual(lab.han.status(0)["security"]["keys"]["no_install_code"], 1)
+
+    def test_spoofed_reassociations_get_spaced_out_keys(self):
+        # Someone associates again and again with the GSME's EUI-64: each costs the real meter
+        # a frame at its next poll, so the keys are spaced 10 s, 20 s, 40 s, ... apart.
+        lab = Lab()
+        short = lab.join(GSME_EUI)
+        keys = 0
+        for i in range(200):  # 100 s of one association request every 500 ms
+            now = 10000 + 500 * i
+            lab.rx(assoc_request(GSME_EUI), now)
+            while lab.rx(data_request(short), now) is not None:
+                keys += 1
+        self.assertEqual(keys, 3)  # at 10 s, 30 s (20 s on), 70 s (40 s on)
+        self.assertTrue(lab.han.security.keys[2] > 190)
+        self.assertTrue(len(lab.notes("network_key_to")) <= 5)
+
+
+class ReceiveTest(unittest.TestCase):
+    def setUp(self):
+        self.lab = Lab()
+        self.short = self.lab.join(GSME_EUI)
+        self.meter = self.lab.meter(GSME_EUI)
+
+    def count(self, why):
+        return self.lab.han.rejected[why]
+
+    def test_a_members_secured_report_is_accepted_once(self):
+        lab = self.lab
+        report = self.meter.secure(summation_report(self.short, 77))
+        lab.rx(report, 1000)
+        self.assertEqual(lab.han.reading(0)[0], 77)
+        self.assertEqual(lab.han.table.heard[0], 1)
+        lab.rx(report, 5000)  # replayed
+        self.assertEqual(self.count(han_reject.SEC_REPLAYED), 1)
+        self.assertEqual(lab.han.table.heard[0], 1)  # a replay is not the member heard
+        self.assertEqual(lab.han.frames_in, 1)
+        self.assertEqual(lab.han.status(5000)["members"][0]["key_seq"], 0)
+
+    def test_the_sender_must_be_the_member_its_mac_address_names(self):
+        lab = self.lab
+        esme = lab.join(ESME_EUI, CAP_ESME)
+        # The ESME's frame (its EUI-64 in the auxiliary header) under the GSME's short address.
+        lab.rx(lab.meter(ESME_EUI).secure(summation_report(self.short, 5)))
+        lab.rx(Meter(STRANGER, lab.han.security.key).secure(summation_report(esme, 5)))
+        self.assertEqual(self.count(han_reject.SEC_UNKNOWN_SOURCE), 2)
+        self.assertIsNone(lab.han.reading(0))
+
+    def test_header_drops_cost_no_aes(self):
+        lab = self.lab
+        sec = lab.han.security.nwk
+        calls = [0]
+        enc = sec._enc[0]
+
+        def counting(src, dst):
+            calls[0] += 1
+            enc(src, dst)
+
+        sec._enc[0] = counting
+        good = self.meter.secure(summation_report(self.short, 1))
+        lab.rx(good)
+        spent = calls[0]
+        self.assertTrue(spent > 0)
+        other_key = Meter(GSME_EUI, lab.han.security.key, seq=9)
+        for psdu in (
+            good,  # replay
+            Meter(STRANGER, lab.han.security.key).secure(summation_report(self.short, 2)),
+            other_key.secure(summation_report(self.short, 3)),  # a key the hub does not hold
+            summation_report(self.short, 4),  # in the clear
+        ):
+            lab.rx(psdu)
+        self.assertEqual(calls[0], spent)
+        for why in (
+            han_reject.SEC_REPLAYED,
+            han_reject.SEC_UNKNOWN_SOURCE,
+            han_reject.SEC_UNKNOWN_KEY,
+            han_reject.UNSECURED,
+        ):
+            self.assertEqual(self.count(why), 1)
+
+    def test_forged_mics_are_budgeted_before_the_aes_work(self):
+        lab = Lab(ccm=(2, 4))
+        short = lab.join(GSME_EUI)
+        meter = lab.meter(GSME_EUI)
+        for i in range(100):  # a member's public EUI-64, fresh counters, forged MICs
+            f = bytearray(meter.secure(summation_report(short, i)))
+            f[-3] ^= 0x5A
+            append_fcs(f, len(f) - 2)
+            lab.rx(bytes(f), 1000 + i)  # 100 frames in 100 ms
+        rj = lab.han.rejected
+        self.assertEqual(rj[han_reject.SEC_BAD_MIC], 4)  # the burst, then nothing
+        self.assertEqual(rj[han_reject.SEC_BUSY], 96)
+        # The budget refills: the member's genuine frame gets through a second later.
+        lab.rx(meter.secure(summation_report(short, 500)), 2200)
+        self.assertEqual(lab.han.reading(0)[0], 500)
+
+    def test_counters_survive_a_power_cut(self):
+        lab = self.lab
+        sent = [self.meter.secure(summation_report(self.short, i)) for i in range(20)]
+        for i, psdu in enumerate(sent):
+            lab.rx(psdu, 1000 * i)
+        self.assertEqual(lab.han.frames_in, 20)
+        again = Lab(lab.st)  # the power goes, the hub comes back
+        for i, psdu in enumerate(sent):
+            again.rx(psdu, 1000 * i)
+        self.assertEqual(again.han.rejected[han_reject.SEC_REPLAYED], 20)
+        self.assertEqual(again.han.frames_in, 0)
+        # The meter goes on: at most the persisted step (8) of its frames are lost.
+        for i in range(20, 30):
+            again.rx(self.meter.secure(summation_report(self.short, i)), 1000 * i)
+        self.assertEqual(again.han.frames_in, 6)  # 24..29: the bound was 24
+
+
+class SendTest(unittest.TestCase):
+    def test_every_frame_to_a_member_is_secured_from_one_counter(self):
+        lab = Lab()
+        lab.join(ESME_EUI, CAP_ESME)
+        gshort = lab.join(GSME_EUI)
+        han = lab.han
+        read = b"\x00\x01\x00\x00\x00"
+        self.assertEqual(han.send_to_device(ESME_EUI, zclmod.METERING, read, "wan", 0), 0)
+        self.assertEqual(han.send_to_device(GSME_EUI, zclmod.METERING, read, "wan", 0), 1)
+        to_esme = lab.radio()
+        to_gsme = lab.rx(data_request(gshort))
+        for psdu in (to_esme, to_gsme):
+            f, h, r = aps_of(psdu)
+            self.assertEqual(r, nwk.SECURED)
+            self.assertEqual(psdu[h.payload_off], 0x28)  # network key, extended nonce
+        opened = lab.meter(ESME_EUI).open(to_esme)
+        self.assertEqual(opened[-7:-2], read)
+        self.assertEqual(lab.meter(GSME_EUI).open(to_gsme)[-7:-2], read)
+        # Transport-Keys and data frames: one counter, never repeated.
+        counters = [counter_of(p) for p in (lab.keys[ESME_EUI], lab.keys[GSME_EUI])]
+        counters += [counter_of(to_esme), counter_of(to_gsme)]
+        self.assertEqual(counters, sorted(set(counters)))
+        self.assertEqual(len(counters), 4)
+
+    def test_secured_frames_leave_room_for_the_security(self):
+        lab = Lab()
+        lab.join(GSME_EUI)
+        send = lab.han.send_to_device
+        self.assertEqual(send(GSME_EUI, 0x0702, bytes(83), "wan", 0), han_send.TOO_BIG)
+        self.assertEqual(send(GSME_EUI, 0x0702, bytes(82), "wan", 0), han_send.QUEUED)
+        out = lab.rx(data_request(lab.han.table.short(0)))
+        self.assertEqual(len(out), 127)
+        # and the battery budget is charged the secured length: (6 + 127) x 32 us
+        self.assertEqual(lab.han.budget.used(0, 1, 0)[1], 133 * 32)
+
+
+class KeyUpdateTest(unittest.TestCase):
+    def test_update_switch_and_old_key_until_then(self):
+        lab = Lab()
+        eshort = lab.join(ESME_EUI, CAP_ESME)
+        gshort = lab.join(GSME_EUI)
+        sec = lab.han.security
+        old_key = sec.key
+        esme, gsme = lab.meter(ESME_EUI), lab.meter(GSME_EUI)
+        self.assertTrue(lab.han.update_key(1000))
+        self.assertEqual(sec.seq, 1)
+        self.assertNotEqual(sec.key, old_key)
+        note = lab.notes("network_key")[-1]
+        self.assertEqual((note["change"], note["key_seq"]), ("updated", 1))
+        # The ESME: a Transport-Key of the new key, then a Switch-Key, at once.
+        got = learn_key(lab.radio(), ESME_LINK)
+        self.assertEqual((got.key, got.key_seq), (sec.key, 1))
+        switch = lab.radio()
+        esme.sec.set_key(sec.key, 1)
+        opened = esme.open(switch)
+        self.assertIsNotNone(opened)
+        self.assertEqual(transport_key.parse_switch(opened, 17, len(opened) - 2), 1)
+        # The GSME polls for the same two, in that order.
+        got = learn_key(lab.rx(data_request(gshort), 2000), GSME_LINK)
+        self.assertEqual(got.key_seq, 1)
+        gsme.sec.set_key(sec.key, 1)
+        self.assertIsNotNone(gsme.open(lab.rx(data_request(gshort), 2000)))
+        # Old-key frames are still accepted from both until each uses the new key.
+        lab.rx(esme.secure(summation_report(eshort, 1)), 3000)
+        lab.rx(gsme.secure(summation_report(gshort, 2)), 3000)
+        self.assertEqual(lab.han.frames_in, 2)
+        esme.sec.switch_key(1)
+        lab.rx(esme.secure(summation_report(eshort, 3)), 4000)
+        self.assertEqual(lab.han.frames_in, 3)
+        old_esme = Meter(ESME_EUI, old_key, counter=5000)
+        lab.rx(old_esme.secure(summation_report(eshort, 4)), 4000)
+        self.assertEqual(lab.han.rejected[han_reject.SEC_REPLAYED], 1)  # switched: old refused
+        lab.han.tick(5000)
+        self.assertEqual(sec.status()["old_key_seq"], 0)  # the GSME has not switched yet
+        gsme.sec.switch_key(1)
+        lab.rx(gsme.secure(summation_report(gshort, 5)), 6000)
+        lab.han.tick(7000)
+        self.assertIsNone(sec.status()["old_key_seq"])
+        self.assertEqual(lab.notes("network_key")[-1]["change"], "old_key_dropped")
+        lab.rx(Meter(GSME_EUI, old_key, counter=9000).secure(summation_report(gshort, 6)))
+        self.assertEqual(lab.han.rejected[han_reject.SEC_UNKNOWN_KEY], 1)
+
+    def test_the_new_key_survives_a_reboot_mid_update(self):
+        lab = Lab()
+        lab.join(ESME_EUI, CAP_ESME)
+        old_key = lab.han.security.key
+        lab.han.update_key(0)
+        again = Lab(lab.st)
+        sec = again.han.security
+        self.assertEqual((sec.seq, sec.status()["old_key_seq"]), (1, 0))
+        self.assertEqual(sec.pending[0], 1)  # the ESME has not used the new key: sent again
+        again.han.tick(1000)
+        self.assertEqual(learn_key(again.radio(), ESME_LINK).key, sec.key)
+        again.rx(Meter(ESME_EUI, old_key).secure(summation_report(0x1111, 1)))
+        self.assertEqual(again.han.rejected[han_reject.SEC_UNKNOWN_KEY], 0)
+
+    def test_keys_are_random_and_persisted(self):
+        a, b = Lab(), Lab()
+        self.assertNotEqual(a.han.security.key, b.han.security.key)
+        self.assertEqual(Lab(a.st).han.security.key, a.han.security.key)
+        a.st.records["nwk_key"] = b"junk"
+        damaged = Lab(a.st)
+        self.assertTrue(damaged.han.security.key_lost)
+        self.assertTrue(damaged.notes("han")[0]["key_lost"])
+
+
+# Allocation, call frames included (micropython.mem_total): the HAN's secured drop paths, from
+# a parsed MAC frame on (the hub's own dispatch has its own tests).
+_LAB = Lab(log=LOG, ccm=(1, 1))
+_SHORT = _LAB.join(GSME_EUI)
+_METER = _LAB.meter(GSME_EUI)
+_REPORT = _METER.secure(summation_report(_SHORT, 1))
+_LAB.rx(_REPORT)
+_FORGED = bytearray(_METER.secure(summation_report(_SHORT, 2)))
+_FORGED[-3] ^= 1
+_CASES = {
+    "replay": _REPORT,
+    "stranger": Meter(STRANGER, _LAB.han.security.key).secure(summation_report(_SHORT, 3)),
+    "clear": summation_report(_SHORT, 4),
+    "forged": bytes(_FORGED),  # the budget (1/s) lets one through to CCM*, then refuses
+}
+
+
+def _path(psdu):
+    buf = bytearray(psdu)
+    f = mac.MacFrame()
+    mac.parse(buf, 0, len(buf) - 2, f)
+    han = _LAB.han
+
+    def rx():
+        han.on_frame(buf, f, 5000, -1)
+
+    return rx
+
+
+@unittest.skipIf(heap_bytes(lambda: None) is None, "needs micropython.mem_total")
+class NoAllocationTest(unittest.TestCase):
+    def test_secured_drop_paths_allocate_nothing(self):
+        for name, psdu in _CASES.items():
+            self.assertEqual(heap_bytes(_path(psdu)), 0, name)
+        rj = _LAB.han.rejected
+        self.assertTrue(rj[han_reject.SEC_REPLAYED] >= 10 and rj[han_reject.SEC_BUSY] >= 10)
+        self.assertTrue(rj[han_reject.SEC_UNKNOWN_SOURCE] >= 10 and rj[han_reject.UNSECURED] >= 10)
