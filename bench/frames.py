@@ -18,8 +18,10 @@ import sys
 
 from contract.frame import RxFrame
 from contract.ticks import PERIOD
-from firmware import decision, mac, ratelimit, reject
+from firmware import decision, mac
+from firmware import dos_limits as ratelimit
 from firmware import hub as hubmod
+from firmware import hub_reject as reject
 from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import interpan_frames as ipf
@@ -71,8 +73,8 @@ INSTALLER = b"\x90\xb3\xd5\x1f\x30\x03\x00\x00"
 
 def real_commands():
     # A hub with the real command layer (HMAC, parties, replay store), two parties provisioned.
-    from firmware.command_store import CommandStore
-    from firmware.parties import Parties
+    from firmware.cmd_parties import Parties
+    from firmware.cmd_store import CommandStore
     from hal.fake.clock import ManualClock
     from hal.fake.storage import MemoryStorage
 
@@ -90,7 +92,7 @@ def forged(count, src=None):
     # Well-formed SE Tunneling commands from a provisioned originator (the installer) to this
     # hub with a wrong tag: what an attacker without the key sends to reach verification. From
     # `count` rotating sources, or all from src (a spoofed copy of one HHT's address).
-    from firmware.commands import signed
+    from firmware.cmd_pipeline import signed
 
     msg = signed(1, 7, INSTALLER, ipf.HUB, 0x0001, b"", b"not the key" * 3)
     out = []
@@ -212,7 +214,7 @@ _CCM_OPEN = ("han.ccm_per_s=1000", "han.ccm_burst=60")  # the CCM* budget out of
 
 def _joined(n, extra=(), codes=False):
     # A hub with n devices in its log and joined (the last one: the member the paths use).
-    from firmware.device_log import ESME
+    from firmware.han_device_log import ESME
     from tests_device.han_frames import CAP_ESME, ESME_LINK, assoc_request
 
     sizes = ("han.device_log_max=%d" % n, "han.device_table_max=%d" % n)

@@ -27,10 +27,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import ram  # noqa: E402
 from contract import wan_msg  # noqa: E402
-from firmware import catalogue as cat  # noqa: E402
-from firmware import device_log  # noqa: E402
+from firmware import cmd_catalogue as cat  # noqa: E402
+from firmware import han_device_log as device_log  # noqa: E402
 from firmware.app import App  # noqa: E402
-from firmware.commands import TUNNEL_TRANSFER_DATA  # noqa: E402
+from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
 from tests_device import interpan_frames as ipf  # noqa: E402
 from tests_device import vectors  # noqa: E402

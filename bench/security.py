@@ -1,4 +1,4 @@
-# Per-frame cost of NWK security (firmware/nwk_security.py) on the paths a secured HAN frame
+# Per-frame cost of NWK security (firmware/sec_nwk.py) on the paths a secured HAN frame
 # takes, for tools/bench_security.py; the same protocol as bench/frames.py:
 #
 #   MICROPYPATH=.frozen:. micropython -X heapsize=110wK bench/security.py PATH N [count|alloc|time]
@@ -13,10 +13,11 @@
 
 import sys
 
-from firmware import eui64, nwk
-from firmware import nwk_security as ns
-from firmware.device_table import DeviceTable
-from firmware.frame_counter import IncomingCounters, OutgoingCounter
+from firmware import eui64
+from firmware import sec_nwk as ns
+from firmware import zb_nwk as nwk
+from firmware.han_device_table import DeviceTable
+from firmware.sec_counters import IncomingCounters, OutgoingCounter
 
 HUB = eui64.parse("00-23-7E-00-00-12-D6-87")
 GSME = eui64.parse("00-23-7E-00-00-00-00-02")

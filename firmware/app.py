@@ -1,7 +1,7 @@
 # The imperative shell: wires a board's HAL to the functional core with asyncio tasks.
 #   receive      radio -> Hub.on_frame -> radio.send; the core's Outputs drained per wake-up
 #   timers       every second: the inter-PAN countdown and the WAN monitor
-#   uplink       the head-end link (firmware.uplink), when the board has a WAN
+#   uplink       the head-end link (firmware.wan_uplink), when the board has a WAN
 #   housekeeping every log.counters_interval_s: aggregated drop counters, radio hello, gc
 #   supervise    feeds the watchdog only while the other tasks are alive and checking in
 # A board object provides: name, clock, radio, storage, watchdog, indicators, events, and wan
@@ -19,16 +19,19 @@ import gc
 from contract import wan_msg
 from contract.compat import MICROPYTHON, const
 from contract.frame import RxFrame
-from firmware import catalogue, han_reject, interpan_frame, reject, wan_monitor
+from firmware import cmd_catalogue as catalogue
 from firmware import han as hanmod
-from firmware.command_store import CommandStore
+from firmware import han_reject, wan_monitor
+from firmware import hub_reject as reject
+from firmware import zb_interpan as interpan_frame
+from firmware.cmd_parties import Parties
+from firmware.cmd_store import CommandStore
 from firmware.core import Core
 from firmware.decision import TRANSMIT, TX_BEACON, TX_DISCOVERY
 from firmware.eui64 import to_guid
-from firmware.outbox import HIGH, LOW, Outbox
-from firmware.parties import Parties
 from firmware.settings import Settings
-from firmware.uplink import Uplink
+from firmware.wan_outbox import HIGH, LOW, Outbox
+from firmware.wan_uplink import Uplink
 
 VERSION = "0.2.0"
 _TICK_MS = 1000

@@ -5,13 +5,13 @@
 # every one of them writes its outputs into the one Outputs the shell drains.
 
 from contract.frame import PSDU_MAX
-from firmware.access import Flag
-from firmware.commands import Commands
+from firmware.cmd_pipeline import Commands
 from firmware.decision import Outputs
-from firmware.device_log import DeviceLog
+from firmware.han_device_log import DeviceLog
 from firmware.hub import Hub
-from firmware.interpan import InterPan
-from firmware.interpan_frame import Replier
+from firmware.ipan_flag import Flag
+from firmware.ipan_rules import InterPan
+from firmware.zb_interpan import Replier
 
 
 class Core:

@@ -2,10 +2,10 @@
 # module of its own:
 #   firmware.han_join    MAC association against the device log, realignment, the permit bit
 #   firmware.han_send    frames to members: direct, or held for a sleepy one's poll, budgeted
-#   firmware.gas_proxy   the copy of each member's last meter reading
+#   firmware.han_gas_proxy   the copy of each member's last meter reading
 #   firmware.han_mac     the coordinator's MAC frames
 #   firmware.han_security  the trust centre: network key, NWK security, frame counters
-#   firmware.device_table, device_log, indirect, battery: the tables and queues they share
+#   firmware.han_device_table, device_log, indirect, battery: the tables and queues they share
 # This module dispatches received frames among them, answers polls, receives members' NWK/APS/
 # ZCL frames, keeps the table in step with the device log, and reports. docs/han.md describes
 # the behaviour and the defaults.
@@ -28,21 +28,25 @@
 
 from contract.compat import const
 from contract.ticks import Uptime
-from firmware import battery, install_code, mac, nwk, zcl
+from firmware import han_battery as battery
 from firmware import han_reject as rj
-from firmware.battery import BatteryBudget
+from firmware import mac
+from firmware import sec_install_code as install_code
+from firmware import zb_nwk as nwk
+from firmware import zb_zcl as zcl
 from firmware.decision import NOT_MINE, NOTHING, TX_HAN
-from firmware.device_log import KINDS
-from firmware.device_table import DeviceTable
 from firmware.eui64 import parse as parse_eui
 from firmware.eui64 import to_guid
-from firmware.gas_proxy import REPORT_ATTRS, Readings, summation_in
+from firmware.han_battery import BatteryBudget
+from firmware.han_device_log import KINDS
+from firmware.han_device_table import DeviceTable
+from firmware.han_gas_proxy import REPORT_ATTRS, Readings, summation_in
+from firmware.han_indirect import Indirect
 from firmware.han_join import REFUSAL_NAMES, Joining
 from firmware.han_mac import CMD_ORPHAN, COORD, Framer
 from firmware.han_security import KEY_NAMES, HanSecurity
 from firmware.han_security import SEND as KEY_SEND
 from firmware.han_send import QUEUED, STATUS, TUNNEL_TRANSFER_DATA, Sender
-from firmware.indirect import Indirect
 
 _READING_NOTE_S = const(10)  # per member
 _KEY_NOTE_S = const(600)  # per member: a key not sent (no install code, spaced out)

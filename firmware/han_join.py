@@ -10,8 +10,8 @@
 from contract.compat import const
 from firmware import han_reject as rj
 from firmware import mac
-from firmware.device_log import GSME, KINDS
 from firmware.eui64 import read_le, to_guid
+from firmware.han_device_log import GSME, KINDS
 
 ASSOC_SUCCESS = const(0x00)
 ASSOC_AT_CAPACITY = const(0x01)

@@ -12,7 +12,7 @@ BAD_APS = const(5)
 NOT_DATA = const(6)  # well-formed NWK commands, APS commands or acknowledgements: ignored
 WRONG_PROFILE = const(7)
 BAD_ZCL = const(8)
-# NWK security (firmware.nwk_security's reasons, SEC + reason): all but the last two are decided
+# NWK security (firmware.sec_nwk's reasons, SEC + reason): all but the last two are decided
 # on the header, with no AES work.
 SEC = const(8)
 SEC_TRUNCATED = const(9)

@@ -1,12 +1,12 @@
 # HAN security on the hub, the trust centre of its PAN (ZigBee specification 4.6.3; Smart Energy
 # install-code joining): the network key, handed to each member in an APS Transport-Key under
-# the key-transport key of its install-code link key (firmware.device_log keeps the link keys);
-# NWK security (level 5, firmware.nwk_security) on every frame to and from members; one
+# the key-transport key of its install-code link key (firmware.han_device_log keeps the link keys);
+# NWK security (level 5, firmware.sec_nwk) on every frame to and from members; one
 # outgoing frame counter for every secured frame, Transport-Keys included, so that no nonce
 # is ever used twice under any key; and the key update the head-end asks for.
 #
 # Receiving: the frame's sender must be the member its MAC source address names (the HAN is one
-# hop), decided with the header checks before any AES work. A budget (firmware.ratelimit.Gcra)
+# hop), decided with the header checks before any AES work. A budget (firmware.dos_limits.Gcra)
 # sits in front of the CCM* stage, the only per-frame work no header check can refuse (a
 # member's public EUI-64, fresh counters, forged MICs): a flood of those is dropped before the
 # AES work once the budget is spent, so it cannot starve the WAN and inter-PAN work.
@@ -28,10 +28,13 @@ import os
 
 from contract.compat import const
 from firmware import han_reject as rj
-from firmware import mmo, nwk, record, transport_key
-from firmware.frame_counter import IncomingCounters, OutgoingCounter
-from firmware.nwk_security import NwkSecurity
-from firmware.ratelimit import Gcra
+from firmware import sec_mmo as mmo
+from firmware import sec_transport_key as transport_key
+from firmware import store_record as record
+from firmware import zb_nwk as nwk
+from firmware.dos_limits import Gcra
+from firmware.sec_counters import IncomingCounters, OutgoingCounter
+from firmware.sec_nwk import NwkSecurity
 
 OVERHEAD = const(18)  # what NWK security adds to a frame: auxiliary header 14, MIC 4
 _VERSION = const(1)
@@ -143,8 +146,8 @@ class HanSecurity:
         return n if n >= 0 else -rj.SEC_BAD_MIC
 
     def protect(self, buf, nwk_off, end):
-        # Secures the NWK frame at buf[nwk_off:end] that firmware.nwk wrote: its new end, or
-        # -1 when it cannot be sent (no frame counter: firmware.frame_counter).
+        # Secures the NWK frame at buf[nwk_off:end] that firmware.zb_nwk wrote: its new end, or
+        # -1 when it cannot be sent (no frame counter: firmware.sec_counters).
         return self.nwk.protect(buf, nwk_off, nwk_off + nwk.NWK_HEADER_LEN, end)
 
     # --- key delivery ------------------------------------------------------------------------

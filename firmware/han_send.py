@@ -1,10 +1,10 @@
 # Sending to the HAN's members: ZCL frames in ZigBee NWK/APS data frames, NWK-secured
 # (firmware.han_security), straight out through the Outputs' radio ring to a member whose
-# receiver is on, or held for a sleepy member's next poll (firmware.indirect) within its battery
-# budget (firmware.battery), which is charged with the secured frame's length; a read of a
-# sleepy meter's summation is answered from the gas proxy's copy instead. And forward(): a
-# command the command layer accepted, as the frames its meter understands; and the trust
-# centre's key frames (Transport-Key, Switch-Key), the same two ways.
+# receiver is on, or held for a sleepy member's next poll (firmware.han_indirect) within its
+# battery budget (firmware.han_battery), which is charged with the secured frame's length; a
+# read of a sleepy meter's summation is answered from the gas proxy's copy instead. And
+# forward(): a command the command layer accepted, as the frames its meter understands; and the
+# trust centre's key frames (Transport-Key, Switch-Key), the same two ways.
 #
 # A held frame is secured when it is queued, not when it is delivered: its key and frame
 # counter are fixed in the order the frames were made, so a sleepy member gets a key update's
@@ -12,10 +12,12 @@
 
 from contract.compat import const
 from contract.frame import PSDU_MAX
-from firmware import battery, nwk, zcl
-from firmware import catalogue as cat
+from firmware import cmd_catalogue as cat
+from firmware import han_battery as battery
+from firmware import zb_nwk as nwk
+from firmware import zb_zcl as zcl
 from firmware.eui64 import to_guid
-from firmware.gas_proxy import READ_ATTRS, SUMMATION
+from firmware.han_gas_proxy import READ_ATTRS, SUMMATION
 from firmware.han_security import OVERHEAD
 
 TUNNEL_TRANSFER_DATA = const(0x02)  # client to server
@@ -30,7 +32,7 @@ QUEUE_FULL = const(4)
 OVER_BUDGET = const(5)  # battery protection: an alert was noted (once per device per window)
 TOO_BIG = const(6)
 BUSY = const(7)  # the Outputs' radio ring is full
-NO_SECURITY = const(8)  # it could not be secured (no frame counter: firmware.frame_counter)
+NO_SECURITY = const(8)  # it could not be secured (no frame counter: firmware.sec_counters)
 STATUS = (
     "sent",
     "queued",
@@ -74,7 +76,7 @@ class Sender:
         self._zcl_seq = 0
 
     def forward(self, channel, orig, recip, code, fields, now):
-        # A meter-targeted message (firmware.catalogue) that the command layer accepted:
+        # A meter-targeted message (firmware.cmd_catalogue) that the command layer accepted:
         # (status, response data). Reads go as ZCL Read Attributes of CurrentSummationDelivered
         # (read_gas is answered from the hub's copy when it has one: 6 octets of reading and 4
         # of age in seconds, big-endian as GBCS); other messages go in an SE Tunneling

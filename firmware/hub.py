@@ -1,7 +1,7 @@
 # The hub's functional core for radio frames: a received frame and the time in, a decision out
 # (firmware.decision: nothing, or transmit the Outputs' tx slot). No I/O; no allocation on any
 # path that drops a frame or answers a beacon request. Drops are counted per reason in
-# self.rejected (indexed by firmware.reject codes). What the shell must log or report goes in
+# self.rejected (indexed by firmware.hub_reject codes). What the shell must log or report goes in
 # the shared Outputs' notes.
 #
 # The dispatcher: beacon requests and inter-PAN frames are recognised from fixed header octets;
@@ -16,8 +16,12 @@
 # originator to keep it and reach authentication; anything else is dropped. docs/dos.md.
 
 from contract.compat import const
-from firmware import discovery, interpan_frame, mac, ratelimit, reject, zcl
-from firmware.beacon import Beacon
+from firmware import dos_limits as ratelimit
+from firmware import hub_reject as reject
+from firmware import ipan_discovery as discovery
+from firmware import mac
+from firmware import zb_interpan as interpan_frame
+from firmware import zb_zcl as zcl
 from firmware.decision import (
     CMD_ACCEPTED,
     CMD_REJECTED,
@@ -27,7 +31,8 @@ from firmware.decision import (
     TX_DISCOVERY,
 )
 from firmware.eui64 import read_le
-from firmware.interpan_frame import ORIG, OTHER, classify
+from firmware.mac_beacon import Beacon
+from firmware.zb_interpan import ORIG, OTHER, classify
 
 _REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
 _REJECTION_NOTES_BURST = const(5)
@@ -47,7 +52,7 @@ class _Fixed:
 
 class Hub:
     # Collaborators: the settings (addresses, the DoS budgets); the shared Outputs; the device
-    # log (discovery lists it); the inter-PAN flag (firmware.access); the inter-PAN replier;
+    # log (discovery lists it); the inter-PAN flag (firmware.ipan_flag); the inter-PAN replier;
     # the command layer (Tunneling frames); the HAN layer (every other frame), or None.
     def __init__(self, settings, out, device_log, flag, replier, commands=None, han=None):
         self.eui = settings.eui64()

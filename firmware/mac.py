@@ -4,7 +4,7 @@
 # (firmware.eui64.equals_le). Layouts: IEEE 802.15.4-2006 7.2.
 
 from contract.compat import const
-from firmware import reject
+from firmware import hub_reject as reject
 from firmware.eui64 import write_le
 
 BEACON = const(0)

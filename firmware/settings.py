@@ -32,17 +32,17 @@ DEFAULTS = {
     "interpan.max_open_s": 0,  # cap on one keep-alive chain; 0 = no cap
     # DoS defences (docs/dos.md): one shared budget for untrusted inter-PAN commands, a lane of
     # its own for a source that has authenticated, broadcast replies to broadcast queries
-    "interpan.rate_per_s": 40,
-    "interpan.burst": 20,
-    "interpan.source_rate_per_s": 4,
-    "interpan.source_burst": 16,
-    "interpan.trust_s": 600,
-    "interpan.trusted_max": 2,
-    "interpan.auth_fail_threshold": 10,
-    "interpan.auth_fail_window_s": 60,
-    "interpan.auth_quiet_s": 300,
-    "beacon.rate_per_s": 10,
-    "beacon.burst": 5,
+    "dos.interpan_rate_per_s": 40,
+    "dos.interpan_burst": 20,
+    "dos.source_rate_per_s": 4,
+    "dos.source_burst": 16,
+    "dos.trust_s": 600,
+    "dos.trusted_max": 2,
+    "dos.auth_fail_threshold": 10,
+    "dos.auth_fail_window_s": 60,
+    "dos.auth_quiet_s": 300,
+    "dos.beacon_rate_per_s": 10,
+    "dos.beacon_burst": 5,
     "discovery.rate_per_s": 5,
     "discovery.burst": 5,
     # WAN link to the head-end: heartbeats, loss/restore hysteresis, reconnect back-off

@@ -6,7 +6,7 @@ Deterministic sources: the public test vectors (tests_device/vectors.py), the HH
 frames (tests_device/interpan_frames.py), what a hub built by fuzz/targets.py's Rig answers to
 them (beacons, discovery answers, signed tunnel replies, association responses), meters' HAN
 frames built with firmware.mac/nwk, GBCS commands signed with the lab's demo keys
-(firmware.commands.signed), head-end stream messages (contract.wan_msg) and ZEP datagrams
+(firmware.cmd_pipeline.signed), head-end stream messages (contract.wan_msg) and ZEP datagrams
 (hal/sim/zep.py write_header / write_hello). With --pcap, every record of a capture (link type
 195 with FCS, or 230 without) is added too, e.g. the lab/capture.pcap `make run` writes.
 
@@ -26,21 +26,17 @@ if ROOT not in sys.path:
 from contract import wan_msg  # noqa: E402
 from contract.crc16 import append_fcs  # noqa: E402
 from contract.frame import PSDU_MAX, RxFrame  # noqa: E402
-from firmware import (  # noqa: E402
-    beacon,
-    ber,
-    decision,
-    discovery,
-    gbcs,
-    han_mac,  # noqa: E402
-    interpan_frame,
-    mac,
-    nwk,
-    reject,
-    zcl,
-)
-from firmware import catalogue as cat  # noqa: E402
-from firmware.commands import TUNNEL_TRANSFER_DATA, WAN, signed  # noqa: E402
+from firmware import cmd_ber as ber  # noqa: E402
+from firmware import cmd_catalogue as cat  # noqa: E402
+from firmware import cmd_gbcs as gbcs  # noqa: E402
+from firmware import decision, han_mac, mac  # noqa: E402
+from firmware import hub_reject as reject  # noqa: E402
+from firmware import ipan_discovery as discovery  # noqa: E402
+from firmware import mac_beacon as beacon  # noqa: E402
+from firmware import zb_interpan as interpan_frame  # noqa: E402
+from firmware import zb_nwk as nwk  # noqa: E402
+from firmware import zb_zcl as zcl  # noqa: E402
+from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA, WAN, signed  # noqa: E402
 from fuzz import hostile_wan, targets  # noqa: E402
 from hal.sim import zep  # noqa: E402
 from tests_device import interpan_frames as ipf  # noqa: E402

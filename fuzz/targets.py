@@ -20,23 +20,20 @@ import json
 from contract import wan_msg
 from contract.crc16 import append_fcs
 from contract.frame import PSDU_MAX, RxFrame
-from firmware import (
-    beacon,
-    ber,
-    decision,
-    discovery,
-    gas_proxy,
-    gbcs,
-    interpan_frame,
-    mac,
-    nwk,
-    reject,
-    zcl,
-)
-from firmware import catalogue as cat
-from firmware.auth import hmac_sha256
-from firmware.device_log import KINDS
+from firmware import cmd_ber as ber
+from firmware import cmd_catalogue as cat
+from firmware import cmd_gbcs as gbcs
+from firmware import decision, mac
+from firmware import han_gas_proxy as gas_proxy
+from firmware import hub_reject as reject
+from firmware import ipan_discovery as discovery
+from firmware import mac_beacon as beacon
+from firmware import zb_interpan as interpan_frame
+from firmware import zb_nwk as nwk
+from firmware import zb_zcl as zcl
+from firmware.cmd_auth import hmac_sha256
 from firmware.eui64 import parse as parse_eui
+from firmware.han_device_log import KINDS
 from hal.sim import zep
 from tests_device import vectors
 
@@ -64,10 +61,11 @@ def load(hub=True, radio=False, app=False):
     # Imports the heavy modules now (fuzz/run_atheris.py calls load(radio=True) inside
     # atheris.instrument_imports(), so they are instrumented too).
     if hub and L.hub is None:
-        from firmware import commands, core, han
+        from firmware import cmd_pipeline as commands
+        from firmware import core, han
         from firmware import hub as hubmod
-        from firmware.command_store import CommandStore
-        from firmware.parties import Parties
+        from firmware.cmd_parties import Parties
+        from firmware.cmd_store import CommandStore
         from firmware.settings import Settings
         from hal.fake.clock import ManualClock
         from hal.fake.storage import MemoryStorage
@@ -195,7 +193,7 @@ class Rig:
         c = self.cmds
         return (
             len(self.store.replay.euis)
-            + len(self.store.log.entries)
+            + len(self.store.log)
             + self.store.writes
             + len(self.out.wan)
             + len(c.pending)
@@ -205,7 +203,7 @@ class Rig:
 
 def _tag_ok(buf, start, end):
     # True when buf[start:end] is a message signed with a provisioned key. Independent of
-    # firmware.gbcs on purpose: the tag is the last 16 octets, after its length octet, and
+    # firmware.cmd_gbcs on purpose: the tag is the last 16 octets, after its length octet, and
     # covers everything before that length octet.
     if end - start < 19 or buf[end - 17] != 16:
         return False
@@ -235,7 +233,7 @@ def _embed(data, k):
     return out
 
 
-# --- MAC (firmware/mac.py) and the ZigBee beacon payload (firmware/beacon.py) -----------------
+# --- MAC (firmware/mac.py) and the ZigBee beacon payload (firmware/mac_beacon.py) ----------------
 
 _F = mac.MacFrame()  # preallocated, reused, as the hub does
 _F2 = mac.MacFrame()
@@ -317,7 +315,7 @@ def fuzz_beacon(data):
     return 0 if d is None else 1
 
 
-# --- inter-PAN (firmware/interpan_frame.py) and ZCL (firmware/zcl.py) -------------------------
+# --- inter-PAN (firmware/zb_interpan.py) and ZCL (firmware/zb_zcl.py) -------------------------
 
 _IPH = interpan_frame.InterPanHeader()
 _ZH = zcl.ZclHeader()
@@ -367,7 +365,7 @@ def fuzz_zcl(data):
     return r
 
 
-# --- NWK / APS (firmware/nwk.py) --------------------------------------------------------------
+# --- NWK / APS (firmware/zb_nwk.py) --------------------------------------------------------------
 
 _NH = nwk.NwkHeader()
 _AH = nwk.ApsHeader()
@@ -439,7 +437,7 @@ def fuzz_nwk(data):
     return exact[0]
 
 
-# --- GBCS grouping header (firmware/gbcs.py) and its BER content (firmware/ber.py) -------------
+# --- GBCS grouping header (firmware/cmd_gbcs.py) and its BER content (firmware/cmd_ber.py)-----
 
 _GH = gbcs.GbcsHeader()  # preallocated and reused, as Commands does
 _GBCS_FIELDS = (
@@ -537,7 +535,7 @@ def fuzz_ber(data):
     return len(els)
 
 
-# --- hub discovery answer (firmware/discovery.py) ---------------------------------------------
+# --- hub discovery answer (firmware/ipan_discovery.py) -------------------------------------------
 
 
 def fuzz_discovery(data):
@@ -683,7 +681,7 @@ def fuzz_zep_radio(data):
     return got
 
 
-# --- the hub's receive path (firmware/hub.py) and the command layer (firmware/commands.py) -----
+# --- the hub's receive path (firmware/hub.py) and the command layer (firmware/cmd_pipeline.py) ---
 
 
 def _tx_ok(hub, kinds):
@@ -768,7 +766,7 @@ def _process_ok(rig, res, buf, off, end):
     if rsp is not None:
         _response_ok(rsp)
     check(len(rig.store.replay.euis) <= rig.store.replay.capacity, "commands: replay unbounded")
-    check(len(rig.store.log.entries) <= rig.store.log.capacity, "commands: log unbounded")
+    check(len(rig.store.log) <= rig.store.log.capacity, "commands: log unbounded")
 
 
 def _response_ok(rsp):
@@ -839,7 +837,7 @@ def fuzz_commands_signed(data):
     check(h.counter == 1 + (data[3] >> 2), "commands: response for another counter")
     if not res[0]:
         check(not rig.cmds.counts.get("executed"), "commands: refused but executed")
-        check(rig.store.replay.euis == [] and rig.store.log.entries == [], "commands: trace")
+        check(rig.store.replay.euis == [] and len(rig.store.log) == 0, "commands: trace")
         return status
     check(rig.cmds.counts.get("executed") == 1, "commands: not executed exactly once")
     res2 = rig.cmds.process(second, msg, 0, len(msg), 0)

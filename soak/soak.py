@@ -18,9 +18,9 @@ import sys
 
 from boards.fake import FakeBoard
 from contract.ticks import PERIOD
-from firmware import catalogue as cat
+from firmware import cmd_catalogue as cat
 from firmware.app import App
-from firmware.commands import TUNNEL_TRANSFER_DATA
+from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA
 from hal.fake.clock import ManualClock
 from hal.radio import Radio
 from tests_device import interpan_frames as ipf

@@ -1,6 +1,8 @@
 # Frames a meter (or a stranger) sends the hub, as PSDUs with their FCS, for tests, the soak and
 # the RAM benchmark. A module of its own so that using them loads no test classes.
-from firmware import mac, nwk, zcl
+from firmware import mac
+from firmware import zb_nwk as nwk
+from firmware import zb_zcl as zcl
 from tests_device import vectors
 from tests_device.vectors import with_fcs
 

@@ -1,11 +1,11 @@
 # The HAN layer wired as the shell wires it, for the HAN's device tests (and the stateful test):
 # a hub with its HAN on a storage that survives "reboots", and the settings that configure it.
 from contract.frame import RxFrame
-from firmware import commands as _commands  # noqa: F401  (the largest two are compiled
+from firmware import cmd_pipeline as _commands  # noqa: F401  (the largest two are compiled
 from firmware import decision, mac
 from firmware import han as _han  # noqa: F401  first, while the heap is whole)
 from firmware.core import Core
-from firmware.device_log import ESME, GSME
+from firmware.han_device_log import ESME, GSME
 from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
 from tests_device import vectors

@@ -1,9 +1,9 @@
 # A meter's end of the HAN's NWK security, for the HAN tests: it secures the frames it sends the
 # hub (han_frames builds them in the clear) and opens the hub's. A module of its own so that
 # han_frames' users (the soak, the RAM benchmark) load no security code they do not use.
-from firmware import nwk
-from firmware.frame_counter import IncomingCounters, OutgoingCounter
-from firmware.nwk_security import NwkSecurity
+from firmware import zb_nwk as nwk
+from firmware.sec_counters import IncomingCounters, OutgoingCounter
+from firmware.sec_nwk import NwkSecurity
 from tests_device.han_frames import HUB_EUI
 from tests_device.vectors import with_fcs
 

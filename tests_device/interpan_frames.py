@@ -1,6 +1,9 @@
 # Builders of inter-PAN frames an HHT would send, for tests (PSDUs with their FCS).
 from contract.crc16 import append_fcs
-from firmware import discovery, gbcs, interpan_frame, zcl
+from firmware import cmd_gbcs as gbcs
+from firmware import ipan_discovery as discovery
+from firmware import zb_interpan as interpan_frame
+from firmware import zb_zcl as zcl
 
 HHT = b"\x00\x23\x7e\xff\xfe\x00\x00\x01"
 HUB = b"\x00\x23\x7e\x00\x00\x12\xd6\x87"

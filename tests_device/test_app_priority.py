@@ -5,7 +5,8 @@ import sys
 import unittest
 
 from boards.fake import FakeBoard
-from firmware import interpan_frame, mac
+from firmware import mac
+from firmware import zb_interpan as interpan_frame
 from firmware.app import App
 from hal.fake.medium import FakeRadio
 from tests_device import interpan_frames as ipf

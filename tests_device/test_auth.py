@@ -1,10 +1,10 @@
-# firmware/auth.py's HMAC-SHA256 against RFC 4231's test vectors (cases 1, 2 and 6: a key longer
-# than the block is hashed first), on both interpreters; on CPython also against its hmac.
+# firmware/cmd_auth.py's HMAC-SHA256 against RFC 4231's test vectors (cases 1, 2 and 6: a key
+# longer than the block is hashed first), on both interpreters; on CPython also against its hmac.
 
 import sys
 import unittest
 
-from firmware import auth
+from firmware import cmd_auth as auth
 from tests_device.vectors import h
 
 RFC4231 = (

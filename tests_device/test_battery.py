@@ -1,8 +1,8 @@
 import unittest
 
 from contract.ticks import PERIOD, ticks_add
-from firmware import battery
-from firmware.battery import INTERPAN, OK, OVER_AIRTIME, OVER_FRAMES, WAN, BatteryBudget
+from firmware import han_battery as battery
+from firmware.han_battery import INTERPAN, OK, OVER_AIRTIME, OVER_FRAMES, WAN, BatteryBudget
 
 GSME = 0
 ESME = 1

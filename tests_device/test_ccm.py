@@ -1,6 +1,7 @@
 import unittest
 
-from firmware import aes, ccm
+from firmware import sec_aes as aes
+from firmware import sec_ccm as ccm
 from tests_device.alloc import heap_bytes
 from tests_device.vectors import h
 

@@ -2,13 +2,15 @@
 # persistence before execution, hub commands, resume queries.
 import unittest
 
-from firmware import ber, decision, gbcs
-from firmware import catalogue as cat
-from firmware.auth import HmacSha256
-from firmware.command_store import CommandStore
-from firmware.commands import INTERPAN, WAN, signed
+from firmware import cmd_ber as ber
+from firmware import cmd_catalogue as cat
+from firmware import cmd_gbcs as gbcs
+from firmware import decision
+from firmware.cmd_auth import HmacSha256
+from firmware.cmd_parties import Parties
+from firmware.cmd_pipeline import INTERPAN, WAN, signed
+from firmware.cmd_store import CommandStore
 from firmware.core import Core
-from firmware.parties import Parties
 from firmware.settings import Settings
 from hal.fake.clock import ManualClock
 from hal.fake.storage import MemoryStorage
@@ -354,7 +356,9 @@ class InterPanChannelTest(unittest.TestCase):
         return r.hub.on_frame(vectors.load(RxFrame(), psdu), now)
 
     def reply_status(self, r):
-        from firmware import interpan_frame, mac, zcl
+        from firmware import mac
+        from firmware import zb_interpan as interpan_frame
+        from firmware import zb_zcl as zcl
 
         buf = r.hub.out.tx_buf
         f = mac.MacFrame()
@@ -378,6 +382,6 @@ class InterPanChannelTest(unittest.TestCase):
         self.assertEqual(r.hub.interpan.seconds_left(hour), 3599)  # answered, not a keep-alive
         forged = command(SUPPLIER, 6, cat.READ_HUB_STATUS, key=b"f" * 32)
         self.assertEqual(self.rx(r, self.frame(forged, 3), hour), decision.NOTHING)
-        from firmware import reject
+        from firmware import hub_reject as reject
 
         self.assertEqual(r.hub.rejected[reject.UNAUTHENTICATED], 1)

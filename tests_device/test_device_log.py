@@ -1,8 +1,9 @@
 import unittest
 
-from firmware import device_log, record
-from firmware.device_log import ESME, GSME, DeviceLog
+from firmware import han_device_log as device_log
+from firmware import store_record as record
 from firmware.eui64 import write_le
+from firmware.han_device_log import ESME, GSME, DeviceLog
 from hal.fake.storage import MemoryStorage
 
 A = b"\x00\x23\x7e\x00\x00\x00\x00\x01"

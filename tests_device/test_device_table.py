@@ -1,9 +1,10 @@
 import unittest
 
-from firmware import device_table, record
-from firmware.device_log import ESME, GSME
-from firmware.device_table import ADDR_MAX, ADDR_MIN, DeviceTable
+from firmware import han_device_table as device_table
+from firmware import store_record as record
 from firmware.eui64 import write_le
+from firmware.han_device_log import ESME, GSME
+from firmware.han_device_table import ADDR_MAX, ADDR_MIN, DeviceTable
 from hal.fake.storage import MemoryStorage
 
 A = b"\x00\x23\x7e\x00\x00\x00\x00\x01"

@@ -2,7 +2,7 @@ import gc
 import sys
 import unittest
 
-from firmware.execlog import ACCEPTED, DONE, UNKNOWN, ExecLog
+from firmware.cmd_execlog import ACCEPTED, DONE, UNKNOWN, ExecLog
 
 A = b"\x00\x23\x7e\x00\x00\x00\x00\x01"
 B = b"\x00\x23\x7e\x00\x00\x00\x00\x02"

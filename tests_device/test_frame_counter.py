@@ -1,7 +1,8 @@
 import unittest
 
-from firmware import eui64, record
-from firmware.frame_counter import MAX, IncomingCounters, OutgoingCounter
+from firmware import eui64
+from firmware import store_record as record
+from firmware.sec_counters import MAX, IncomingCounters, OutgoingCounter
 from hal.fake.storage import MemoryStorage
 from tests_device.alloc import heap_bytes
 

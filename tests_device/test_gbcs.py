@@ -1,6 +1,6 @@
 import unittest
 
-from firmware import gbcs
+from firmware import cmd_gbcs as gbcs
 from tests_device.vectors import h
 
 # RTDS 4.5.0 test data, ECS01c immediate command (SmartDCCInnovation/gbcs-parser, file

@@ -4,9 +4,10 @@ import unittest
 
 from contract.crc16 import append_fcs
 from contract.frame import RxFrame
-from firmware import decision, han_join, han_reject, mac, reject
-from firmware import zcl as zclmod
-from firmware.device_log import ESME
+from firmware import decision, han_join, han_reject, mac
+from firmware import hub_reject as reject
+from firmware import zb_zcl as zclmod
+from firmware.han_device_log import ESME
 from tests_device import vectors
 from tests_device.han_frames import (  # noqa: F401  (test_han's own names, used by others)
     CAP_ESME,

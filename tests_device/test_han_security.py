@@ -6,9 +6,12 @@ import sys
 import unittest
 
 from contract.crc16 import append_fcs
-from firmware import han_reject, han_send, mac, mmo, nwk, transport_key
-from firmware import zcl as zclmod
-from firmware.device_log import ESME
+from firmware import han_reject, han_send, mac
+from firmware import sec_mmo as mmo
+from firmware import sec_transport_key as transport_key
+from firmware import zb_nwk as nwk
+from firmware import zb_zcl as zclmod
+from firmware.han_device_log import ESME
 from tests_device.alloc import heap_bytes
 from tests_device.han_frames import (
     CAP_ESME,

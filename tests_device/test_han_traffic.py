@@ -5,9 +5,12 @@ import unittest
 
 from contract.frame import RxFrame
 from contract.ticks import PERIOD, ticks_add
-from firmware import battery, han_send, mac, nwk, reject
-from firmware import catalogue as cat
-from firmware import zcl as zclmod
+from firmware import cmd_catalogue as cat
+from firmware import han_battery as battery
+from firmware import han_send, mac
+from firmware import hub_reject as reject
+from firmware import zb_nwk as nwk
+from firmware import zb_zcl as zclmod
 from tests_device import vectors
 from tests_device.han_frames import (  # noqa: F401  (test_han's own names, used by others)
     CAP_ESME,

@@ -7,12 +7,19 @@
 import unittest
 
 from contract.frame import RxFrame
-from firmware import ber, decision, discovery, gbcs, interpan_frame, mac, ratelimit, reject, zcl
-from firmware import catalogue as cat
-from firmware.command_store import CommandStore
-from firmware.commands import signed
+from firmware import cmd_ber as ber
+from firmware import cmd_catalogue as cat
+from firmware import cmd_gbcs as gbcs
+from firmware import decision, mac
+from firmware import dos_limits as ratelimit
+from firmware import hub_reject as reject
+from firmware import ipan_discovery as discovery
+from firmware import zb_interpan as interpan_frame
+from firmware import zb_zcl as zcl
+from firmware.cmd_parties import Parties
+from firmware.cmd_pipeline import signed
+from firmware.cmd_store import CommandStore
 from firmware.core import Core
-from firmware.parties import Parties
 from firmware.settings import Settings
 from hal.fake.clock import ManualClock
 from hal.fake.storage import MemoryStorage

@@ -6,7 +6,11 @@ import unittest
 
 from contract.frame import RxFrame
 from contract.ticks import PERIOD, ticks_add
-from firmware import decision, discovery, interpan_frame, mac, reject, zcl
+from firmware import decision, mac
+from firmware import hub_reject as reject
+from firmware import ipan_discovery as discovery
+from firmware import zb_interpan as interpan_frame
+from firmware import zb_zcl as zcl
 from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import interpan_frames as ipf

@@ -3,8 +3,8 @@ import sys
 import unittest
 
 from contract.ticks import PERIOD, ticks_add
-from firmware import indirect
-from firmware.indirect import Indirect
+from firmware import han_indirect as indirect
+from firmware.han_indirect import Indirect
 
 MICROPYTHON = sys.implementation.name == "micropython"
 GSME = 1

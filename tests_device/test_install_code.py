@@ -1,7 +1,7 @@
 import unittest
 
-from firmware import install_code as ic
-from firmware import mmo
+from firmware import sec_install_code as ic
+from firmware import sec_mmo as mmo
 from tests_device.vectors import h
 
 # The public install-code vector (ZigBee Smart Energy install-code example), and the codes of each

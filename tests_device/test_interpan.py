@@ -1,7 +1,7 @@
 import unittest
 
 from contract.ticks import PERIOD, ticks_add
-from firmware.interpan import (
+from firmware.ipan_rules import (
     MAX_OPEN,
     OFF,
     OFF_COMMAND,

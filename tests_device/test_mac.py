@@ -1,6 +1,8 @@
 import unittest
 
-from firmware import beacon, eui64, mac, reject
+from firmware import eui64, mac
+from firmware import hub_reject as reject
+from firmware import mac_beacon as beacon
 from tests_device import vectors
 from tests_device.vectors import with_fcs
 

@@ -317,7 +317,8 @@ class SecuredFrameTest(unittest.TestCase):
         radio.close()
 
     def test_hub_rejects_it_as_mac_security(self):
-        from firmware import mac, reject
+        from firmware import hub_reject as reject
+        from firmware import mac
 
         secured = bytearray(data_frame(HUB_EUI, 6))
         secured[0] |= 0x08

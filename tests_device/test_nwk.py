@@ -2,7 +2,8 @@ import gc
 import sys
 import unittest
 
-from firmware import mac, nwk
+from firmware import mac
+from firmware import zb_nwk as nwk
 from tests_device import vectors
 
 MICROPYTHON = sys.implementation.name == "micropython"

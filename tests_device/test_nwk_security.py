@@ -1,10 +1,12 @@
 import unittest
 
 from contract.crc16 import append_fcs
-from firmware import eui64, mac, nwk, secframe
-from firmware import nwk_security as ns
-from firmware.device_table import DeviceTable
-from firmware.frame_counter import IncomingCounters, OutgoingCounter
+from firmware import eui64, mac
+from firmware import sec_frame as secframe
+from firmware import sec_nwk as ns
+from firmware import zb_nwk as nwk
+from firmware.han_device_table import DeviceTable
+from firmware.sec_counters import IncomingCounters, OutgoingCounter
 from hal.fake.storage import MemoryStorage
 from tests_device.alloc import heap_bytes
 from tests_device.vectors import h

@@ -3,7 +3,7 @@ import json
 import sys
 import unittest
 
-from firmware.outbox import HIGH, LOW, Outbox
+from firmware.wan_outbox import HIGH, LOW, Outbox
 from hal.fake.storage import MemoryStorage
 
 MICROPYTHON = sys.implementation.name == "micropython"

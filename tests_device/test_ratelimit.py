@@ -1,10 +1,10 @@
-# DoS defences (firmware/ratelimit.py): budgets, the trusted sources' lane, the failure alarm,
+# DoS defences (firmware/dos_limits.py): budgets, the trusted sources' lane, the failure alarm,
 # the composed gate and what a spoofer cannot do to it; no allocation on any per-frame call.
 import sys
 import unittest
 
 from contract.ticks import PERIOD, ticks_add
-from firmware import ratelimit as rl
+from firmware import dos_limits as rl
 from firmware.settings import Settings
 from tests_device.alloc import heap_bytes
 
@@ -271,10 +271,10 @@ class GateTest(unittest.TestCase):
         s = Settings(
             None,
             (
-                "interpan.burst=24",
-                "interpan.trusted_max=3",
-                "interpan.source_rate_per_s=5",
-                "beacon.rate_per_s=8",
+                "dos.interpan_burst=24",
+                "dos.trusted_max=3",
+                "dos.source_rate_per_s=5",
+                "dos.beacon_rate_per_s=8",
                 "discovery.rate_per_s=4",
             ),
         )

@@ -1,7 +1,7 @@
 import io
 import unittest
 
-from firmware import record
+from firmware import store_record as record
 
 
 class RecordTest(unittest.TestCase):

@@ -1,7 +1,11 @@
 import unittest
 
-from firmware import install_code, mac, mmo, nwk, secframe
-from firmware import transport_key as tk
+from firmware import mac
+from firmware import sec_frame as secframe
+from firmware import sec_install_code as install_code
+from firmware import sec_mmo as mmo
+from firmware import sec_transport_key as tk
+from firmware import zb_nwk as nwk
 from tests_device.test_nwk_security import GSME, HUB, NWK_KEY, PAN
 from tests_device.vectors import h
 

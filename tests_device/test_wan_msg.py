@@ -1,7 +1,7 @@
 import unittest
 
 from contract import wan_msg
-from firmware import discovery
+from firmware import ipan_discovery as discovery
 
 
 class WanMsgTest(unittest.TestCase):

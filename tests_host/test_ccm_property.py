@@ -1,4 +1,4 @@
-"""Property: firmware.ccm agrees with an independent CCM, pycryptodome's AES-CCM, wherever the
+"""Property: firmware.sec_ccm agrees with an independent CCM, pycryptodome's AES-CCM, wherever the
 two modes coincide (CCM* with a MIC is CCM with L = 2 and a 13-octet nonce; a MIC-only level is
 CCM over an empty message with the whole frame as associated data), for any key, nonce, header
 and payload; and the encryption-only level 4 is the same counter-mode key stream."""
@@ -7,7 +7,8 @@ from Crypto.Cipher import AES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware import aes, ccm
+from firmware import sec_aes as aes
+from firmware import sec_ccm as ccm
 
 keys = st.binary(min_size=16, max_size=16)
 nonces = st.binary(min_size=13, max_size=13)

@@ -5,8 +5,8 @@ copies and reboots mixed in, each command executes exactly once, every other cop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware import catalogue as cat
-from firmware.commands import INTERPAN, WAN
+from firmware import cmd_catalogue as cat
+from firmware.cmd_pipeline import INTERPAN, WAN
 from tests_device.test_commands import SUPPLIER, Rig, command, status_of
 
 CHANNELS = (WAN, INTERPAN)

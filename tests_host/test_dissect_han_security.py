@@ -93,7 +93,7 @@ def test_tshark_follows_a_join_with_only_the_link_key(tmp_path):
 
 
 def test_link_key_is_the_install_code_vector():
-    from firmware import install_code
+    from firmware import sec_install_code as install_code
 
     assert install_code.link_key(CODE).hex().upper() == LINK_KEY
 

@@ -20,8 +20,9 @@ from conftest import free_udp_port
 
 from contract.frame import RxFrame
 from firmware import han as hanmod
-from firmware import han_reject, han_send, zcl
+from firmware import han_reject, han_send
 from firmware import settings as settingsmod
+from firmware import zb_zcl as zcl
 from firmware.core import Core
 from firmware.decision import TRANSMIT
 from firmware.settings import Settings

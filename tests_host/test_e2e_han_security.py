@@ -17,7 +17,7 @@ import time
 from conftest import ROOT, events_of, hht, start_lab
 from dissect import tshark_fields, zigbee_keys
 
-from firmware import install_code
+from firmware import sec_install_code as install_code
 from tools import headend, procs
 from tools.pcap import read_pcap
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import wan_msg
-from firmware import ber
+from firmware import cmd_ber as ber
 from fuzz import run_atheris, seed_corpus, targets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

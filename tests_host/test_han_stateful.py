@@ -20,7 +20,7 @@ from contract.ticks import PERIOD, ticks_add
 from firmware import han_join, han_send, mac
 from firmware.core import Core
 from firmware.decision import TRANSMIT
-from firmware.device_log import ESME, GSME, DeviceLog
+from firmware.han_device_log import ESME, GSME, DeviceLog
 from firmware.settings import Settings
 from hal.fake.storage import MemoryStorage
 from tests_device import vectors

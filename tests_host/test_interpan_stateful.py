@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from contract.ticks import PERIOD, ticks_add
-from firmware.interpan import MAX_OPEN, OFF, ON, TIMEOUT, InterPan
-from firmware.outbox import HIGH, LOW, Outbox
+from firmware.ipan_rules import MAX_OPEN, OFF, ON, TIMEOUT, InterPan
+from firmware.wan_outbox import HIGH, LOW, Outbox
 from hal.fake.storage import MemoryStorage
 
 DAY_MS = 24 * 3600 * 1000

@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract.frame import RxFrame
-from firmware import decision, mac, reject
+from firmware import decision, mac
+from firmware import hub_reject as reject
 from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import vectors

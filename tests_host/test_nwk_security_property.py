@@ -6,7 +6,7 @@ reorderings and forgeries is accepted exactly once per frame, in counter order."
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware import nwk_security as ns
+from firmware import sec_nwk as ns
 from tests_device.test_nwk_security import (
     GSME,
     HDR_END,

@@ -10,14 +10,15 @@ from flash import Flash, PowerCut
 
 from boards.fake import FakeBoard
 from contract import wan_msg
-from firmware import catalogue as cat
-from firmware import execlog, gbcs
+from firmware import cmd_catalogue as cat
+from firmware import cmd_execlog as execlog
+from firmware import cmd_gbcs as gbcs
 from firmware.app import App
-from firmware.command_store import CommandStore
-from firmware.commands import INTERPAN, WAN, Commands
+from firmware.cmd_pipeline import INTERPAN, WAN, Commands
+from firmware.cmd_store import CommandStore
 from firmware.core import Core
-from firmware.device_log import ESME
 from firmware.eui64 import to_guid
+from firmware.han_device_log import ESME
 from firmware.settings import Settings
 from hal.fake.clock import ManualClock
 from hal.file_storage import STEPS, FileStorage

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware import eui64
-from firmware.frame_counter import IncomingCounters, OutgoingCounter
+from firmware.sec_counters import IncomingCounters, OutgoingCounter
 from hal.file_storage import STEPS, FileStorage
 
 A = eui64.parse("00-23-7E-00-00-00-00-01")

@@ -5,11 +5,11 @@ mixed one, and nothing is reported corrupt. The injection points are counted at 
 import pytest
 from flash import Flash, PowerCut
 
-from firmware.command_store import CommandStore
-from firmware.device_log import ESME, GSME, DeviceLog
-from firmware.device_table import DeviceTable
-from firmware.outbox import HIGH, LOW, Outbox
+from firmware.cmd_store import CommandStore
+from firmware.han_device_log import ESME, GSME, DeviceLog
+from firmware.han_device_table import DeviceTable
 from firmware.settings import Settings
+from firmware.wan_outbox import HIGH, LOW, Outbox
 from hal.file_storage import STEPS, FileStorage
 
 A = bytes.fromhex("00237E0000000001")

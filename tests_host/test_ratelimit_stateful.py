@@ -1,4 +1,4 @@
-"""Stateful property tests of the DoS defences (firmware/ratelimit.py) against independent models.
+"""Stateful property tests of the DoS defences (firmware/dos_limits.py) against independent models.
 
 Time: the models keep absolute milliseconds that never wrap; the code under test sees ticks that
 start anywhere (often just before the 2**30 wrap) and wrap as time advances.
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from contract.ticks import PERIOD
-from firmware import ratelimit as rl
+from firmware import dos_limits as rl
 
 OFF = 5
 VICTIM = 0x00237EFFFE0012D6

@@ -284,8 +284,9 @@ def test_counters_are_shared_unique_and_learn_from_stale_answers(tmp_path):
 
 
 def status_response(state, secs, wan, devices, t):
-    from firmware import ber, gbcs
-    from firmware.commands import signed
+    from firmware import cmd_ber as ber
+    from firmware import cmd_gbcs as gbcs
+    from firmware.cmd_pipeline import signed
 
     data = bytes((state,)) + secs.to_bytes(4, "big") + bytes((wan, devices)) + t.to_bytes(4, "big")
     msg = signed(gbcs.RESPONSE, 7, bytes(8), bytes(8), 0x0F01, ber.response(0, data), bytes(32))

@@ -81,7 +81,6 @@ SECURED_PATHS = (
 PATHS += tuple((p, "data", what) for p, what in SECURED_PATHS)
 
 
-
 def env():
     e = dict(os.environ)
     e["PYTHONHASHSEED"] = "0"

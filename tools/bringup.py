@@ -25,8 +25,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from contract.frame import RxFrame  # noqa: E402
-from firmware import beacon, mac, reject  # noqa: E402
 from firmware import bridge_link as link  # noqa: E402
+from firmware import hub_reject as reject  # noqa: E402
+from firmware import mac  # noqa: E402
+from firmware import mac_beacon as beacon  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
 
 HHT_EUI = bytes.fromhex("00237EFFFE000001")

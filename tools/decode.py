@@ -12,22 +12,20 @@ encrypted, and says so."""
 import time
 
 from contract.crc16 import fcs_ok
-from firmware import (
-    aes,
-    discovery,
-    install_code,
-    interpan_frame,
-    mac,
-    mmo,
-    nwk,
-    reject,
-    secframe,
-    transport_key,
-    zcl,
-)
-from firmware.beacon import parse_zigbee_payload
-from firmware.commands import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP
+from firmware import hub_reject as reject
+from firmware import ipan_discovery as discovery
+from firmware import mac
+from firmware import sec_aes as aes
+from firmware import sec_frame as secframe
+from firmware import sec_install_code as install_code
+from firmware import sec_mmo as mmo
+from firmware import sec_transport_key as transport_key
+from firmware import zb_interpan as interpan_frame
+from firmware import zb_nwk as nwk
+from firmware import zb_zcl as zcl
+from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP
 from firmware.eui64 import read_le, to_guid
+from firmware.mac_beacon import parse_zigbee_payload
 from tools import describe
 
 FRAME_TYPES = ("beacon", "data", "ack", "command")

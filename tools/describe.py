@@ -1,11 +1,12 @@
 """Human-readable views of protocol messages for the host tools, with sensitive fields
 redacted (the seed: installers may look at every message type except those with sensitive
-data). The message catalogue (firmware/catalogue.py) says which contents are sensitive."""
+data). The message catalogue (firmware/cmd_catalogue.py) says which contents are sensitive."""
 
-from firmware import ber, gbcs
-from firmware import catalogue as cat
-from firmware.discovery import STATES
+from firmware import cmd_ber as ber
+from firmware import cmd_catalogue as cat
+from firmware import cmd_gbcs as gbcs
 from firmware.eui64 import to_guid
+from firmware.ipan_discovery import STATES
 from tools import cli
 
 REDACTED = "<redacted>"

@@ -36,9 +36,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from contract.frame import RxFrame  # noqa: E402
-from firmware import catalogue as cat  # noqa: E402
-from firmware import discovery, gbcs, interpan_frame, mac, zcl  # noqa: E402
-from firmware.commands import TUNNEL_TRANSFER_DATA, signed  # noqa: E402
+from firmware import cmd_catalogue as cat  # noqa: E402
+from firmware import cmd_gbcs as gbcs  # noqa: E402
+from firmware import ipan_discovery as discovery  # noqa: E402
+from firmware import mac  # noqa: E402
+from firmware import zb_interpan as interpan_frame  # noqa: E402
+from firmware import zb_zcl as zcl  # noqa: E402
+from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA, signed  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402

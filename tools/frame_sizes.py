@@ -5,7 +5,7 @@ freed on return, which gc.mem_alloc() deltas never show (micropython.mem_total()
 tests_device/alloc.py). The sizes come from the unix port's compiler (-v -v prints N_STATE and
 N_EXC_STACK per code block); an exception-stack entry is 3 words.
 
-    .venv/bin/python tools/frame_sizes.py firmware.nwk_security firmware.han [--all]
+    .venv/bin/python tools/frame_sizes.py firmware.sec_nwk firmware.han [--all]
 """
 
 import argparse

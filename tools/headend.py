@@ -39,11 +39,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from contract import wan_msg  # noqa: E402
-from firmware import ber, gbcs, install_code  # noqa: E402
-from firmware.commands import signed  # noqa: E402
-from firmware.device_log import KINDS  # noqa: E402
+from firmware import cmd_ber as ber  # noqa: E402
+from firmware import cmd_gbcs as gbcs  # noqa: E402
+from firmware import sec_install_code as install_code  # noqa: E402
+from firmware.cmd_pipeline import signed  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
+from firmware.han_device_log import KINDS  # noqa: E402
 from tools import cli, describe, labdir, provisioning  # noqa: E402
 from tools.counters import Counters  # noqa: E402
 

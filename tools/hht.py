@@ -47,9 +47,16 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from contract.frame import RxFrame  # noqa: E402
-from firmware import beacon, ber, discovery, gbcs, interpan_frame, mac, reject, zcl  # noqa: E402
-from firmware import catalogue as cat  # noqa: E402
-from firmware.commands import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP, signed  # noqa: E402
+from firmware import cmd_ber as ber  # noqa: E402
+from firmware import cmd_catalogue as cat  # noqa: E402
+from firmware import cmd_gbcs as gbcs  # noqa: E402
+from firmware import hub_reject as reject  # noqa: E402
+from firmware import ipan_discovery as discovery  # noqa: E402
+from firmware import mac  # noqa: E402
+from firmware import mac_beacon as beacon  # noqa: E402
+from firmware import zb_interpan as interpan_frame  # noqa: E402
+from firmware import zb_zcl as zcl  # noqa: E402
+from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP, signed  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
@@ -469,7 +476,7 @@ def interpan_off(args):
 def executed(radio, frame, conf, target, whose, counters, wait, store, pacer=_UNPACED):
     """The hub's answer for each of `whose` counters (catalogue Q_ codes), in batches; None
     for a batch that got no answer."""
-    from firmware.commands import QUERY_MAX
+    from firmware.cmd_pipeline import QUERY_MAX
 
     installer = to_guid(provisioning.party(conf, "installer")[0])
     out = []

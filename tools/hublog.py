@@ -8,7 +8,7 @@ boots end to end (x = seconds of hub time since the log began)."""
 
 import json
 
-from firmware.discovery import STATES
+from firmware.ipan_discovery import STATES
 
 OFF, ON, ON_NO_TIMEOUT = STATES
 

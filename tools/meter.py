@@ -56,24 +56,22 @@ from contract.frame import (
     PSDU_MAX,  # noqa: E402
     RxFrame,  # noqa: E402
 )
-from firmware import (  # noqa: E402
-    beacon,
-    ber,
-    catalogue,
-    install_code,
-    mac,
-    mmo,
-    nwk,
-    reject,
-    transport_key,
-    zcl,
-)
-from firmware import nwk_security as nsec  # noqa: E402
-from firmware.catalogue import INTERPAN_ENABLE  # noqa: E402
-from firmware.commands import signed  # noqa: E402
+from firmware import cmd_ber as ber  # noqa: E402
+from firmware import cmd_catalogue as catalogue  # noqa: E402
+from firmware import hub_reject as reject  # noqa: E402
+from firmware import mac  # noqa: E402
+from firmware import mac_beacon as beacon  # noqa: E402
+from firmware import sec_install_code as install_code  # noqa: E402
+from firmware import sec_mmo as mmo  # noqa: E402
+from firmware import sec_nwk as nsec  # noqa: E402
+from firmware import sec_transport_key as transport_key  # noqa: E402
+from firmware import zb_nwk as nwk  # noqa: E402
+from firmware import zb_zcl as zcl  # noqa: E402
+from firmware.cmd_catalogue import INTERPAN_ENABLE  # noqa: E402
+from firmware.cmd_pipeline import signed  # noqa: E402
 from firmware.eui64 import equals_le, to_guid  # noqa: E402
 from firmware.eui64 import parse as parse_eui  # noqa: E402
-from firmware.frame_counter import IncomingCounters, OutgoingCounter  # noqa: E402
+from firmware.sec_counters import IncomingCounters, OutgoingCounter  # noqa: E402
 from hal.file_storage import FileStorage  # noqa: E402
 from hal.sim.radio_zep import ZepRadio  # noqa: E402
 from tools import cli, provisioning  # noqa: E402

@@ -1,13 +1,13 @@
 # The Matyas-Meyer-Oseas hash over AES-128 (ZigBee specification annex B.6) and the keyed hash
 # built on it (annex B.1.4: HMAC, FIPS 198, with that hash), from which ZigBee derives keys:
 #
-#   link key           = mmo.digest(install code with its CRC)    (firmware.install_code)
+#   link key           = mmo.digest(install code with its CRC)    (firmware.sec_install_code)
 #   key-transport key  = keyed_hash(link key, 0x00)   protects a Transport-Key of a network key
 #   key-load key       = keyed_hash(link key, 0x02)   protects a Transport-Key of a link key
 #
 # Run at a join or a key change, never per frame, so these allocate freely.
 
-from firmware import aes
+from firmware import sec_aes as aes
 
 _MAX = 8192  # octets: ZigBee's short padding form (a 16-bit bit length); keys are far below
 

@@ -3,7 +3,7 @@
 # inside the window executes once, in any order (an HHT loaded yesterday is not locked out by
 # newer WAN commands while its counters are still inside); one below it is stale. Only
 # authenticated messages may call accept(): check() never changes anything, and the command layer
-# calls accept() only for a command it then runs (firmware.commands, step 6).
+# calls accept() only for a command it then runs (firmware.cmd_pipeline, step 6).
 #
 # Bounded: a new originator when the table is full is refused (FULL), never given another's
 # slot: evicting a live window would let its old commands run again, breaking first-wins.

@@ -1,10 +1,10 @@
 # The APS Transport-Key command that hands a joining device the network key (ZigBee
 # specification 4.4.10.1, R21; 4.4.9.2 in ZigBee 2007), APS-secured with the key-transport key
-# derived from the device's link key (firmware.mmo, from its install code):
+# derived from the device's link key (firmware.sec_mmo, from its install code):
 #
 #   APS frame control 0x21 (command, security) | APS counter
 #   auxiliary header: security control 0x30 (key-transport key, extended nonce) | frame counter
-#                     | trust centre EUI-64                                  (firmware.secframe)
+#                     | trust centre EUI-64                                  (firmware.sec_frame)
 #   encrypted:        command 0x05 | key type 0x01 (standard network key) | key (16)
 #                     | key sequence number | destination EUI-64 | source EUI-64 (LE)
 #   MIC (4)
@@ -18,7 +18,9 @@
 # sequence number. It travels NWK-secured.
 
 from contract.compat import const
-from firmware import aes, eui64, secframe
+from firmware import eui64
+from firmware import sec_aes as aes
+from firmware import sec_frame as secframe
 
 CMD_TRANSPORT_KEY = const(0x05)
 CMD_SWITCH_KEY = const(0x09)
@@ -38,7 +40,7 @@ NAMES = ("ok", "truncated", "not_transport_key", "not_key_transport_key", "bad_m
 
 def write(buf, p, ktk, counter, tc_eui, aps_counter, nwk_key, key_seq, dst_eui):
     # The secured command at buf[p:]: ktk, the key-transport key (16 octets); counter, the
-    # trust centre's frame counter (never repeated: firmware.frame_counter); EUI-64s most
+    # trust centre's frame counter (never repeated: firmware.sec_counters); EUI-64s most
     # significant first. Returns the end (after the MIC).
     buf[p] = _APS_COMMAND_SECURED
     buf[p + 1] = aps_counter & 0xFF

@@ -4,7 +4,7 @@
 # Allocation-free except where an answer is built.
 
 from contract.compat import const
-from firmware import zcl
+from firmware import zb_zcl as zcl
 
 SUMMATION = const(0x0000)  # CurrentSummationDelivered, uint48
 UINT48 = const(0x25)

@@ -2,7 +2,7 @@
 # cluster), whichever arrives first. Each goes through, in order:
 #   1. parse the grouping header            malformed   -> counted, noted, no answer
 #   2. a command (CRA 1) from a provisioned party     else -> counted, noted, no answer
-#   3. authenticate (firmware.auth)          bad tag     -> counted, noted, no answer
+#   3. authenticate (firmware.cmd_auth)          bad tag     -> counted, noted, no answer
 #   4. the anti-replay window, keyed by (originator, counter), never by channel:
 #        duplicate / stale / table full      -> answered with that status on its own channel
 #   5. admissible: a message this hub knows, from a role allowed to send it, on a channel that
@@ -19,12 +19,17 @@
 # this hub refuses, cannot push an originator's window past its genuine commands.
 
 from contract.compat import const
-from firmware import ber, execlog, gbcs, install_code, replay, zcl
-from firmware import catalogue as cat
-from firmware.auth import HmacSha256
+from firmware import cmd_ber as ber
+from firmware import cmd_catalogue as cat
+from firmware import cmd_execlog as execlog
+from firmware import cmd_first_wins as replay
+from firmware import cmd_gbcs as gbcs
+from firmware import sec_install_code as install_code
+from firmware import zb_zcl as zcl
+from firmware.cmd_auth import HmacSha256
 from firmware.decision import CMD_ACCEPTED, CMD_ANSWERED, CMD_REJECTED, TX_REPLY
-from firmware.device_log import KINDS
 from firmware.eui64 import read_le, to_guid
+from firmware.han_device_log import KINDS
 
 WAN = "wan"
 INTERPAN = "interpan"
@@ -51,9 +56,9 @@ def _u32(v):
 class Commands:
     # Collaborators, each as narrow as the rules need: the provisioned parties and the command
     # store; the wall clock (set_hub_clock); the shared Outputs (notes, the transmit slot, WAN
-    # copies, frames for the radio); the hub's EUI-64; the inter-PAN flag (firmware.access); the
+    # copies, frames for the radio); the hub's EUI-64; the inter-PAN flag (firmware.ipan_flag); the
     # device log; the HAN (membership and forwarding; None on a hub without one, when the device
-    # log decides membership); the inter-PAN replier (firmware.interpan_frame).
+    # log decides membership); the inter-PAN replier (firmware.zb_interpan).
     def __init__(self, parties, store, clock, out, eui, flag, device_log, replier, han=None):
         self.parties = parties
         self.store = store

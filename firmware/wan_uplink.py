@@ -1,7 +1,7 @@
 # The WAN side of the shell: keeps the head-end link up (reconnecting with back-off), sends
 # heartbeats, delivers the outbox in order, feeds the WAN monitor, and hands the head-end's
 # requests to the app. The decisions (loss/restore hysteresis, back-off, heartbeat timing, what
-# to drop when the queue is full) are the pure cores' (firmware.wan_monitor, firmware.outbox).
+# to drop when the queue is full) are the pure cores' (firmware.wan_monitor, firmware.wan_outbox).
 
 import asyncio
 

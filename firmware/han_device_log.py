@@ -1,6 +1,6 @@
 # The device log: the allow-list of devices that may join the hub's HAN (as GB's CHF device
 # log), managed from the WAN. Each entry may carry the device's link key, derived from its
-# install code when the entry was added (firmware.install_code): the trust centre needs it to
+# install code when the entry was added (firmware.sec_install_code): the trust centre needs it to
 # hand the device the network key (firmware.han_security). Bounded; persisted as one sealed
 # record; membership is tested in place against an air-order address in a received frame,
 # without allocating.
@@ -9,7 +9,7 @@
 # link key (16, zero when absent). Version 1 records (EUI-64 | kind, no keys) still load.
 
 from contract.compat import const
-from firmware import record
+from firmware import store_record as record
 from firmware.eui64 import SHARED, equals_le, key, key_le, reindex
 
 OTHER = const(0)

@@ -1,6 +1,6 @@
 # AES-128 block encryption: the one primitive ZigBee security is built on (CCM* in
-# firmware.ccm, the Matyas-Meyer-Oseas hash in firmware.mmo). MicroPython's cryptolib on the
-# board and the unix port; on CPython, pycryptodome (pinned in requirements.txt). Both objects
+# firmware.sec_ccm, the Matyas-Meyer-Oseas hash in firmware.sec_mmo). MicroPython's cryptolib on
+# the board and the unix port; on CPython, pycryptodome (pinned in requirements.txt). Both objects
 # that new() returns encrypt whole 16-octet blocks in ECB mode with encrypt(src, dst), in place
 # when src is dst, allocating nothing.
 

@@ -1,7 +1,7 @@
 # NWK security on the HAN (ZigBee specification 4.3.1): every intra-PAN NWK frame secured with
 # the network key at level 5 (ENC-MIC-32), with the auxiliary header carrying the frame
 # counter, the sender's EUI-64 and the key sequence number. This is the object for
-# firmware.nwk's seam: parse_nwk says SECURED, unprotect() verifies and decrypts in place and
+# firmware.zb_nwk's seam: parse_nwk says SECURED, unprotect() verifies and decrypts in place and
 # hands back the end of the plaintext APS frame (it starts at .aux.end); protect() secures a
 # frame the builders wrote in the clear.
 #
@@ -11,7 +11,9 @@
 # drop is counted by reason in `rejected`; none allocates.
 
 from contract.compat import const
-from firmware import aes, ccm, secframe
+from firmware import sec_aes as aes
+from firmware import sec_ccm as ccm
+from firmware import sec_frame as secframe
 
 OK = const(0)
 TRUNCATED = const(1)  # secframe.TRUNCATED
@@ -36,14 +38,14 @@ _FC_SECURITY = const(0x02)  # NWK frame control 0x0200, in its second octet
 _AUX_LEN = const(14)  # with the extended nonce and the key sequence number
 
 # Every method on the frame paths keeps its frame within MicroPython's 11 words (see
-# firmware.ccm), which is why some work is split into small helpers.
+# firmware.sec_ccm), which is why some work is split into small helpers.
 
 
 class NwkSecurity:
     def __init__(self, eui, members, incoming, outgoing, level=secframe.LEVEL):
         # eui: the hub's EUI-64 (most significant first). members: find_le(buf, off) -> slot
         # of the member whose EUI-64 is in air order at buf[off:off+8], or -1
-        # (firmware.device_table.DeviceTable). incoming, outgoing: firmware.frame_counter.
+        # (firmware.han_device_table.DeviceTable). incoming, outgoing: firmware.sec_counters.
         self.members = members
         self.incoming = incoming
         self.outgoing = outgoing
@@ -70,7 +72,7 @@ class NwkSecurity:
         # Switch-Key: the alternate key `seq` becomes the one the hub sends with. The old key
         # stays the alternate, still accepted on receive from a neighbour that has not switched
         # yet (once a neighbour has used the new key its old-key frames are refused: see
-        # firmware.frame_counter), until drop_old(). False when the hub does not hold `seq`.
+        # firmware.sec_counters), until drop_old(). False when the hub does not hold `seq`.
         if self._seq[0] == seq:
             return True
         if self._seq[1] != seq:
@@ -97,7 +99,7 @@ class NwkSecurity:
         # Secures the NWK frame buf[nwk_off:end] with its header ending at hdr_end, in place:
         # the payload moves up to make room for the auxiliary header, and the MIC follows it.
         # Returns the new end, or -1 when it cannot be sent secured (no key, no room, or no
-        # frame counter: see firmware.frame_counter).
+        # frame counter: see firmware.sec_counters).
         if self._enc[0] is None or end + _AUX_LEN + self.mic_len > len(buf):
             return -1
         self.tx.counter = self.outgoing.next()
@@ -115,7 +117,7 @@ class NwkSecurity:
 
     def unprotect(self, buf, nwk_off, aux_off, end):
         # The NWK frame buf[nwk_off:end] (end: its last octet + 1, before the MAC FCS) whose
-        # auxiliary header starts at aux_off (firmware.nwk's payload_off for a SECURED frame).
+        # auxiliary header starts at aux_off (firmware.zb_nwk's payload_off for a SECURED frame).
         # Returns the end of the plaintext, which starts at self.aux.end, with self.slot the
         # sender; or minus a reason (NAMES), counted in self.rejected. A caller that puts a
         # budget in front of the AES work calls check() and then open() instead.

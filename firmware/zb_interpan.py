@@ -4,7 +4,10 @@
 # counter), then a ZCL frame. ZigBee Smart Energy 1.1 (07-5356) annex B.
 
 from contract.compat import const
-from firmware import discovery, gbcs, mac, zcl
+from firmware import cmd_gbcs as gbcs
+from firmware import ipan_discovery as discovery
+from firmware import mac
+from firmware import zb_zcl as zcl
 
 STUB_NWK_LO = const(0x0B)
 STUB_NWK_HI = const(0x00)

@@ -8,7 +8,7 @@
 # MIC-only levels authenticate header and payload and leave both in clear; ENC levels
 # authenticate the header, encrypt the payload, and (with a MIC) authenticate the plaintext.
 # A caller writes the nonce into NONCE (ZigBee: source EUI-64 || frame counter || security
-# control, firmware.secframe), names the key, buffer and level with use(), then calls seal() or
+# control, firmware.sec_frame), names the key, buffer and level with use(), then calls seal() or
 # unseal() with offsets into that buffer.
 #
 # Nothing is allocated per frame, call frames included: the blocks are preallocated, and the
@@ -25,14 +25,14 @@ NONCE = bytearray(13)
 _X = bytearray(16)  # CBC-MAC state: ends as T
 _A = bytearray(16)  # counter block A_i
 _S = bytearray(16)  # key stream block S_i = E(A_i)
-_E = None  # the operation's encrypt(src, dst) (a firmware.aes object's)
+_E = None  # the operation's encrypt(src, dst) (a firmware.sec_aes object's)
 _B = None  # its buffer
 _M = 0  # its MIC length
 _L = 0  # its level
 
 
 def use(enc, buf, level):
-    # The next seal() or unseal(): enc, the encrypt method of a firmware.aes object; buf, the
+    # The next seal() or unseal(): enc, the encrypt method of a firmware.sec_aes object; buf, the
     # frame's buffer; level, its security level (0..7).
     global _E, _B, _M, _L
     _E = enc

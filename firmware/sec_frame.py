@@ -14,14 +14,14 @@
 # Parsing is by offsets into a preallocated AuxHeader, never raises on junk, allocates nothing.
 
 from contract.compat import const
-from firmware import ccm
+from firmware import sec_ccm as ccm
 from firmware.eui64 import write_le
 
 LEVEL = const(5)  # ENC-MIC-32, the one level ZigBee PRO and Smart Energy use
 
 KEY_DATA = const(0)  # a link key
 KEY_NETWORK = const(1)
-KEY_TRANSPORT = const(2)  # the key-transport key (firmware.mmo)
+KEY_TRANSPORT = const(2)  # the key-transport key (firmware.sec_mmo)
 KEY_LOAD = const(3)
 
 _EXT_NONCE = const(0x20)

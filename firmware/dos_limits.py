@@ -325,24 +325,24 @@ def gate_from_settings(s, seed=1):
     # From the interpan.* settings (docs/dos.md lists them with their defaults); seed: the
     # lottery's start (any int; the hub takes one from os.urandom where it can).
     return Gate(
-        Gcra(s["interpan.rate_per_s"], s["interpan.burst"]),
+        Gcra(s["dos.interpan_rate_per_s"], s["dos.interpan_burst"]),
         TrustedSources(
-            s["interpan.trusted_max"],
-            s["interpan.source_rate_per_s"],
-            s["interpan.source_burst"],
-            s["interpan.trust_s"],
+            s["dos.trusted_max"],
+            s["dos.source_rate_per_s"],
+            s["dos.source_burst"],
+            s["dos.trust_s"],
         ),
         AuthFailures(
-            s["interpan.auth_fail_threshold"],
-            s["interpan.auth_fail_window_s"],
-            s["interpan.auth_quiet_s"],
+            s["dos.auth_fail_threshold"],
+            s["dos.auth_fail_window_s"],
+            s["dos.auth_quiet_s"],
         ),
         seed,
     )
 
 
 def beacon_budget_from_settings(s):
-    return Gcra(s["beacon.rate_per_s"], s["beacon.burst"])
+    return Gcra(s["dos.beacon_rate_per_s"], s["dos.beacon_burst"])
 
 
 def discovery_budget_from_settings(s):

@@ -2,7 +2,7 @@
 # preallocated header objects by offsets (no allocation, never raising) and built into a
 # caller's buffer. The hub and its meters talk in ordinary NWK data frames carrying APS data
 # frames and ZCL, so Wireshark's and scapy's ZigBee dissectors decode every frame; inter-PAN
-# frames (NWK frame type 3) are firmware.interpan_frame's business. All fields little-endian.
+# frames (NWK frame type 3) are firmware.zb_interpan's business. All fields little-endian.
 #
 # NWK security is not implemented: a frame with the NWK security bit parses to SECURED and the
 # caller drops it (firmware.han counts it). This is the seam for it: a NwkSecurity object

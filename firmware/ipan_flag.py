@@ -1,5 +1,5 @@
 # Inter-PAN access: the flag that says whether the hub answers inter-PAN frames, with every
-# change noted for the log and the head-end. The rules are firmware.interpan's state machine;
+# change noted for the log and the head-end. The rules are firmware.ipan_rules's state machine;
 # this holds it, and the one fact the rules turn on that arrives from elsewhere: whether the WAN
 # is present. The hub's gate, the command layer and the shell's timers all act through it.
 

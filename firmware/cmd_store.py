@@ -6,9 +6,9 @@
 # Each copy is u16 length | a GBCS response. Version 1 records (no copies) still load.
 
 from contract.compat import const
-from firmware import record
-from firmware.execlog import ExecLog
-from firmware.replay import ReplayTable
+from firmware import store_record as record
+from firmware.cmd_execlog import ExecLog
+from firmware.cmd_first_wins import ReplayTable
 
 _VERSION = const(2)
 _COPIES_MAX = const(8)  # a receive batch's worth; the shell releases them after each batch

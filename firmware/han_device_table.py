@@ -18,7 +18,7 @@
 
 from contract.compat import const
 from contract.crc16 import crc16
-from firmware import record
+from firmware import store_record as record
 from firmware.eui64 import SHARED, key, key_le, reindex, write_le
 
 FREE = const(-1)

@@ -5,7 +5,7 @@
 
 from contract.compat import const
 from contract.crc16 import crc16
-from firmware import mmo
+from firmware import sec_mmo as mmo
 
 OK = const(0)
 BAD_LENGTH = const(1)

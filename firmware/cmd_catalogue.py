@@ -1,6 +1,6 @@
 # The messages the hub understands: message code -> name, where it executes, the roles allowed
 # to send it, and whether its content is sensitive (HHT decode redacts it). Contents are BER
-# (firmware/ber.py); layouts and worked bytes: docs/commands.md.
+# (firmware/cmd_ber.py); layouts and worked bytes: docs/commands.md.
 
 from contract.compat import const
 

@@ -59,7 +59,7 @@ class Change:
         self.prior = prior
 
     def to_dict(self):
-        # One vocabulary with discovery and status (firmware/discovery.py STATES).
+        # One vocabulary with discovery and status (firmware/ipan_discovery.py STATES).
         st = self.state if self.seconds_left is not None or self.state == OFF else "on_no_timeout"
         return {"state": st, "reason": self.reason, "seconds_left": self.seconds_left}
 

@@ -27,7 +27,7 @@
 from array import array
 
 from contract.compat import const
-from firmware import record
+from firmware import store_record as record
 
 _VERSION = const(1)
 _IN_VERSION = const(2)  # the incoming record with bounds and key sequence numbers

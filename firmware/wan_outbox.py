@@ -12,7 +12,7 @@
 # `dropped` counts them over the outbox's life (persisted).
 #
 # Every change is written through hal Storage (atomic per record) as one sealed record
-# (firmware.record: version 1, CRC-32) whose payload is, little-endian:
+# (firmware.store_record: version 1, CRC-32) whose payload is, little-endian:
 #   u32 dropped | u16 n | n x (u8 kind | u16 len | data)
 # kind 0 LOW, 1 HIGH, 2 overflow report (data: u32 count). The bytes bound is on payloads; the
 # record adds 3 per item and 11 in all. A record that fails any check (torn by a bad flash,
@@ -32,7 +32,7 @@
 import struct
 
 from contract.compat import const
-from firmware import record
+from firmware import store_record as record
 
 LOW = const(0)
 HIGH = const(1)
