@@ -43,8 +43,8 @@ _ROUTINE = ("device_log", "time_set")  # queued LOW: dropped first when the outb
 # queuing each would write the persisted outbox twice per reading (flash wear).
 _LOG_ONLY = ("meter_reading",)
 # Operations an unsigned head-end request names that the hub only takes signed (as GBCS
-# set_hub_clock, device_log_add, device_log_remove): refused with that reason.
-_SIGNED_ONLY = ("set_time", "device_log_add", "device_log_remove")
+# set_hub_clock, device_log_add, device_log_remove, set_setting): refused with that reason.
+_SIGNED_ONLY = ("set_time", "device_log_add", "device_log_remove", "set_setting")
 _OP_MAX = const(32)
 _ID_LIMIT = const(0x40000000)  # a small int on every port
 

@@ -19,6 +19,7 @@ INTERPAN_ENABLE = const(0x0F04)
 EXECUTED_QUERY = const(0x0F07)
 PARTY_REKEY = const(0x0F08)  # a party's new key (and so a fresh anti-replay window)
 NWK_KEY_UPDATE = const(0x0F09)  # a new HAN network key, sent to the members, then switched to
+SET_SETTING = const(0x0F0A)  # a setting, persisted (docs/settings.md)
 
 HUB = const(0)
 METER = const(1)
@@ -36,6 +37,7 @@ MESSAGES = {
     EXECUTED_QUERY: ("executed_query", HUB, _ANY_REMOTE, False),
     PARTY_REKEY: ("party_rekey", HUB, ("network_operator",), True),
     NWK_KEY_UPDATE: ("nwk_key_update", HUB, ("network_operator",), False),
+    SET_SETTING: ("set_setting", HUB, ("network_operator",), True),
     READ_METER: ("read_meter", METER, _ANY_REMOTE, False),
     READ_GAS: ("read_gas", METER, _ANY_REMOTE, False),
     PREPAY_TOPUP: ("prepay_topup", METER, ("supplier",), True),

@@ -59,7 +59,9 @@ class Commands:
     # copies, frames for the radio); the hub's EUI-64; the inter-PAN flag (firmware.ipan_flag); the
     # device log; the HAN (membership and forwarding; None on a hub without one, when the device
     # log decides membership); the inter-PAN replier (firmware.zb_interpan).
-    def __init__(self, parties, store, clock, out, eui, flag, device_log, replier, han=None):
+    def __init__(
+        self, parties, store, clock, out, eui, flag, device_log, replier, han=None, settings=None
+    ):
         self.parties = parties
         self.store = store
         self.clock = clock
@@ -70,6 +72,7 @@ class Commands:
         self.replier = replier
         self.han = han
         self.members = han if han is not None else device_log
+        self.settings = settings
         self.auth = HmacSha256()
         self.h = gbcs.GbcsHeader()
         if han is not None:
@@ -245,6 +248,12 @@ class Commands:
             if self.han is None:
                 return cat.ST_UNKNOWN_MESSAGE
             ok = n == 0
+        elif code == cat.SET_SETTING:
+            # A setting may be a secret (the WiFi password): the WAN only, never the air.
+            if channel != WAN:
+                return cat.ST_NOT_PERMITTED
+            ok = n == 2 and self.settings is not None
+            ok = ok and self.settings.valid(fields[0], fields[1]) and fields[0] != b"hub.eui64"
         elif code == cat.PARTY_REKEY:
             # A key travels in it: the WAN only, never the air.
             if channel != WAN:
@@ -310,6 +319,14 @@ class Commands:
             )
         if code == cat.PARTY_REKEY:
             return self._rekey(channel, fields[0], fields[1])
+        if code == cat.SET_SETTING:
+            key = fields[0].decode()
+            try:
+                self.settings.set(key, fields[1].decode())
+            except OSError:
+                return cat.ST_FAILED, b""
+            self.out.note("setting_changed", key=key, source=channel)  # never the value
+            return cat.ST_OK, b""
         if code == cat.NWK_KEY_UPDATE:
             return (cat.ST_OK if self.han.update_key(now) else cat.ST_FAILED), b""
         return cat.ST_UNKNOWN_MESSAGE, b""

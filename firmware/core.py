@@ -56,6 +56,7 @@ class Core:
                 self.device_log,
                 self.replier,
                 self.han,
+                settings=s,
             )
         self.hub = Hub(
             s, self.out, self.device_log, self.flag, self.replier, self.commands, self.han

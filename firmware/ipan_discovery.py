@@ -18,7 +18,6 @@ PAGE = const(8)  # device EUIs per answer: keeps the frame inside 127 octets
 # The inter-PAN flag's states by their code (also read_hub_status's): one vocabulary for the
 # event log, the head-end's status and the HHT.
 STATES = ("off", "on", "on_no_timeout")
-STATE_OFF = const(0)
 STATE_COUNTDOWN = const(1)
 STATE_NO_TIMEOUT = const(2)  # held open while the WAN is lost
 NO_TIMEOUT = const(0xFFFFFFFF)

@@ -127,8 +127,18 @@ class Settings:
     def eui64(self, key="hub.eui64"):
         return eui64.parse(self[key])
 
+    def valid(self, key, value):
+        # Whether key (bytes or str) names a setting and value (bytes or str) is good for it.
+        try:
+            key = key.decode() if isinstance(key, bytes) else key
+            value = value.decode() if isinstance(value, bytes) else value
+            return key in DEFAULTS and (_coerce(key, value) is not None)
+        except (ValueError, UnicodeError):
+            return False
+
     def set(self, key, value, persist=True):
-        # A change from the WAN or an authenticated command: persisted so a reboot keeps it.
+        # A change from a signed set_setting command (firmware.cmd_pipeline): persisted so a
+        # reboot keeps it; most settings are read when the hub is built, so at the next boot.
         if key not in DEFAULTS:
             raise ValueError("unknown setting %r" % key)
         v = _coerce(key, value)

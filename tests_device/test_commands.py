@@ -257,6 +257,26 @@ class WindowTest(unittest.TestCase):
         self.assertEqual(status_of(rsp, KEYS[NETOP])[0], "duplicate")  # no replayed rekey
 
 
+class SettingTest(unittest.TestCase):
+    def test_a_setting_changes_only_signed_and_over_the_wan(self):
+        r = Rig()
+
+        def setting(counter, key, value, channel=WAN, who=NETOP):
+            msg = command(who, counter, cat.SET_SETTING, (key, value))
+            return status_of(r.send(msg, channel)[1], KEYS[who])[0]
+
+        self.assertEqual(setting(1, b"interpan.keepalive_s", b"120", INTERPAN), "not_permitted")
+        not_netop = setting(2, b"interpan.keepalive_s", b"120", who=SUPPLIER)
+        self.assertEqual(not_netop, "not_permitted")
+        self.assertEqual(setting(3, b"no.such_key", b"1"), "bad_content")
+        self.assertEqual(setting(4, b"interpan.keepalive_s", b"soon"), "bad_content")
+        self.assertEqual(setting(5, b"hub.eui64", b"00-23-7E-00-00-00-00-09"), "bad_content")
+        self.assertEqual(r.cmds.store.replay.euis, [])  # none of them moved a window
+        self.assertEqual(setting(6, b"interpan.keepalive_s", b"120"), "ok")
+        self.assertEqual(r.cmds.settings["interpan.keepalive_s"], 120)
+        self.assertEqual(r.hub.notes[-2][1], {"key": "interpan.keepalive_s", "source": "wan"})
+
+
 class HubCommandsTest(unittest.TestCase):
     def test_clock_device_log_and_interpan_off(self):
         r = Rig()

@@ -10,11 +10,11 @@ can drive the hub from the WAN side.
 Requests (JSON objects with "op"):
   status                                    asked unsigned: the hub answers status requests
   device_log_add {guid, kind: esme|gsme|other, install_code (hex, optional)},
-  device_log_remove {guid}, set_time {epoch}
+  device_log_remove {guid}, set_time {epoch}, set_setting {key, value}
                                             state changes: the head-end sends each as a signed
                                             GBCS command (device_log_add, device_log_remove,
-                                            set_hub_clock), as the network operator unless "as"
-                                            names another party
+                                            set_hub_clock, set_setting), as the network
+                                            operator unless "as" names another party
   gbcs {as, counter, message, fields (a list of hex strings), to (GUID; default the hub)}
                                             any catalogue message, signed as party `as`
   wan {state: down|up}                     the lab's control: drop and refuse hub links (as a
@@ -51,7 +51,7 @@ from tools.counters import Counters  # noqa: E402
 
 # Unsigned-looking operations the head-end turns into signed GBCS commands: the hub takes no
 # state change unless it is signed.
-SIGNED_OPS = ("device_log_add", "device_log_remove", "set_time")
+SIGNED_OPS = ("device_log_add", "device_log_remove", "set_time", "set_setting")
 
 
 class RequestError(Exception):
@@ -67,6 +67,15 @@ def _as_gbcs(req):
         if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < 2**32:
             raise RequestError("set_time: epoch must be whole seconds since 1970, 0..2^32-1")
         out.update(message="set_hub_clock", fields=[epoch.to_bytes(4, "big").hex()])
+        return out
+    if op == "set_setting":
+        key, value = req.get("key"), req.get("value")
+        if not isinstance(key, str) or not isinstance(value, (str, int, bool)):
+            raise RequestError("set_setting: key (a setting's name) and value are needed")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        fields = [key.encode().hex(), str(value).encode().hex()]
+        out.update(message="set_setting", fields=fields)
         return out
     eui = parse_eui(str(req.get("guid", "")))
     if eui is None:
