@@ -5,7 +5,8 @@
 # count (default): build everything, then run N frames through the path and print one summary
 #   line. Run under callgrind with N and 2N and difference the instruction counts: start-up and
 #   set-up cancel out (docs/performance.md, "Method").
-# alloc: the same N frames with the collector disabled (in chunks); prints heap bytes per frame.
+# alloc: the same N frames; prints the heap bytes they allocated (micropython.mem_total: every
+#   allocation counts, also a call frame put on the heap and freed at return).
 # time:  best of 5 wall-clock runs in microseconds per frame (ticks_us). Not comparable with
 #   anything but another run on the same host; the fallback when valgrind is missing.
 #
@@ -29,7 +30,6 @@ from tests_device import vectors
 
 _MASK = PERIOD - 1
 _START = PERIOD - 1000
-_CHUNK = 16
 
 
 class Accept:
@@ -178,6 +178,19 @@ def default_gate():
     return ratelimit.gate_from_settings(settings())
 
 
+def setup_drops(path):
+    # Frames dropped before the gate: a bad FCS; an inter-PAN frame for another hub.
+    h = Core(settings()).hub
+    h.power_up(_START)
+    del h.notes[:]
+    if path == "bad_fcs":  # the radio flags the FCS; nothing is parsed
+        return h, [vectors.load(RxFrame(), ipf.tunnel(), crc_ok=False)], air_us(ipf.tunnel())
+    if path == "interpan_not_for_us":  # inter-PAN is ON; addressed to another hub's EUI-64
+        other = b"\x00\x23\x7e\x00\x00\x12\xd6\x88"
+        return h, [load(ipf.tunnel(dst=other))], air_us(ipf.tunnel())
+    return None
+
+
 def setup_limiter(path):
     tunnel = ipf.tunnel()
     if path == "gate_one_source":
@@ -288,11 +301,31 @@ def setup_secured(path):
 
 
 # HAN paths at a table size: PATH_N, with N entries in the device log and N devices joined.
-TABLE_PATHS = ("assoc_stranger", "report_member")
+#   assoc_stranger    association request from an EUI-64 not in the device log (refused)
+#   poll_stranger     data request from a short address no member has
+#   poll_ext_stranger data request from an EUI-64 that is not a member (polling for a response)
+#   orphan_stranger   orphan notification from an EUI-64 that is not a member
+#   nwk_stranger      a secured metering report from a short address no member has
+#   report_member     the last member to join reports its meter reading, secured
+TABLE_PATHS = (
+    "assoc_stranger",
+    "poll_stranger",
+    "poll_ext_stranger",
+    "orphan_stranger",
+    "nwk_stranger",
+    "report_member",
+)
 
 
 def setup_tables(path):
-    from tests_device.han_frames import CAP_GSME, assoc_request, summation_report
+    from tests_device.han_frames import (
+        CAP_GSME,
+        assoc_request,
+        data_request,
+        orphan,
+        summation_report,
+    )
+    from tests_device.han_meter import Meter
 
     name, _, n = path.rpartition("_")
     if name not in TABLE_PATHS or not n.isdigit():
@@ -302,9 +335,21 @@ def setup_tables(path):
     t = c.han.table
     if len(t) != n:
         return "only %d of %d devices joined" % (len(t), n)
+    strangers = [bytes((0x00, 0x23, 0x7E, 0x66, 0x00, 0x00, 0x00, k)) for k in range(4)]
+    shorts = [s for s in range(0x7FF0, 0x8000) if t.find_short(s) < 0][:4]
+    frames = None
     if name == "assoc_stranger":  # not in the device log: refused after the log lookup
-        strangers = [bytes((0x00, 0x23, 0x7E, 0x66, 0x00, 0x00, 0x00, k)) for k in range(4)]
         frames = [assoc_request(e, CAP_GSME) for e in strangers]
+    elif name == "poll_stranger":
+        frames = [data_request(s) for s in shorts]
+    elif name == "poll_ext_stranger":
+        frames = [data_request(e) for e in strangers]
+    elif name == "orphan_stranger":
+        frames = [orphan(e) for e in strangers]
+    elif name == "nwk_stranger":  # secured under a key it may have: refused on its address
+        key = c.han.security.key
+        frames = [Meter(strangers[0], key).secure(summation_report(s, 7)) for s in shorts]
+    if frames is not None:
         return c.hub, [load(f) for f in frames], air_us(frames[0])
     # the last member to join reports its meter reading, secured
     short, meter = _member(c, members[-1])
@@ -363,11 +408,21 @@ def outcome(target, n, sent):
     return " ".join(parts)
 
 
+def setup_any(path):
+    return (
+        setup(path)
+        or setup_drops(path)
+        or setup_limiter(path)
+        or setup_tables(path)
+        or setup_secured(path)
+    )
+
+
 def main(argv):
     path = argv[0]
     n = int(argv[1])
     mode = argv[2] if len(argv) > 2 else "count"
-    got = setup(path) or setup_limiter(path) or setup_tables(path) or setup_secured(path)
+    got = setup_any(path)
     if got is None:
         print("unknown path %s" % path)
         return 2
@@ -380,16 +435,15 @@ def main(argv):
         run(target, frames, step, 16, _START - 1000)
         if isinstance(target, hubmod.Hub):
             target.rejected = [0] * reject.COUNT
-        # In chunks, collected in between, so a path that allocates (the verifying ones) is
-        # measured rather than running out of heap; the deltas add up to the whole run's.
-        used = 0
-        for i in range(0, n, _CHUNK):
-            gc.collect()
-            gc.disable()
-            before = gc.mem_alloc()
-            run(target, frames, step, min(_CHUNK, n - i), (_START + i * step // 1000) & _MASK)
-            used += gc.mem_alloc() - before
-            gc.enable()
+        from micropython import mem_total
+
+        gc.collect()
+        before = mem_total()
+        run(target, frames, step, 0)
+        loop = mem_total() - before  # the loop's own: its call frame and range object
+        before = mem_total()
+        run(target, frames, step, n)
+        used = mem_total() - before - loop
         print("alloc %s bytes=%d frames=%d" % (path, used, n))
         return 0
     if mode == "time":
@@ -397,9 +451,7 @@ def main(argv):
 
         best = None
         for _ in range(5):
-            target, frames, step = (
-                setup(path) or setup_limiter(path) or setup_tables(path) or setup_secured(path)
-            )
+            target, frames, step = setup_any(path)
             gc.collect()
             t0 = ticks_us()
             run(target, frames, step, n)

@@ -8,15 +8,17 @@ counters it has seen). Every table the hub keeps is driven to its default bound.
            (heartbeats, outbox delivered), asks for status and sends GBCS commands (one routed
            to the ESME); an installer's HHT scans, discovers and sends signed commands; the
            head-end fills the device log and the new devices join
-  60-68 s  a line-rate flood, each frame one air time after the last: forged inter-PAN
-           commands from random EUI-64s, beacon requests, association requests from strangers,
-           data requests and NWK frames from non-members
+  60-68 s  a line-rate flood, each frame one air time after the last: the worst inter-PAN mix
+           (tools/flood.py: forged commands, discovery requests, junk) from random EUI-64s,
+           beacon requests, association requests from strangers, data requests and NWK frames
+           from non-members
   70-80 s  a burst of WAN traffic: GBCS commands back to back (fresh, replayed, badly signed),
            status requests and junk; then an outage while the hub's events fill the outbox
 
     python bench/ram_scenario.py OUT      (prints what the hub did, as the replay prints it)
 """
 
+import itertools
 import os
 import random
 import struct
@@ -189,9 +191,9 @@ class Scenario:
         d = self.d
         rnd = self.rnd
         d.at(60000)
-        for buf, n in flood.frames("interpan", 1600):  # ~5 s at 100 octets a frame
+        for buf, n in itertools.islice(flood.frames("worst", ()), 1600):  # ~5 s
             d.on_air(with_fcs(buf, n))
-        for buf, n in flood.frames("beacon", 1950):  # 1 s
+        for buf, n in itertools.islice(flood.frames("beacon", ()), 1950):  # 1 s
             d.on_air(with_fcs(buf, n))
         for _ in range(1000):  # ~1 s of strangers asking to join
             d.on_air(assoc_request(bytes(rnd.getrandbits(8) for _ in range(8)), CAP_GSME))

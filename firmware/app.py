@@ -181,12 +181,13 @@ class App:
             self.events.emit("store_write_failed", record="commands")
 
     def report_rejects(self):
-        # One line per reason that moved since the last report, never one per frame.
-        for names, counts, seen in (
-            (reject.NAMES, self.hub.rejected, self._reported),
-            (han_reject.NAMES, self.han.rejected, self._han_reported),
+        # One line per reason that moved since the last report, never one per frame. The hub's
+        # code 0 is "not rejected"; the HAN's is a reason (han_not_member).
+        for names, counts, seen, first in (
+            (reject.NAMES, self.hub.rejected, self._reported, 1),
+            (han_reject.NAMES, self.han.rejected, self._han_reported, 0),
         ):
-            for code in range(1, len(names)):
+            for code in range(first, len(names)):
                 n = counts[code]
                 if n != seen[code]:
                     self.events.emit(

@@ -11,7 +11,7 @@ from firmware.app import App
 from hal.fake.medium import FakeRadio
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
-from tests_device.han_frames import CAP_ESME, ESME_EUI, assoc_request
+from tests_device.han_frames import CAP_ESME, ESME_EUI, assoc_request, data_request
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
@@ -132,3 +132,19 @@ class IndicatorTest(unittest.TestCase):
         app.hub.interpan.trusted_enable(2000)
         app.drain()
         self.assertIs(ind.state.get("interpan"), True)
+
+
+class RejectReportTest(unittest.TestCase):
+    # Drops are summarised one line per reason, the HAN's first reason (not a member) included.
+    def test_han_and_hub_drops_reported(self):
+        lines = []
+        b = FakeBoard(sink=lines.append)
+        app = App(b, ("hub.eui64=00-23-7E-00-00-12-D6-87", "radio.pan_id=0x1A2B"))
+        app.hub.power_up(0)
+        app.han.start(0)
+        app.handle(vectors.load(app.frame, data_request(0x7FF0)))  # a stranger's poll
+        app.handle(vectors.load(app.frame, vectors.BEACON_REQUEST, crc_ok=False))
+        app.report_rejects()
+        got = [ln for ln in lines if '"frame_rejected"' in ln]
+        self.assertEqual(len(got), 2, got)
+        self.assertTrue('"bad_fcs"' in got[0] and '"han_not_member"' in got[1], got)

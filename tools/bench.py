@@ -6,8 +6,13 @@ For each path, bench/frames.py runs on the MicroPython unix port with the ESP32-
 (-X heapsize=110wK) under callgrind, once with N frames and once with 2N; the difference of the
 two instruction counts divided by N is the per-frame cost (start-up and set-up cancel out;
 PYTHONHASHSEED=0 makes the CPython-hosted wrapper's start-up identical between runs). Heap bytes
-per frame come from gc.mem_alloc() deltas with the collector disabled. The ESP32 estimate divides
-by 50..75 M unix-port instructions per ESP32 second (performance.md section 3).
+per frame come from micropython.mem_total() deltas, which count every allocation, call frames
+put on the heap included. The ESP32 estimate divides by 50..75 M unix-port instructions per
+ESP32 second (performance.md section 3).
+
+  --micropython32 (env MICROPYTHON32): a 32-bit build of the same MicroPython (make ram's
+  instrument, docs/performance.md): each path is counted on it too, in a column of its own; on
+  32 bits objects and bytecode have the ESP32's sizes, and the counts are higher.
 
 The table is printed and written into docs/performance.md between its bench markers. Without
 valgrind the script falls back to wall-clock timing on this host, labels it as not comparable,
@@ -53,19 +58,24 @@ PATHS = (
     ("beacon_budget", "beacon", "limiter alone: Gcra.allow (the beacon-reply budget)"),
     ("empty", None, "the loop and one call, included in every other row"),
 )
+PATHS += (
+    ("bad_fcs", "data", "frame the radio flagged with a bad FCS"),
+    ("interpan_not_for_us", "data", "inter-PAN frame (flag ON) addressed to another hub"),
+)
 # HAN paths at three device-log and device-table sizes (bench/frames.py setup_tables): the cost
 # of a lookup must not grow with the tables.
-TABLE_PATHS = ("assoc_stranger_", "report_member_")
+TABLE_ROWS = (
+    ("assoc_stranger_", "association request from a stranger (refused)"),
+    ("poll_stranger_", "data request from a short address no member has"),
+    ("poll_ext_stranger_", "data request from an EUI-64 that is not a member"),
+    ("orphan_stranger_", "orphan notification from an EUI-64 that is not a member"),
+    ("nwk_stranger_", "NWK frame (a secured report) from a short address no member has"),
+    ("report_member_", "secured metering report from the last member to join"),
+)
+TABLE_PATHS = tuple(p for p, _ in TABLE_ROWS)
 PATHS += tuple(
-    (
-        "%s%d" % (p, n),
-        "data",
-        "%s, %d in the device log and joined" % (what, n),
-    )
-    for p, what in (
-        ("assoc_stranger_", "association request from a stranger (refused)"),
-        ("report_member_", "secured metering report from the last member to join"),
-    )
+    ("%s%d" % (p, n), "data", "%s, %d in the device log and joined" % (what, n))
+    for p, what in TABLE_ROWS
     for n in (16, 64, 256)
 )
 # NWK-secured HAN frames (bench/frames.py setup_secured), held to the data-frame budget like
@@ -88,30 +98,36 @@ def env():
     return e
 
 
-def mp_cmd(args, path, n, mode=None):
+def mp_cmd(args, path, n, mode=None, micropython=None):
     heap = args.heap
     if path.startswith(TABLE_PATHS + ("secured_",)):
         # The HAN compiled from source, and its tables at up to 256 entries, need more than the
         # ESP32-sized heap; these paths allocate nothing per frame, so the heap size does not
         # change what they cost.
         heap = "512wK"
-    cmd = [args.micropython, "-X", "heapsize=" + heap, "bench/frames.py", path, str(n)]
+    mp = micropython or args.micropython
+    cmd = [mp, "-X", "heapsize=" + heap, "bench/frames.py", path, str(n)]
     return cmd + [mode] if mode else cmd
+
+
+class Fail(Exception):
+    pass
 
 
 def run(cmd):
     p = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True)
     if p.returncode != 0:
-        raise RuntimeError("%s failed:\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
+        last = (p.stdout + p.stderr).strip().splitlines()[-1:] or ["exit %d" % p.returncode]
+        raise Fail("%s: %s" % (" ".join(cmd[cmd.index("bench/frames.py") :]), last[0]))
     return p.stdout, p.stderr
 
 
-def callgrind_ir(args, path, n):
+def callgrind_ir(args, path, n, micropython=None):
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    out, err = run(cmd + mp_cmd(args, path, n))
+    out, err = run(cmd + mp_cmd(args, path, n, micropython=micropython))
     m = re.search(r"refs:\s*([\d,]+)", err)
     if not m:
-        raise RuntimeError("no instruction count from callgrind for %s:\n%s" % (path, err))
+        raise Fail("no instruction count from callgrind for %s" % path)
     return int(m.group(1).replace(",", "")), out
 
 
@@ -125,6 +141,10 @@ def measure(args, path, use_valgrind):
         a, _ = callgrind_ir(args, path, args.n)
         b, line = callgrind_ir(args, path, 2 * args.n)
         row["ir"] = (b - a) / args.n
+        if args.micropython32:
+            a, _ = callgrind_ir(args, path, args.n, args.micropython32)
+            b, _ = callgrind_ir(args, path, 2 * args.n, args.micropython32)
+            row["ir32"] = (b - a) / args.n
     else:
         t, _ = run(mp_cmd(args, path, args.n, "time"))
         row["us_host"] = float(re.search(r"us_per_frame=([\d.]+)", t).group(1))
@@ -139,27 +159,30 @@ def fmt_k(x):
     return "%.1fk" % (x / 1000.0)
 
 
-def table(rows, use_valgrind, n):
+def table(rows, use_valgrind, n, bits32):
+    # bits32: whether the 32-bit counts were taken; ratio, ESP32 time and CPU then come from
+    # them (the board's sizes, and the higher count), and the 64-bit ratio is given beside.
     kinds = {p: k for p, k, _ in PATHS}
     what = {p: w for p, _, w in PATHS}
     lines = []
     if use_valgrind:
         lines.append(
-            "| path | what | Ir/frame | bytes/frame | budget | ratio | ESP32 µs/frame "
-            "| CPU at flood | outcome of %d frames |" % (2 * n)
+            "| path | what | Ir/frame 64-bit | Ir/frame 32-bit | heap bytes/frame | budget "
+            "| ratio%s | ESP32 µs/frame | CPU at flood | outcome of %d frames |"
+            % (" 32-bit (64-bit)" if bits32 else " 64-bit", 2 * n)
         )
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     else:
         lines.append(
-            "| path | what | host µs/frame (NOT comparable) | bytes/frame | outcome of %d frames |"
-            % n
+            "| path | what | host µs/frame (NOT comparable) | heap bytes/frame | outcome of %d "
+            "frames |" % n
         )
         lines.append("|---|---|---:|---:|---|")
     for r in rows:
         p = r["path"]
         if "skip" in r:
             cells = ["`%s`" % p, what[p], "skipped: " + r["skip"]]
-            lines.append("| " + " | ".join(cells) + " |" + " |" * (6 if use_valgrind else 2))
+            lines.append("| " + " | ".join(cells) + " |" + " |" * (7 if use_valgrind else 2))
             continue
         out = r["outcome"] or "-"
         if not use_valgrind:
@@ -167,19 +190,21 @@ def table(rows, use_valgrind, n):
             lines.append("| " + " | ".join(cells) + " |")
             continue
         ir = r["ir"]
+        ir32 = r.get("ir32")
+        cells = ["`%s`" % p, what[p], fmt_k(ir), fmt_k(ir32) if ir32 else "-", "%.0f" % r["bytes"]]
         kind = kinds[p]
         if kind is None:
-            cells = ["`%s`" % p, what[p], fmt_k(ir), "%.0f" % r["bytes"], "", "", "", "", out]
+            cells += ["", "", "", "", out]
         else:
             budget, rate, _ = BUDGETS[kind]
-            lo, hi = ir / R_HIGH * 1e6, ir / R_LOW * 1e6
-            cells = [
-                "`%s`" % p,
-                what[p],
-                fmt_k(ir),
-                "%.0f" % r["bytes"],
+            worst = ir32 or ir
+            lo, hi = worst / R_HIGH * 1e6, worst / R_LOW * 1e6
+            ratio = "%.2f" % (worst / budget)
+            if ir32:
+                ratio += " (%.2f)" % (ir / budget)
+            cells += [
                 fmt_k(budget),
-                "%.2f" % (ir / budget),
+                ratio,
                 "%.0f–%.0f" % (lo, hi),
                 "%.0f–%.0f %% at %d/s" % (lo * rate / 1e4, hi * rate / 1e4, rate),
                 out,
@@ -188,17 +213,33 @@ def table(rows, use_valgrind, n):
     return "\n".join(lines)
 
 
+def version(micropython):
+    code = "import sys; print('%d.%d.%d' % sys.implementation.version[:3], sys.maxsize > 2**32)"
+    p = subprocess.run([micropython, "-c", code], capture_output=True, text=True)
+    words = p.stdout.split()
+    if p.returncode != 0 or len(words) != 2:
+        raise Fail("%s does not run as MicroPython" % micropython)
+    return words[0], words[1] == "True"
+
+
 def provenance(args, use_valgrind):
-    v = subprocess.run(
-        [args.micropython, "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    rev = revision()
+    v, _ = version(args.micropython)
     runs = "callgrind, N=%d and 2N=%d frames" % (args.n, 2 * args.n)
     if not use_valgrind:
         runs = "wall clock, best of 5 runs of %d frames" % args.n
-    return "MicroPython %s unix port, `-X heapsize=%s`, %s, commit %s" % (v, args.heap, runs, rev)
+    if args.micropython32:
+        bits = "64-bit and a 32-bit build of the same source (%s)" % os.path.basename(
+            args.micropython32
+        )
+    else:
+        bits = "64-bit only: no 32-bit build given (MICROPYTHON32=), so no 32-bit column"
+    return "MicroPython %s unix port, %s, `-X heapsize=%s`, %s, commit %s" % (
+        v,
+        bits,
+        args.heap,
+        runs,
+        revision(),
+    )
 
 
 def revision():
@@ -230,6 +271,11 @@ def main():
     )
     default_mp = os.path.join(os.path.dirname(sys.executable), "micropython")
     ap.add_argument("--micropython", default=default_mp)
+    ap.add_argument(
+        "--micropython32",
+        default=os.environ.get("MICROPYTHON32", ""),
+        help="a 32-bit build of the same MicroPython (env MICROPYTHON32)",
+    )
     ap.add_argument("--heap", default="110wK")
     ap.add_argument("-n", type=int, default=2000, help="frames in the shorter run (default 2000)")
     ap.add_argument("--paths", nargs="*", help="only these paths")
@@ -243,10 +289,23 @@ def main():
             "numbers are NOT comparable with the instruction budgets (install valgrind)."
         )
     names = [p for p, _, _ in PATHS if not args.paths or p in args.paths]
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        rows = list(pool.map(lambda p: measure(args, p, use_valgrind), names))
-    text = table(rows, use_valgrind, args.n)
-    head = provenance(args, use_valgrind)
+    unknown = sorted(set(args.paths or ()) - set(names))
+    try:
+        if unknown:
+            raise Fail(
+                "unknown path(s) %s; the paths are: %s"
+                % (" ".join(unknown), " ".join(p for p, _, _ in PATHS))
+            )
+        if args.micropython32:
+            args.micropython32 = os.path.abspath(args.micropython32)
+            if version(args.micropython32)[1]:
+                raise Fail("MICROPYTHON32=%s is a 64-bit build" % args.micropython32)
+        head = provenance(args, use_valgrind)
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            rows = list(pool.map(lambda p: measure(args, p, use_valgrind), names))
+    except Fail as e:
+        sys.exit("make bench: %s" % e)
+    text = table(rows, use_valgrind, args.n, bool(args.micropython32))
     print(head)
     print()
     print(text)
