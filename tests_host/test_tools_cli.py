@@ -319,7 +319,7 @@ LOG = [
     {"event": "stats", "up": 5},
     {"event": "command", "channel": "interpan", "status": "ok", "up": 8},
     {"event": "stats", "up": 10},
-    {"event": "frame_rejected", "reason": "rate_source", "count": 30, "total": 30, "up": 10},
+    {"event": "frame_rejected", "reason": "rate_global", "count": 30, "total": 30, "up": 10},
     {"event": "lab_control", "control": "wan", "state": "down", "t": 1},
     {"event": "wan_link", "state": "down", "up": 12},
     {"event": "wan", "state": "lost", "up": 20},
@@ -338,12 +338,12 @@ def test_the_hub_log_fold_behind_watch_and_the_timeline(tmp_path):
     follow = hublog.Follower(str(log))
     st = follow.poll()
     assert st.interpan == "on_no_timeout" and st.wan == "lost" and st.wan_link == "down"
-    assert st.members == {"A": "esme", "B": "gsme"} and st.drops == {"rate_source": 30}
+    assert st.members == {"A": "esme", "B": "gsme"} and st.drops == {"rate_global": 30}
     assert st.commands == {("interpan", "ok"): 1}
     view = hublog.view(None, st, G)  # the hub does not answer: the log says what it can
     assert view["interpan"] == "on_no_timeout" and view["answering"] is False
     text = hublog.render(view)
-    assert "no inter-PAN answer" in text and "rate_source 30" in text and "B gsme" in text
+    assert "no inter-PAN answer" in text and "rate_global 30" in text and "B gsme" in text
     with open(log, "a") as f:  # the log grows: a power-up
         f.write("\n".join(json.dumps(e) for e in LOG[13:]) + "\n")
     st = follow.poll()
@@ -352,7 +352,7 @@ def test_the_hub_log_fold_behind_watch_and_the_timeline(tmp_path):
     assert h.boots == [0, 25] and h.end == 30
     assert [(x, s) for x, s, _ in h.interpan] == [(0, "on"), (20, "on_no_timeout"), (25, "on")]
     assert h.spans(h.interpan) == [(0, 20, "on"), (20, 25, "on_no_timeout"), (25, 30, "on")]
-    assert h.controls == [(10, "wan down")] and h.drops == [(10, 30, "rate_source")]
+    assert h.controls == [(10, "wan down")] and h.drops == [(10, 30, "rate_global")]
     assert h.report_interval() == 5 and h.commands == [(8, "interpan", "ok")]
 
 

@@ -354,6 +354,9 @@ def discover(args):
     return cli.OK
 
 
+REPEAT_S = 0.1  # a command's repeat interval while unanswered (docs/dos.md: the 5 s guarantee)
+
+
 def transact(radio, frame, target, message, wait, seq=1, final=False, pacer=_UNPACED):
     """Send one GBCS message to the hub over inter-PAN; its response (bytes) or None. With
     final, a "forwarded" answer is followed by the meter's own, which is returned instead."""
@@ -368,18 +371,35 @@ def transact(radio, frame, target, message, wait, seq=1, final=False, pacer=_UNP
             cli.USAGE, "the command does not fit one inter-PAN frame (%d octets)" % len(message)
         )
     tx[p : p + len(message)] = message
-    pacer.wait()
-    radio.send(tx, p + len(message))
-    for buf, f, zh in interpan_replies(radio, frame, wait, zcl.TUNNELING):
-        if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
-            rsp = bytes(buf[zh.payload_off + 2 : f.payload_end])
-            if not final or describe.gbcs_message(rsp).get("status") != "forwarded":
+    n = p + len(message)
+    # The same frame again every REPEAT_S until answered: through a flood the hub verifies a
+    # share of what arrives, drawn by lot (docs/dos.md), so a repeated command gets through
+    # where a single try mostly does not. A copy the hub accepted earlier (its answer lost) is
+    # answered "duplicate": first wins, it never runs twice.
+    deadline = time.monotonic() + wait
+    tries = 0
+    pacer.wait()  # repeats are not paced: unanswered, the first copy spent nothing of ours
+    while time.monotonic() < deadline:
+        radio.send(tx, n)
+        tries += 1
+        listen = min(REPEAT_S, max(0.0, deadline - time.monotonic()))
+        for buf, f, zh in interpan_replies(radio, frame, listen, zcl.TUNNELING):
+            if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
+                rsp = bytes(buf[zh.payload_off + 2 : f.payload_end])
+                status = describe.gbcs_message(rsp).get("status")
+                if status == "duplicate" and tries > 1:
+                    print(
+                        "an earlier copy of this command was accepted (its answer was lost);"
+                        " 'hht.py run' asks the hub what executed",
+                        file=sys.stderr,
+                    )
+                if not final or status != "forwarded":
+                    return rsp
+                print("forwarded to the meter; waiting for its answer", file=sys.stderr)
+                for buf, f, zh in interpan_replies(radio, frame, wait * 5, zcl.TUNNELING):
+                    if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
+                        return bytes(buf[zh.payload_off + 2 : f.payload_end])
                 return rsp
-            print("forwarded to the meter; waiting for its answer", file=sys.stderr)
-            for buf, f, zh in interpan_replies(radio, frame, wait * 5, zcl.TUNNELING):
-                if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
-                    return bytes(buf[zh.payload_off + 2 : f.payload_end])
-            return rsp
     return None
 
 
