@@ -5,7 +5,7 @@
 # frames (NWK frame type 3) are firmware.zb_interpan's business. All fields little-endian.
 #
 # A frame with the NWK security bit parses to SECURED, payload_off at its auxiliary header:
-# firmware.nwk_security unprotects it in place and hands back the end of its plaintext; the
+# firmware.sec_nwk unprotects it in place and hands back the end of its plaintext; the
 # builders write frames in the clear and NwkSecurity.protect secures them (firmware.han_security
 # is the HAN's).
 
@@ -49,8 +49,8 @@ OK = const(0)
 TRUNCATED = const(1)  # a header runs past the end of the frame
 BAD_VERSION = const(2)  # not ZigBee PRO (protocol version 2)
 BAD_TYPE = const(3)  # reserved frame type, or inter-PAN where intra-PAN was expected
-SECURED = const(4)  # NWK security: for firmware.nwk_security
-APS_SECURED = const(5)  # APS security (a Transport-Key: firmware.transport_key opens it)
+SECURED = const(4)  # NWK security: for firmware.sec_nwk
+APS_SECURED = const(5)  # APS security (a Transport-Key: firmware.sec_transport_key opens it)
 APS_UNSUPPORTED = const(6)  # APS extended header (fragmentation), or reserved delivery mode
 NOT_DATA = const(7)  # a well-formed APS command or acknowledgement, not data
 

@@ -3,9 +3,9 @@ network operator, only over the WAN, no key in it; the HAN then holds a new netw
 queued its Transport-Key and Switch-Key for the members."""
 
 from contract.frame import RxFrame
-from firmware import catalogue as cat
-from firmware.command_store import CommandStore
-from firmware.commands import INTERPAN, WAN
+from firmware import cmd_catalogue as cat
+from firmware.cmd_pipeline import INTERPAN, WAN
+from firmware.cmd_store import CommandStore
 from firmware.core import Core
 from firmware.settings import Settings
 from hal.fake.clock import ManualClock
