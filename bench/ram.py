@@ -26,6 +26,7 @@ import sys  # noqa: E402
 # Record kinds of a scenario file: u32 LE time (ms since start), u8 kind, u16 LE length, payload.
 SETTING = 0x53  # "S": a settings override, before any other record
 PARTY = 0x50  # "P": eui (8) + key (32) + role
+RECORD = 0x52  # "R": a storage record the hub finds at boot: name, NUL, data (its network key)
 FRAME = 0x46  # "F": a PSDU with its FCS, as the radio hands it over
 WAN = 0x57  # "W": a head-end message (type octet + body)
 LINK = 0x4C  # "L": the uplink saw the link go down (0), come up (1), or heard the head-end (2)
@@ -107,19 +108,23 @@ def _u16(b, i):
 
 
 def read_setup(f):
-    # The settings overrides and parties at the head of a scenario file; the file is left at
-    # the first other record.
+    # The settings overrides, parties and storage records at the head of a scenario file; the
+    # file is left at the first other record.
     hdr = bytearray(7)
     overrides = []
     parties = []
+    records = []
     while True:
         pos = f.tell()
-        if f.readinto(hdr) != 7 or hdr[4] not in (SETTING, PARTY):
+        if f.readinto(hdr) != 7 or hdr[4] not in (SETTING, PARTY, RECORD):
             f.seek(pos)
-            return overrides, parties
+            return overrides, parties, records
         body = f.read(_u16(hdr, 5))
         if hdr[4] == SETTING:
             overrides.append(body.decode())
+        elif hdr[4] == RECORD:
+            i = body.index(b"\x00")
+            records.append((body[:i].decode(), body[i + 1 :]))
         else:
             parties.append((body[:8], body[40:].decode(), body[8:40]))
 
@@ -189,11 +194,13 @@ class BenchBoard:
         self.wan = None
 
 
-def build(app_cls, state_dir, overrides=(), parties=()):
+def build(app_cls, state_dir, overrides=(), parties=(), records=()):
     from boards.fake import SilentIndicators
     from hal.fake.clock import ManualClock
 
     board = BenchBoard(state_dir, ManualClock(), ScriptedRadio(), SilentIndicators())
+    for name, data in records:
+        board.storage.write(name, data)
     app = app_cls(board, overrides)
     for eui, role, key in parties:
         app.parties.add(eui, role, key)
@@ -226,8 +233,8 @@ def main(argv):
     base += fakes
     out += " harness=%d" % harness
     with open(argv[1], "rb") as f:
-        overrides, parties = read_setup(f)
-        drv = Driver(build(App, argv[2], overrides, parties))
+        overrides, parties, records = read_setup(f)
+        drv = Driver(build(App, argv[2], overrides, parties, records))
         gc.collect()
         built = gc.mem_alloc() - base - imports
         live = play(f, drv, stage == "peak", base)

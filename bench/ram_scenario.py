@@ -4,14 +4,16 @@ The firmware runs here too, driven through the same bench.ram.Driver the MicroPy
 uses, so every recorded input answers the hub's real state (the short addresses it gave out, the
 counters it has seen). Every table the hub keeps is driven to its default bound. In scenario time:
 
-  0-60 s   a lab minute: the ESME and GSME join and report, the GSME polls; the head-end is up
+  0-60 s   a lab minute: the ESME and GSME join (each is sent the network key) and report,
+           NWK-secured, the GSME polls; the head-end is up
            (heartbeats, outbox delivered), asks for status and sends GBCS commands (one routed
            to the ESME); an installer's HHT scans, discovers and sends signed commands; the
            head-end fills the device log and the new devices join
   60-68 s  a line-rate flood, each frame one air time after the last: the worst inter-PAN mix
            (tools/flood.py: forged commands, discovery requests, junk) from random EUI-64s,
            beacon requests, association requests from strangers, data requests and NWK frames
-           from non-members
+           from non-members, a member's secured report replayed and secured frames with forged
+           MICs
   70-80 s  a burst of WAN traffic: GBCS commands back to back (fresh, replayed, badly signed),
            status requests and junk; then an outage while the hub's events fill the outbox
 
@@ -39,20 +41,24 @@ from tests_device import vectors  # noqa: E402
 from tests_device.han_frames import (  # noqa: E402
     CAP_ESME,
     CAP_GSME,
+    ESME_CODE,
     ESME_EUI,
+    GSME_CODE,
     GSME_EUI,
     assoc_request,
     data_request,
     summation_report,
     with_fcs,
 )
+from tests_device.han_meter import Meter  # noqa: E402
 from tests_device.test_commands import INSTALLER, KEYS, SUPPLIER, command  # noqa: E402
 from tools import flood  # noqa: E402
 
 OVERRIDES = (
     "hub.eui64=00-23-7E-00-00-12-D6-87",
     "radio.pan_id=0x1A2B",
-    "han.devices=%s:esme,%s:gsme" % (to_guid(ESME_EUI), to_guid(GSME_EUI)),
+    "han.devices=%s:esme:%s,%s:gsme:%s"
+    % (to_guid(ESME_EUI), ESME_CODE.hex(), to_guid(GSME_EUI), GSME_CODE.hex()),
 )
 PARTIES = ((SUPPLIER, "supplier"), (INSTALLER, "installer"))
 OTHER = bytes((device_log.KINDS.index("other"),))
@@ -127,6 +133,12 @@ class Scenario:
             out.write(struct.pack("<IBH", 0, ram.PARTY, 40 + len(r)) + e + KEYS[e] + r.encode())
         for s in OVERRIDES:
             out.write(struct.pack("<IBH", 0, ram.SETTING, len(s)) + s.encode())
+        # The network key the hub made: the replay's hub finds it, so the members' secured
+        # frames recorded here verify there too.
+        rec = b"nwk_key\x00" + app.board.storage.read("nwk_key")
+        out.write(struct.pack("<IBH", 0, ram.RECORD, len(rec)) + rec)
+        sec = app.han.security
+        self.meters = {e: Meter(e, sec.key, sec.seq) for e in (ESME_EUI, GSME_EUI)}
         self.app = app
         self.d = Recorder(app, out)
         self.counter = {SUPPLIER: 1000, INSTALLER: 5000}
@@ -158,11 +170,11 @@ class Scenario:
         for s in range(60):
             d.at(s * 1000 + 500)
             if s % 10 == 0:
-                d.frame(summation_report(esme, 1000 + s))
+                d.frame(self.meters[ESME_EUI].secure(summation_report(esme, 1000 + s)))
             if s % 7 == 3:
                 d.frame(data_request(gsme))
             if s == 30:
-                d.frame(summation_report(gsme, 500 + s))
+                d.frame(self.meters[GSME_EUI].secure(summation_report(gsme, 500 + s)))
             for sh in joined:
                 if (s + sh) % 15 == 0:
                     d.frame(summation_report(sh, s))
@@ -200,6 +212,15 @@ class Scenario:
         for i in range(500):  # members' addresses, forged
             d.on_air(data_request(rnd.getrandbits(16)))
             d.on_air(summation_report(rnd.getrandbits(16), i))
+        esme = short_of(self.app, ESME_EUI)
+        meter = self.meters[ESME_EUI]
+        heard = meter.secure(summation_report(esme, 7))
+        d.frame(heard)  # a genuine report, then replayed, then forgeries with fresh counters
+        for i in range(250):
+            d.on_air(heard)
+            forged = bytearray(meter.secure(summation_report(esme, i)))
+            forged[-3] ^= 0x5A
+            d.on_air(with_fcs(forged, len(forged) - 2))
 
     def wan_burst(self):
         d = self.d

@@ -119,7 +119,7 @@ class Han:
         indirect_per_device=4,
         indirect_expiry_s=120,
         frames_h=(12, 48),
-        airtime_ms_h=(30, 120),
+        airtime_ms_h=(40, 160),
         ccm=(20, 10),
     ):
         if not 0 < indirect_expiry_s < 86400:  # ticks deadlines need < 6 days

@@ -50,7 +50,7 @@ class _Ring:
 
 
 class BatteryBudget:
-    def __init__(self, devices, frames=(12, 48), airtime_ms=(30, 120), window_ms=HOUR_MS):
+    def __init__(self, devices, frames=(12, 48), airtime_ms=(40, 160), window_ms=HOUR_MS):
         # frames, airtime_ms: per origin (INTERPAN, WAN), per window.
         self.frames = tuple(frames)
         self.airtime = tuple(ms * 1000 // OCTET_US for ms in airtime_ms)

@@ -24,9 +24,9 @@ DEFAULTS = {
     "han.ccm_burst": 10,
     # The battery gas meter's budget per rolling hour, by origin (docs/han.md)
     "battery.interpan_frames_h": 12,
-    "battery.interpan_airtime_ms_h": 30,
+    "battery.interpan_airtime_ms_h": 40,  # 12 secured frames of 90 octets (docs/han.md)
     "battery.wan_frames_h": 48,
-    "battery.wan_airtime_ms_h": 120,
+    "battery.wan_airtime_ms_h": 160,
     # Inter-PAN access (seed options 1-3): open from power-up, kept alive by authenticated use
     "interpan.keepalive_s": 3600,
     "interpan.max_open_s": 0,  # cap on one keep-alive chain; 0 = no cap

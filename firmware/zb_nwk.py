@@ -4,10 +4,10 @@
 # frames and ZCL, so Wireshark's and scapy's ZigBee dissectors decode every frame; inter-PAN
 # frames (NWK frame type 3) are firmware.zb_interpan's business. All fields little-endian.
 #
-# NWK security is not implemented: a frame with the NWK security bit parses to SECURED and the
-# caller drops it (firmware.han counts it). This is the seam for it: a NwkSecurity object
-# (AES-CCM* with the network key, per-source frame counters) would unprotect such a frame in
-# place and hand back the end of its plaintext, and the builders would grow a protect step.
+# A frame with the NWK security bit parses to SECURED, payload_off at its auxiliary header:
+# firmware.sec_nwk unprotects it in place and hands back the end of its plaintext; the
+# builders write frames in the clear and NwkSecurity.protect secures them (firmware.han_security
+# is the HAN's).
 
 from contract.compat import const
 from firmware import mac
@@ -49,8 +49,8 @@ OK = const(0)
 TRUNCATED = const(1)  # a header runs past the end of the frame
 BAD_VERSION = const(2)  # not ZigBee PRO (protocol version 2)
 BAD_TYPE = const(3)  # reserved frame type, or inter-PAN where intra-PAN was expected
-SECURED = const(4)  # NWK security: not implemented (the seam above)
-APS_SECURED = const(5)  # APS security: not implemented either
+SECURED = const(4)  # NWK security: for firmware.sec_nwk
+APS_SECURED = const(5)  # APS security (a Transport-Key: firmware.sec_transport_key opens it)
 APS_UNSUPPORTED = const(6)  # APS extended header (fragmentation), or reserved delivery mode
 NOT_DATA = const(7)  # a well-formed APS command or acknowledgement, not data
 

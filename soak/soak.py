@@ -3,6 +3,7 @@
 # with a manual clock that starts 10 s before the 2**30 ms ticks wraparound, so a 14-day run
 # crosses it twice. Every simulated second the shell ticks; around it:
 #   meters    the GSME polls every 30 s and reports every 30 min; the ESME reports every 10 min
+#             (NWK-secured: their counters persisted ahead, a write every 8 reports)
 #   WAN       heard every 30 s, except a 2-hour outage every third day
 #   HHT       a visit every second day (inter-PAN closed: dropped unparsed) and one inside each
 #             WAN outage (held open: the three commands of its service request run)
@@ -28,12 +29,15 @@ from tests_device import vectors
 from tests_device.han_frames import (
     CAP_ESME,
     CAP_GSME,
+    ESME_CODE,
     ESME_EUI,
+    GSME_CODE,
     GSME_EUI,
     assoc_request,
     data_request,
     summation_report,
 )
+from tests_device.han_meter import Meter
 from tests_device.test_commands import KEYS, SUPPLIER, command
 
 DAY = 86400
@@ -72,7 +76,8 @@ class Soak:
             (
                 "hub.eui64=00-23-7E-00-00-12-D6-87",
                 "radio.pan_id=0x1A2B",
-                "han.devices=00-23-7E-00-00-00-00-01:esme,00-23-7E-00-00-00-00-02:gsme",
+                "han.devices=00-23-7E-00-00-00-00-01:esme:%s,00-23-7E-00-00-00-00-02:gsme:%s"
+                % (ESME_CODE.hex(), GSME_CODE.hex()),
             ),
         )
         p = self.app.parties
@@ -119,6 +124,9 @@ class Soak:
         self.rx(assoc_request(GSME_EUI, CAP_GSME))
         esme = app.han.table.short(app.han.table.find(ESME_EUI))
         gsme = app.han.table.short(app.han.table.find(GSME_EUI))
+        # The meters' ends of NWK security, with the network key the hub sent them.
+        hs = app.han.security
+        self.meters = (Meter(ESME_EUI, hs.key, hs.seq), Meter(GSME_EUI, hs.key, hs.seq))
         outage = None
         self.daily = [0] * days
         for t in range(1, days * DAY + 1):
@@ -133,9 +141,9 @@ class Soak:
                     self._link(app.monitor.heard(clock.ticks_ms()))
                     self._deliver()
             if sec % 1800 == 0:
-                self.rx(summation_report(gsme, t))
+                self.rx(self.meters[1].secure(summation_report(gsme, t)))
             if sec % 600 == 0:
-                self.rx(summation_report(esme, t * 3))
+                self.rx(self.meters[0].secure(summation_report(esme, t * 3)))
             if day % 3 == 2 and sec == 3 * HOUR:
                 outage = (t, t + 2 * HOUR)
                 self.outage_at = t

@@ -239,6 +239,28 @@ class SendTest(unittest.TestCase):
         self.assertEqual(lab.han.budget.used(0, 1, 0)[1], 133 * 32)
 
 
+class ClearTest(unittest.TestCase):
+    def test_interpan_and_beacons_stay_clear(self):
+        # Smart Energy: inter-PAN carries no NWK security (GBCS authenticates the commands),
+        # and beacons are plain MAC frames. Neither goes near the HAN's security.
+        from tests_device import interpan_frames as ipf
+        from tests_device import vectors
+
+        lab = Lab()
+        lab.join(ESME_EUI, CAP_ESME)
+        lab.hub.power_up(0)  # inter-PAN on
+        beacon = lab.rx(vectors.BEACON_REQUEST)
+        self.assertEqual(beacon[0] & 0x08, 0)  # MAC security-enabled bit clear
+        self.assertEqual(beacon[0] & 0x07, 0)  # a beacon
+        reply = lab.rx(ipf.get_details())
+        f = mac.MacFrame()
+        self.assertEqual(mac.parse(reply, 0, len(reply), f), 0)
+        fc = reply[f.payload_off] | reply[f.payload_off + 1] << 8
+        self.assertEqual((fc & 3, fc & 0x0200), (3, 0))  # inter-PAN NWK, no security bit
+        self.assertEqual(sum(lab.han.rejected), 0)
+        self.assertEqual(lab.han.security.outgoing.value, 1)  # only the join's Transport-Key
+
+
 class KeyUpdateTest(unittest.TestCase):
     def test_update_switch_and_old_key_until_then(self):
         lab = Lab()

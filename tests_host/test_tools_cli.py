@@ -20,6 +20,7 @@ from conftest import ROOT, free_tcp_pair, free_udp_port, start_lab
 
 from tools import cli, describe, headend, hublog, procs
 from tools.counters import Counters
+from tools.pcap import PcapWriter
 
 G = "00-23-7E-00-00-12-D6-87"
 
@@ -83,6 +84,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, medium):
     one_line(run(*hht, "discover", "00-23-7E"), 2, "not a GUID")
     one_line(run(*hht, "decode", "--pcap", str(tmp_path / "none.pcap")), 2, "no such file")
     one_line(run(*hht, "decode", "--pcap", str(bad_json)), 2, "not a pcap")
+    pcap = str(tmp_path / "empty.pcap")
+    PcapWriter(pcap).close()
+    one_line(run(*hht, "decode", "--pcap", pcap, "--key", "0102"), 2, "--key", "32 hex")
+    one_line(run(*hht, "decode", "--pcap", pcap, "--keys", str(bad_json)), 2, "bad.json")
+    bad_code = tmp_path / "code.json"
+    bad_code.write_text('{"parties": [], "device_log": [{"guid": "x", "install_code": "0011"}]}')
+    one_line(run(*hht, "decode", "--pcap", pcap, "--keys", str(bad_code)), 2, "install code")
+    one_line(run("tools/meter.py", "--kind", "esme", "--eui", G, "--install-code", "00" * 18), 2)
     one_line(run(*hht, "scan", "--channels", "abc"), 2, "--channels")
     one_line(run("tools/headend.py", "send", "not json"), 2, "not JSON")
     one_line(run("tools/timeline.py", str(tmp_path / "none.log")), 2, "no such file")

@@ -818,7 +818,7 @@ def describe_tunnelled(payload):
     }
 
 
-def install_code_of(ap, args):
+def install_code_of(args):
     """The meter's install code (octets, CRC checked): --install-code, else the provisioning
     file's device-log entry for its GUID; None when it has none."""
     text = args.install_code
@@ -834,7 +834,11 @@ def install_code_of(ap, args):
     code = install_code.parse(text)
     why = install_code.check(code) if code is not None else install_code.BAD_LENGTH
     if why:
-        ap.error("--install-code: %s (16 hex digits or more, CRC last)" % install_code.NAMES[why])
+        raise cli.Fail(
+            cli.USAGE,
+            "install code %s: %s (the hex printed on the meter: 8, 10, 14 or 18 octets, CRC last)"
+            % (text, install_code.NAMES[why]),
+        )
     return code
 
 
@@ -875,7 +879,7 @@ def parse_args(argv):
     if eui is None:
         ap.error("--eui: %r is not an EUI-64" % args.eui)
     args.eui = eui
-    args.install_code = install_code_of(ap, args)
+    args.install_code = install_code_of(args)
     args.reading_given = args.reading is not None
     if args.reading is None:
         args.reading = 0
@@ -901,4 +905,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main("meter", main))
