@@ -110,30 +110,36 @@ class Joining:
 
     def association(self, buf, f):
         # An association request: the response's length in framer.tx, or -1 (dropped); the
-        # admitted slot in self.admitted.
+        # admitted slot in self.admitted. A stranger (not in the device log) is refused here;
+        # the log's devices go on to _listed. (Split so that no frame is over 11 words.)
         self.admitted = -1
-        p = f.payload_off
-        if f.src_mode != mac.ADDR_EXT or f.payload_end - p < 2 or not self.to_coordinator(buf, f):
+        if (
+            f.src_mode != mac.ADDR_EXT
+            or f.payload_end - f.payload_off < 2
+            or not self.to_coordinator(buf, f)
+        ):
             self.rejected[rj.BAD_COMMAND] += 1
             return -1
+        if self.log.find_le(buf, f.src_ext_off) < 0:
+            return self._refuse(buf, f.src_ext_off, ASSOC_DENIED, NOT_IN_LOG)
+        return self._listed(buf, f)
+
+    def _listed(self, buf, f):
         src = f.src_ext_off
-        in_log = self.log.find_le(buf, src) >= 0
         s = self.table.find_le(buf, src)
-        if s >= 0 and in_log:
+        if s >= 0:
             # A member re-associating (it lost its state): same slot, same address.
             self._rejoined(s, "association")
             self.admitted = s
             self.fresh = False
             return self.framer.assoc_response(buf, src, self.table.short(s), ASSOC_SUCCESS)
-        if not in_log:
-            return self._refuse(buf, src, ASSOC_DENIED, NOT_IN_LOG)
         if len(self.table) >= self.table.capacity:
             return self._refuse(buf, src, ASSOC_AT_CAPACITY, TABLE_FULL)
         if not self.joining_open():
             return self._refuse(buf, src, ASSOC_DENIED, CLOSED)
         # Admission: rare (bounded by the device log), so it may allocate.
         eui = read_le(buf, src)
-        s = self.table.join(eui, self.log.kind(eui), buf[p + 1])
+        s = self.table.join(eui, self.log.kind(eui), buf[f.payload_off + 1])
         if s < 0:
             return self._refuse(buf, src, ASSOC_AT_CAPACITY, STORAGE)
         if self.sleepy(s):
@@ -162,25 +168,27 @@ class Joining:
         if f.src_mode != mac.ADDR_EXT:
             self.rejected[rj.BAD_COMMAND] += 1
             return -1
-        src = f.src_ext_off
-        s = self.table.find_le(buf, src)
-        if s < 0 or self.log.find_le(buf, src) < 0:
+        s = self.table.find_le(buf, f.src_ext_off)
+        if s < 0 or self.log.find_le(buf, f.src_ext_off) < 0:
             self.rejected[rj.NOT_MEMBER] += 1
             return -1
         self._rejoined(s, "orphan")
-        return self.framer.realign(buf, src, self.table.short(s))
+        return self.framer.realign(buf, f.src_ext_off, self.table.short(s))
 
     def _refuse(self, buf, src, status, why):
         self.refusals[why] += 1
-        e = self._ref_eui
-        for j in range(8):
-            e[j] = buf[src + j]
+        self._keep_refused(buf, src)
         self._ref_status = status
         self._ref_why = why
         self._ref_pending += 1
         if self._ref_note_s < 0 or self.uptime.s - self._ref_note_s >= _REFUSE_NOTE_S:
             self._note_refusals()
         return self.framer.assoc_response(buf, src, 0xFFFF, status)
+
+    def _keep_refused(self, buf, src):
+        e = self._ref_eui
+        for j in range(8):
+            e[j] = buf[src + j]
 
     def _note_refusals(self):
         self.out.note(

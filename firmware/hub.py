@@ -152,19 +152,19 @@ class Hub:
         return self._interpan(frame.buf, self.rx, now)
 
     def _other(self, frame, now):
-        # Every frame that is not inter-PAN: parsed, then the HAN layer's.
-        buf = frame.buf
+        # Every frame that is not inter-PAN: parsed, then the HAN layer's. (No local for
+        # frame.buf: 11 words of frame state at most.)
         f = self.rx
-        why = mac.parse(buf, frame.off, frame.n, f)
+        why = mac.parse(frame.buf, frame.off, frame.n, f)
         if why:
             return self._drop(why)
         if f.dst_mode and f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
             return self._drop(reject.NOT_FOR_US)
-        if f.ftype == mac.COMMAND and buf[f.payload_off] == mac.CMD_BEACON_REQ:
+        if f.ftype == mac.COMMAND and frame.buf[f.payload_off] == mac.CMD_BEACON_REQ:
             # Only the canonical request (mac.is_beacon_request, above) is answered.
             return self._drop(reject.NOT_FOR_US)
         if self.han is not None:
-            why = self.han.on_frame(buf, f, now, frame.lqi)
+            why = self.han.on_frame(frame.buf, f, now, frame.lqi)
             if why >= 0:
                 return why
         return self._drop(reject.UNHANDLED)
@@ -206,21 +206,22 @@ class Hub:
         return 0
 
     def _interpan(self, buf, f, now):
-        # An inter-PAN frame past the gate (on, for us, within budget): parse the rest.
+        # An inter-PAN frame past the gate (on, for us, within budget): parse the rest. (The
+        # ZCL header stays self.zh, no local: 11 words of frame state at most.)
         h = self.iph
         if interpan_frame.parse(buf, f, h):
             return self._drop(reject.BAD_APS)
         if h.profile != interpan_frame.PROFILE_SE:
             return self._drop(reject.WRONG_PROFILE)
-        zh = self.zh
-        if zcl.parse(buf, h.zcl_off, f.payload_end, zh):
+        if zcl.parse(buf, h.zcl_off, f.payload_end, self.zh):
             return self._drop(reject.BAD_ZCL)
-        to_server = not zh.fc & zcl.SERVER_TO_CLIENT
-        if h.cluster == discovery.CLUSTER and zh.command == discovery.CMD_GET_DETAILS:
-            if to_server and zh.fc & zcl.CLUSTER_SPECIFIC:
-                return self._discovery(buf, f, zh, now)
-        elif h.cluster == zcl.TUNNELING and to_server:
-            return self._command(buf, f, zh, now)
+        if self.zh.fc & zcl.SERVER_TO_CLIENT:
+            return self._drop(reject.UNKNOWN_COMMAND)  # the hub serves; it is not a client
+        if h.cluster == discovery.CLUSTER and self.zh.command == discovery.CMD_GET_DETAILS:
+            if self.zh.fc & zcl.CLUSTER_SPECIFIC:
+                return self._discovery(buf, f, self.zh, now)
+        elif h.cluster == zcl.TUNNELING:
+            return self._command(buf, f, self.zh, now)
         return self._drop(reject.UNKNOWN_COMMAND)
 
     def _command(self, buf, f, zh, now):

@@ -157,6 +157,16 @@ class NoFrameAllocationTest(unittest.TestCase):
         self.assertEqual(self.per_frame(h, ipf.tunnel()), 0)  # the flag is OFF
         self.assertEqual(h.rejected[reject.INTERPAN_OFF], 51)
 
+    def test_interpan_for_another_hub(self):
+        from tests_device import interpan_frames as ipf
+
+        h = make_hub()
+        h.power_up(0)
+        other = b"\x00\x23\x7e\x00\x00\x12\xd6\x88"
+        self.assertEqual(self.per_frame(h, ipf.tunnel(dst=other)), 0)  # another EUI-64
+        self.assertEqual(self.per_frame(h, ipf.tunnel(dst_pan=0x1234)), 0)  # another PAN
+        self.assertEqual(h.rejected[reject.NOT_FOR_US], 102)
+
     def test_interpan_refused_by_the_gate(self):
         from tests_device import interpan_frames as ipf
 
