@@ -34,6 +34,7 @@ from firmware.eui64 import read_le
 from firmware.mac_beacon import Beacon
 from firmware.zb_interpan import ORIG, OTHER, classify
 
+_DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 _REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
 _REJECTION_NOTES_BURST = const(5)
 
@@ -219,7 +220,7 @@ class Hub:
             return self._drop(reject.UNKNOWN_COMMAND)  # the hub serves; it is not a client
         if h.cluster == discovery.CLUSTER and self.zh.command == discovery.CMD_GET_DETAILS:
             if self.zh.fc & zcl.CLUSTER_SPECIFIC:
-                return self._discovery(buf, f, self.zh, now)
+                return self._discovery(self.zh, now)
         elif h.cluster == zcl.TUNNELING:
             return self._command(buf, f, self.zh, now)
         return self._drop(reject.UNKNOWN_COMMAND)
@@ -251,34 +252,28 @@ class Hub:
             del self.out.notes[mark:]
             self.rejections_unnoted += 1
 
-    def _discovery(self, buf, f, zh, now):
+    def _discovery(self, zh, now):
         # Answered to the inter-PAN broadcast address, as a beacon answers every scanner: one
         # reply serves every HHT listening, so a flood of requests that spends the reply budget
         # cannot keep the details from a new HHT, and no MAC retries go to spoofed addresses.
         # The device log's pages take turns (the request's start index is not needed): every
-        # listener collects them all, whatever start the requests name.
-        tx = self.replier.buf
-        p = self.replier.header(tx, mac.BROADCAST, mac.BROADCAST, discovery.CLUSTER)
-        fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
-        p = zcl.write(tx, p, fc, zh.seq, discovery.CMD_DETAILS)
-        secs = self.interpan.seconds_left(now)
-        state = discovery.STATE_NO_TIMEOUT if secs is None else discovery.STATE_COUNTDOWN
-        euis = [e for e, _ in self.device_log.entries()]
-        start = self._page if self._page < len(euis) else 0
-        self._page = start + discovery.PAGE
-        n = discovery.write_details(
-            tx,
-            p,
-            self.eui,
-            self.pan_id,
-            self.channel,
-            state,
-            secs,
-            self.interpan.wan_present,
-            euis,
-            start,
+        # listener collects them all, whatever start the requests name. Written in place, in
+        # parts whose call frames stay within 11 words: nothing is allocated.
+        p = self.replier.broadcast_header(self.replier.buf, discovery.CLUSTER)
+        p = zcl.write(self.replier.buf, p, _DETAILS_FC, zh.seq, discovery.CMD_DETAILS)
+        return self.out.transmit(self.replier.buf, self._details(p, now), TX_DISCOVERY)
+
+    def _details(self, p, now):
+        p = discovery.write_identity(self.replier.buf, p, self.eui, self.pan_id, self.channel)
+        p = discovery.write_state(
+            self.replier.buf, p, self.interpan.seconds_left(now), self.interpan.wan_present
         )
-        return self.out.transmit(tx, n, TX_DISCOVERY)
+        return discovery.write_page(self.replier.buf, p, self.device_log.euis(), self._next_page())
+
+    def _next_page(self):
+        start = self._page if self._page < len(self.device_log) else 0
+        self._page = start + discovery.PAGE
+        return start
 
     def status(self, now):
         # The hub's state as a dict, for the head-end and the log.
