@@ -142,25 +142,64 @@ class JoinTest(unittest.TestCase):
         writes = lab.st.writes
         x = 1
         eui = bytearray(8)
+        answered = 0
         for i in range(1000):
             for j in range(8):
                 x = (x * 75 + 74) % 65537
                 eui[j] = x & 0xFF
             out = lab.rx(assoc_request(eui), i * 7)  # 7 s of flood at 1000 / 7 s
-            self.assertEqual((out[22], out[23], out[24]), (0xFF, 0xFF, han_join.ASSOC_DENIED))
+            if out is not None:
+                self.assertEqual((out[22], out[23], out[24]), (0xFF, 0xFF, han_join.ASSOC_DENIED))
+                answered += 1
+        # The strangers' budget (4/s after a burst of 8) answers; the rest go unanswered.
+        self.assertTrue(8 + 4 * 6 <= answered <= 8 + 4 * 7 + 1, answered)
+        self.assertEqual(lab.han.rejected[han_reject.RATE_ASSOC], 1000 - answered)
         self.assertEqual(len(lab.han.table), 2)
         self.assertEqual(lab.han.table.short(lab.han.table.find(ESME_EUI)), esme)
         self.assertEqual(lab.han.table.short(lab.han.table.find(GSME_EUI)), gsme)
         self.assertEqual(lab.st.writes, writes)
-        self.assertEqual(lab.han.joining.refusals[han_join.NOT_IN_LOG], 1000)
+        self.assertEqual(lab.han.joining.refusals[han_join.NOT_IN_LOG], answered)
         # Refusals are noted in aggregate: one note, then one per 10 s with the count.
         refused = lab.notes("join_refused")
         self.assertEqual(len(refused), 1)
         lab.han.tick(10000)
         refused = lab.notes("join_refused")
         self.assertEqual(len(refused), 2)
-        self.assertEqual(refused[0]["count"] + refused[1]["count"], 1000)
+        self.assertEqual(refused[0]["count"] + refused[1]["count"], answered)
         self.assertTrue(len(lab.hub.notes) <= 32)
+
+    def test_a_device_in_the_log_joins_through_a_flood_of_strangers(self):
+        # The attacker's cheapest flood, association requests from random EUI-64s at the
+        # line rate, spends only the strangers' budget: the meter joins at once, in the middle.
+        lab = Lab()
+        eui = bytearray(STRANGER)
+        for i in range(2000):  # 21-octet requests at 864 us each: 1.7 s of air
+            eui[7] = i & 0xFF
+            eui[6] = i >> 8
+            lab.rx(assoc_request(eui), i * 864 // 1000)
+            if i == 1000:
+                out = lab.rx(assoc_request(GSME_EUI), 864)
+                self.assertEqual(out[24], han_join.ASSOC_SUCCESS)
+        self.assertTrue(lab.han.table.find(GSME_EUI) >= 0)
+        self.assertTrue(lab.han.rejected[han_reject.RATE_ASSOC] > 1900)
+
+    def test_a_spoofed_log_entry_floods_only_its_own_budget(self):
+        # Requests with the log's ESME address at the line rate: within the log's budget the
+        # member is re-associated (same slot, nothing written), past it they go unanswered;
+        # strangers are still refused within theirs.
+        lab = Lab()
+        short = lab.join(ESME_EUI, CAP_ESME)
+        writes = lab.st.writes
+        answered = 0
+        for i in range(1000):
+            out = lab.rx(assoc_request(ESME_EUI, CAP_ESME), 1000 + i)
+            if out is not None:
+                self.assertEqual(out[22] | out[23] << 8, short)
+                answered += 1
+        self.assertTrue(answered <= 8 + 4 + 1, answered)
+        self.assertEqual(lab.st.writes, writes)
+        out = lab.rx(assoc_request(STRANGER), 2000)
+        self.assertEqual(out[24], han_join.ASSOC_DENIED)
 
     def test_rejoin_keeps_the_address_and_writes_nothing(self):
         lab = Lab()
@@ -305,8 +344,11 @@ class NoAllocationTest(unittest.TestCase):
                 x = (x * 75 + 74) % 65537
                 buf[7 + j] = x & 0xFF
 
+        # Within the strangers' budget (refused with a response) and past it (unanswered).
         self.assertEqual(self.measure(lab, assoc_request(STRANGER), new_eui), 0)
-        self.assertEqual(lab.han.joining.refusals[han_join.NOT_IN_LOG], 1002)
+        refused = lab.han.joining.refusals[han_join.NOT_IN_LOG]
+        self.assertTrue(refused >= 8, refused)
+        self.assertEqual(refused + lab.han.rejected[han_reject.RATE_ASSOC], 1002)
         self.assertEqual(len(lab.han.table), 1)
 
     @unittest.skipUnless(MICROPYTHON, "micropython.mem_total is MicroPython's")
