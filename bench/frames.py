@@ -243,8 +243,8 @@ def _joined(n, extra=(), codes=False):
     for e in members:
         c.device_log.add(e, ESME, ESME_LINK if codes else None)
     c.han.start(_START)
-    for e in members:
-        h.on_frame(load(assoc_request(e, CAP_ESME)), _START)
+    for k, e in enumerate(members):  # 250 ms apart, within the association budget
+        h.on_frame(load(assoc_request(e, CAP_ESME)), (_START - 250 * (n - k)) & _MASK)
         c.out.radio.pop()  # the Transport-Key (with an install code)
     h.rejected = [0] * reject.COUNT
     del c.out.notes[:]

@@ -73,6 +73,7 @@ def from_settings(settings, storage, device_log, out):
             settings["battery.wan_airtime_ms_h"],
         ),
         ccm=(settings["han.ccm_per_s"], settings["han.ccm_burst"]),
+        assoc=(settings["dos.assoc_rate_per_s"], settings["dos.assoc_burst"]),
     )
 
 
@@ -121,6 +122,7 @@ class Han:
         frames_h=(12, 48),
         airtime_ms_h=(40, 160),
         ccm=(20, 10),
+        assoc=(4, 8),
     ):
         if not 0 < indirect_expiry_s < 86400:  # ticks deadlines need < 6 days
             raise ValueError("han.indirect_expiry_s must be within 1..86399")
@@ -146,6 +148,7 @@ class Han:
             self.budget,
             join_permit,
             join_auto,
+            assoc,
         )
         self.readings = Readings(table_max, self.uptime)
         self.sender = Sender(
@@ -244,7 +247,7 @@ class Han:
         self.budget.prune(now)
         self.security.budget.tick(now)
         self.sync(now)
-        self.joining.tick()
+        self.joining.tick(now)
         self._distribute(now)
         if self.security.tick(self.uptime.s):
             self.out.note("network_key", change="old_key_dropped", key_seq=self.security.seq)
@@ -342,7 +345,7 @@ class Han:
         return self._decide(self.joining.orphan(buf, f))
 
     def _associate(self, buf, f, now):
-        n = self.joining.association(buf, f)
+        n = self.joining.association(buf, f, now)
         s = self.joining.admitted
         if s >= 0:
             if self.joining.fresh:

@@ -136,3 +136,7 @@ class DeviceLog:
 
     def entries(self):
         return list(zip(self._euis, self._kinds))
+
+    def euis(self):
+        # The EUI-64s in log order, read in place (not a copy: do not change it).
+        return self._euis

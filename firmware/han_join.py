@@ -6,10 +6,20 @@
 # in place, and a note at most every _REFUSE_NOTE_S seconds with how many were refused. A
 # member re-associating keeps its slot and address, so a spoofed stream of those writes
 # nothing either.
+#
+# Association requests are rate-limited like the inter-PAN paths (firmware.dos_limits.Gcra),
+# with two budgets: one for EUI-64s not in the device log (all they get is a refusal) and one
+# for the log's own devices. A request over its budget is dropped unanswered and counted
+# (han_rate_assoc), so a line-rate flood costs the lookup and the budget, never a response on
+# air; and a flood of strangers, the cheapest to send, cannot spend the budget a device in the
+# log needs to join. The source address is not authenticated (a spoofer may use a log entry's
+# EUI-64 and spend the second budget), but nothing a device gets by associating is worth
+# anything without its install code (the network key goes out under its link key).
 
 from contract.compat import const
 from firmware import han_reject as rj
 from firmware import mac
+from firmware.dos_limits import Gcra
 from firmware.eui64 import read_le, to_guid
 from firmware.han_device_log import GSME, KINDS
 
@@ -32,7 +42,10 @@ _REJOIN_NOTE_S = const(60)  # per member
 class Joining:
     # Collaborators: the device table and the device log; the HAN's drop counters; the shared
     # Outputs; the MAC framer; the HAN's uptime; the battery budget (sleepy members get one).
-    def __init__(self, table, log, rejected, out, framer, uptime, budget, permit, auto):
+    def __init__(
+        self, table, log, rejected, out, framer, uptime, budget, permit, auto, assoc=(4, 8)
+    ):
+        # assoc: (rate per second, burst) of each of the two association budgets.
         self.table = table
         self.log = log
         self.rejected = rejected
@@ -55,6 +68,8 @@ class Joining:
         self._ref_pending = 0
         self._ref_note_s = -1
         self._rejoin_note = [-1] * table.capacity
+        self._strangers = Gcra(assoc[0], assoc[1])  # requests from EUI-64s not in the log
+        self._listed = Gcra(assoc[0], assoc[1])  # and from the log's devices
         for s in table.slots():
             if self.sleepy(s):
                 budget.enable(s)
@@ -94,7 +109,9 @@ class Joining:
             "sleepy": self.sleepy(s),
         }
 
-    def tick(self):
+    def tick(self, now):
+        self._strangers.tick(now)
+        self._listed.tick(now)
         if self._ref_pending and self.uptime.s - self._ref_note_s >= _REFUSE_NOTE_S:
             self._note_refusals()
 
@@ -108,32 +125,45 @@ class Joining:
             return f.dst_pan == pan and buf.startswith(self.framer.eui_le, f.dst_ext_off)
         return f.src_pan == pan  # no destination: the coordinator of the source's PAN
 
-    def association(self, buf, f):
+    def association(self, buf, f, now):
         # An association request: the response's length in framer.tx, or -1 (dropped); the
-        # admitted slot in self.admitted.
+        # admitted slot in self.admitted. A stranger (not in the device log) is refused here,
+        # within its budget; the log's devices go on to _admit within theirs. (Split so that
+        # no frame is over 11 words.)
         self.admitted = -1
-        p = f.payload_off
-        if f.src_mode != mac.ADDR_EXT or f.payload_end - p < 2 or not self.to_coordinator(buf, f):
+        if (
+            f.src_mode != mac.ADDR_EXT
+            or f.payload_end - f.payload_off < 2
+            or not self.to_coordinator(buf, f)
+        ):
             self.rejected[rj.BAD_COMMAND] += 1
             return -1
+        if self.log.find_le(buf, f.src_ext_off) < 0:
+            if not self._strangers.allow(now):
+                self.rejected[rj.RATE_ASSOC] += 1
+                return -1
+            return self._refuse(buf, f.src_ext_off, ASSOC_DENIED, NOT_IN_LOG)
+        if not self._listed.allow(now):
+            self.rejected[rj.RATE_ASSOC] += 1
+            return -1
+        return self._admit(buf, f)
+
+    def _admit(self, buf, f):
         src = f.src_ext_off
-        in_log = self.log.find_le(buf, src) >= 0
         s = self.table.find_le(buf, src)
-        if s >= 0 and in_log:
+        if s >= 0:
             # A member re-associating (it lost its state): same slot, same address.
             self._rejoined(s, "association")
             self.admitted = s
             self.fresh = False
             return self.framer.assoc_response(buf, src, self.table.short(s), ASSOC_SUCCESS)
-        if not in_log:
-            return self._refuse(buf, src, ASSOC_DENIED, NOT_IN_LOG)
         if len(self.table) >= self.table.capacity:
             return self._refuse(buf, src, ASSOC_AT_CAPACITY, TABLE_FULL)
         if not self.joining_open():
             return self._refuse(buf, src, ASSOC_DENIED, CLOSED)
         # Admission: rare (bounded by the device log), so it may allocate.
         eui = read_le(buf, src)
-        s = self.table.join(eui, self.log.kind(eui), buf[p + 1])
+        s = self.table.join(eui, self.log.kind(eui), buf[f.payload_off + 1])
         if s < 0:
             return self._refuse(buf, src, ASSOC_AT_CAPACITY, STORAGE)
         if self.sleepy(s):
@@ -162,25 +192,27 @@ class Joining:
         if f.src_mode != mac.ADDR_EXT:
             self.rejected[rj.BAD_COMMAND] += 1
             return -1
-        src = f.src_ext_off
-        s = self.table.find_le(buf, src)
-        if s < 0 or self.log.find_le(buf, src) < 0:
+        s = self.table.find_le(buf, f.src_ext_off)
+        if s < 0 or self.log.find_le(buf, f.src_ext_off) < 0:
             self.rejected[rj.NOT_MEMBER] += 1
             return -1
         self._rejoined(s, "orphan")
-        return self.framer.realign(buf, src, self.table.short(s))
+        return self.framer.realign(buf, f.src_ext_off, self.table.short(s))
 
     def _refuse(self, buf, src, status, why):
         self.refusals[why] += 1
-        e = self._ref_eui
-        for j in range(8):
-            e[j] = buf[src + j]
+        self._keep_refused(buf, src)
         self._ref_status = status
         self._ref_why = why
         self._ref_pending += 1
         if self._ref_note_s < 0 or self.uptime.s - self._ref_note_s >= _REFUSE_NOTE_S:
             self._note_refusals()
         return self.framer.assoc_response(buf, src, 0xFFFF, status)
+
+    def _keep_refused(self, buf, src):
+        e = self._ref_eui
+        for j in range(8):
+            e[j] = buf[src + j]
 
     def _note_refusals(self):
         self.out.note(

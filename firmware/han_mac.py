@@ -16,6 +16,12 @@ _FCF_ASSOC_RESP = const(0xCC63)  # command, ACK request, PAN ID compression, dst
 _FCF_REALIGN = const(0xCC23)  # command, ACK request, dst/src extended, both PAN IDs
 
 
+def _copy8(dst, p, src, q):
+    # An EUI-64 as it is, in place: a slice would allocate.
+    for j in range(8):
+        dst[p + j] = src[q + j]
+
+
 class Framer:
     def __init__(self, eui, pan_id, channel):
         self.pan_id = pan_id
@@ -30,17 +36,15 @@ class Framer:
 
     def assoc_response(self, buf, src, short, status):
         # 802.15.4-2006 7.3.2 to the device whose EUI-64 is at buf[src] (air order), in self.tx;
-        # returns its length.
+        # returns its length. (No loop here: 11 words of frame state at most, off the heap.)
         tx = self.tx
         tx[0] = _FCF_ASSOC_RESP & 0xFF
         tx[1] = _FCF_ASSOC_RESP >> 8
         tx[2] = self.next_dsn()
         tx[3] = self.pan_id & 0xFF
         tx[4] = self.pan_id >> 8
-        e = self.eui_le
-        for j in range(8):
-            tx[5 + j] = buf[src + j]
-            tx[13 + j] = e[j]
+        _copy8(tx, 5, buf, src)
+        _copy8(tx, 13, self.eui_le, 0)
         tx[21] = mac.CMD_ASSOC_RESP
         tx[22] = short & 0xFF
         tx[23] = short >> 8
@@ -55,10 +59,8 @@ class Framer:
         tx[2] = self.next_dsn()
         tx[3] = 0xFF
         tx[4] = 0xFF
-        e = self.eui_le
-        for j in range(8):
-            tx[5 + j] = buf[src + j]
-            tx[15 + j] = e[j]
+        _copy8(tx, 5, buf, src)
+        _copy8(tx, 15, self.eui_le, 0)
         tx[13] = self.pan_id & 0xFF
         tx[14] = self.pan_id >> 8
         tx[23] = CMD_REALIGN

@@ -23,6 +23,7 @@ SEC_UNKNOWN_SOURCE = const(13)  # the auxiliary header names another EUI-64 than
 SEC_REPLAYED = const(14)
 SEC_BAD_MIC = const(15)  # CCM* ran: a forgery, or another key under the same sequence number
 SEC_BUSY = const(16)  # the CCM* budget is spent: dropped before any AES work
+RATE_ASSOC = const(17)  # an association request over its budget (firmware.han_join): unanswered
 NAMES = (
     "han_not_member",
     "han_bad_command",
@@ -41,4 +42,5 @@ NAMES = (
     "han_sec_replayed",
     "han_sec_bad_mic",
     "han_sec_busy",
+    "han_rate_assoc",
 )

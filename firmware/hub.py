@@ -34,6 +34,7 @@ from firmware.eui64 import read_le
 from firmware.mac_beacon import Beacon
 from firmware.zb_interpan import ORIG, OTHER, classify
 
+_DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 _REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
 _REJECTION_NOTES_BURST = const(5)
 
@@ -152,19 +153,19 @@ class Hub:
         return self._interpan(frame.buf, self.rx, now)
 
     def _other(self, frame, now):
-        # Every frame that is not inter-PAN: parsed, then the HAN layer's.
-        buf = frame.buf
+        # Every frame that is not inter-PAN: parsed, then the HAN layer's. (No local for
+        # frame.buf: 11 words of frame state at most.)
         f = self.rx
-        why = mac.parse(buf, frame.off, frame.n, f)
+        why = mac.parse(frame.buf, frame.off, frame.n, f)
         if why:
             return self._drop(why)
         if f.dst_mode and f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
             return self._drop(reject.NOT_FOR_US)
-        if f.ftype == mac.COMMAND and buf[f.payload_off] == mac.CMD_BEACON_REQ:
+        if f.ftype == mac.COMMAND and frame.buf[f.payload_off] == mac.CMD_BEACON_REQ:
             # Only the canonical request (mac.is_beacon_request, above) is answered.
             return self._drop(reject.NOT_FOR_US)
         if self.han is not None:
-            why = self.han.on_frame(buf, f, now, frame.lqi)
+            why = self.han.on_frame(frame.buf, f, now, frame.lqi)
             if why >= 0:
                 return why
         return self._drop(reject.UNHANDLED)
@@ -206,21 +207,22 @@ class Hub:
         return 0
 
     def _interpan(self, buf, f, now):
-        # An inter-PAN frame past the gate (on, for us, within budget): parse the rest.
+        # An inter-PAN frame past the gate (on, for us, within budget): parse the rest. (The
+        # ZCL header stays self.zh, no local: 11 words of frame state at most.)
         h = self.iph
         if interpan_frame.parse(buf, f, h):
             return self._drop(reject.BAD_APS)
         if h.profile != interpan_frame.PROFILE_SE:
             return self._drop(reject.WRONG_PROFILE)
-        zh = self.zh
-        if zcl.parse(buf, h.zcl_off, f.payload_end, zh):
+        if zcl.parse(buf, h.zcl_off, f.payload_end, self.zh):
             return self._drop(reject.BAD_ZCL)
-        to_server = not zh.fc & zcl.SERVER_TO_CLIENT
-        if h.cluster == discovery.CLUSTER and zh.command == discovery.CMD_GET_DETAILS:
-            if to_server and zh.fc & zcl.CLUSTER_SPECIFIC:
-                return self._discovery(buf, f, zh, now)
-        elif h.cluster == zcl.TUNNELING and to_server:
-            return self._command(buf, f, zh, now)
+        if self.zh.fc & zcl.SERVER_TO_CLIENT:
+            return self._drop(reject.UNKNOWN_COMMAND)  # the hub serves; it is not a client
+        if h.cluster == discovery.CLUSTER and self.zh.command == discovery.CMD_GET_DETAILS:
+            if self.zh.fc & zcl.CLUSTER_SPECIFIC:
+                return self._discovery(self.zh, now)
+        elif h.cluster == zcl.TUNNELING:
+            return self._command(buf, f, self.zh, now)
         return self._drop(reject.UNKNOWN_COMMAND)
 
     def _command(self, buf, f, zh, now):
@@ -250,34 +252,28 @@ class Hub:
             del self.out.notes[mark:]
             self.rejections_unnoted += 1
 
-    def _discovery(self, buf, f, zh, now):
+    def _discovery(self, zh, now):
         # Answered to the inter-PAN broadcast address, as a beacon answers every scanner: one
         # reply serves every HHT listening, so a flood of requests that spends the reply budget
         # cannot keep the details from a new HHT, and no MAC retries go to spoofed addresses.
         # The device log's pages take turns (the request's start index is not needed): every
-        # listener collects them all, whatever start the requests name.
-        tx = self.replier.buf
-        p = self.replier.header(tx, mac.BROADCAST, mac.BROADCAST, discovery.CLUSTER)
-        fc = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
-        p = zcl.write(tx, p, fc, zh.seq, discovery.CMD_DETAILS)
-        secs = self.interpan.seconds_left(now)
-        state = discovery.STATE_NO_TIMEOUT if secs is None else discovery.STATE_COUNTDOWN
-        euis = [e for e, _ in self.device_log.entries()]
-        start = self._page if self._page < len(euis) else 0
-        self._page = start + discovery.PAGE
-        n = discovery.write_details(
-            tx,
-            p,
-            self.eui,
-            self.pan_id,
-            self.channel,
-            state,
-            secs,
-            self.interpan.wan_present,
-            euis,
-            start,
+        # listener collects them all, whatever start the requests name. Written in place, in
+        # parts whose call frames stay within 11 words: nothing is allocated.
+        p = self.replier.broadcast_header(self.replier.buf, discovery.CLUSTER)
+        p = zcl.write(self.replier.buf, p, _DETAILS_FC, zh.seq, discovery.CMD_DETAILS)
+        return self.out.transmit(self.replier.buf, self._details(p, now), TX_DISCOVERY)
+
+    def _details(self, p, now):
+        p = discovery.write_identity(self.replier.buf, p, self.eui, self.pan_id, self.channel)
+        p = discovery.write_state(
+            self.replier.buf, p, self.interpan.seconds_left(now), self.interpan.wan_present
         )
-        return self.out.transmit(tx, n, TX_DISCOVERY)
+        return discovery.write_page(self.replier.buf, p, self.device_log.euis(), self._next_page())
+
+    def _next_page(self):
+        start = self._page if self._page < len(self.device_log) else 0
+        self._page = start + discovery.PAGE
+        return start
 
     def status(self, now):
         # The hub's state as a dict, for the head-end and the log.

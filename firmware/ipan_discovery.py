@@ -35,23 +35,47 @@ def _eui_le(buf, p, eui):
     return p + 8
 
 
-def write_details(buf, p, eui, pan_id, channel, state, seconds_left, wan_present, euis, start):
-    # seconds_left None = no timeout. euis: the device log's EUI-64s. Returns the end offset.
+# The reply is written in three parts, each with few arguments, so the hub's per-reply code keeps
+# its call frames within 11 words (off the heap) and copies nothing.
+
+
+def write_identity(buf, p, eui, pan_id, channel):
     p = _eui_le(buf, p, eui)
     p = _le(buf, p, pan_id, 2)
     buf[p] = channel
-    buf[p + 1] = state
-    p = _le(buf, p + 2, NO_TIMEOUT if seconds_left is None else seconds_left, 4)
+    return p + 1
+
+
+def write_state(buf, p, seconds_left, wan_present):
+    # The hub answers only while inter-PAN is ON: held open with no timeout (seconds_left None),
+    # or counting down.
+    buf[p] = STATE_NO_TIMEOUT if seconds_left is None else STATE_COUNTDOWN
+    p = _le(buf, p + 1, NO_TIMEOUT if seconds_left is None else seconds_left, 4)
     buf[p] = 1 if wan_present else 0
-    buf[p + 1] = len(euis)
-    start = min(start, len(euis))
-    page = euis[start : start + PAGE]
-    buf[p + 2] = start
-    buf[p + 3] = len(page)
-    p += 4
-    for e in page:
-        p = _eui_le(buf, p, e)
+    return p + 1
+
+
+def write_page(buf, p, euis, start):
+    # euis: the device log's EUI-64s (a list, read in place); at most PAGE of them from start.
+    if start > len(euis):
+        start = len(euis)
+    n = min(PAGE, len(euis) - start)
+    buf[p] = len(euis)
+    buf[p + 1] = start
+    buf[p + 2] = n
+    p += 3
+    while n:
+        p = _eui_le(buf, p, euis[start])
+        start += 1
+        n -= 1
     return p
+
+
+def write_details(buf, p, eui, pan_id, channel, seconds_left, wan_present, euis, start):
+    # The whole reply (tools and tests); seconds_left None = no timeout. The end offset.
+    p = write_identity(buf, p, eui, pan_id, channel)
+    p = write_state(buf, p, seconds_left, wan_present)
+    return write_page(buf, p, euis, start)
 
 
 def parse_details(buf, off, end):

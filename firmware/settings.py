@@ -41,6 +41,8 @@ DEFAULTS = {
     "dos.auth_fail_threshold": 10,
     "dos.auth_fail_window_s": 60,
     "dos.auth_quiet_s": 300,
+    "dos.assoc_rate_per_s": 4,  # association requests answered, per budget (firmware.han_join)
+    "dos.assoc_burst": 8,
     "dos.beacon_rate_per_s": 10,
     "dos.beacon_burst": 5,
     "discovery.rate_per_s": 5,

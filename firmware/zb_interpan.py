@@ -139,9 +139,27 @@ class Replier:
         self.pan_id = pan_id
         self.eui = eui
         self._seq = 0
+        # The broadcast header (discovery details), written once; a reply copies it in place.
+        self._bcast = bytearray(32)
+        self._bcast_len = write_header(
+            self._bcast, 0, mac.BROADCAST, mac.BROADCAST, pan_id, eui, 0
+        )
 
     def header(self, tx, dst_eui, dst_pan, cluster):
         # Starts a reply in tx, unicast to dst_eui or, for mac.BROADCAST, to every HHT listening
         # (discovery); returns the offset where the ZCL frame goes.
         self._seq = (self._seq + 1) & 0xFF
         return write_header(tx, self._seq, dst_pan, dst_eui, self.pan_id, self.eui, cluster)
+
+    def broadcast_header(self, tx, cluster):
+        # header(tx, mac.BROADCAST, mac.BROADCAST, cluster), allocating nothing: the template
+        # copied octet by octet (a slice, or write_header's frame, would go on the heap).
+        self._seq = (self._seq + 1) & 0xFF
+        n = self._bcast_len
+        b = self._bcast
+        for i in range(n):
+            tx[i] = b[i]
+        tx[2] = self._seq
+        tx[n - 4] = cluster & 0xFF
+        tx[n - 3] = cluster >> 8
+        return n

@@ -271,9 +271,7 @@ def seeds(pcaps=()):
     buf = bytearray(PSDU_MAX)
     euis = [e for e, _ in targets.DEVICES]
     for secs, start in ((None, 0), (3597, 1), (0, 5)):
-        n = discovery.write_details(
-            buf, 0, targets.HUB_EUI, 0x1A2B, 11, 1, secs, True, euis, start
-        )
+        n = discovery.write_details(buf, 0, targets.HUB_EUI, 0x1A2B, 11, secs, True, euis, start)
         into["discovery"].append(bytes(buf[:n]))
     into["beacon"].append(beacon.zigbee_payload(targets.HUB_EUI))
     into["ber"] += [ber.response(0), ber.response(5, b"\x01\x02"), ber.sequence(bytes(300))]

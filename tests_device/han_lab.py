@@ -34,6 +34,7 @@ _HAN_SETTINGS = {
     "frames_h": ("battery.interpan_frames_h", "battery.wan_frames_h"),
     "airtime_ms_h": ("battery.interpan_airtime_ms_h", "battery.wan_airtime_ms_h"),
     "ccm": ("han.ccm_per_s", "han.ccm_burst"),
+    "assoc": ("dos.assoc_rate_per_s", "dos.assoc_burst"),
 }
 # The device log: (EUI-64, kind, link key or None) per entry.
 LOG = ((ESME_EUI, ESME, ESME_LINK), (GSME_EUI, GSME, GSME_LINK))

@@ -157,6 +157,26 @@ class NoFrameAllocationTest(unittest.TestCase):
         self.assertEqual(self.per_frame(h, ipf.tunnel()), 0)  # the flag is OFF
         self.assertEqual(h.rejected[reject.INTERPAN_OFF], 51)
 
+    def test_interpan_for_another_hub(self):
+        from tests_device import interpan_frames as ipf
+
+        h = make_hub()
+        h.power_up(0)
+        other = b"\x00\x23\x7e\x00\x00\x12\xd6\x88"
+        self.assertEqual(self.per_frame(h, ipf.tunnel(dst=other)), 0)  # another EUI-64
+        self.assertEqual(self.per_frame(h, ipf.tunnel(dst_pan=0x1234)), 0)  # another PAN
+        self.assertEqual(h.rejected[reject.NOT_FOR_US], 102)
+
+    def test_discovery_answered(self):
+        from tests_device import interpan_frames as ipf
+
+        h = make_hub("discovery.rate_per_s=1000", "discovery.burst=1000")
+        h.power_up(0)
+        h.device_log.add(b"\x00\x23\x7e\x00\x00\x00\x00\x05", 2)
+        self.assertEqual(self.per_frame(h, ipf.get_details()), 0)
+        self.assertEqual(h.out.tx_kind, decision.TX_DISCOVERY)
+        self.assertEqual(sum(h.rejected), 0)  # every one answered
+
     def test_interpan_refused_by_the_gate(self):
         from tests_device import interpan_frames as ipf
 

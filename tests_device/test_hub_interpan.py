@@ -96,6 +96,15 @@ class InterPanHubTest(unittest.TestCase):
         self.assertEqual((d["interpan_state"], d["seconds_left"]), ("on", 3599))
         self.assertEqual(d["devices"], [b"\x00\x23\x7e\x00\x00\x00\x00\x05"])
 
+    def test_the_broadcast_header_is_the_general_one(self):
+        r = interpan_frame.Replier(0x1A2B, ipf.HUB, 127)
+        a, b = bytearray(127), bytearray(127)
+        n = r.header(a, mac.BROADCAST, mac.BROADCAST, discovery.CLUSTER)
+        self.assertEqual(r.broadcast_header(b, discovery.CLUSTER), n)
+        self.assertEqual(b[2], (a[2] + 1) & 0xFF)  # the replier's next sequence number
+        b[2] = a[2]
+        self.assertEqual(a[:n], b[:n])
+
     def test_unauthenticated_commands_never_extend(self):
         h = make_hub(False)
         h.power_up(0)

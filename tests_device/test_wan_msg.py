@@ -28,11 +28,11 @@ class DiscoveryCodecTest(unittest.TestCase):
         euis = [bytes((0, 0x23, 0x7E, 0, 0, 0, 0, i)) for i in range(11)]
         buf = bytearray(127)
         eui = b"\x00\x23\x7e\x00\x00\x12\xd6\x87"
-        end = discovery.write_details(buf, 3, eui, 0x1A2B, 11, 1, 42, True, euis, 0)
+        end = discovery.write_details(buf, 3, eui, 0x1A2B, 11, 42, True, euis, 0)
         d = discovery.parse_details(buf, 3, end)
         self.assertEqual(len(d["devices"]), discovery.PAGE)
         self.assertEqual((d["devices_total"], d["start"], d["seconds_left"]), (11, 0, 42))
-        end = discovery.write_details(buf, 3, eui, 0x1A2B, 11, 2, None, False, euis, 8)
+        end = discovery.write_details(buf, 3, eui, 0x1A2B, 11, None, False, euis, 8)
         d = discovery.parse_details(buf, 3, end)
         self.assertEqual(d["devices"], euis[8:])
         self.assertEqual((d["seconds_left"], d["wan_present"]), (None, False))
@@ -41,7 +41,7 @@ class DiscoveryCodecTest(unittest.TestCase):
 
     def test_truncated_details_are_none(self):
         buf = bytearray(127)
-        end = discovery.write_details(buf, 0, bytes(8), 1, 11, 1, 1, True, [bytes(8)], 0)
+        end = discovery.write_details(buf, 0, bytes(8), 1, 11, 1, True, [bytes(8)], 0)
         for cut in range(end):
             self.assertIsNone(discovery.parse_details(buf, 0, cut))
 

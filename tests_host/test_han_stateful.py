@@ -47,6 +47,10 @@ EXPIRY_MS = 20000
 FRAMES = (4, 6)
 AIRTIME_MS = (4, 200)  # 4 ms = 125 octet times: two secured 50-octet frames (56 each), not 3
 HOUR = 3600000
+# The association budgets (dos.assoc_*, one for strangers, one for the device log's entries), as
+# GCRA: a request passes while its budget's TAT is at most (burst - 1) steps ahead of now.
+ASSOC_STEP = 1000 // 4
+ASSOC_TOL = (8 - 1) * ASSOC_STEP
 ZCL_LEN = 5
 PSDU = 9 + 16 + ZCL_LEN + 18 + 2  # MAC, NWK + APS, ZCL, NWK security, FCS
 AIR = 6 + PSDU
@@ -70,6 +74,7 @@ class HanMachine(RuleBasedStateMachine):
         self.next_id = 0
         self.out = 0  # frames waiting in the direct-send ring
         self.meters = {}  # eui -> Meter: each member's end of NWK security
+        self.tat = {}  # association budget -> its theoretical arrival time (model time)
         self.power_up()
 
     def power_up(self):
@@ -113,12 +118,23 @@ class HanMachine(RuleBasedStateMachine):
     def held(self):
         return sum(len(q) for q in self.queues.values())
 
+    def assoc_budget(self, listed):
+        # Whether the association budget (the log's, or the strangers') answers now.
+        tat = self.tat.get(listed, self.t)
+        if tat - self.t > ASSOC_TOL:
+            return False
+        self.tat[listed] = max(tat, self.t) + ASSOC_STEP
+        return True
+
     # -- rules -------------------------------------------------------------------------------
 
     @rule(i=st.integers(0, len(LOG) - 1))
     def associate(self, i):
         eui = LOG[i][0]
         out = self.rx(assoc_request(eui, CAP_GSME if LOG[i][1] == GSME else CAP_ESME))
+        if not self.assoc_budget(eui in self.allowed):
+            assert out is None  # over its budget: unanswered
+            return
         short, status = out[22] | out[23] << 8, out[24]
         if eui not in self.allowed:
             assert (short, status) == (0xFFFF, han_join.ASSOC_DENIED)
@@ -136,6 +152,9 @@ class HanMachine(RuleBasedStateMachine):
         if eui in [e for e, _ in LOG]:
             return
         out = self.rx(assoc_request(eui))
+        if not self.assoc_budget(False):
+            assert out is None
+            return
         assert (out[22], out[23], out[24]) == (0xFF, 0xFF, han_join.ASSOC_DENIED)
 
     @rule(i=st.integers(0, len(LOG) - 1))
@@ -188,6 +207,7 @@ class HanMachine(RuleBasedStateMachine):
         # Held frames and budgets live in RAM: a reboot forgets them (membership it keeps).
         self.queues = {eui: [] for eui in self.members}
         self.admitted = {}
+        self.tat = {}
         self.out = 0
 
     @precondition(lambda self: self.members)
