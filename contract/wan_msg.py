@@ -3,6 +3,9 @@
 #   HEARTBEAT  empty body; either side sends one when it has sent nothing for wan.heartbeat_s
 #   JSON       a UTF-8 JSON object: hub reports and events ("msg"), head-end requests ("op")
 #   GBCS       a GBCS message (grouping header + content + authentication), docs/protocol.md
+#   GBCS_COPY  a copy, for the head-end, of a response the hub gave on another channel (to an
+#              HHT over inter-PAN, to a meter over the HAN) or queued again after a power cut:
+#              never the answer to a head-end's own request, which comes as GBCS
 # A length of 0 or over MAX_LEN is a protocol error: the receiver closes the link rather than
 # trust the rest of the stream.
 
@@ -13,6 +16,7 @@ from contract.compat import const
 HEARTBEAT = const(0)
 JSON = const(1)
 GBCS = const(2)
+GBCS_COPY = const(3)
 MAX_LEN = const(4096)
 HEADER_LEN = const(4)
 

@@ -138,8 +138,9 @@ class App:
                 self.board.indicators.set("join", fields["open"])
             self.report(event, **fields)
         wan = out.wan
-        while wan:  # copies of responses given on other channels, for the head-end
-            self.outbox.put(HIGH, wan_msg.encode(wan_msg.GBCS, wan.pop(0)))
+        while wan:  # response copies, and meters' answers to the head-end's commands
+            kind, msg = wan.pop(0)
+            self.outbox.put(HIGH, wan_msg.encode(kind, msg))
         store = self.commands.store
         if store.copies and not self.outbox.dirty:
             store.release_copies()  # the outbox holds them (or the link had the answer)
@@ -161,7 +162,7 @@ class App:
             return
         n = 0
         for rsp in store.copies:
-            m = wan_msg.encode(wan_msg.GBCS, rsp)
+            m = wan_msg.encode(wan_msg.GBCS_COPY, rsp)
             if not self.outbox.holds(m):
                 self.outbox.put(HIGH, m)
                 n += 1

@@ -18,6 +18,7 @@
 # trace in the replay state: a captured command replayed at the wrong hub, or with content
 # this hub refuses, cannot push an originator's window past its genuine commands.
 
+from contract import wan_msg
 from contract.compat import const
 from firmware import cmd_ber as ber
 from firmware import cmd_catalogue as cat
@@ -198,7 +199,7 @@ class Commands:
             gbcs.RESPONSE, counter, recip, orig, code, ber.response(status, data), key, self.auth
         )
         if channel != WAN:
-            self.out.to_wan(rsp)  # a copy for the head-end
+            self.out.to_wan(wan_msg.GBCS_COPY, rsp)  # a copy for the head-end
         return rsp
 
     # --- execution -----------------------------------------------------------------------------
@@ -409,7 +410,8 @@ class Commands:
             key,
             self.auth,
         )
-        self.out.to_wan(rsp)  # the head-end gets every response
+        # The head-end gets every response: its own command's answer, or a copy.
+        self.out.to_wan(wan_msg.GBCS if channel == WAN else wan_msg.GBCS_COPY, rsp)
         if channel == INTERPAN and reply_to is not None:
             tx = self.out.radio.claim()
             if tx is not None:

@@ -4,7 +4,8 @@
 # after every receive batch and every tick:
 #   tx          the frame a TRANSMIT decision sends (tx_buf[0:tx_len], tx_kind for the log)
 #   notes       events for the log and the head-end, (event, fields), bounded
-#   wan         GBCS messages for the head-end (response copies, meters' answers), bounded
+#   wan         (type, GBCS message) for the head-end: response copies (contract.wan_msg
+#               GBCS_COPY) and meters' answers to the head-end's own commands (GBCS), bounded
 #   radio       frames to send outside a receive decision (to awake members, meters' answers
 #               for an HHT), a contract.ring.SlotRing of preallocated buffers
 # Bounds are backstops: the shell drains every wake-up. What overflows is counted, never
@@ -60,9 +61,9 @@ class Outputs:
             return
         self.notes.append((event, fields))
 
-    def to_wan(self, msg):
+    def to_wan(self, kind, msg):
         if len(self.wan) >= self.wan_max:
             self.wan_dropped += 1
             return False
-        self.wan.append(msg)
+        self.wan.append((kind, msg))
         return True

@@ -20,7 +20,7 @@ def hht_send(port, *args):
     r = subprocess.run(
         [sys.executable, "tools/hht.py", "--medium", "127.0.0.1:%d" % port, "send", GUID]
         + list(args)
-        + ["--json"],
+        + ["--json", "--wait", "5"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -89,7 +89,7 @@ def test_duplicate_over_interpan_after_wan(tmp_path):
         assert lab.stop(timeout=30) == 0
     events = events_of(lab.lines)
     rejected = [e for e in events if e["event"] == "command_rejected"]
-    assert [e["reason"] for e in rejected] == ["bad_tag"]
+    assert rejected and {e["reason"] for e in rejected} == {"bad_tag"}  # each repeat
     assert not [e for e in events if e["event"] == "command" and e["counter"] == 78]
 
 

@@ -78,7 +78,8 @@ def test_open_at_power_up_kept_alive_by_authenticated_use_then_closing(tmp_path)
     finally:
         assert lab.stop(timeout=30) == 0
     rejected = hub_events(lab, "command_rejected")
-    assert [e["reason"] for e in rejected] == ["bad_tag"]
+    # The forged command, repeated while unanswered (hht.py): every copy refused for its tag.
+    assert rejected and {e["reason"] for e in rejected} == {"bad_tag"}
 
 
 def test_wan_lost_holds_open_then_restored_counts_down(tmp_path):

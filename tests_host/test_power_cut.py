@@ -121,7 +121,7 @@ def outbox_answers(app, counter):
     # What the outbox holds for the head-end about the supplier's command `counter`.
     found = []
     for _, m in app.outbox.items():
-        if m[4] == wan_msg.GBCS:
+        if m[4] in (wan_msg.GBCS, wan_msg.GBCS_COPY):
             h = gbcs.GbcsHeader()
             if gbcs.parse(m, 5, len(m), h) == gbcs.OK and h.counter == counter:
                 found.append("response")

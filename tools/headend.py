@@ -153,6 +153,11 @@ class HeadEnd:
             if d.get("cra") == "response":
                 self._resolve(("gbcs", d["counter"], d["recipient"]), d)
             return
+        if msg[0] == wan_msg.GBCS_COPY:
+            # A response the hub gave on another channel: logged, never taken for the answer
+            # to one of this head-end's own commands.
+            emit("rx", peer=peer, type="gbcs_copy", gbcs=describe.gbcs_message(msg[1:]))
+            return
         obj = wan_msg.decode_json(msg)
         if obj is None:
             emit("rx", peer=peer, type=msg[0], hex=msg[1:].hex())

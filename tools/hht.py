@@ -354,7 +354,8 @@ def discover(args):
     return cli.OK
 
 
-REPEAT_S = 0.1  # a command's repeat interval while unanswered (docs/dos.md: the 5 s guarantee)
+FIRST_WAIT_S = 0.5  # a lab hub answers in tens of ms: a repeat before this would be noise
+REPEAT_S = 0.1  # then the repeat interval while unanswered (docs/dos.md: the 5 s guarantee)
 
 
 def transact(radio, frame, target, message, wait, seq=1, final=False, pacer=_UNPACED):
@@ -372,17 +373,19 @@ def transact(radio, frame, target, message, wait, seq=1, final=False, pacer=_UNP
         )
     tx[p : p + len(message)] = message
     n = p + len(message)
-    # The same frame again every REPEAT_S until answered: through a flood the hub verifies a
-    # share of what arrives, drawn by lot (docs/dos.md), so a repeated command gets through
-    # where a single try mostly does not. A copy the hub accepted earlier (its answer lost) is
-    # answered "duplicate": first wins, it never runs twice.
+    # The same frame again every REPEAT_S (after FIRST_WAIT_S) until answered: through a flood
+    # the hub verifies a share of what arrives, drawn by lot (docs/dos.md), so a repeated
+    # command gets through where a single try mostly does not. A copy the hub accepted earlier
+    # (its answer lost) is answered "duplicate": first wins, it never runs twice.
     deadline = time.monotonic() + wait
     tries = 0
     pacer.wait()  # repeats are not paced: unanswered, the first copy spent nothing of ours
     while time.monotonic() < deadline:
         radio.send(tx, n)
         tries += 1
-        listen = min(REPEAT_S, max(0.0, deadline - time.monotonic()))
+        listen = min(
+            FIRST_WAIT_S if tries == 1 else REPEAT_S, max(0.0, deadline - time.monotonic())
+        )
         for buf, f, zh in interpan_replies(radio, frame, listen, zcl.TUNNELING):
             if zh.seq == seq and zh.command == TUNNEL_TRANSFER_DATA_RSP:
                 rsp = bytes(buf[zh.payload_off + 2 : f.payload_end])
