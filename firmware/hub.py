@@ -153,21 +153,24 @@ class Hub:
 
     def _other(self, frame, now):
         # Every frame that is not inter-PAN: parsed, then the HAN layer's.
-        buf = frame.buf
         f = self.rx
-        why = mac.parse(buf, frame.off, frame.n, f)
+        why = mac.parse(frame.buf, frame.off, frame.n, f)
         if why:
             return self._drop(why)
         if f.dst_mode and f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
             return self._drop(reject.NOT_FOR_US)
-        if f.ftype == mac.COMMAND and buf[f.payload_off] == mac.CMD_BEACON_REQ:
+        if f.ftype == mac.COMMAND and frame.buf[f.payload_off] == mac.CMD_BEACON_REQ:
             # Only the canonical request (mac.is_beacon_request, above) is answered.
             return self._drop(reject.NOT_FOR_US)
         if self.han is not None:
-            why = self.han.on_frame(buf, f, now, frame.lqi)
+            why = self._han(frame, f, now)
             if why >= 0:
                 return why
         return self._drop(reject.UNHANDLED)
+
+    def _han(self, frame, f, now):
+        # (a call of its own: _other's frame stays within 11 words, off the heap)
+        return self.han.on_frame(frame.buf, f, now, frame.lqi)
 
     def _beacon_reply(self, now):
         if not self.beacon_budget.allow(now):  # a request flood must not keep the radio busy
