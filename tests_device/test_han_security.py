@@ -368,3 +368,13 @@ class NoAllocationTest(unittest.TestCase):
         rj = _LAB.han.rejected
         self.assertTrue(rj[han_reject.SEC_REPLAYED] >= 10 and rj[han_reject.SEC_BUSY] >= 10)
         self.assertTrue(rj[han_reject.SEC_UNKNOWN_SOURCE] >= 10 and rj[han_reject.UNSECURED] >= 10)
+
+    def test_and_through_the_whole_hub(self):
+        from contract.frame import RxFrame
+        from tests_device import vectors
+
+        frame = vectors.load(RxFrame(), _CASES["replay"])
+        hub = _LAB.hub
+        before = _LAB.han.rejected[han_reject.SEC_REPLAYED]
+        self.assertEqual(heap_bytes(lambda: hub.on_frame(frame, 5000)), 0)
+        self.assertEqual(_LAB.han.rejected[han_reject.SEC_REPLAYED], before + 11)
