@@ -105,6 +105,10 @@ def mp_cmd(args, path, n, mode=None, micropython=None):
         # ESP32-sized heap; these paths allocate nothing per frame, so the heap size does not
         # change what they cost.
         heap = "512wK"
+    if micropython and heap.endswith("wK") and heap[:-2].isdigit():
+        # The 32-bit build gets the same heap in bytes, twice the words: compiling the firmware
+        # from source needs about as many bytes on both.
+        heap = "%dwK" % (2 * int(heap[:-2]))
     mp = micropython or args.micropython
     cmd = [mp, "-X", "heapsize=" + heap, "bench/frames.py", path, str(n)]
     return cmd + [mode] if mode else cmd
@@ -117,8 +121,9 @@ class Fail(Exception):
 def run(cmd):
     p = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True)
     if p.returncode != 0:
-        last = (p.stdout + p.stderr).strip().splitlines()[-1:] or ["exit %d" % p.returncode]
-        raise Fail("%s: %s" % (" ".join(cmd[cmd.index("bench/frames.py") :]), last[0]))
+        lines = (p.stdout + p.stderr).strip().splitlines()
+        errors = [ln for ln in lines if "Error" in ln] or lines[-1:] or ["exit %d" % p.returncode]
+        raise Fail("%s: %s" % (" ".join(cmd[cmd.index("bench/frames.py") :]), errors[-1]))
     return p.stdout, p.stderr
 
 
