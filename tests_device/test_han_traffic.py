@@ -12,24 +12,17 @@ from firmware import hub_reject as reject
 from firmware import zb_nwk as nwk
 from firmware import zb_zcl as zclmod
 from tests_device import vectors
-from tests_device.han_frames import (  # noqa: F401  (test_han's own names, used by others)
+from tests_device.han_frames import (
     CAP_ESME,
-    CAP_GSME,
     ESME_EUI,
     GSME_EUI,
-    HUB_EUI,
-    HUB_GUID,
     PAN,
     READ_SUMMATION,
     STRANGER,
     SUPPLIER,
-    assoc_request,
     data_request,
-    le,
     nwk_frame,
-    orphan,
     summation_report,
-    with_fcs,
 )
 from tests_device.han_lab import Lab
 
