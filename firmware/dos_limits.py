@@ -79,7 +79,10 @@ class Gcra:
         self._tat = -1  # unset: the first tick() or pass sets it
 
     def allow(self, now):
-        d = (self._tat - now) & _MASK
+        tat = self._tat
+        if tat < 0:
+            tat = now  # unset: a full budget (-1 would alias to a TAT ahead just before the wrap)
+        d = (tat - now) & _MASK
         if d > self._max:
             d = 0
         elif d > self._tol:

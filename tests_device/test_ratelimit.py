@@ -346,3 +346,12 @@ class NoAllocationTest(unittest.TestCase):
         self.assertEqual(self.measure(lambda i: g.tick(i * 3000)), 0)
         g.auth_ok(hht, OFF, 0)
         self.assertEqual(self.measure(lambda i: g.auth_ok(hht, OFF, i)), 0)  # already trusted
+
+
+class UnsetBudgetTest(unittest.TestCase):
+    def test_a_new_budget_is_full_even_just_before_the_ticks_wrap(self):
+        # An unset TAT must not alias to "ahead of now" when the first frame comes within a
+        # burst's worth of ms before the 2**30 wrap (found by the stateful HAN test).
+        for now in (PERIOD - 2000, PERIOD - 1, 0, 5):
+            g = rl.Gcra(4, 8)
+            self.assertEqual([g.allow(now) for _ in range(9)], [True] * 8 + [False], now)
