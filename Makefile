@@ -105,8 +105,7 @@ build/mpy-unix/%.mpy: %.py build/mpy-unix/.march | $(MPY_CROSS)
 	  $(MPY_CROSS) $$(cat build/mpy-unix/.march) -o $@ $<; \
 	else \
 	  echo "$(MPY_CROSS) -o $@ $< (no native emitter here: decorators blanked)"; \
-	  $(BIN)/python tools/march.py --strip $< > $@.py && $(MPY_CROSS) -s $< -o $@ $@.py; \
-	  rc=$$?; rm -f $@.py; exit $$rc; \
+	  $(BIN)/python tools/march.py --compile '' $< $@; \
 	fi
 
 # One interpreter per test module with the ESP32-sized heap (tools/run_tests.py).
