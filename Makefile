@@ -87,11 +87,26 @@ device-test: | $(MPREMOTE) $(VENV)/.bootstrapped
 	  exec "import sys; sys.path.append('/remote/$(MPLIB)'); sys.argv.clear(); sys.argv.extend(['run'] + '$(TESTS)'.split())" \
 	  run tests_device/run.py
 
-# Bytecode for the host (no -march: portable), code and tests together; run from inside
-# build/mpy-unix so '' on sys.path holds only .mpy files, never the sources.
-build/mpy-unix/%.mpy: %.py | $(MPY_CROSS)
+# For the host's unix port, code and tests together; run from inside build/mpy-unix so '' on
+# sys.path holds only .mpy files, never the sources. Native code (contract/native.py) is compiled
+# for the architecture the pinned micropython runs it on (x64 here; tools/march.py reads it from
+# the binary). Where that port has no native emitter (the unix port on arm64) a module with native
+# functions is compiled from its source with the decorators blanked: the same functions, as
+# bytecode. Every other .mpy is plain bytecode and carries no architecture.
+build/mpy-unix/.march: FORCE | $(MICROPYTHON)
 	@mkdir -p $(@D)
-	$(MPY_CROSS) -o $@ $<
+	@$(BIN)/python tools/march.py $(MICROPYTHON) > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+build/mpy-unix/%.mpy: %.py build/mpy-unix/.march | $(MPY_CROSS)
+	@mkdir -p $(@D)
+	@if [ -s build/mpy-unix/.march ] || ! grep -Eq '^ *@micropython\.(viper|native) *$$' $<; then \
+	  echo "$(MPY_CROSS) $$(cat build/mpy-unix/.march) -o $@ $<"; \
+	  $(MPY_CROSS) $$(cat build/mpy-unix/.march) -o $@ $<; \
+	else \
+	  echo "$(MPY_CROSS) -o $@ $< (no native emitter here: decorators blanked)"; \
+	  $(BIN)/python tools/march.py --compile '' $< $@; \
+	fi
 
 # One interpreter per test module with the ESP32-sized heap (tools/run_tests.py).
 test-device-mpy: $(MPY_UNIX_OUT) | $(MICROPYTHON)

@@ -1,6 +1,7 @@
 # EUI-64 device identities (GUIDs). Shown everywhere in the GB form 00-23-7E-00-00-12-D6-87
 # (big-endian, most significant octet first); carried on the 802.15.4 air little-endian.
 
+from contract.native import load
 
 _GUID = "%02X-%02X-%02X-%02X-%02X-%02X-%02X-%02X"
 
@@ -61,9 +62,10 @@ def equals_le(buf, off, eui):
 SHARED = -2  # in an index: more than one entry has this key; the caller scans
 
 
-def key_le(buf, off):
-    # The key of the air-order (least significant octet first) EUI at buf[off:off+8].
-    return buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | (buf[off + 3] & 0x3F) << 24
+# key_le(buf, off): the key of the air-order (least significant octet first) EUI at
+# buf[off:off+8] (-1 if it is not all inside buf), in native code: every association request,
+# data request and member frame meets it (firmware.octets).
+key_le = load("firmware.octets").key_le
 
 
 def key(eui):

@@ -4,7 +4,7 @@
 # (firmware.eui64.equals_le). Layouts: IEEE 802.15.4-2006 7.2.
 
 from contract.compat import const
-from firmware import hub_reject as reject
+from contract.native import load
 from firmware.eui64 import write_le
 
 BEACON = const(0)
@@ -16,7 +16,6 @@ ADDR_NONE = const(0)
 ADDR_SHORT = const(2)
 ADDR_EXT = const(3)
 
-_SECURITY = const(0x0008)
 _PENDING = const(0x0010)
 _ACK_REQ = const(0x0020)
 _PANID_COMP = const(0x0040)
@@ -55,117 +54,13 @@ class MacFrame:
         return bool(self.fcf & _PENDING)
 
 
-def is_beacon_request(buf, off, n):
-    # The canonical beacon request (FCF 0x0803, to PAN 0xFFFF address 0xFFFF, command 7, the
-    # only form the hub answers), recognised from its fixed octets before any general parse:
-    # beacon-request floods are the cheapest attack, so this is the cheapest path.
-    return (
-        n == 10
-        and buf[off] == 0x03
-        and buf[off + 1] == 0x08
-        and buf[off + 7] == CMD_BEACON_REQ
-        and buf[off + 3] == 0xFF
-        and buf[off + 4] == 0xFF
-        and buf[off + 5] == 0xFF
-        and buf[off + 6] == 0xFF
-    )
-
-
-# parse() is split in three so that no function's frame is over 11 words: MicroPython puts a
-# larger frame on the GC heap at every call (py/objfun.c, VM_MAX_STATE_ON_STACK), which costs about
-# as much as the parse itself.
-
-
-def parse(buf, off, n, f):
-    # Parse the PSDU buf[off:off+n] (FCS included, already checked by the radio) into f.
-    # Returns reject.OK or a reject code; f is only meaningful after OK.
-    if n < 5:
-        return reject.TOO_SHORT
-    fcf = buf[off] | (buf[off + 1] << 8)
-    why = _check_fcf(fcf)
-    if why:
-        return why
-    f.fcf = fcf
-    f.ftype = fcf & 7
-    f.seq = buf[off + 2]
-    f.payload_end = off + n - 2
-    why = _addresses(buf, off + 3, f)
-    if why:
-        return why
-    return _fixed_fields(f)
-
-
-def _check_fcf(fcf):
-    if fcf & 7 > COMMAND:
-        return reject.RESERVED_TYPE
-    if fcf & _SECURITY:
-        return reject.MAC_SECURITY
-    if (fcf >> 12) & 3 > 1:
-        return reject.RESERVED_VERSION
-    dm = (fcf >> 10) & 3
-    sm = fcf >> 14
-    if dm == 1 or sm == 1:
-        return reject.RESERVED_ADDR_MODE
-    if fcf & _PANID_COMP and not (dm and sm):
-        return reject.BAD_PANID_COMP
-    return reject.OK
-
-
-def _addresses(buf, p, f):
-    end = f.payload_end
-    fcf = f.fcf
-    dm = (fcf >> 10) & 3
-    sm = fcf >> 14
-    f.dst_mode = dm
-    f.src_mode = sm
-    f.dst_pan = f.dst_short = f.dst_ext_off = -1
-    f.src_pan = f.src_short = f.src_ext_off = -1
-    if dm:
-        if p + (4 if dm == ADDR_SHORT else 10) > end:
-            return reject.TRUNCATED
-        f.dst_pan = buf[p] | (buf[p + 1] << 8)
-        p += 2
-        if dm == ADDR_SHORT:
-            f.dst_short = buf[p] | (buf[p + 1] << 8)
-            p += 2
-        else:
-            f.dst_ext_off = p
-            p += 8
-    if sm:
-        if fcf & _PANID_COMP:
-            f.src_pan = f.dst_pan
-        elif p + 2 > end:
-            return reject.TRUNCATED
-        else:
-            f.src_pan = buf[p] | (buf[p + 1] << 8)
-            p += 2
-        if p + (2 if sm == ADDR_SHORT else 8) > end:
-            return reject.TRUNCATED
-        if sm == ADDR_SHORT:
-            f.src_short = buf[p] | (buf[p + 1] << 8)
-            p += 2
-        else:
-            f.src_ext_off = p
-            p += 8
-    f.payload_off = p
-    return reject.OK
-
-
-def _fixed_fields(f):
-    # Fields each frame type must carry.
-    p = f.payload_off
-    end = f.payload_end
-    t = f.ftype
-    if t == BEACON:
-        if not f.src_mode or p + 4 > end:  # superframe (2) + GTS spec (1) + pending spec (1)
-            return reject.TRUNCATED
-    elif t == COMMAND:
-        if p >= end:
-            return reject.TRUNCATED
-    elif t == ACK:
-        if f.dst_mode or f.src_mode or p != end:
-            return reject.TRUNCATED
-    return reject.OK
+# The parse and the beacon-request check are native code (firmware.octets): every received
+# frame meets them. is_beacon_request(buf, off, n) recognises the canonical beacon request from
+# its fixed octets before any parse; parse(buf, off, n, f) fills the MacFrame f and returns
+# reject.OK or a reject code.
+_octets = load("firmware.octets")
+is_beacon_request = _octets.is_beacon_request
+parse = _octets.parse
 
 
 def command_id(buf, f):

@@ -29,10 +29,14 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[0] = ROOT  # not tools/: tools/bench.py would shadow the bench/ directory
 
+from tools import march  # noqa: E402
 from tools.bench import revision, write_doc  # noqa: E402
 
 MPY_DIR = os.path.join(ROOT, "build", "mpy-unix")
 WORK = os.path.join(ROOT, "build", "ram")
+# build/mpy-unix with its native code (contract/native.py) compiled for the 32-bit instruments
+# (x86): what the 32-bit .mpy run, the ROMFS image and the harness of the in-place runs load.
+MPY32_DIR = os.path.join(WORK, "mpy32")
 SCENARIO = os.path.join(WORK, "scenario.bin")
 BEGIN = "<!-- ram:begin (tools/ram.py writes this table) -->"
 END = "<!-- ram:end -->"
@@ -58,7 +62,7 @@ class Target:
     def env_cwd(self):
         env = dict(os.environ, MICROPYPATH=".frozen")
         if self.mode == "mpy":
-            return env, MPY_DIR
+            return env, MPY_DIR if self.bits == 64 else MPY32_DIR
         if self.mode == "romfs":
             env["MICROPYPATH"] = "/rom:.frozen"
             env["MICROPY_ROMFS_IMAGE"] = os.path.join(WORK, "firmware.romfs")
@@ -125,25 +129,44 @@ def bits(binary):
     return p.stdout.strip()
 
 
-def prepare():
-    # The scenario (recorded under CPython), the harness directory for the execute-in-place
-    # builds (bench/ram.mpy alone, so nothing of the firmware is found on the filesystem) and
-    # the ROMFS image of the firmware's .mpy files.
+def build32(binary):
+    # MPY32_DIR: build/mpy-unix, each module with native code compiled again for the 32-bit
+    # instrument's architecture (every other .mpy is bytecode, which any port loads).
+    flag = march.arch(binary)
+    flag = "-march=" + flag if flag else ""
+    shutil.rmtree(MPY32_DIR, ignore_errors=True)
+    shutil.copytree(MPY_DIR, MPY32_DIR)
+    for pkg in ROM_PACKAGES + ("tests_device", "bench"):
+        for dirpath, _, names in os.walk(os.path.join(ROOT, pkg)):
+            for n in names:
+                src = os.path.join(dirpath, n)
+                if n.endswith(".py") and march.has_native(src):
+                    out = os.path.join(MPY32_DIR, os.path.relpath(src, ROOT))[:-3] + ".mpy"
+                    march.compile_for(flag, src, out)
+
+
+def prepare(binary32):
+    # The scenario (recorded under CPython), the .mpy files for the 32-bit instruments, the
+    # harness directory for the execute-in-place builds (bench/ram.mpy alone, so nothing of the
+    # firmware is found on the filesystem) and the ROMFS image of the firmware's .mpy files.
     if not os.path.exists(os.path.join(MPY_DIR, "bench", "ram.mpy")):
         raise Fail("no build/mpy-unix/bench/ram.mpy: run `make ram`, which builds it")
     os.makedirs(WORK, exist_ok=True)
     from bench import ram_scenario
 
     recorded = ram_scenario.record(SCENARIO)
+    if not binary32:
+        return recorded
+    build32(binary32)
     xip = os.path.join(WORK, "xip")
     shutil.rmtree(xip, ignore_errors=True)
     os.makedirs(os.path.join(xip, "bench"))
-    shutil.copy(os.path.join(MPY_DIR, "bench", "ram.mpy"), os.path.join(xip, "bench"))
-    shutil.copytree(os.path.join(MPY_DIR, "tests_device"), os.path.join(xip, "tests_device"))
+    shutil.copy(os.path.join(MPY32_DIR, "bench", "ram.mpy"), os.path.join(xip, "bench"))
+    shutil.copytree(os.path.join(MPY32_DIR, "tests_device"), os.path.join(xip, "tests_device"))
     rom = os.path.join(WORK, "rom")
     shutil.rmtree(rom, ignore_errors=True)
     for pkg in ROM_PACKAGES:
-        shutil.copytree(os.path.join(MPY_DIR, pkg), os.path.join(rom, pkg))
+        shutil.copytree(os.path.join(MPY32_DIR, pkg), os.path.join(rom, pkg))
     from mpremote.romfs import make_romfs
 
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # its file tree
@@ -283,7 +306,7 @@ def main():
         for b in filter(None, args.xip.split(":")):
             mode = probe(b)
             targets.append(Target("32-bit " + ("ROMFS" if mode == "romfs" else mode), b, mode, 32))
-        want = prepare()
+        want = prepare(next((t.binary for t in targets if t.bits == 32), None))
         results = {}
         for t in targets:
             print("measuring %s (%s)..." % (t.label, t.binary), flush=True)
