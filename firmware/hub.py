@@ -32,7 +32,8 @@ from firmware.decision import (
 )
 from firmware.eui64 import read_le
 from firmware.mac_beacon import Beacon
-from firmware.zb_interpan import ORIG, OTHER, classify
+from firmware.zb_interpan import ORIG, OTHER, classify, parse_at
+from firmware.zb_zcl import parse as zcl_parse
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 _REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
@@ -98,7 +99,7 @@ class Hub:
     def dos_tick(self, now):
         # Once a second from the shell (not per frame): the limiter's sweep and calm-down.
         if self.interpan_gate.tick(now) == ratelimit.CALM:
-            self.out.note("dos_alert", state="end", **self.interpan_gate.status())
+            self._dos_alert("end")
         self.beacon_budget.tick(now)
         self.discovery_budget.tick(now)
         self._rejection_notes.tick(now)
@@ -143,14 +144,40 @@ class Hub:
         return self._interpan_in(frame, src, now)
 
     def _interpan_in(self, frame, src, now):
-        # An inter-PAN frame: the gate decides from its header octets, then it is parsed.
-        why = self._interpan_gate(frame, src, now)
-        if why:
-            return self._drop(why)
-        why = mac.parse(frame.buf, frame.off, frame.n, self.rx)
-        if why:
-            return self._drop(why)
-        return self._interpan(frame.buf, self.rx, now)
+        # An inter-PAN frame while the flag is ON, decided from its octets before any parse:
+        # the destination (our PAN or 0xFFFF, our EUI-64 or broadcast); then what the frame is
+        # (classify) and its budget: a discovery request spends the discovery-reply budget; a
+        # command the limiter's, and is refunded unless its originator is a provisioned party;
+        # anything else spends none. Drops are counted in place (a call fewer on every flood
+        # path); six locals and the calls' stack keep the frame within 11 words.
+        buf = frame.buf
+        off = frame.off
+        if buf[off + 3] & buf[off + 4] != 0xFF and not buf.startswith(self._pan_air, off + 3):
+            self.rejected[reject.NOT_FOR_US] += 1
+            return NOTHING
+        if src == off + 15:  # a 64-bit destination at off + 5
+            if not buf.startswith(self._eui_air, off + 5):  # C compare, no allocation
+                self.rejected[reject.NOT_FOR_US] += 1
+                return NOTHING
+        elif buf[off + 5] & buf[off + 6] != 0xFF:
+            self.rejected[reject.NOT_FOR_US] += 1
+            return NOTHING
+        off = classify(buf, off, frame.n, src)  # reused: the GBCS block of a command
+        if off >= 0:
+            if self.interpan_gate.allow(buf, src, now):
+                self.rejected[reject.RATE_GLOBAL] += 1
+                return NOTHING
+            if self.parties is not None and self.parties.find(buf, off + ORIG) < 0:
+                self.interpan_gate.refund()  # checked after the budget: most of a flood never is
+                self.rejected[reject.UNKNOWN_ORIGINATOR] += 1
+                return NOTHING
+        elif off == OTHER:
+            self.rejected[reject.NOT_A_COMMAND] += 1
+            return NOTHING
+        elif not self.discovery_budget.allow(now):
+            self.rejected[reject.RATE_DISCOVERY] += 1
+            return NOTHING
+        return self._interpan(frame, src, now)
 
     def _other(self, frame, now):
         # Every frame that is not inter-PAN: parsed, then the HAN layer's. (No local for
@@ -179,78 +206,55 @@ class Hub:
         out.tx_kind = TX_BEACON
         return TRANSMIT
 
-    def _interpan_gate(self, frame, src, now):
-        # From the octets of an inter-PAN frame while the flag is ON, before any parse: a
-        # reject code, or 0 to go on. The destination (our PAN or 0xFFFF, our EUI-64 or
-        # broadcast); then what the frame is (classify) and its budget: a discovery request
-        # spends the discovery-reply budget; a command the limiter's, and is refunded unless its
-        # originator is a provisioned party; anything else spends none.
-        buf = frame.buf
-        off = frame.off
-        if buf[off + 3] & buf[off + 4] != 0xFF and not buf.startswith(self._pan_air, off + 3):
-            return reject.NOT_FOR_US
-        if src == off + 15:  # a 64-bit destination at off + 5
-            if not buf.startswith(self._eui_air, off + 5):  # C compare, no allocation
-                return reject.NOT_FOR_US
-        elif buf[off + 5] & buf[off + 6] != 0xFF:
-            return reject.NOT_FOR_US
-        off = classify(buf, off, frame.n, src)  # reused: few locals keep the frame off the heap
-        if off < 0:
-            if off == OTHER:
-                return reject.NOT_A_COMMAND
-            return 0 if self.discovery_budget.allow(now) else reject.RATE_DISCOVERY
-        if self.interpan_gate.allow(buf, src, now):
-            return reject.RATE_GLOBAL
-        if self.parties is not None and self.parties.find(buf, off + ORIG) < 0:
-            self.interpan_gate.refund()  # checked after the budget: most of a flood never is
-            return reject.UNKNOWN_ORIGINATOR
-        return 0
-
-    def _interpan(self, buf, f, now):
-        # An inter-PAN frame past the gate (on, for us, within budget): parse the rest. (The
-        # ZCL header stays self.zh, no local: 11 words of frame state at most.)
-        h = self.iph
-        if interpan_frame.parse(buf, f, h):
-            return self._drop(reject.BAD_APS)
-        if h.profile != interpan_frame.PROFILE_SE:
-            return self._drop(reject.WRONG_PROFILE)
-        if zcl.parse(buf, h.zcl_off, f.payload_end, self.zh):
+    def _interpan(self, frame, src, now):
+        # An inter-PAN frame past the gate (on, for us, within budget), parsed from the octets
+        # the gate read (parse_at: no general MAC parse), then answered (discovery) or handed to
+        # the command layer (SE Tunneling). The headers stay self.iph and self.zh, not locals:
+        # 11 words of frame state at most.
+        src = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
+        if src:
+            return self._drop(src)
+        if zcl_parse(frame.buf, self.iph.zcl_off, self.iph.payload_end, self.zh):
             return self._drop(reject.BAD_ZCL)
         if self.zh.fc & zcl.SERVER_TO_CLIENT:
             return self._drop(reject.UNKNOWN_COMMAND)  # the hub serves; it is not a client
-        if h.cluster == discovery.CLUSTER and self.zh.command == discovery.CMD_GET_DETAILS:
+        if self.iph.cluster == zcl.TUNNELING:
+            return self._command(frame.buf, now)
+        if self.iph.cluster == discovery.CLUSTER and self.zh.command == discovery.CMD_GET_DETAILS:
             if self.zh.fc & zcl.CLUSTER_SPECIFIC:
                 return self._discovery(self.zh, now)
-        elif h.cluster == zcl.TUNNELING:
-            return self._command(buf, f, self.zh, now)
         return self._drop(reject.UNKNOWN_COMMAND)
 
-    def _command(self, buf, f, zh, now):
-        # An SE Tunneling frame for the command layer, and what its verdict means here.
-        out = self.out
-        out.tx_len = 0  # the command layer writes a reply, or not
-        mark = len(out.notes)
-        zh = self.commands.on_interpan(buf, f, zh, now)  # reused for the verdict
-        if zh == CMD_REJECTED:
-            self._unnote(mark, now)
-            if self.interpan_gate.auth_failed(buf, f.src_ext_off, now) == ratelimit.ALERT:
-                out.note("dos_alert", state="start", **self.interpan_gate.status())
-            return self._drop(reject.UNAUTHENTICATED)
+    def _command(self, buf, now):
+        # An SE Tunneling frame for the command layer (the frame's addressing in self.iph, its
+        # ZCL header in self.zh), and what its verdict means here. What the command layer noted
+        # of a refused command becomes a log line and a persisted item for the head-end: a
+        # flood of forged commands must not turn into as many flash writes, nor push genuine
+        # items out of a full outbox, so past a budget (5, then 1 a second) a refusal is only
+        # counted (and in the aggregated drop counters). No `out` local: 11 words at most.
+        self.out.tx_len = 0  # the command layer writes a reply, or not
+        mark = len(self.out.notes)
+        v = self.commands.on_interpan(buf, self.iph, self.zh, now)
+        if v == CMD_REJECTED:
+            if len(self.out.notes) > mark and not self._rejection_notes.allow(now):
+                del self.out.notes[mark:]
+                self.rejections_unnoted += 1
+            if self.interpan_gate.auth_failed(buf, self.iph.src_ext_off, now) == ratelimit.ALERT:
+                self._dos_alert("start")
+            self.rejected[reject.UNAUTHENTICATED] += 1
+            return NOTHING
         # CMD_ANSWERED (a duplicate): neither a failure nor trust-earning success.
-        if zh == CMD_ACCEPTED:
-            self.interpan_gate.auth_ok(buf, f.src_ext_off, now)
-            # The keep-alive: authenticated, accepted commands only.
-            self.interpan.command_accepted(now)
-        return TRANSMIT if out.tx_len else NOTHING
+        if v == CMD_ACCEPTED:
+            self.interpan_gate.auth_ok(buf, self.iph.src_ext_off, now)
+            # The keep-alive: authenticated, accepted commands only. The state machine itself is
+            # asked, as on_frame asks it (a call fewer); a change is noted.
+            v = self._rules.command_accepted(now)
+            if v is not None:
+                self.interpan.noted(v)
+        return TRANSMIT if self.out.tx_len else NOTHING
 
-    def _unnote(self, mark, now):
-        # What the command layer noted of a refused inter-PAN command becomes a log line and a
-        # persisted item for the head-end: a flood of forged commands must not turn into as many
-        # flash writes, nor push genuine items out of a full outbox. Past a budget (5, then 1 a
-        # second) a refusal is only counted (and in the aggregated drop counters).
-        if len(self.out.notes) > mark and not self._rejection_notes.allow(now):
-            del self.out.notes[mark:]
-            self.rejections_unnoted += 1
+    def _dos_alert(self, state):
+        self.out.note("dos_alert", state=state, **self.interpan_gate.status())
 
     def _discovery(self, zh, now):
         # Answered to the inter-PAN broadcast address, as a beacon answers every scanner: one

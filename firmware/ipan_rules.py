@@ -109,10 +109,14 @@ class InterPan:
         return None
 
     def command_accepted(self, now):
-        expired = self.tick(now)
-        if self._timed:
-            self._extend(now)
-        return expired
+        # tick(), then the countdown restarted; tick's deadline test inline (a call fewer on
+        # every accepted command).
+        if not self._timed:
+            return None
+        if (now - self._deadline) & _MASK < _HALF:
+            return self.tick(now)
+        self._extend(now)
+        return None
 
     def wan_lost(self, now):
         expired = self.tick(now)
