@@ -32,7 +32,7 @@ from firmware.decision import (
 )
 from firmware.eui64 import read_le
 from firmware.mac_beacon import Beacon
-from firmware.zb_interpan import ORIG, OTHER, classify, parse_at
+from firmware.zb_interpan import FOREIGN, ORIG, OTHER, classify, parse_at
 from firmware.zb_zcl import parse as zcl_parse
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
@@ -58,7 +58,6 @@ class Hub:
     # the command layer (Tunneling frames); the HAN layer (every other frame), or None.
     def __init__(self, settings, out, device_log, flag, replier, commands=None, han=None):
         self.eui = settings.eui64()
-        self._eui_air = read_le(self.eui, 0)  # as it is on air
         self.pan_id = settings["radio.pan_id"]
         self.channel = settings["radio.channel"]
         self.beacon = Beacon(self.pan_id, self.eui)
@@ -75,7 +74,9 @@ class Hub:
         # Whose permit_join attribute is the beacon's association-permit bit: the HAN layer's
         # (whether a new member could join now), or the setting's on a hub with no HAN.
         self.joining = han.joining if han is not None else _Fixed(settings["join.permit"])
-        self._pan_air = bytes((self.pan_id & 0xFF, self.pan_id >> 8))
+        # The destination an inter-PAN frame for us carries: our PAN ID, then our EUI-64, as
+        # they are on air (classify compares them in place).
+        self._me = bytes((self.pan_id & 0xFF, self.pan_id >> 8)) + read_le(self.eui, 0)
         self.interpan_gate = ratelimit.gate_from_settings(settings, ratelimit.seed())
         self.beacon_budget = ratelimit.beacon_budget_from_settings(settings)
         self.discovery_budget = ratelimit.discovery_budget_from_settings(settings)
@@ -149,30 +150,21 @@ class Hub:
         # (classify) and its budget: a discovery request spends the discovery-reply budget; a
         # command the limiter's, and is refunded unless its originator is a provisioned party;
         # anything else spends none. Drops are counted in place (a call fewer on every flood
-        # path); six locals and the calls' stack keep the frame within 11 words.
-        buf = frame.buf
-        off = frame.off
-        if buf[off + 3] & buf[off + 4] != 0xFF and not buf.startswith(self._pan_air, off + 3):
-            self.rejected[reject.NOT_FOR_US] += 1
-            return NOTHING
-        if src == off + 15:  # a 64-bit destination at off + 5
-            if not buf.startswith(self._eui_air, off + 5):  # C compare, no allocation
-                self.rejected[reject.NOT_FOR_US] += 1
-                return NOTHING
-        elif buf[off + 5] & buf[off + 6] != 0xFF:
-            self.rejected[reject.NOT_FOR_US] += 1
-            return NOTHING
-        off = classify(buf, off, frame.n, src)  # reused: the GBCS block of a command
-        if off >= 0:
-            if self.interpan_gate.allow(buf, src, now):
+        # path); five locals and the calls' stack keep the frame within 11 words.
+        off = classify(frame.buf, frame.off, frame.n, src, self._me)  # native code
+        if off >= 0:  # a command: off is its GBCS block
+            if self.interpan_gate.allow(frame.buf, src, now):
                 self.rejected[reject.RATE_GLOBAL] += 1
                 return NOTHING
-            if self.parties is not None and self.parties.find(buf, off + ORIG) < 0:
+            if self.parties is not None and self.parties.find(frame.buf, off + ORIG) < 0:
                 self.interpan_gate.refund()  # checked after the budget: most of a flood never is
                 self.rejected[reject.UNKNOWN_ORIGINATOR] += 1
                 return NOTHING
         elif off == OTHER:
             self.rejected[reject.NOT_A_COMMAND] += 1
+            return NOTHING
+        elif off == FOREIGN:
+            self.rejected[reject.NOT_FOR_US] += 1
             return NOTHING
         elif not self.discovery_budget.allow(now):
             self.rejected[reject.RATE_DISCOVERY] += 1

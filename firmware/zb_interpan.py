@@ -4,11 +4,8 @@
 # counter), then a ZCL frame. ZigBee Smart Energy 1.1 (07-5356) annex B.
 
 from contract.compat import const
-from firmware import cmd_gbcs as gbcs
-from firmware import hub_reject as reject
-from firmware import ipan_discovery as discovery
+from contract.native import load
 from firmware import mac
-from firmware import zb_zcl as zcl
 
 STUB_NWK_LO = const(0x0B)
 STUB_NWK_HI = const(0x00)
@@ -34,56 +31,17 @@ class InterPanHeader:
         self.payload_end = 0
 
 
-def header_source(buf, off, n):
-    # The offset of the 64-bit source of an inter-PAN frame recognised from its fixed header
-    # octets alone, or -1: a data frame, no MAC security, no PAN ID compression, a 64-bit
-    # source, and the stub NWK frame control 0x000B where the payload starts. The drop paths
-    # (flag OFF, not for us, rate-limited) decide from this, before any parse (docs/dos.md).
-    lo = buf[off]
-    hi = buf[off + 1]
-    if n < 21 or lo & 0x4F != 0x01 or hi & 0xC0 != 0xC0:
-        return -1
-    dm = (hi >> 2) & 3
-    if dm == 2:
-        src = off + 9
-    elif dm == 3:
-        src = off + 15
-    else:
-        return -1
-    p = src + 8
-    if p + 2 > off + n - 2 or buf[p] != STUB_NWK_LO or buf[p + 1] != STUB_NWK_HI:
-        return -1
-    return src
-
-
-# classify()'s verdicts other than a command's GBCS offset (>= 0).
-DISCOVERY = const(-2)
-OTHER = const(-1)
-# The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
-_GBCS_MIN = const(51)
+# Recognising an inter-PAN frame from its header octets (header_source), what it is for this
+# hub (classify: a command's GBCS offset, or one of the verdicts below), its stub APS header and
+# the hub's parse of it are native code (firmware.ipan_octets): every inter-PAN frame meets them.
+_octets = load("firmware.ipan_octets")
+header_source = _octets.header_source
+classify = _octets.classify
+OTHER = _octets.OTHER
+DISCOVERY = _octets.DISCOVERY
+FOREIGN = _octets.FOREIGN  # not for this hub
+parse_at = _octets.parse_at
 ORIG = const(12)  # the originator's EUI-64 in a GBCS grouping header: DF 09 CRA counter(8) 08
-
-
-def classify(buf, off, n, src):
-    # From fixed octets of an inter-PAN frame (src from interpan_frame.header_source), before
-    # any budget is spent: the offset of the GBCS block of an SE Tunneling TransferData command
-    # (>= 0), DISCOVERY for a Get Hub Details request, or OTHER. Only what locates the two is
-    # read (cluster, a ZCL command from client to server with no manufacturer code, the GBCS
-    # tag); the full parse after the budget checks everything, and a frame that passes here and
-    # fails there costs no more than a forged command.
-    p = src + 10  # the stub APS frame control, after the source and the stub NWK header
-    if buf[p] == APS_GROUP:
-        p += 2
-    if buf[p + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
-        return OTHER
-    if buf[p + 2] == 0xFC and buf[p + 1] == 0x00:  # discovery.CLUSTER
-        return DISCOVERY if buf[p + 7] == discovery.CMD_GET_DETAILS else OTHER
-    if buf[p + 2] != 0x07 or buf[p + 1] != 0x04 or buf[p + 7] != zcl.TRANSFER_DATA:
-        return OTHER  # not zcl.TUNNELING's TransferData
-    p += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
-    if buf[p] != gbcs.TAG or off + n - 2 - p < _GBCS_MIN:
-        return OTHER
-    return p
 
 
 def is_interpan(buf, f):
@@ -104,41 +62,7 @@ def parse(buf, f, h):
     h.src_pan = f.src_pan
     h.src_ext_off = f.src_ext_off
     h.payload_end = f.payload_end
-    return BAD_APS if _aps(buf, f.payload_off + 2, f.payload_end, h) else OK
-
-
-def parse_at(buf, off, n, src, h):
-    # The hub's parse of a frame header_source() recognised (src: what it returned), in place of
-    # mac.parse and parse(): the layout is fixed once the frame type, the addressing modes and
-    # the stub NWK header are, so only the frame version is left to check. A reject code
-    # (firmware.hub_reject) or 0; h then holds the MAC fields the command layer reads.
-    if buf[off + 1] & 0x20:  # frame version 2 or 3
-        return reject.RESERVED_VERSION
-    h.src_pan = buf[src - 2] | (buf[src - 1] << 8)
-    h.src_ext_off = src
-    h.payload_end = off + n - 2
-    if _aps(buf, src + 10, off + n - 2, h):
-        return reject.BAD_APS
-    return 0 if h.profile == PROFILE_SE else reject.WRONG_PROFILE
-
-
-def _aps(buf, p, end, h):
-    # The stub APS header at buf[p] into h: OK, or BAD_APS.
-    if p >= end:
-        return BAD_APS
-    fc = buf[p]
-    if fc & 0x03 != 0x03 or fc & 0xF0:  # not inter-PAN type; security/ack/ext header unsupported
-        return BAD_APS
-    p += 1
-    if fc == APS_GROUP:
-        p += 2
-    if p + 4 > end:
-        return BAD_APS
-    h.delivery = fc
-    h.cluster = buf[p] | (buf[p + 1] << 8)
-    h.profile = buf[p + 2] | (buf[p + 3] << 8)
-    h.zcl_off = p + 4
-    return OK
+    return BAD_APS if _octets.aps(buf, f.payload_off + 2, f.payload_end, h) else OK
 
 
 def write_header(buf, seq, dst_pan, dst, src_pan, src_eui, cluster, profile=PROFILE_SE):

@@ -3,6 +3,7 @@
 # ZclHeader by offsets, never raising (ZCL spec 2.4.1).
 
 from contract.compat import const
+from contract.native import load
 
 # Smart Energy clusters the hub speaks (ZigBee Smart Energy 1.1, 07-5356).
 METERING = const(0x0702)
@@ -28,24 +29,9 @@ class ZclHeader:
         self.payload_off = 0
 
 
-def parse(buf, off, end, z):
-    if end - off < 3:
-        return BAD
-    fc = buf[off]
-    if fc & 0xE0 or fc & 0x03 > 1:  # reserved bits / frame types
-        return BAD
-    p = off + 1
-    z.manufacturer = -1
-    if fc & MANUFACTURER_SPECIFIC:
-        if end - p < 4:
-            return BAD
-        z.manufacturer = buf[p] | (buf[p + 1] << 8)
-        p += 2
-    z.fc = fc
-    z.seq = buf[p]
-    z.command = buf[p + 1]
-    z.payload_off = p + 2
-    return OK
+# parse(buf, off, end, z): the header at buf[off:end] into the ZclHeader z; OK or BAD. Native
+# code (firmware.ipan_octets): every inter-PAN frame and every member's ZCL frame meets it.
+parse = load("firmware.ipan_octets").zcl_header
 
 
 def write(buf, p, fc, seq, command, manufacturer=-1):

@@ -1,0 +1,185 @@
+# The inter-PAN receive path's octet-level work, as native code: what an inter-PAN frame for
+# this hub is (its destination, then a discovery request or a command, decided from fixed
+# octets before any budget: docs/dos.md), its stub APS header (ZigBee Smart Energy 1.1,
+# 07-5356, annex B) and its ZCL header (ZCL spec 2.4.1). Loaded with contract.native.load
+# (machine code where the port has a native emitter, the same source as bytecode where it has
+# none, plain Python on CPython), so every function here reads octets through ptr8, checks
+# each offset against the length it was given before reading (ptr8 reads are not bounds
+# checked), and keeps to small ints. Viper functions keep their state on the C stack, so their
+# size costs no heap. The constants are the protocol modules' (firmware.zb_interpan, zb_zcl,
+# ipan_discovery, cmd_gbcs), repeated here as private consts: viper inlines only its own.
+
+from contract.compat import const, micropython, ptr8
+from firmware import hub_reject as reject
+
+_APS_GROUP = const(0x0F)  # zb_interpan.APS_GROUP
+_PROFILE_SE = const(0x0109)  # zb_interpan.PROFILE_SE
+_BAD_APS = const(2)  # zb_interpan.BAD_APS
+_DISCOVERY_LO = const(0x00)  # ipan_discovery.CLUSTER (0xFC00), little-endian on air
+_DISCOVERY_HI = const(0xFC)
+_GET_DETAILS = const(0x00)  # ipan_discovery.CMD_GET_DETAILS
+_TUNNELING_LO = const(0x04)  # zb_zcl.TUNNELING (0x0704)
+_TUNNELING_HI = const(0x07)
+_TRANSFER_DATA = const(0x02)  # zb_zcl.TRANSFER_DATA
+_ZCL_MANUFACTURER = const(0x04)  # zb_zcl.MANUFACTURER_SPECIFIC
+_GBCS_TAG = const(0xDF)  # cmd_gbcs.TAG
+# The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
+_GBCS_MIN = const(51)
+
+_STUB_NWK_LO = const(0x0B)  # zb_interpan.STUB_NWK_LO, STUB_NWK_HI
+_STUB_NWK_HI = const(0x00)
+
+# classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them.
+OTHER = const(-1)
+DISCOVERY = const(-2)
+FOREIGN = const(-3)
+
+
+# Where these run as bytecode (contract.native), MicroPython puts a function's frame on the GC
+# heap when its locals and stack are over 11 words (py/objfun.c, VM_MAX_STATE_ON_STACK): hence
+# few locals and the small functions classify is made of. As native code each keeps its state
+# on the C stack.
+
+
+@micropython.viper
+def header_source(buf, off: int, n: int) -> int:
+    # The offset of the 64-bit source of an inter-PAN frame recognised from its fixed header
+    # octets alone, or -1: a data frame, no MAC security, no PAN ID compression, a 64-bit
+    # source, and the stub NWK frame control 0x000B where the payload starts. The drop paths
+    # (flag OFF, not for us, rate-limited) decide from this, before any parse (docs/dos.md).
+    if n < 21 or off < 0 or off + n > int(len(buf)):
+        return -1
+    b = ptr8(buf)
+    if b[off] & 0x4F != 0x01 or b[off + 1] & 0xC0 != 0xC0:
+        return -1
+    src = (b[off + 1] >> 2) & 3  # the destination addressing mode
+    if src == 2:
+        src = off + 9
+    elif src == 3:
+        src = off + 15
+    else:
+        return -1
+    if src + 10 > off + n - 2 or b[src + 8] != _STUB_NWK_LO or b[src + 9] != _STUB_NWK_HI:
+        return -1
+    return src
+
+
+@micropython.viper
+def classify(buf, off: int, n: int, src: int, me) -> int:
+    # An inter-PAN frame header_source() recognised (src: what it returned) while the flag is
+    # ON, from its fixed octets: FOREIGN unless it is for us (PAN 0xFFFF or ours, and our
+    # EUI-64 or the broadcast address; me: our PAN ID then our EUI-64, 10 octets in air order);
+    # then the offset of the GBCS block of an SE Tunneling TransferData command (>= 0),
+    # DISCOVERY for a Get Hub Details request, or OTHER. Only what locates the two is read
+    # (cluster, a ZCL command from client to server with no manufacturer code, the GBCS tag);
+    # the full parse after the budget checks everything, and a frame that passes here and
+    # fails there costs no more than a forged command.
+    end = off + n - 2  # the FCS's offset: nothing from it on is read
+    if off < 0 or end > int(len(buf)) or src < off + 9 or src + 10 >= end or int(len(me)) < 10:
+        return OTHER
+    if not _for_us(buf, off, src, me):
+        return FOREIGN
+    return int(_what(buf, src + 10, end))
+
+
+@micropython.viper
+def _for_us(buf, off: int, src: int, me) -> bool:
+    # The destination (checked inside the buffer by classify): PAN 0xFFFF or ours, then our
+    # EUI-64 (src == off + 15: a 64-bit destination at off + 5) or the broadcast address.
+    b = ptr8(buf)
+    m = ptr8(me)
+    if (b[off + 3] != 0xFF or b[off + 4] != 0xFF) and (b[off + 3] != m[0] or b[off + 4] != m[1]):
+        return False
+    if src != off + 15:
+        return b[off + 5] == 0xFF and b[off + 6] == 0xFF
+    src = 0  # reused: the octet compared
+    while src < 8:
+        if b[off + 5 + src] != m[2 + src]:
+            return False
+        src += 1
+    return True
+
+
+@micropython.viper
+def _what(buf, p: int, end: int) -> int:
+    # classify's verdict from the stub APS frame control at buf[p] (p < end, checked).
+    b = ptr8(buf)
+    if b[p] == _APS_GROUP:
+        p += 2
+    if p + 8 > end:  # up to the ZCL command identifier
+        return OTHER
+    if b[p + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
+        return OTHER
+    if b[p + 2] == _DISCOVERY_HI and b[p + 1] == _DISCOVERY_LO:
+        return DISCOVERY if b[p + 7] == _GET_DETAILS else OTHER
+    if b[p + 2] != _TUNNELING_HI or b[p + 1] != _TUNNELING_LO or b[p + 7] != _TRANSFER_DATA:
+        return OTHER
+    p += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
+    if p >= end or b[p] != _GBCS_TAG or end - p < _GBCS_MIN:
+        return OTHER
+    return p
+
+
+@micropython.viper
+def aps(buf, p: int, end: int, h) -> int:
+    # The stub APS header at buf[p:end] into h (an InterPanHeader): 0, or BAD_APS.
+    if p < 0 or end > int(len(buf)) or p >= end:
+        return _BAD_APS
+    b = ptr8(buf)
+    fc = b[p]
+    if fc & 0x03 != 0x03 or fc & 0xF0:  # not inter-PAN type; security/ack/ext header unsupported
+        return _BAD_APS
+    p += 1
+    if fc == _APS_GROUP:
+        p += 2
+    if p + 4 > end:
+        return _BAD_APS
+    h.delivery = fc
+    h.cluster = b[p] | (b[p + 1] << 8)
+    h.profile = b[p + 2] | (b[p + 3] << 8)
+    h.zcl_off = p + 4
+    return 0
+
+
+@micropython.viper
+def parse_at(buf, off: int, n: int, src: int, h) -> int:
+    # The hub's parse of a frame header_source() recognised (src: what it returned), in place
+    # of mac.parse and zb_interpan.parse: the layout is fixed once the frame type, the
+    # addressing modes and the stub NWK header are, so only the frame version is left to check.
+    # A reject code (firmware.hub_reject) or 0; h (an InterPanHeader) then holds the stub APS
+    # header and the MAC fields the command layer reads.
+    if off < 0 or off + n - 2 > int(len(buf)) or src < off + 9 or src + 10 > off + n - 2:
+        return int(reject.TRUNCATED)
+    b = ptr8(buf)
+    if b[off + 1] & 0x20:  # frame version 2 or 3
+        return int(reject.RESERVED_VERSION)
+    h.src_pan = b[src - 2] | (b[src - 1] << 8)
+    h.src_ext_off = src
+    h.payload_end = off + n - 2
+    if aps(buf, src + 10, off + n - 2, h):
+        return int(reject.BAD_APS)
+    return 0 if int(h.profile) == _PROFILE_SE else int(reject.WRONG_PROFILE)
+
+
+@micropython.viper
+def zcl_header(buf, off: int, end: int, z) -> int:
+    # firmware.zb_zcl.parse: the ZCL header at buf[off:end] into the ZclHeader z; 0, or 1
+    # (zb_zcl.BAD).
+    if off < 0 or end > int(len(buf)) or end - off < 3:
+        return 1
+    b = ptr8(buf)
+    fc = b[off]
+    if fc & 0xE0 or fc & 0x03 > 1:  # reserved bits / frame types
+        return 1
+    p = off + 1
+    z.manufacturer = -1
+    if fc & _ZCL_MANUFACTURER:
+        if end - p < 4:
+            return 1
+        z.manufacturer = b[p] | (b[p + 1] << 8)
+        p += 2
+    z.fc = fc
+    z.seq = b[p]
+    z.command = b[p + 1]
+    z.payload_off = p + 2
+    return 0
