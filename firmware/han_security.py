@@ -6,7 +6,8 @@
 # is ever used twice under any key; and the key update the head-end asks for.
 #
 # Receiving: the frame's sender must be the member its MAC source address names (the HAN is one
-# hop), decided with the header checks before any AES work. A budget (firmware.dos_limits.Gcra)
+# hop: the auxiliary header's EUI-64 is compared with that member's), decided with the header
+# checks before any AES work. A budget (firmware.dos_limits.Gcra)
 # sits in front of the CCM* stage, the only per-frame work no header check can refuse (a
 # member's public EUI-64, fresh counters, forged MICs): a flood of those is dropped before the
 # AES work once the budget is spent, so it cannot starve the WAN and inter-PAN work.
@@ -50,17 +51,6 @@ WITHHELD = const(2)  # one was sent lately: spaced out
 KEY_NAMES = ("sent", "no_install_code", "withheld")
 
 
-class Sender:
-    # NwkSecurity's member lookup: the frame's MAC source (`slot`) is the only member it may be
-    # from, so the auxiliary header's EUI-64 is compared with that one member's, in place.
-    def __init__(self, table):
-        self.table = table
-        self.slot = -1
-
-    def find_le(self, buf, off):
-        return self.slot if self.slot >= 0 and self.table.holds(self.slot, buf, off) else -1
-
-
 class HanSecurity:
     # nh: the HAN's NWK header object, that parsed the frames handed to unprotect().
     def __init__(self, storage, eui, table, log, nh, rate_per_s=20, burst=10, rand=os.urandom):
@@ -73,8 +63,8 @@ class HanSecurity:
         self.outgoing = OutgoingCounter(storage)
         self.incoming = IncomingCounters(table.capacity, storage)
         self.incoming.rebind([(s, table.eui(s)) for s in table.slots()])
-        self.sender = Sender(table)
-        self.nwk = NwkSecurity(eui, self.sender, self.incoming, self.outgoing)
+        # The sender of a frame is the member its MAC source names: no lookup by EUI-64.
+        self.nwk = NwkSecurity(eui, None, self.incoming, self.outgoing)
         self.budget = Gcra(rate_per_s, burst)
         self.key = None
         self.seq = 0
@@ -133,8 +123,7 @@ class HanSecurity:
         # A secured NWK frame (MAC frame f, its NWK header parsed into self.nh) from the member
         # in slot s: the end of its plaintext (it starts at self.nwk.aux.end), or minus a
         # han_reject code.
-        self.sender.slot = s
-        s = self.nwk.check(buf, self.nh.payload_off, f.payload_end)  # (s reused: a small frame)
+        s = self.nwk.check(buf, self.nh.payload_off, f.payload_end, s)  # (s reused: a small frame)
         if s:
             return -(rj.SEC + s)
         if not self.budget.allow(now):

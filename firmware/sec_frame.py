@@ -104,20 +104,7 @@ def _prepare(buf, h):
     # nonce = source EUI-64 (air order) || frame counter (air order) || security control.
     p = h.off
     buf[p] = (h.sc & ~_LEVEL_MASK) | h.level
-    n = ccm.NONCE  # (unrolled: a third of the cost of a loop here)
-    n[0] = buf[p + 5]
-    n[1] = buf[p + 6]
-    n[2] = buf[p + 7]
-    n[3] = buf[p + 8]
-    n[4] = buf[p + 9]
-    n[5] = buf[p + 10]
-    n[6] = buf[p + 11]
-    n[7] = buf[p + 12]
-    n[8] = buf[p + 1]
-    n[9] = buf[p + 2]
-    n[10] = buf[p + 3]
-    n[11] = buf[p + 4]
-    n[12] = buf[p]
+    ccm.nonce(buf, p)
 
 
 def seal(enc, buf, hdr_off, h, m_end):

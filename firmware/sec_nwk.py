@@ -7,8 +7,9 @@
 #
 # The receive path decides everything the header can decide before any AES work: a truncated
 # header, another key identifier, an unknown key sequence number, a source EUI-64 that is not a
-# member, and a replayed counter are dropped on the header alone; only then does CCM* run. Each
-# drop is counted by reason in `rejected`; none allocates.
+# member (or not the member the frame's MAC address names), and a replayed counter are dropped
+# on the header alone; only then does CCM* run. Each drop is counted by reason in `rejected`;
+# none allocates.
 
 from contract.compat import const
 from firmware import sec_aes as aes
@@ -36,6 +37,8 @@ NAMES = (
 
 _FC_SECURITY = const(0x02)  # NWK frame control 0x0200, in its second octet
 _AUX_LEN = const(14)  # with the extended nonce and the key sequence number
+_SHAPE_MASK = const(0x38)  # security control: extended nonce, key identifier
+_SHAPE = const(0x28)  # extended nonce, the network key
 
 # Every method on the frame paths keeps its frame within MicroPython's 11 words (see
 # firmware.sec_ccm), which is why some work is split into small helpers.
@@ -55,6 +58,7 @@ class NwkSecurity:
         self._enc = [None, None]  # [active, alternate] encrypt methods
         self._seq = [-1, -1]  # their key sequence numbers
         self._k = 0  # the key (index) of the frame being checked
+        self._o = 0  # and its auxiliary header's offset
         self.slot = -1  # the member whose frame unprotect() last accepted
         self.rejected = [0] * len(NAMES)
 
@@ -130,38 +134,57 @@ class NwkSecurity:
         self.rejected[why] += 1
         return -why
 
-    def check(self, buf, aux_off, end):
+    def check(self, buf, o, end, slot=-1):
         # Everything the header alone decides, cheapest first: OK (then open() may run), or a
-        # reason. Counts nothing.
-        r = secframe.parse(buf, aux_off, end, self.aux)
-        if r:
-            return r
-        if self.aux.key_id != secframe.KEY_NETWORK:
-            return NOT_NETWORK_KEY
-        r = self._key_index(self.aux.key_seq)
-        if r < 0:
+        # reason. Counts nothing. o: the auxiliary header's offset. slot: the member the frame
+        # must be from (the HAN knows it from the MAC source address), or -1 to find it by the
+        # header's EUI-64 (members.find_le). The common shape (extended nonce, network key,
+        # long enough) is read from the octets; anything else goes to the full parse for its
+        # reason.
+        if o + _AUX_LEN + 4 > end or buf[o] & _SHAPE_MASK != _SHAPE:
+            return self._odd(buf, o, end)
+        end = buf[o + 13]  # the key sequence number (end reused: 11 words of frame at most)
+        if end == self._seq[0]:
+            self._k = 0
+        elif end == self._seq[1]:
+            self._k = 1
+        else:
             return UNKNOWN_KEY
-        self._k = r
-        r = self.members.find_le(buf, self.aux.src_off)
-        if r < 0:
+        if slot < 0:
+            slot = self.members.find_le(buf, o + 5)
+        elif not self.incoming.holds(slot, buf, o + 5):
+            slot = -1
+        if slot < 0:
             return UNKNOWN_SOURCE
-        if not self.incoming.fresh(r, buf, aux_off + 1, self.aux.key_seq):
+        if not self.incoming.fresh(slot, buf, o + 1, end):
             return REPLAYED
-        self.slot = r
+        self.slot = slot
+        self._o = o
         return OK
 
-    def _key_index(self, seq):
-        if seq == self._seq[0]:
-            return 0
-        return 1 if seq == self._seq[1] else -1
+    def _odd(self, buf, o, end):
+        r = secframe.parse(buf, o, end, self.aux)
+        return r if r else NOT_NETWORK_KEY  # (parse passes a short key-transport header)
 
     def open(self, buf, nwk_off, end):
         # After check(): CCM*, the end of the plaintext or -1 (a bad MIC). Only an authentic
-        # frame moves the counter.
+        # frame moves the counter. The auxiliary header is filled in only here, for the frames
+        # that get this far.
+        self._aux(buf)
         end = secframe.unseal(self._enc[self._k], buf, nwk_off, self.aux, end)
         if end >= 0:
-            self.incoming.accept(self.slot, buf, self.aux.off + 1, self.aux.key_seq)
+            self.incoming.accept(self.slot, buf, self._o + 1, self.aux.key_seq)
         return end
+
+    def _aux(self, buf):
+        h = self.aux
+        o = self._o
+        h.off = o
+        h.sc = buf[o]
+        h.key_id = secframe.KEY_NETWORK
+        h.key_seq = buf[o + 13]
+        h.src_off = o + 5
+        h.end = o + _AUX_LEN
 
 
 def _shift_up(buf, p, end):

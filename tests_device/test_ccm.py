@@ -1,5 +1,6 @@
 import unittest
 
+from contract import native
 from firmware import sec_aes as aes
 from firmware import sec_ccm as ccm
 from tests_device.alloc import heap_bytes
@@ -167,6 +168,72 @@ class LevelTest(unittest.TestCase):
         self.assertEqual(bytes(buf[10 + len(a) : end]), out)
         self.assertEqual(bytes(buf[:10]), b"\xee" * 10)
         self.assertEqual(bytes(buf[-4:]), b"\xdd" * 4)
+
+
+_NATIVE = native.load("firmware.sec_octets")
+try:
+    _BYTECODE = native.bytecode("firmware.sec_octets")
+except ImportError:  # run from .mpy files: no source to compile
+    _BYTECODE = None
+
+
+class _Bytecode:
+    # Binds firmware.sec_octets compiled as bytecode around each test: what a port without a
+    # native emitter runs (on CPython both are the same plain Python).
+    def setUp(self):
+        if _BYTECODE is None:
+            self.skipTest("no source for the bytecode build")
+        ccm.bind(_BYTECODE)
+
+    def tearDown(self):
+        ccm.bind(_NATIVE)
+
+
+class BytecodeVectorTest(_Bytecode, VectorTest):
+    pass
+
+
+class BytecodeLevelTest(_Bytecode, LevelTest):
+    pass
+
+
+class BoundsTest(unittest.TestCase):
+    # The octet functions check every offset against the buffer before touching it (native code
+    # does not): out of range, they change nothing and answer "no".
+    def test_out_of_range_offsets_touch_nothing(self):
+        enc = aes.new(KEY).encrypt
+        for o in (_NATIVE, _BYTECODE or _NATIVE):
+            buf = bytearray(range(40))
+            x = bytes(o.X)
+            o.mac(enc, buf, 0, 20, 41, 4)  # past the end
+            o.mac(enc, buf, -1, 20, 40, 4)
+            o.mac(enc, buf, 30, 20, 40, 4)  # a after m
+            self.assertEqual(bytes(o.X), x)
+            o.ctr(enc, buf, 30, 41)
+            o.ctr(enc, buf, -16, 10)
+            o.zero(buf, 30, 41)
+            o.zero(buf, -1, 4)
+            self.assertEqual(bytes(buf), bytes(range(40)))
+            self.assertEqual(o.tag(enc, buf, 38, 4, 0), 1)
+            self.assertEqual(o.tag(enc, buf, -2, 4, 1), 1)
+            self.assertEqual(o.tag(enc, buf, 0, 17, 1), 1)
+            self.assertEqual(bytes(buf), bytes(range(40)))
+            n = bytes(o.NONCE)
+            o.nonce(buf, 28)
+            o.nonce(buf, -1)
+            self.assertEqual(bytes(o.NONCE), n)
+            eui = bytearray(8)
+            self.assertEqual(o.same_reversed(buf, 33, eui, 0), 0)
+            self.assertEqual(o.same_reversed(buf, 0, eui, 1), 0)
+            self.assertEqual(o.same_reversed(bytearray(8), 0, eui, 0), 1)
+
+    def test_same_reversed(self):
+        for o in (_NATIVE, _BYTECODE or _NATIVE):
+            e = bytes(range(1, 9))
+            air = bytearray(b"\xff" + bytes(range(8, 0, -1)))
+            self.assertEqual(o.same_reversed(air, 1, e, 0), 1)
+            air[8] ^= 1
+            self.assertEqual(o.same_reversed(air, 1, e, 0), 0)
 
 
 class AesTest(unittest.TestCase):

@@ -1,0 +1,158 @@
+# The octet work of ZigBee security: CCM* (IEEE 802.15.4-2006 annex B.4, ZigBee specification
+# annex A; firmware.sec_ccm sequences it), the nonce from the auxiliary header
+# (firmware.sec_frame), the sender's EUI-64 (firmware.sec_counters). It is the per-octet work
+# of every secured frame, so it is written for the native-code shim: where the port has an
+# emitter it runs as machine code, elsewhere as the same source in bytecode.
+#
+# The CCM* blocks are this module's own, preallocated: NONCE (13 octets), X (the CBC-MAC state,
+# ends as T), A (the counter block A_i), S (the key stream block S_i). `enc` is a
+# firmware.sec_aes object's encrypt(src, dst); the length field L is 2 octets.
+#
+# Loaded with contract.native.load. Every function checks its offsets against its buffer's
+# length before it touches an octet (ptr8 reads and writes are not bounds checked) and then does
+# nothing, or answers "no"; none allocates, and as native code none keeps state on the heap.
+
+from contract.compat import micropython, ptr8
+
+NONCE = bytearray(13)
+X = bytearray(16)
+A = bytearray(16)
+S = bytearray(16)
+
+
+@micropython.viper
+def nonce(buf, p: int):
+    # NONCE from the auxiliary header at buf[p:p+13]: source EUI-64 (air order, at p + 5) ||
+    # frame counter (air order, at p + 1) || security control (at p).
+    if p < 0 or p + 13 > int(len(buf)):
+        return
+    d = ptr8(NONCE)
+    b = ptr8(buf)
+    i = 0
+    while i < 8:
+        d[i] = b[p + 5 + i]
+        i += 1
+    while i < 12:
+        d[i] = b[p + i - 7]
+        i += 1
+    d[12] = b[p]
+
+
+@micropython.viper
+def mac(enc, buf, a: int, m: int, end: int, tag: int):
+    # T, in X, over a = buf[a:m] and m = buf[m:end] for a MIC of `tag` octets (annex B.4.1.1):
+    # B_0, then L(a) || a zero-padded to whole blocks (2-octet L(a): frames are far below
+    # 2**16 - 2**8 octets), then m zero-padded.
+    if a < 0 or a > m or m > end or end > int(len(buf)):
+        return
+    x = ptr8(X)
+    q = ptr8(NONCE)
+    b = ptr8(buf)
+    i = 0
+    while i < 13:
+        x[i + 1] = q[i]
+        i += 1
+    x[0] = (((tag - 2) >> 1) << 3) | 1
+    x[14] = ((end - m) >> 8) & 0xFF
+    x[15] = (end - m) & 0xFF
+    if m > a:
+        x[0] = x[0] | 0x40  # Adata
+    enc(X, X)
+    i = 0
+    if m > a:
+        x[0] = x[0] ^ (((m - a) >> 8) & 0xFF)
+        x[1] = x[1] ^ ((m - a) & 0xFF)
+        i = 2
+    while a < end:  # a block ends when full, and at the end of a and of m (zero-padded)
+        x[i] = x[i] ^ b[a]
+        a += 1
+        i += 1
+        if i == 16 or a == m or a == end:
+            enc(X, X)
+            i = 0
+
+
+@micropython.viper
+def ctr(enc, buf, p: int, end: int):
+    # XORs the key stream S_1, S_2, ... into buf[p:end] (annex B.4.1.2): encrypts or decrypts.
+    if p < 0 or end > int(len(buf)):
+        return
+    c = ptr8(A)
+    k = ptr8(S)
+    q = ptr8(NONCE)
+    b = ptr8(buf)
+    i = 0
+    while i < 13:
+        c[i + 1] = q[i]
+        i += 1
+    c[0] = 1  # flags: L - 1
+    c[14] = 0
+    c[15] = 1
+    while p < end:
+        enc(A, S)
+        i = 0
+        while i < 16 and p < end:
+            b[p] = b[p] ^ k[i]
+            p += 1
+            i += 1
+        i = c[15] + 1
+        c[15] = i & 0xFF
+        if i > 0xFF:
+            c[14] = (c[14] + 1) & 0xFF
+
+
+@micropython.viper
+def tag(enc, buf, p: int, n: int, write: int) -> int:
+    # The MIC U = T xor S_0 (T in X, n octets) at buf[p:p+n]: written there when `write`, else
+    # compared with what is there: 0 when they agree. The comparison reads every octet whatever
+    # the first difference (no timing oracle).
+    if p < 0 or n < 0 or n > 16 or p + n > int(len(buf)):
+        return 1
+    c = ptr8(A)
+    k = ptr8(S)
+    x = ptr8(X)
+    b = ptr8(buf)
+    d = ptr8(NONCE)
+    c[0] = 1  # A_0: flags (L - 1) || NONCE || 0
+    i = 0
+    while i < 13:
+        c[i + 1] = d[i]
+        i += 1
+    c[14] = 0
+    c[15] = 0
+    enc(A, S)
+    i = 0
+    while n > 0:
+        n -= 1
+        if write:
+            b[p + n] = x[n] ^ k[n]
+        else:
+            i = i | (b[p + n] ^ x[n] ^ k[n])
+    return i
+
+
+@micropython.viper
+def zero(buf, p: int, end: int):
+    if p < 0 or end > int(len(buf)):
+        return
+    b = ptr8(buf)
+    while p < end:
+        b[p] = 0
+        p += 1
+
+
+@micropython.viper
+def same_reversed(buf, p: int, e, q: int) -> int:
+    # 1 when the 8 octets at buf[p:p+8] are e[q:q+8] in reverse order (an EUI-64 in air order
+    # against one kept most significant first), else 0.
+    if p < 0 or q < 0 or p + 8 > int(len(buf)) or q + 8 > int(len(e)):
+        return 0
+    b = ptr8(buf)
+    f = ptr8(e)
+    q += 7
+    i = 0
+    while i < 8:
+        if b[p + i] != f[q - i]:
+            return 0
+        i += 1
+    return 1
