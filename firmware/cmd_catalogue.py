@@ -21,7 +21,7 @@ PARTY_REKEY = const(0x0F08)  # a party's new key (and so a fresh anti-replay win
 NWK_KEY_UPDATE = const(0x0F09)  # a new HAN network key, sent to the members, then switched to
 SET_SETTING = const(0x0F0A)  # a setting, persisted (docs/settings.md)
 
-_HUB = const(0)
+HUB = const(0)
 METER = const(1)
 
 _ANY_REMOTE = const(("supplier", "network_operator", "installer"))
@@ -29,16 +29,16 @@ _ANY_REMOTE = const(("supplier", "network_operator", "installer"))
 # code, name, target, roles, sensitive: a tuple of constants, which a frozen build keeps in
 # flash (a dict of tuples would be built in RAM at import); message() looks a code up.
 MESSAGES = (
-    (READ_HUB_STATUS, "read_hub_status", _HUB, _ANY_REMOTE, False),
-    (SET_HUB_CLOCK, "set_hub_clock", _HUB, _ANY_REMOTE, False),
-    (INTERPAN_OFF, "interpan_off", _HUB, _ANY_REMOTE, False),
-    (INTERPAN_ENABLE, "interpan_enable", _HUB, ("esme", "gsme"), False),
-    (DEVICE_LOG_ADD, "device_log_add", _HUB, ("network_operator", "supplier"), False),
-    (DEVICE_LOG_REMOVE, "device_log_remove", _HUB, ("network_operator", "supplier"), False),
-    (EXECUTED_QUERY, "executed_query", _HUB, _ANY_REMOTE, False),
-    (PARTY_REKEY, "party_rekey", _HUB, ("network_operator",), True),
-    (NWK_KEY_UPDATE, "nwk_key_update", _HUB, ("network_operator",), False),
-    (SET_SETTING, "set_setting", _HUB, ("network_operator",), True),
+    (READ_HUB_STATUS, "read_hub_status", HUB, _ANY_REMOTE, False),
+    (SET_HUB_CLOCK, "set_hub_clock", HUB, _ANY_REMOTE, False),
+    (INTERPAN_OFF, "interpan_off", HUB, _ANY_REMOTE, False),
+    (INTERPAN_ENABLE, "interpan_enable", HUB, ("esme", "gsme"), False),
+    (DEVICE_LOG_ADD, "device_log_add", HUB, ("network_operator", "supplier"), False),
+    (DEVICE_LOG_REMOVE, "device_log_remove", HUB, ("network_operator", "supplier"), False),
+    (EXECUTED_QUERY, "executed_query", HUB, _ANY_REMOTE, False),
+    (PARTY_REKEY, "party_rekey", HUB, ("network_operator",), True),
+    (NWK_KEY_UPDATE, "nwk_key_update", HUB, ("network_operator",), False),
+    (SET_SETTING, "set_setting", HUB, ("network_operator",), True),
     (READ_METER, "read_meter", METER, _ANY_REMOTE, False),
     (READ_GAS, "read_gas", METER, _ANY_REMOTE, False),
     (PREPAY_TOPUP, "prepay_topup", METER, ("supplier",), True),

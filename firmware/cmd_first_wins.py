@@ -13,7 +13,7 @@ from contract.compat import const
 NEW = const(0)
 DUPLICATE = const(1)
 STALE = const(2)
-_FULL = const(3)
+FULL = const(3)
 
 
 class ReplayTable:
@@ -34,7 +34,7 @@ class ReplayTable:
     def check(self, eui, counter):
         i = self.find(eui)
         if i < 0:
-            return _FULL if len(self.euis) >= self.capacity else NEW
+            return FULL if len(self.euis) >= self.capacity else NEW
         edge = self.edges[i]
         if counter > edge:
             return NEW

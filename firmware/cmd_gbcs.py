@@ -15,7 +15,7 @@ RESPONSE = const(2)
 ALERT = const(3)
 
 OK = const(0)
-_TRUNCATED = const(1)
+TRUNCATED = const(1)
 BAD_FORMAT = const(2)  # not a general-signing block, or a field with a reserved value
 BAD_CRA = const(3)
 TRAILING = const(4)  # octets after the authentication field
@@ -53,7 +53,7 @@ def _ber_len(buf, p, end):
 
 def parse(buf, off, end, h):
     if end - off < 2 + 1 + 8 + 18 + 1 + 3 + 1 + 1:
-        return _TRUNCATED
+        return TRUNCATED
     if buf[off] != TAG or buf[off + 1] != TXID_LEN:
         return BAD_FORMAT
     cra = buf[off + 2]
@@ -78,7 +78,7 @@ def parse(buf, off, end, h):
     else:
         return BAD_FORMAT
     if p + 3 > end:
-        return _TRUNCATED
+        return TRUNCATED
     oi = buf[p]
     if oi < 2:
         return BAD_FORMAT
@@ -86,9 +86,9 @@ def parse(buf, off, end, h):
     p += 1 + oi
     n, p = _ber_len(buf, p, end)
     if n < 0:
-        return BAD_FORMAT if p < end else _TRUNCATED
+        return BAD_FORMAT if p < end else TRUNCATED
     if p + n >= end:
-        return _TRUNCATED
+        return TRUNCATED
     h.content_off = p
     h.content_len = n
     p += n
@@ -100,7 +100,7 @@ def parse(buf, off, end, h):
     h.auth_len = a
     p += 1 + a
     if p > end:
-        return _TRUNCATED
+        return TRUNCATED
     if p != end:
         return TRAILING
     h.cra = cra
