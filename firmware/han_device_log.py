@@ -21,7 +21,7 @@ _VERSION = const(2)
 _ENTRY = const(26)
 _V1 = const(1)
 _V1_ENTRY = const(9)
-KEY_LEN = const(16)
+_KEY_LEN = const(16)
 _KEYED = const(0x80)  # in _kinds: the entry has a link key
 
 
@@ -33,7 +33,7 @@ class DeviceLog:
         self._euis = []  # 8-byte bytes objects (discovery replies read them in place)
         # Per entry, preallocated: its kind (| _KEYED), and its link key (zeros when absent).
         self._kinds = bytearray(capacity)
-        self._keys = bytearray(capacity * KEY_LEN)
+        self._keys = bytearray(capacity * _KEY_LEN)
         self._index = {}  # eui64.key -> entry: find_le in constant time, whatever the capacity
         self.corrupt = 0
         raw = storage.read(name) if storage is not None else None
@@ -59,7 +59,7 @@ class DeviceLog:
     def _set(self, i, kind, link):
         # Entry i's kind, and its link key unless link is None (then it keeps the one it has).
         if link is not None:
-            self._keys[i * KEY_LEN : (i + 1) * KEY_LEN] = link
+            self._keys[i * _KEY_LEN : (i + 1) * _KEY_LEN] = link
             kind |= _KEYED
         else:
             kind |= self._kinds[i] & _KEYED
@@ -81,7 +81,7 @@ class DeviceLog:
             out[p + 8] = self._kinds[i] & ~_KEYED
             if self._kinds[i] & _KEYED:
                 out[p + 9] = 1
-                out[p + 10 : p + 26] = self._keys[i * KEY_LEN : (i + 1) * KEY_LEN]
+                out[p + 10 : p + 26] = self._keys[i * _KEY_LEN : (i + 1) * _KEY_LEN]
         self._storage.write(self._name, record.seal(_VERSION, out))
 
     def add(self, eui, kind, link_key=None):
@@ -89,7 +89,7 @@ class DeviceLog:
         # keeps the entry's key (a kind change must not lock a commissioned meter out).
         if not 0 <= kind < len(KINDS) or len(eui) != 8:
             raise ValueError("device log: bad entry")
-        if link_key is not None and len(link_key) != KEY_LEN:
+        if link_key is not None and len(link_key) != _KEY_LEN:
             raise ValueError("device log: a link key is 16 octets")
         eui = bytes(eui)
         if eui in self._euis:
@@ -113,7 +113,8 @@ class DeviceLog:
         n = len(self._euis)
         del self._euis[i]
         self._kinds[i : n - 1] = self._kinds[i + 1 : n]
-        self._keys[i * KEY_LEN : (n - 1) * KEY_LEN] = self._keys[(i + 1) * KEY_LEN : n * KEY_LEN]
+        k = _KEY_LEN
+        self._keys[i * k : (n - 1) * k] = self._keys[(i + 1) * k : n * k]
         self._reindex()
         self._save()
         return True
@@ -131,7 +132,7 @@ class DeviceLog:
         i = self._euis.index(eui)
         if not self._kinds[i] & _KEYED:
             return None
-        return bytes(self._keys[i * KEY_LEN : (i + 1) * KEY_LEN])
+        return bytes(self._keys[i * _KEY_LEN : (i + 1) * _KEY_LEN])
 
     def is_member(self, eui):
         # Membership on a hub with no HAN layer: being in the log.
