@@ -9,11 +9,11 @@ from firmware import ipan_discovery as discovery
 from firmware import mac
 from firmware import zb_zcl as zcl
 
-STUB_NWK_LO = const(0x0B)
-STUB_NWK_HI = const(0x00)
-APS_UNICAST = const(0x03)
-APS_BROADCAST = const(0x0B)
-APS_GROUP = const(0x0F)
+_STUB_NWK_LO = const(0x0B)
+_STUB_NWK_HI = const(0x00)
+_APS_UNICAST = const(0x03)
+_APS_BROADCAST = const(0x0B)
+_APS_GROUP = const(0x0F)
 PROFILE_SE = const(0x0109)
 
 OK = const(0)
@@ -45,7 +45,7 @@ def header_source(buf, off, n):
     else:
         return -1
     p = src + 8
-    if p + 2 > off + n - 2 or buf[p] != STUB_NWK_LO or buf[p + 1] != STUB_NWK_HI:
+    if p + 2 > off + n - 2 or buf[p] != _STUB_NWK_LO or buf[p + 1] != _STUB_NWK_HI:
         return -1
     return src
 
@@ -66,7 +66,7 @@ def classify(buf, off, n, src):
     # tag); the full parse after the budget checks everything, and a frame that passes here and
     # fails there costs no more than a forged command.
     p = src + 10  # the stub APS frame control, after the source and the stub NWK header
-    if buf[p] == APS_GROUP:
+    if buf[p] == _APS_GROUP:
         p += 2
     if buf[p + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
         return OTHER
@@ -88,8 +88,8 @@ def is_interpan(buf, f):
         f.ftype == mac.DATA
         and f.src_mode == mac.ADDR_EXT
         and f.payload_end - p >= 2
-        and buf[p] == STUB_NWK_LO
-        and buf[p + 1] == STUB_NWK_HI
+        and buf[p] == _STUB_NWK_LO
+        and buf[p + 1] == _STUB_NWK_HI
     )
 
 
@@ -103,7 +103,7 @@ def parse(buf, f, h):
     if fc & 0x03 != 0x03 or fc & 0xF0:  # not inter-PAN type; security/ack/ext header unsupported
         return BAD_APS
     p += 1
-    if fc == APS_GROUP:
+    if fc == _APS_GROUP:
         p += 2
     if p + 4 > end:
         return BAD_APS
@@ -121,9 +121,9 @@ def write_header(buf, seq, dst_pan, dst, src_pan, src_eui, cluster, profile=PROF
     p = mac.write_header(
         buf, mac.DATA, seq, dst_pan, dst, src_pan, src_eui, ack_req=unicast, compress=False
     )
-    buf[p] = STUB_NWK_LO
-    buf[p + 1] = STUB_NWK_HI
-    buf[p + 2] = APS_UNICAST if unicast else APS_BROADCAST
+    buf[p] = _STUB_NWK_LO
+    buf[p + 1] = _STUB_NWK_HI
+    buf[p + 2] = _APS_UNICAST if unicast else _APS_BROADCAST
     buf[p + 3] = cluster & 0xFF
     buf[p + 4] = cluster >> 8
     buf[p + 5] = profile & 0xFF
