@@ -92,11 +92,14 @@ class Driver:
     def summary(self):
         app = self.app
         hub = app.hub
-        return "rx=%d tx=%d rejected=%d han_rejected=%d outbox=%d delivered=%d replies=%d" % (
+        han = app.han
+        fmt = "rx=%d tx=%d rejected=%d han_rejected=%d keys=%d outbox=%d delivered=%d replies=%d"
+        return fmt % (
             hub.rx_frames,
             app.radio.sent,
             sum(hub.rejected),
-            sum(app.han.rejected),
+            sum(han.rejected),
+            han.security.status()["keys"]["sent"],  # the members the hub secures frames with
             len(app.outbox),
             self.delivered,
             self.replies,

@@ -33,6 +33,7 @@ from bench import ram  # noqa: E402
 from contract import wan_msg  # noqa: E402
 from firmware import cmd_catalogue as cat  # noqa: E402
 from firmware import han_device_log as device_log  # noqa: E402
+from firmware import sec_install_code as install_code  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
@@ -120,6 +121,13 @@ def eui(i, top=0x77):
     return bytes((0x00, 0x23, 0x7E, top, 0x00, 0x00, i >> 8, i & 0xFF))
 
 
+def code_of(e):
+    # A device's install code: 16 octets and their CRC, as printed on it.
+    c = bytes(e) + bytes(reversed(e))
+    crc = install_code.crc(c, len(c))
+    return c + bytes((crc & 0xFF, crc >> 8))
+
+
 def short_of(app, e):
     t = app.han.table
     s = t.find(e)
@@ -137,8 +145,8 @@ class Scenario:
         # frames recorded here verify there too.
         rec = b"nwk_key\x00" + app.board.storage.read("nwk_key")
         out.write(struct.pack("<IBH", 0, ram.RECORD, len(rec)) + rec)
-        sec = app.han.security
-        self.meters = {e: Meter(e, sec.key, sec.seq) for e in (ESME_EUI, GSME_EUI)}
+        self.key = (app.han.security.key, app.han.security.seq)
+        self.meters = {e: Meter(e, *self.key) for e in (ESME_EUI, GSME_EUI)}
         self.app = app
         self.d = Recorder(app, out)
         self.counter = {SUPPLIER: 1000, INSTALLER: 5000}
@@ -175,9 +183,9 @@ class Scenario:
                 d.frame(data_request(gsme))
             if s == 30:
                 d.frame(self.meters[GSME_EUI].secure(summation_report(gsme, 500 + s)))
-            for sh in joined:
+            for sh, e in joined:
                 if (s + sh) % 15 == 0:
-                    d.frame(summation_report(sh, s))
+                    d.frame(self.meters[e].secure(summation_report(sh, s)))
             if s % 30 == 29:
                 d.link(2)
                 d.deliver()
@@ -192,12 +200,14 @@ class Scenario:
                 d.frame(self.hht(self.cmd(INSTALLER, cat.READ_HUB_STATUS)))
             if 20 <= s < 34:  # the head-end fills the device log; each new device joins
                 e = eui(s, 0x55)
-                d.wan(gbcs(self.cmd(SUPPLIER, cat.DEVICE_LOG_ADD, fields=(e, OTHER))))
+                add = self.cmd(SUPPLIER, cat.DEVICE_LOG_ADD, fields=(e, OTHER, code_of(e)))
+                d.wan(gbcs(add))
                 d.at(s * 1000 + 700)
                 d.frame(assoc_request(e, CAP_ESME))
                 sh = short_of(app, e)
-                if sh is not None and sh not in joined:
-                    joined.append(sh)
+                if sh is not None and (sh, e) not in joined:
+                    joined.append((sh, e))
+                    self.meters[e] = Meter(e, *self.key)
 
     def line_rate_flood(self):
         d = self.d

@@ -149,7 +149,7 @@ def wan_settings(storage):
     out = {"wifi.ssid": "", "wifi.password": "", "wan.headend": ""}
     from firmware import settings
 
-    known = [k for k in out if k in settings.DEFAULTS]
+    known = [k for k in out if settings.known(k)]
     if known:
         try:
             s = settings.Settings(storage)

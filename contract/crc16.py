@@ -1,29 +1,24 @@
 # CRC-16/KERMIT, the IEEE 802.15.4 FCS: polynomial 0x1021 used bit-reflected (0x8408), init 0,
 # no final xor, sent low byte first. Check value crc(b"123456789") == 0x2189; over a whole frame
-# with its FCS the residue is 0. Table-driven (about 7x cheaper than bitwise on MicroPython);
-# on the ESP32 the radio checks received FCSs in hardware, so this runs on transmit and in sim.
+# with its FCS the residue is 0. Driven by a table of the 16 nibbles, two lookups an octet (on
+# the unix port 9 us for 127 octets, against 45 bitwise and 6.5 with a 256-entry table): a tuple
+# of constants, which a frozen build keeps in flash, where the 256-entry table took 0.5 KB of
+# heap. On the ESP32 the radio computes and checks FCSs in hardware, so this runs in the
+# simulation, for install codes and for the device table's address hash.
 
-from array import array
-
-
-def _table():
-    t = array("H", bytes(512))
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
-        t[i] = c
-    return t
-
-
-_T = _table()
+_T = (
+    0x0000, 0x1081, 0x2102, 0x3183, 0x4204, 0x5285, 0x6306, 0x7387,
+    0x8408, 0x9489, 0xA50A, 0xB58B, 0xC60C, 0xD68D, 0xE70E, 0xF78F,
+)  # fmt: skip
 
 
 def crc16(buf, off, end):
     crc = 0
     t = _T
     for i in range(off, end):
-        crc = (crc >> 8) ^ t[(crc ^ buf[i]) & 0xFF]
+        crc ^= buf[i]
+        crc = (crc >> 4) ^ t[crc & 0xF]
+        crc = (crc >> 4) ^ t[crc & 0xF]
     return crc
 
 

@@ -100,10 +100,12 @@ class App:
                 self._on_link,
             )
         # Receive slots: a wake-up's inter-PAN frames are parked in theirs (no copy) until the
-        # wake-up's other frames (meter polls, HAN traffic, beacons) have been served.
-        self.frames = [RxFrame(board.radio.HEADROOM) for _ in range(_RX_PER_WAKE + 1)]
+        # wake-up's other frames (meter polls, HAN traffic, beacons) have been served. A frame
+        # is read into the slot after the parked ones, so a wake-up's _RX_PER_WAKE frames
+        # need that many slots.
+        self.frames = [RxFrame(board.radio.HEADROOM) for _ in range(_RX_PER_WAKE)]
         self.frame = self.frames[0]
-        self._srcs = [0] * (_RX_PER_WAKE + 1)  # each parked frame's source offset
+        self._srcs = [0] * _RX_PER_WAKE  # each parked frame's source offset
         self._reported = [0] * reject.COUNT
         self._han_reported = [0] * len(han_reject.NAMES)
         self._tasks = ()

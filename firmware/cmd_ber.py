@@ -5,7 +5,7 @@
 
 from contract.compat import const
 
-SEQUENCE = const(0x30)
+_SEQUENCE = const(0x30)
 OCTET_STRING = const(0x04)
 ENUMERATED = const(0x0A)
 
@@ -24,14 +24,14 @@ def tlv(tag, value):
 
 def sequence(*fields):
     # A SEQUENCE of OCTET STRINGs (command fields).
-    return tlv(SEQUENCE, b"".join(tlv(OCTET_STRING, f) for f in fields))
+    return tlv(_SEQUENCE, b"".join(tlv(OCTET_STRING, f) for f in fields))
 
 
 def response(status, data=b""):
     body = tlv(ENUMERATED, bytes((status,)))
     if data:
         body += tlv(OCTET_STRING, data)
-    return tlv(SEQUENCE, body)
+    return tlv(_SEQUENCE, body)
 
 
 def _read(buf, p, end):
@@ -57,7 +57,7 @@ def _read(buf, p, end):
 def elements(content):
     # The (tag, bytes) elements of a SEQUENCE, or None if content is not exactly one SEQUENCE.
     t = _read(content, 0, len(content))
-    if t is None or t[0] != SEQUENCE or t[2] != len(content):
+    if t is None or t[0] != _SEQUENCE or t[2] != len(content):
         return None
     out = []
     p = t[1]

@@ -24,25 +24,26 @@ SET_SETTING = const(0x0F0A)  # a setting, persisted (docs/settings.md)
 HUB = const(0)
 METER = const(1)
 
-_ANY_REMOTE = ("supplier", "network_operator", "installer")
+_ANY_REMOTE = const(("supplier", "network_operator", "installer"))
 
-# code: (name, target, roles, sensitive)
-MESSAGES = {
-    READ_HUB_STATUS: ("read_hub_status", HUB, _ANY_REMOTE, False),
-    SET_HUB_CLOCK: ("set_hub_clock", HUB, _ANY_REMOTE, False),
-    INTERPAN_OFF: ("interpan_off", HUB, _ANY_REMOTE, False),
-    INTERPAN_ENABLE: ("interpan_enable", HUB, ("esme", "gsme"), False),
-    DEVICE_LOG_ADD: ("device_log_add", HUB, ("network_operator", "supplier"), False),
-    DEVICE_LOG_REMOVE: ("device_log_remove", HUB, ("network_operator", "supplier"), False),
-    EXECUTED_QUERY: ("executed_query", HUB, _ANY_REMOTE, False),
-    PARTY_REKEY: ("party_rekey", HUB, ("network_operator",), True),
-    NWK_KEY_UPDATE: ("nwk_key_update", HUB, ("network_operator",), False),
-    SET_SETTING: ("set_setting", HUB, ("network_operator",), True),
-    READ_METER: ("read_meter", METER, _ANY_REMOTE, False),
-    READ_GAS: ("read_gas", METER, _ANY_REMOTE, False),
-    PREPAY_TOPUP: ("prepay_topup", METER, ("supplier",), True),
-    TARIFF_UPDATE: ("tariff_update", METER, ("supplier",), True),
-}
+# code, name, target, roles, sensitive: a tuple of constants, which a frozen build keeps in
+# flash (a dict of tuples would be built in RAM at import); message() looks a code up.
+MESSAGES = (
+    (READ_HUB_STATUS, "read_hub_status", HUB, _ANY_REMOTE, False),
+    (SET_HUB_CLOCK, "set_hub_clock", HUB, _ANY_REMOTE, False),
+    (INTERPAN_OFF, "interpan_off", HUB, _ANY_REMOTE, False),
+    (INTERPAN_ENABLE, "interpan_enable", HUB, ("esme", "gsme"), False),
+    (DEVICE_LOG_ADD, "device_log_add", HUB, ("network_operator", "supplier"), False),
+    (DEVICE_LOG_REMOVE, "device_log_remove", HUB, ("network_operator", "supplier"), False),
+    (EXECUTED_QUERY, "executed_query", HUB, _ANY_REMOTE, False),
+    (PARTY_REKEY, "party_rekey", HUB, ("network_operator",), True),
+    (NWK_KEY_UPDATE, "nwk_key_update", HUB, ("network_operator",), False),
+    (SET_SETTING, "set_setting", HUB, ("network_operator",), True),
+    (READ_METER, "read_meter", METER, _ANY_REMOTE, False),
+    (READ_GAS, "read_gas", METER, _ANY_REMOTE, False),
+    (PREPAY_TOPUP, "prepay_topup", METER, ("supplier",), True),
+    (TARIFF_UPDATE, "tariff_update", METER, ("supplier",), True),
+)
 
 # Response status (the first content octet of every response).
 ST_OK = const(0)
@@ -79,6 +80,14 @@ Q_ACCEPTED = const(2)  # accepted; its outcome was not recorded (power cut): nev
 Q_UNKNOWN = const(3)  # older than the window and the log: cannot be run again either
 
 
+def message(code):
+    # The catalogue's row for a message code, or None.
+    for m in MESSAGES:
+        if m[0] == code:
+            return m
+    return None
+
+
 def name(code):
-    m = MESSAGES.get(code)
-    return m[0] if m else "0x%04X" % code
+    m = message(code)
+    return m[1] if m else "0x%04X" % code

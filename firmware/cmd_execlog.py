@@ -4,9 +4,12 @@
 # command runs and DONE with its result after; an entry still ACCEPTED after a power cut means
 # "may have run": it is never run again.
 #
-# The entries live in one preallocated ring, each in its persisted form (_ENTRY octets:
-# EUI-64 | counter, big-endian | message code, big-endian | state | result), so a full log costs
-# its octets and no object per entry, and the record is written from it as it is.
+# Each entry is _ENTRY octets: EUI-64 | counter, big-endian | message code, big-endian | state |
+# result. The entries live in the command store's record (firmware.cmd_store), oldest first, and
+# are read from there, one entry at a time: RAM holds only what changed since the record was
+# last written (the entry just added, the outcomes not yet written, the settling at boot), so
+# a full log costs no heap. The store's next write streams the entries from the old record into
+# the new one with those changes applied. Without storage, nothing is kept once written.
 
 from contract.compat import const
 
@@ -17,100 +20,160 @@ _ENTRY = const(20)
 _KEY = const(16)  # EUI-64 and counter: what identifies a command
 _STATE = const(18)
 _RESULT = const(19)
+_OUTCOMES_MAX = const(8)  # outcomes held while writes fail; an older one stays "may have run"
 
 
 class ExecLog:
-    def __init__(self, capacity=64):
+    def __init__(self, capacity=64, storage=None, name=None):
         self.capacity = capacity
-        self._ring = bytearray(capacity * _ENTRY)
-        self._first = 0  # slot of the oldest entry
-        self._n = 0
+        self._storage = storage
+        self._name = name
+        self._at = 0  # where the oldest stored entry starts in the record
+        self._stored = 0  # entries in the record
+        self._new = bytearray(_ENTRY)  # the entry added since the record was written
+        self._adding = False
+        self._outcomes = []  # (stored index, result) of outcomes not yet written
+        self._settle = False  # stored ACCEPTED entries read as UNKNOWN (settle())
+        self._buf = bytearray(_ENTRY)
+        self._f = None  # the old record, while a write streams from it
 
     def __len__(self):
-        return self._n
-
-    def _slot(self, k):
-        # The k-th entry's offset in the ring, oldest first.
-        return (self._first + k) % self.capacity * _ENTRY
+        return min(self._stored + self._adding, self.capacity)
 
     def add(self, eui, counter, code):
         if len(eui) != 8:
             raise ValueError("execlog: an EUI-64 is 8 octets")
-        if self._n < self.capacity:
-            self._n += 1
-        else:
-            self._first = (self._first + 1) % self.capacity
-        p = self._slot(self._n - 1)
-        r = self._ring
-        r[p : p + 8] = eui
-        r[p + 8 : p + _KEY] = counter.to_bytes(8, "big")
-        r[p + _KEY] = code >> 8
-        r[p + _KEY + 1] = code & 0xFF
-        r[p + _STATE] = ACCEPTED
-        r[p + _RESULT] = 0
-
-    def _find(self, eui, counter):
-        # The newest entry for this command (offset in the ring), or -1.
-        key = bytes(eui) + counter.to_bytes(8, "big")
-        r = self._ring
-        for k in range(self._n - 1, -1, -1):
-            p = self._slot(k)
-            if r.find(key, p, p + _KEY) == p:
-                return p
-        return -1
+        if self._adding:
+            raise ValueError("execlog: the store writes each entry before the next is added")
+        r = self._new
+        r[0:8] = eui
+        r[8:_KEY] = counter.to_bytes(8, "big")
+        r[_KEY] = code >> 8
+        r[_KEY + 1] = code & 0xFF
+        r[_STATE] = ACCEPTED
+        r[_RESULT] = 0
+        self._adding = True
 
     def done(self, eui, counter, result):
-        p = self._find(eui, counter)
-        if p >= 0:
-            self._ring[p + _STATE] = DONE
-            self._ring[p + _RESULT] = result
+        i = self._locate(eui, counter)
+        if i == self._stored:
+            self._new[_STATE] = DONE
+            self._new[_RESULT] = result
+        elif i >= 0:
+            if len(self._outcomes) >= _OUTCOMES_MAX:
+                self._outcomes.pop(0)
+            self._outcomes.append((i, result))
 
     def find(self, eui, counter):
         # The entry as (eui, counter, code, state, result), or None.
-        p = self._find(eui, counter)
-        return None if p < 0 else self._entry(p)
-
-    def _entry(self, p):
-        r = self._ring
-        return (
-            bytes(r[p : p + 8]),
-            int.from_bytes(r[p + 8 : p + _KEY], "big"),
-            r[p + _KEY] << 8 | r[p + _KEY + 1],
-            r[p + _STATE],
-            r[p + _RESULT],
-        )
+        i = self._locate(eui, counter)
+        return None if i < 0 else self._entry(i)
 
     def entries(self):
-        return [self._entry(self._slot(k)) for k in range(self._n)]
+        return [self._entry(i) for i in range(self._first(), self._stored + self._adding)]
 
     def settle(self):
         # At boot: the entries a power cut left ACCEPTED ("may have run"), now UNKNOWN so that
         # each is reported once; returned for the report.
-        out = []
-        for k in range(self._n):
-            p = self._slot(k)
-            if self._ring[p + _STATE] == ACCEPTED:
-                self._ring[p + _STATE] = UNKNOWN
-                out.append(self._entry(p))
-        return out
+        if self._settle:
+            return []
+        was = [self._entry(i) for i in range(self._first(), self._stored)]
+        self._settle = True
+        return [e[:3] + (UNKNOWN,) + e[4:] for e in was if e[3] == ACCEPTED]
+
+    # --- reading the record ------------------------------------------------------------------
+
+    def _first(self):
+        # The index of the oldest entry still in the log.
+        return max(0, self._stored + self._adding - self.capacity)
+
+    def _read(self, f, i):
+        # Entry i (oldest stored first; _stored is the one being added) into self._buf, with
+        # the changes not yet written applied.
+        b = self._buf
+        if i == self._stored:
+            b[:] = self._new
+            return b
+        f.seek(self._at + i * _ENTRY)
+        if f.readinto(b) != _ENTRY:
+            raise OSError(5)  # EIO: shorter than its header said
+        if self._settle and b[_STATE] == ACCEPTED:
+            b[_STATE] = UNKNOWN
+        for k, result in self._outcomes:
+            if k == i:
+                b[_STATE] = DONE
+                b[_RESULT] = result
+        return b
+
+    def _open(self):
+        if not self._stored:
+            return None
+        f = self._storage.open(self._name)
+        if f is None:
+            raise OSError(2)  # ENOENT: the record went away under the log
+        return f
+
+    def _locate(self, eui, counter):
+        # The index of the newest entry for this command, or -1.
+        key = bytes(eui) + counter.to_bytes(8, "big")
+        first = self._first()
+        f = self._open()
+        try:
+            for i in range(self._stored + self._adding - 1, first - 1, -1):
+                if self._read(f, i).find(key, 0, _KEY) == 0:
+                    return i
+        finally:
+            if f is not None:
+                f.close()
+        return -1
+
+    def _entry(self, i):
+        f = self._open()
+        try:
+            b = self._read(f, i)
+        finally:
+            if f is not None:
+                f.close()
+        return (
+            bytes(b[0:8]),
+            int.from_bytes(b[8:_KEY], "big"),
+            b[_KEY] << 8 | b[_KEY + 1],
+            b[_STATE],
+            b[_RESULT],
+        )
+
+    # --- the command store's record ----------------------------------------------------------
 
     def parts(self):
-        # The entries in their persisted form, oldest first: one or two views of the ring.
-        mv = memoryview(self._ring)
-        a = self._first * _ENTRY
-        b = a + self._n * _ENTRY
-        end = len(self._ring)
-        if b <= end:
-            return (mv[a:b],)
-        return (mv[a:end], mv[: b - end])
+        # The entries in their persisted form, oldest first, streamed from the record through
+        # one buffer; the store calls saved() once the new record is written, closed() always.
+        self._f = self._open()
+        mv = memoryview(self._buf)
+        for i in range(self._first(), self._stored + self._adding):
+            self._read(self._f, i)
+            yield mv
+        self.closed()
 
-    def decode(self, data, n):
-        # Loads n entries (the newest capacity of them); the octets used, or -1 if short.
+    def closed(self):
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+    def saved(self, at):
+        # The new record is written, its entries starting at offset at (None: not kept).
+        n = len(self)
+        self._stored = n if at is not None else 0
+        self._at = at or 0
+        self._adding = False
+        self._outcomes = []
+        self._settle = False
+
+    def decode(self, data, n, at):
+        # The record holds n entries (the newest capacity of them are loaded), data from their
+        # start, which is at offset at in the record: the octets used, or -1 if short.
         if len(data) < n * _ENTRY:
             return -1
         keep = min(n, self.capacity)
-        skip = (n - keep) * _ENTRY
-        self._ring[: keep * _ENTRY] = data[skip : n * _ENTRY]
-        self._first = 0
-        self._n = keep
+        self._at = at + (n - keep) * _ENTRY
+        self._stored = keep
         return n * _ENTRY

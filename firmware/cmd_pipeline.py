@@ -207,10 +207,10 @@ class Commands:
     def _admissible(self, channel, who, orig, recip, code, fields):
         # ST_OK when the command may be accepted, else the reason it is refused. Decided from
         # the message alone, before the window moves; nothing here changes any state.
-        m = cat.MESSAGES.get(code)
+        m = cat.message(code)
         if m is None:
             return cat.ST_UNKNOWN_MESSAGE
-        name, target, roles, _ = m
+        _, name, target, roles, _ = m
         if self.parties.role(who) not in roles:
             return cat.ST_NOT_PERMITTED
         if fields is None:
@@ -268,7 +268,7 @@ class Commands:
 
     def _execute(self, channel, who, orig, recip, code, fields, now):
         # An admissible, accepted command runs: (status, response data).
-        if cat.MESSAGES[code][1] == cat.METER:
+        if cat.message(code)[2] == cat.METER:
             return self.han.forward(channel, orig, recip, code, fields, now)
         flag = self.flag
         if code == cat.READ_HUB_STATUS:

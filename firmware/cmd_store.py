@@ -28,7 +28,7 @@ class CommandStore:
         # The state as last committed to storage (at start, and after a failed write).
         originators, window, log_max = self._sizes
         self.replay = ReplayTable(originators, window)
-        self.log = ExecLog(log_max)
+        self.log = ExecLog(log_max, self._storage, self._name)
         self.copies = []
         raw = self._storage.read(self._name) if self._storage is not None else None
         if raw is not None and not self._decode(raw):
@@ -36,7 +36,7 @@ class CommandStore:
             # the only option left; it is reported, never silent.
             self.corrupt += 1
             self.replay = ReplayTable(originators, window)
-            self.log = ExecLog(log_max)
+            self.log = ExecLog(log_max, self._storage, self._name)
             self.copies = []
 
     def keep_copy(self, rsp):
@@ -60,7 +60,7 @@ class CommandStore:
             return False
         q = 3 + used
         n = (p[q] << 8) | p[q + 1]
-        used2 = self.log.decode(p[q + 2 :], n)
+        used2 = self.log.decode(p[q + 2 :], n, 1 + q + 2)  # the payload starts at offset 1
         if used2 < 0:
             return False
         q += 2 + used2
@@ -89,7 +89,18 @@ class CommandStore:
         tail = bytearray((len(self.copies),))
         for c in self.copies:
             tail += bytes((len(c) >> 8, len(c) & 0xFF)) + c
-        if self._storage is not None:
-            parts = (head,) + self.log.parts() + (tail,)
-            self._storage.write_parts(self._name, record.sealed(_VERSION, parts))
+        if self._storage is None:
+            self.log.saved(None)
+        else:
+            try:
+                parts = self._parts(head, tail)
+                self._storage.write_parts(self._name, record.sealed(_VERSION, parts))
+            finally:
+                self.log.closed()
+            self.log.saved(1 + len(head))  # the payload starts at offset 1
         self.writes += 1
+
+    def _parts(self, head, tail):
+        yield head
+        yield from self.log.parts()
+        yield tail

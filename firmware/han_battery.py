@@ -28,8 +28,8 @@ OVER_FRAMES = const(1)
 OVER_AIRTIME = const(2)
 NAMES = ("ok", "over_frame_budget", "over_airtime_budget")
 
-HOUR_MS = const(3600000)
-OCTET_US = const(32)
+_HOUR_MS = const(3600000)
+_OCTET_US = const(32)
 
 
 def airtime_octets(psdu_len):
@@ -37,7 +37,7 @@ def airtime_octets(psdu_len):
 
 
 def airtime_us(psdu_len):
-    return (6 + psdu_len) * OCTET_US
+    return (6 + psdu_len) * _OCTET_US
 
 
 class _Ring:
@@ -50,10 +50,10 @@ class _Ring:
 
 
 class BatteryBudget:
-    def __init__(self, devices, frames=(12, 48), airtime_ms=(40, 160), window_ms=HOUR_MS):
+    def __init__(self, devices, frames=(12, 48), airtime_ms=(40, 160), window_ms=_HOUR_MS):
         # frames, airtime_ms: per origin (INTERPAN, WAN), per window.
         self.frames = tuple(frames)
-        self.airtime = tuple(ms * 1000 // OCTET_US for ms in airtime_ms)
+        self.airtime = tuple(ms * 1000 // _OCTET_US for ms in airtime_ms)
         self.window_ms = window_ms
         self._rings = [None] * (2 * devices)
         self._alert_at = [0] * (2 * devices)
@@ -140,7 +140,7 @@ class BatteryBudget:
         if r is None:
             return None
         self._prune(r, now)
-        return r.n, r.air_sum * OCTET_US
+        return r.n, r.air_sum * _OCTET_US
 
     def limits(self, origin):
-        return self.frames[origin], self.airtime[origin] * OCTET_US
+        return self.frames[origin], self.airtime[origin] * _OCTET_US

@@ -21,7 +21,8 @@ _VERSION = const(2)
 _ENTRY = const(26)
 _V1 = const(1)
 _V1_ENTRY = const(9)
-KEY_LEN = const(16)
+_KEY_LEN = const(16)
+_KEYED = const(0x80)  # in _kinds: the entry has a link key
 
 
 class DeviceLog:
@@ -29,9 +30,10 @@ class DeviceLog:
         self._storage = storage
         self._name = name
         self.capacity = capacity
-        self._euis = []  # 8-byte bytes objects
-        self._kinds = []
-        self._keys = []  # 16-byte link keys, or None
+        self._euis = []  # 8-byte bytes objects (discovery replies read them in place)
+        # Per entry, preallocated: its kind (| _KEYED), and its link key (zeros when absent).
+        self._kinds = bytearray(capacity)
+        self._keys = bytearray(capacity * _KEY_LEN)
         self._index = {}  # eui64.key -> entry: find_le in constant time, whatever the capacity
         self.corrupt = 0
         raw = storage.read(name) if storage is not None else None
@@ -49,10 +51,19 @@ class DeviceLog:
             self.corrupt += 1  # start empty: the WAN re-sends the log
             return
         for i in range(0, min(len(payload), self.capacity * size), size):
+            k = len(self._euis)
             self._euis.append(bytes(payload[i : i + 8]))
-            self._kinds.append(payload[i + 8])
             has = size == _ENTRY and payload[i + 9]
-            self._keys.append(bytes(payload[i + 10 : i + 26]) if has else None)
+            self._set(k, payload[i + 8], payload[i + 10 : i + 26] if has else None)
+
+    def _set(self, i, kind, link):
+        # Entry i's kind, and its link key unless link is None (then it keeps the one it has).
+        if link is not None:
+            self._keys[i * _KEY_LEN : (i + 1) * _KEY_LEN] = link
+            kind |= _KEYED
+        else:
+            kind |= self._kinds[i] & _KEYED
+        self._kinds[i] = kind
 
     def _reindex(self):
         reindex(self._index, ((i, key(e)) for i, e in enumerate(self._euis)))
@@ -67,10 +78,10 @@ class DeviceLog:
         for i, eui in enumerate(self._euis):
             p = i * _ENTRY
             out[p : p + 8] = eui
-            out[p + 8] = self._kinds[i]
-            if self._keys[i] is not None:
+            out[p + 8] = self._kinds[i] & ~_KEYED
+            if self._kinds[i] & _KEYED:
                 out[p + 9] = 1
-                out[p + 10 : p + 26] = self._keys[i]
+                out[p + 10 : p + 26] = self._keys[i * _KEY_LEN : (i + 1) * _KEY_LEN]
         self._storage.write(self._name, record.seal(_VERSION, out))
 
     def add(self, eui, kind, link_key=None):
@@ -78,21 +89,18 @@ class DeviceLog:
         # keeps the entry's key (a kind change must not lock a commissioned meter out).
         if not 0 <= kind < len(KINDS) or len(eui) != 8:
             raise ValueError("device log: bad entry")
-        if link_key is not None and len(link_key) != KEY_LEN:
+        if link_key is not None and len(link_key) != _KEY_LEN:
             raise ValueError("device log: a link key is 16 octets")
         eui = bytes(eui)
-        link = bytes(link_key) if link_key is not None else None
         if eui in self._euis:
-            i = self._euis.index(eui)
-            self._kinds[i] = kind
-            if link is not None:
-                self._keys[i] = link
+            self._set(self._euis.index(eui), kind, link_key)
         elif len(self._euis) >= self.capacity:
             return False
         else:
+            i = len(self._euis)
             self._euis.append(eui)
-            self._kinds.append(kind)
-            self._keys.append(link)
+            self._kinds[i] = 0
+            self._set(i, kind, link_key)
             self._reindex()
         self._save()
         return True
@@ -102,9 +110,11 @@ class DeviceLog:
         if eui not in self._euis:
             return False
         i = self._euis.index(eui)
+        n = len(self._euis)
         del self._euis[i]
-        del self._kinds[i]
-        del self._keys[i]
+        self._kinds[i : n - 1] = self._kinds[i + 1 : n]
+        k = _KEY_LEN
+        self._keys[i * k : (n - 1) * k] = self._keys[(i + 1) * k : n * k]
         self._reindex()
         self._save()
         return True
@@ -112,12 +122,17 @@ class DeviceLog:
     def kind(self, eui):
         # The device's kind, or -1 when it is not in the log.
         eui = bytes(eui)
-        return self._kinds[self._euis.index(eui)] if eui in self._euis else -1
+        return self._kinds[self._euis.index(eui)] & ~_KEYED if eui in self._euis else -1
 
     def link_key(self, eui):
         # The device's link key (16 octets), or None: not in the log, or no install code.
         eui = bytes(eui)
-        return self._keys[self._euis.index(eui)] if eui in self._euis else None
+        if eui not in self._euis:
+            return None
+        i = self._euis.index(eui)
+        if not self._kinds[i] & _KEYED:
+            return None
+        return bytes(self._keys[i * _KEY_LEN : (i + 1) * _KEY_LEN])
 
     def is_member(self, eui):
         # Membership on a hub with no HAN layer: being in the log.
@@ -135,7 +150,7 @@ class DeviceLog:
         return i if i >= 0 and equals_le(buf, off, self._euis[i]) else -1
 
     def entries(self):
-        return list(zip(self._euis, self._kinds))
+        return [(e, self._kinds[i] & ~_KEYED) for i, e in enumerate(self._euis)]
 
     def euis(self):
         # The EUI-64s in log order, read in place (not a copy: do not change it).

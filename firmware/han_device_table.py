@@ -25,8 +25,8 @@ FREE = const(-1)
 ADDR_MIN = const(0x0001)
 ADDR_MAX = const(0xFFF7)
 
-CAP_RX_ON_IDLE = const(0x08)  # 802.15.4 capability information, bit 3
-CAP_MAINS = const(0x04)  # bit 2: power source
+_CAP_RX_ON_IDLE = const(0x08)  # 802.15.4 capability information, bit 3
+_CAP_MAINS = const(0x04)  # bit 2: power source
 
 _VERSION = const(1)
 _ENTRY = const(12)  # EUI-64 (most significant first) 8, short address 2 (LE), kind 1, capability 1
@@ -141,7 +141,7 @@ class DeviceTable:
         return self._cap[s]
 
     def rx_on_idle(self, s):
-        return bool(self._cap[s] & CAP_RX_ON_IDLE)
+        return bool(self._cap[s] & _CAP_RX_ON_IDLE)
 
     def eui(self, s):
         # 8 bytes, most significant first (allocates).

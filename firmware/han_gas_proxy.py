@@ -7,9 +7,9 @@ from contract.compat import const
 from firmware import zb_zcl as zcl
 
 SUMMATION = const(0x0000)  # CurrentSummationDelivered, uint48
-UINT48 = const(0x25)
+_UINT48 = const(0x25)
 READ_ATTRS = const(0x00)
-READ_ATTRS_RESP = const(0x01)
+_READ_ATTRS_RESP = const(0x01)
 REPORT_ATTRS = const(0x0A)
 
 
@@ -58,7 +58,7 @@ def find_summation(buf, p, end, with_status):
         n = _type_len(t, buf, p, end)
         if n < 0 or p + n > end:
             return -1
-        if attr == SUMMATION and t == UINT48:
+        if attr == SUMMATION and t == _UINT48:
             return p
         p += n
     return -1
@@ -72,7 +72,7 @@ def summation_in(buf, z, end):
         return -1
     if z.command == REPORT_ATTRS:
         return find_summation(buf, z.payload_off, end, False)
-    if z.command == READ_ATTRS_RESP:
+    if z.command == _READ_ATTRS_RESP:
         return find_summation(buf, z.payload_off, end, True)
     return -1
 
@@ -114,9 +114,9 @@ class Readings:
         out = bytearray(13)
         out[0] = zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
         out[1] = data[1]  # the reader's transaction sequence number
-        out[2] = READ_ATTRS_RESP
+        out[2] = _READ_ATTRS_RESP
         # out[3:5] attribute 0x0000, out[5] status SUCCESS
-        out[6] = UINT48
+        out[6] = _UINT48
         for j in range(6):
             out[7 + j] = self._values[b + j]
         self.answers += 1

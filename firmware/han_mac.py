@@ -11,7 +11,7 @@ from firmware.eui64 import read_le
 
 COORD = const(0x0000)
 CMD_ORPHAN = const(0x06)
-CMD_REALIGN = const(0x08)
+_CMD_REALIGN = const(0x08)
 _FCF_ASSOC_RESP = const(0xCC63)  # command, ACK request, PAN ID compression, dst/src extended
 _FCF_REALIGN = const(0xCC23)  # command, ACK request, dst/src extended, both PAN IDs
 
@@ -63,7 +63,7 @@ class Framer:
         _copy8(tx, 15, self.eui_le, 0)
         tx[13] = self.pan_id & 0xFF
         tx[14] = self.pan_id >> 8
-        tx[23] = CMD_REALIGN
+        tx[23] = _CMD_REALIGN
         tx[24] = self.pan_id & 0xFF
         tx[25] = self.pan_id >> 8
         tx[26] = COORD & 0xFF

@@ -21,7 +21,7 @@ from firmware.han_gas_proxy import READ_ATTRS, SUMMATION
 from firmware.han_security import OVERHEAD
 
 TUNNEL_TRANSFER_DATA = const(0x02)  # client to server
-TUNNEL_ID = const(0x0001)
+_TUNNEL_ID = const(0x0001)
 
 # send_to_device results
 SENT = const(0)  # in the Outputs' radio ring (rx-on-when-idle device)
@@ -94,7 +94,7 @@ class Sender:
         else:
             cluster = zcl.TUNNELING
             out = bytearray((zcl.CLUSTER_SPECIFIC, self._zcl_seq, TUNNEL_TRANSFER_DATA))
-            out += bytes((TUNNEL_ID & 0xFF, TUNNEL_ID >> 8, code >> 8, code & 0xFF))
+            out += bytes((_TUNNEL_ID & 0xFF, _TUNNEL_ID >> 8, code >> 8, code & 0xFF))
             out += orig
             for x in fields:
                 if len(x) > 255:

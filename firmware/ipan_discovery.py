@@ -18,8 +18,8 @@ PAGE = const(8)  # device EUIs per answer: keeps the frame inside 127 octets
 # The inter-PAN flag's states by their code (also read_hub_status's): one vocabulary for the
 # event log, the head-end's status and the HHT.
 STATES = ("off", "on", "on_no_timeout")
-STATE_COUNTDOWN = const(1)
-STATE_NO_TIMEOUT = const(2)  # held open while the WAN is lost
+_STATE_COUNTDOWN = const(1)
+_STATE_NO_TIMEOUT = const(2)  # held open while the WAN is lost
 NO_TIMEOUT = const(0xFFFFFFFF)
 _FIXED = const(20)
 
@@ -49,7 +49,7 @@ def write_identity(buf, p, eui, pan_id, channel):
 def write_state(buf, p, seconds_left, wan_present):
     # The hub answers only while inter-PAN is ON: held open with no timeout (seconds_left None),
     # or counting down.
-    buf[p] = STATE_NO_TIMEOUT if seconds_left is None else STATE_COUNTDOWN
+    buf[p] = _STATE_NO_TIMEOUT if seconds_left is None else _STATE_COUNTDOWN
     p = _le(buf, p + 1, NO_TIMEOUT if seconds_left is None else seconds_left, 4)
     buf[p] = 1 if wan_present else 0
     return p + 1

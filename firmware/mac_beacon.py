@@ -7,18 +7,18 @@ from contract.compat import const
 from firmware import mac
 from firmware.eui64 import write_le
 
-ZB_PAYLOAD_LEN = const(15)
+_ZB_PAYLOAD_LEN = const(15)
 STACK_PROFILE_PRO = const(2)
-PROTOCOL_VERSION = const(2)
-COORDINATOR_SHORT = const(0x0000)
+_PROTOCOL_VERSION = const(2)
+_COORDINATOR_SHORT = const(0x0000)
 _BEACON_PSDU = const(28)  # MHR 7 + superframe/GTS/pending 4 + ZigBee payload 15 + FCS 2
 
 
 def zigbee_payload(epid, router_capacity=True, end_device_capacity=True, depth=0, update_id=0):
     # epid: 8 bytes, most significant first (written little-endian).
-    b = bytearray(ZB_PAYLOAD_LEN)
+    b = bytearray(_ZB_PAYLOAD_LEN)
     b[0] = 0  # protocol ID
-    b[1] = STACK_PROFILE_PRO | (PROTOCOL_VERSION << 4)
+    b[1] = STACK_PROFILE_PRO | (_PROTOCOL_VERSION << 4)
     b[2] = (0x04 if router_capacity else 0) | ((depth & 0xF) << 3)
     b[2] |= 0x80 if end_device_capacity else 0
     write_le(b, 3, epid)
@@ -29,7 +29,7 @@ def zigbee_payload(epid, router_capacity=True, end_device_capacity=True, depth=0
 
 def parse_zigbee_payload(buf, off, end):
     # For tools and tests (allocates): a dict of the fields, or None if it is not one.
-    if end - off < ZB_PAYLOAD_LEN - 4 or buf[off] != 0:
+    if end - off < _ZB_PAYLOAD_LEN - 4 or buf[off] != 0:
         return None
     out = {
         "stack_profile": buf[off + 1] & 0x0F,
@@ -39,7 +39,7 @@ def parse_zigbee_payload(buf, off, end):
         "end_device_capacity": bool(buf[off + 2] & 0x80),
         "epid": bytes(buf[off + 10 - i] for i in range(8)),
     }
-    if end - off >= ZB_PAYLOAD_LEN:
+    if end - off >= _ZB_PAYLOAD_LEN:
         out["tx_offset"] = buf[off + 11] | (buf[off + 12] << 8) | (buf[off + 13] << 16)
         out["update_id"] = buf[off + 14]
     return out
@@ -60,7 +60,7 @@ class Beacon:
         for permit in (False, True):
             buf = bytearray(_BEACON_PSDU)  # MPDU + room for the FCS
             self.length = mac.build_beacon(
-                buf, 0, pan_id, COORDINATOR_SHORT, superframe(permit), payload
+                buf, 0, pan_id, _COORDINATOR_SHORT, superframe(permit), payload
             )
             self.frames.append(buf)
         self.bsn = 0

@@ -22,10 +22,10 @@ from firmware import eui64
 from firmware import sec_aes as aes
 from firmware import sec_frame as secframe
 
-CMD_TRANSPORT_KEY = const(0x05)
-CMD_SWITCH_KEY = const(0x09)
+_CMD_TRANSPORT_KEY = const(0x05)
+_CMD_SWITCH_KEY = const(0x09)
 _APS_COMMAND = const(0x01)
-KEY_STANDARD_NWK = const(0x01)
+_KEY_STANDARD_NWK = const(0x01)
 _APS_COMMAND_SECURED = const(0x21)  # frame type command, delivery unicast, security
 _BODY = const(35)  # command, key type, key, sequence number, two EUI-64s
 
@@ -47,8 +47,8 @@ def write(buf, p, ktk, counter, tc_eui, aps_counter, nwk_key, key_seq, dst_eui):
     aux = secframe.AuxHeader(secframe.KEY_TRANSPORT, tc_eui)
     aux.counter = counter
     q = secframe.write(buf, p + 2, aux)
-    buf[q] = CMD_TRANSPORT_KEY
-    buf[q + 1] = KEY_STANDARD_NWK
+    buf[q] = _CMD_TRANSPORT_KEY
+    buf[q + 1] = _KEY_STANDARD_NWK
     for i in range(16):
         buf[q + 2 + i] = nwk_key[i]
     buf[q + 18] = key_seq
@@ -84,7 +84,7 @@ def parse(buf, off, end, ktk, out):
     if n < 0:
         return BAD_MIC
     q = aux.end
-    if n - q != _BODY or buf[q] != CMD_TRANSPORT_KEY or buf[q + 1] != KEY_STANDARD_NWK:
+    if n - q != _BODY or buf[q] != _CMD_TRANSPORT_KEY or buf[q + 1] != _KEY_STANDARD_NWK:
         return NOT_TRANSPORT_KEY
     out.key = bytes(buf[q + 2 : q + 18])
     out.key_seq = buf[q + 18]
@@ -98,13 +98,13 @@ def write_switch(buf, p, aps_counter, key_seq):
     # A Switch-Key command at buf[p:]; returns its end.
     buf[p] = _APS_COMMAND
     buf[p + 1] = aps_counter & 0xFF
-    buf[p + 2] = CMD_SWITCH_KEY
+    buf[p + 2] = _CMD_SWITCH_KEY
     buf[p + 3] = key_seq & 0xFF
     return p + 4
 
 
 def parse_switch(buf, off, end):
     # The key sequence number of a Switch-Key command at buf[off:end], or -1.
-    if end - off != 4 or buf[off] != _APS_COMMAND or buf[off + 2] != CMD_SWITCH_KEY:
+    if end - off != 4 or buf[off] != _APS_COMMAND or buf[off + 2] != _CMD_SWITCH_KEY:
         return -1
     return buf[off + 3]

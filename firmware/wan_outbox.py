@@ -19,17 +19,19 @@
 # edited, another version) is counted in `corrupt` and the outbox starts empty instead of
 # crashing the boot.
 #
-# The record is the queue: RAM holds only each item's kind, length and place in the record, so
-# a full queue (8 KB by default) costs a few hundred bytes of heap, not twice its size. A change
-# streams the new record from the old one, a small buffer at a time (Storage.write_parts, with
-# the CRC computed on the way); peek() reads one item back. A failed write keeps the change in
-# RAM (a new item's bytes stay there until a write succeeds; sets `dirty`, counts
-# `write_errors`) and leaves the previous record on storage; the next change or flush() writes
-# again. If the stored record cannot be read back (gone, or shorter than its index says), its
-# items are lost: counted in `corrupt` and in the overflow report, as dropped, so the head-end
-# hears of them, and the queue goes on with what RAM still holds.
+# The record is the queue: RAM holds each item's kind and length (one preallocated word each),
+# so a full queue (8 KB by default) costs about 300 bytes of heap. Where an item is in the record
+# follows from the lengths before it while the record holds what RAM holds. A change streams the
+# new record from the old one, a small buffer at a time (Storage.write_parts, with the CRC
+# computed on the way); peek() reads one item back. A failed write keeps the change in RAM (each
+# item's place in the old record, and a new item's bytes, until a write succeeds; sets `dirty`,
+# counts `write_errors`) and leaves the previous record on storage; the next change or flush()
+# writes again. If the stored record cannot be read back (gone, or shorter than its index
+# says), its items are lost: counted in `corrupt` and in the overflow report, as dropped, so the
+# head-end hears of them, and the queue goes on with what RAM still holds.
 
 import struct
+from array import array
 
 from contract.compat import const
 from firmware import store_record as record
@@ -64,12 +66,13 @@ class Outbox:
         self.max_bytes = max_bytes
         self._cap_items = max_items - 1
         self._cap_bytes = max_bytes - _REPORT_MAX
-        # Per item, in order: its kind, its payload length, and where its payload is: an offset
-        # in the stored record, or its bytes while no write has taken it (the report: its
-        # count).
-        self._kinds = []
-        self._lens = []
-        self._at = []
+        # Per item, in order: kind | payload length << 2. While the stored record differs from
+        # RAM (a change not yet written), _at holds where each item's payload is: an offset in
+        # the stored record, or its bytes (the report: unused; its count is _report_n).
+        self._meta = array("I", bytes(4 * max_items))
+        self._n = 0
+        self._at = None
+        self._report_n = 0
         self._buf = bytearray(_CHUNK)  # streams the record through
         self._count = 0  # ordinary items (all but the report)
         self._payload = 0  # their bytes
@@ -90,14 +93,19 @@ class Outbox:
             self._persist()  # the bounds shrank since the record was written
 
     def __len__(self):
-        return len(self._kinds)
+        return self._n
+
+    def _kind(self, i):
+        return self._meta[i] & 3
+
+    def _len(self, i):
+        return self._meta[i] >> 2
 
     def nbytes(self):
         # Payload bytes as delivered, the overflow report included.
         n = self._payload
-        for i in range(len(self._kinds)):
-            if self._kinds[i] == _REPORT:
-                n += len(self._report(self._at[i]))
+        if self._oldest(_REPORT) >= 0:
+            n += len(self._report(self._report_n))
         return n
 
     def put(self, priority, data):
@@ -117,8 +125,8 @@ class Outbox:
 
     def peek(self):
         # The next item as (priority, bytes), or None when empty.
-        while self._kinds:
-            e = self._get(0)
+        while self._n:
+            e = self._get(0, self._at)
             if e is not None:
                 return e
         return None
@@ -127,17 +135,18 @@ class Outbox:
         e = self.peek()
         if e is None:
             return None
-        if self._kinds[0] != _REPORT:
+        if self._kind(0) != _REPORT:
             self._count -= 1
-            self._payload -= self._lens[0]
+            self._payload -= self._len(0)
         self._remove(0)
         self._persist()
         return e
 
     def items(self):
         out = []
-        for i in range(len(self._kinds)):
-            e = self._get(i)
+        at = self._places()
+        for i in range(self._n):
+            e = self._get(i, at)
             if e is None:
                 return self.items()  # the stored items are gone: what is left, from RAM
             out.append(e)
@@ -145,9 +154,10 @@ class Outbox:
 
     def holds(self, data):
         # Whether an item with exactly these bytes is queued (boot-time recovery, not per frame).
-        for i in range(len(self._kinds)):
-            if self._kinds[i] != _REPORT and self._lens[i] == len(data):
-                e = self._get(i)
+        at = self._places()
+        for i in range(self._n):
+            if self._kind(i) != _REPORT and self._len(i) == len(data):
+                e = self._get(i, at)
                 if e is None:
                     return self.holds(data)  # the stored items are gone: look in what is left
                 if e[1] == data:
@@ -158,51 +168,75 @@ class Outbox:
         # Retries a failed write; True when storage holds the current queue.
         return not self.dirty or self._persist()
 
+    def _places(self):
+        # Where each item's payload is: _at, or the offsets that the lengths give while the
+        # stored record holds what RAM holds (a new list).
+        if self._at is not None:
+            return self._at
+        out = []
+        off = 1 + _HEAD_LEN
+        for i in range(self._n):
+            off += _ITEM_LEN
+            out.append(off)
+            off += self._len(i)
+        return out
+
     def _add(self, kind, n, at):
-        self._kinds.append(kind)
-        self._lens.append(n)
+        # Appends an item (at: its bytes, or None for the report).
+        self._at = self._places()
+        if self._n == len(self._meta):  # only while a record from larger bounds loads
+            self._meta.append(0)
+        self._meta[self._n] = kind | n << 2
+        self._n += 1
         self._at.append(at)
 
     def _remove(self, i):
-        self._kinds.pop(i)
-        self._lens.pop(i)
+        self._at = self._places()
         self._at.pop(i)
+        if self._kind(i) == _REPORT:
+            self._report_n = 0
+        m = self._meta
+        for j in range(i, self._n - 1):
+            m[j] = m[j + 1]
+        self._n -= 1
 
     def _clear(self):
-        self._kinds = []
-        self._lens = []
-        self._at = []
+        self._n = 0
+        self._at = None
+        self._report_n = 0
         self._count = 0
         self._payload = 0
 
     def _stored(self):
         # Whether some item's payload is only in the stored record.
-        for i in range(len(self._kinds)):
-            if self._kinds[i] != _REPORT and isinstance(self._at[i], int):
+        for i in range(self._n):
+            if self._kind(i) != _REPORT and (self._at is None or isinstance(self._at[i], int)):
                 return True
         return False
 
-    def _get(self, i):
-        # Item i as (priority, bytes); None if it had to be read from a stored record that can
-        # no longer give it (the stored items are then lost: _lose_stored).
-        kind = self._kinds[i]
-        at = self._at[i]
+    def _get(self, i, places):
+        # Item i as (priority, bytes), places from _places(); None if it had to be read from a
+        # stored record that can no longer give it (the stored items are then lost:
+        # _lose_stored).
+        kind = self._kind(i)
         if kind == _REPORT:
-            return (HIGH, self._report(at))
+            return (HIGH, self._report(self._report_n))
+        at = places[i] if places is not None else 1 + _HEAD_LEN + _ITEM_LEN  # i == 0
         if not isinstance(at, int):
             return (kind, at)
+        n = self._len(i)
         data = None
         try:
             f = self._storage.open(self._name)
             if f is not None:
                 try:
                     f.seek(at)
-                    data = f.read(self._lens[i])
+                    data = f.read(n)
                 finally:
                     f.close()
         except OSError:
             pass
-        if data is None or len(data) != self._lens[i]:
+        if data is None or len(data) != n:
             self._lose_stored()
             return None
         return (kind, data)
@@ -211,11 +245,12 @@ class Outbox:
         # The stored record cannot be read back: the items only it held are dropped, and
         # reported as such.
         self.corrupt += 1
+        self._at = self._places()
         n = 0
         i = 0
-        while i < len(self._kinds):
-            if self._kinds[i] != _REPORT and isinstance(self._at[i], int):
-                self._payload -= self._lens[i]
+        while i < self._n:
+            if self._kind(i) != _REPORT and isinstance(self._at[i], int):
+                self._payload -= self._len(i)
                 self._count -= 1
                 self._remove(i)
                 n += 1
@@ -238,7 +273,7 @@ class Outbox:
                 break
             if i < 0:
                 i = self._oldest(HIGH)
-            self._payload -= self._lens[i]
+            self._payload -= self._len(i)
             self._remove(i)
             self._count -= 1
             dropped += 1
@@ -250,15 +285,13 @@ class Outbox:
         if not n:
             return
         self.dropped += n
-        for i in range(len(self._kinds)):
-            if self._kinds[i] == _REPORT:
-                self._at[i] = min(self._at[i] + n, 0xFFFFFFFF)
-                return
-        self._add(_REPORT, 4, n)
+        if self._oldest(_REPORT) < 0:
+            self._add(_REPORT, 4, None)
+        self._report_n = min(self._report_n + n, 0xFFFFFFFF)
 
     def _oldest(self, kind):
-        for i in range(len(self._kinds)):
-            if self._kinds[i] == kind:
+        for i in range(self._n):
+            if self._kind(i) == kind:
                 return i
         return -1
 
@@ -291,7 +324,8 @@ class Outbox:
                     if ln != 4:
                         return False
                     reports += 1
-                    self._add(kind, 4, struct.unpack_from("<I", buf, _ITEM_LEN)[0])
+                    self._report_n = struct.unpack_from("<I", buf, _ITEM_LEN)[0]
+                    self._add(kind, 4, off)
                 elif kind == LOW or kind == HIGH:
                     self._payload += ln
                     self._add(kind, ln, off)
@@ -302,32 +336,28 @@ class Outbox:
                 return False
             self._count = n - reports
             self.dropped = dropped
+            self._at = None  # the record holds what RAM holds
             return True
         finally:
             f.close()
 
-    def _parts(self, f, offsets):
+    def _parts(self, f, places):
         # The new record's payload, streamed: the header, then each item, its payload copied
-        # from the old record (f) a buffer at a time or given from RAM. Each payload's offset in
-        # the new record goes into offsets; f is closed once read, before storage renames.
-        # A short read sets _unreadable.
+        # from the old record (f, at places) a buffer at a time or given from RAM; f is closed
+        # once read, before storage renames. A short read sets _unreadable.
         buf = self._buf
         mv = memoryview(buf)
-        struct.pack_into(_HEAD, buf, 0, self.dropped & 0xFFFFFFFF, len(self._kinds))
+        struct.pack_into(_HEAD, buf, 0, self.dropped & 0xFFFFFFFF, self._n)
         yield mv[:_HEAD_LEN]
-        off = 1 + _HEAD_LEN
-        for i in range(len(self._kinds)):
-            kind = self._kinds[i]
-            at = self._at[i]
-            n = self._lens[i]
+        for i in range(self._n):
+            kind = self._kind(i)
+            n = self._len(i)
             struct.pack_into(_ITEM, buf, 0, kind, n)
-            off += _ITEM_LEN + n
             if kind == _REPORT:
-                struct.pack_into("<I", buf, _ITEM_LEN, at)
-                offsets.append(at)
+                struct.pack_into("<I", buf, _ITEM_LEN, self._report_n)
                 yield mv[: _ITEM_LEN + 4]
                 continue
-            offsets.append(off - n)
+            at = places[i]
             yield mv[:_ITEM_LEN]
             if not isinstance(at, int):
                 yield at
@@ -345,7 +375,7 @@ class Outbox:
 
     def _persist(self):
         f = None
-        offsets = []
+        places = self._places()
         self._unreadable = False
         try:
             if self._stored():
@@ -353,7 +383,7 @@ class Outbox:
                 if f is None:
                     self._unreadable = True
                     raise OSError(2)  # ENOENT: the record went away under the queue
-            self._storage.write_parts(self._name, record.sealed(_VERSION, self._parts(f, offsets)))
+            self._storage.write_parts(self._name, record.sealed(_VERSION, self._parts(f, places)))
         except OSError:
             if self._unreadable:
                 self._lose_stored()  # then writes what is left
@@ -364,6 +394,6 @@ class Outbox:
         finally:
             if f is not None:
                 f.close()
-        self._at = offsets
+        self._at = None  # the record holds what RAM holds
         self.dirty = False
         return True

@@ -7,11 +7,11 @@ from contract.compat import const
 from contract.native import load
 from firmware import mac
 
-STUB_NWK_LO = const(0x0B)
-STUB_NWK_HI = const(0x00)
-APS_UNICAST = const(0x03)
-APS_BROADCAST = const(0x0B)
-APS_GROUP = const(0x0F)
+_STUB_NWK_LO = const(0x0B)
+_STUB_NWK_HI = const(0x00)
+_APS_UNICAST = const(0x03)
+_APS_BROADCAST = const(0x0B)
+_APS_GROUP = const(0x0F)
 PROFILE_SE = const(0x0109)
 
 OK = const(0)
@@ -52,8 +52,8 @@ def is_interpan(buf, f):
         f.ftype == mac.DATA
         and f.src_mode == mac.ADDR_EXT
         and f.payload_end - p >= 2
-        and buf[p] == STUB_NWK_LO
-        and buf[p + 1] == STUB_NWK_HI
+        and buf[p] == _STUB_NWK_LO
+        and buf[p + 1] == _STUB_NWK_HI
     )
 
 
@@ -72,9 +72,9 @@ def write_header(buf, seq, dst_pan, dst, src_pan, src_eui, cluster, profile=PROF
     p = mac.write_header(
         buf, mac.DATA, seq, dst_pan, dst, src_pan, src_eui, ack_req=unicast, compress=False
     )
-    buf[p] = STUB_NWK_LO
-    buf[p + 1] = STUB_NWK_HI
-    buf[p + 2] = APS_UNICAST if unicast else APS_BROADCAST
+    buf[p] = _STUB_NWK_LO
+    buf[p + 1] = _STUB_NWK_HI
+    buf[p + 2] = _APS_UNICAST if unicast else _APS_BROADCAST
     buf[p + 3] = cluster & 0xFF
     buf[p + 4] = cluster >> 8
     buf[p + 5] = profile & 0xFF

@@ -17,7 +17,7 @@ from firmware.eui64 import write_le
 FT_DATA = const(0)
 FT_COMMAND = const(1)
 FT_INTERPAN = const(3)
-VERSION_PRO = const(2)
+_VERSION_PRO = const(2)
 _DISCOVER_ROUTE = const(0x0040)  # discover route = 1 (enable)
 _MULTICAST = const(0x0100)
 _SECURITY = const(0x0200)
@@ -29,7 +29,7 @@ _SRC_IEEE = const(0x1000)
 COORDINATOR = const(0x0000)
 BROADCAST_MIN = const(0xFFF8)  # 0xFFF8..0xFFFF are broadcast / reserved, never a device
 
-RADIUS = const(30)  # 2 * nwkMaxDepth of a ZigBee PRO network: a direct child needs only 1
+_RADIUS = const(30)  # 2 * nwkMaxDepth of a ZigBee PRO network: a direct child needs only 1
 
 # APS frame control (ZigBee spec 2.2.5.1.1)
 APS_DATA = const(0)
@@ -42,7 +42,7 @@ _APS_ACK_REQ = const(0x40)
 _APS_EXT_HEADER = const(0x80)
 
 PROFILE_SE = const(0x0109)
-ENDPOINT = const(1)  # the Smart Energy endpoint on the hub and on the meters
+_ENDPOINT = const(1)  # the Smart Energy endpoint on the hub and on the meters
 
 # parse results
 OK = const(0)
@@ -104,7 +104,7 @@ def parse_nwk(buf, off, end, h):
     fc = buf[off] | (buf[off + 1] << 8)
     if (fc & 3) >= 2:  # reserved, or inter-PAN
         return BAD_TYPE
-    if (fc >> 2) & 0x0F != VERSION_PRO:
+    if (fc >> 2) & 0x0F != _VERSION_PRO:
         return BAD_VERSION
     h.fc = fc
     h.ftype = fc & 3
@@ -202,10 +202,10 @@ def parse(buf, off, end, h, a):
 # IEEE addresses are 8 bytes, most significant first (written little-endian), or None.
 
 
-def write_nwk(buf, p, dst, src, seq, radius=RADIUS, dst_ieee=None, src_ieee=None):
+def write_nwk(buf, p, dst, src, seq, radius=_RADIUS, dst_ieee=None, src_ieee=None):
     # A NWK data frame header with route discovery enabled (what ZigBee PRO stacks send);
     # returns the offset after it.
-    fc = FT_DATA | (VERSION_PRO << 2) | _DISCOVER_ROUTE
+    fc = FT_DATA | (_VERSION_PRO << 2) | _DISCOVER_ROUTE
     if dst_ieee is not None:
         fc |= _DST_IEEE
     if src_ieee is not None:
@@ -227,7 +227,7 @@ def write_nwk(buf, p, dst, src, seq, radius=RADIUS, dst_ieee=None, src_ieee=None
 
 
 def write_aps(
-    buf, p, cluster, counter, profile=PROFILE_SE, dst_ep=ENDPOINT, src_ep=ENDPOINT, ack_req=False
+    buf, p, cluster, counter, profile=PROFILE_SE, dst_ep=_ENDPOINT, src_ep=_ENDPOINT, ack_req=False
 ):
     # A unicast APS data frame header; returns the offset of the ZCL frame.
     buf[p] = _APS_ACK_REQ if ack_req else 0

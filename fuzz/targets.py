@@ -797,7 +797,7 @@ def fuzz_commands(data):
     return 0 if res[1] is None else 1
 
 
-_CODES = sorted(cat.MESSAGES)
+_CODES = sorted(m[0] for m in cat.MESSAGES)
 _RECIPIENTS = (HUB_EUI,) + tuple(e for e, _ in DEVICES) + (bytes(8),)
 CONTENT_MAX = 3900  # a signed message then still fits one WAN message (wan_msg.MAX_LEN)
 

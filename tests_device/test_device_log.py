@@ -72,6 +72,21 @@ class DeviceLogTest(unittest.TestCase):
         self.assertRaises(ValueError, again.add, A, ESME, b"short")
         self.assertIsNone(again.link_key(b"\x07" * 8))
 
+    def test_a_removal_moves_the_later_entries_with_their_keys(self):
+        log = DeviceLog(self.st, capacity=3)
+        c = b"\x00\x23\x7e\x00\x00\x00\x00\x03"
+        log.add(A, ESME, bytes(range(16)))
+        log.add(B, GSME, bytes(range(16, 32)))
+        log.add(c, ESME)
+        log.remove(A)
+        for got in (log, DeviceLog(self.st, capacity=3)):
+            self.assertEqual(got.entries(), [(B, GSME), (c, ESME)])
+            self.assertEqual(got.link_key(B), bytes(range(16, 32)))
+            self.assertIsNone(got.link_key(c))
+        log.add(A, GSME)  # back in the slot after them, with no key of the old entry's
+        self.assertIsNone(log.link_key(A))
+        self.assertEqual(log.kind(A), GSME)
+
     def test_a_version_1_record_still_loads(self):
         # Written by the release before install codes: EUI-64 | kind per entry.
         self.st.write("device_log", record.seal(1, A + b"\x01" + B + b"\x02"))

@@ -244,7 +244,7 @@ class RamTest(unittest.TestCase):
         self.assertTrue(st.largest <= 120, st.largest)  # the new item; stored ones in chunks
 
     @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
-    def test_a_full_queue_costs_a_fraction_of_its_bytes(self):
+    def test_a_full_queue_costs_no_more_than_an_empty_one(self):
         st = MemoryStorage()
         ob = Outbox(st)
         gc.collect()
@@ -253,7 +253,9 @@ class RamTest(unittest.TestCase):
         gc.collect()
         held = gc.mem_alloc() - before - len(st.records["outbox"])  # less the fake's record
         self.assertEqual(ob.nbytes(), 63 * 120)
-        self.assertTrue(held * 4 < ob.nbytes(), held)  # an index: a few words an item
+        # Each item's kind and length were preallocated with the outbox; its place in the record
+        # follows from the lengths (what is left is the fake record's rounding to heap blocks).
+        self.assertTrue(held <= 128, held)
 
 
 class FileTest(unittest.TestCase):

@@ -1,13 +1,13 @@
 import unittest
 
-from firmware.settings import DEFAULTS, Settings
+from firmware.settings import Settings, default
 from hal.fake.storage import MemoryStorage
 
 
 class SettingsTest(unittest.TestCase):
     def test_defaults(self):
         s = Settings()
-        self.assertEqual(s["radio.channel"], DEFAULTS["radio.channel"])
+        self.assertEqual(s["radio.channel"], default("radio.channel"))
         self.assertEqual(len(s.eui64()), 8)
 
     def test_overrides_are_typed(self):
@@ -50,4 +50,4 @@ class SettingsTest(unittest.TestCase):
         st.write("settings", b"{not json")
         s = Settings(st)
         self.assertEqual(s.load_errors, 1)
-        self.assertEqual(s["radio.channel"], DEFAULTS["radio.channel"])
+        self.assertEqual(s["radio.channel"], default("radio.channel"))

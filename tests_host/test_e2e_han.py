@@ -6,7 +6,7 @@ Two ways to run the hub:
     this process on a ZepRadio, a few lines of wiring standing in for firmware/app.py;
   * the real lab command line (micropython -m boards.sim, tools.procs.hub_command), which needs
     the shell to build a Han and emit the hub's notes as events; those tests are skipped until
-    the settings the HAN reads exist (firmware.settings.DEFAULTS["han.devices"]).
+    the settings the HAN reads exist (firmware.settings.known("han.devices")).
 """
 
 import json
@@ -250,7 +250,7 @@ def test_interpan_flood_keeps_the_gas_meter_within_its_budget(medium, tmp_path):
     assert len(gsme.lines) > start
 
 
-WIRED = "han.devices" in settingsmod.DEFAULTS
+WIRED = settingsmod.known("han.devices")
 lab_only = pytest.mark.skipif(
     not WIRED, reason="the sim hub does not build firmware.han.Han yet (no han.* settings)"
 )

@@ -19,7 +19,7 @@ def gbcs_message(msg, redact=True):
     if r != gbcs.OK:
         return {"error": gbcs.REASONS[r]}
     content = bytes(msg[h.content_off : h.content_off + h.content_len])
-    entry = cat.MESSAGES.get(h.msg_code)
+    entry = cat.message(h.msg_code)
     out = {
         "cra": {1: "command", 2: "response", 3: "alert"}[h.cra],
         "counter": h.counter,
@@ -35,7 +35,7 @@ def gbcs_message(msg, redact=True):
         st = els[0][1][0]
         out["status"] = cat.STATUS[st] if st < len(cat.STATUS) else st
         els = els[1:]
-    sensitive = entry is not None and entry[3]
+    sensitive = entry is not None and entry[4]
     if "content" not in out:
         out["content"] = [REDACTED if (sensitive and redact) else v.hex() for _, v in els]
     out["tag"] = REDACTED if redact else bytes(msg[h.auth_off : h.auth_off + h.auth_len]).hex()
@@ -44,16 +44,16 @@ def gbcs_message(msg, redact=True):
 
 def message_code(name_or_code):
     """A catalogue message by name (read_hub_status) or number (0x0001)."""
-    for code, m in cat.MESSAGES.items():
-        if m[0] == name_or_code:
-            return code
+    for m in cat.MESSAGES:
+        if m[1] == name_or_code:
+            return m[0]
     try:
         return int(name_or_code, 0)
     except (ValueError, TypeError):
         raise cli.Fail(
             cli.USAGE,
             "unknown message %r; known: %s"
-            % (name_or_code, ", ".join(m[0] for m in cat.MESSAGES.values())),
+            % (name_or_code, ", ".join(m[1] for m in cat.MESSAGES)),
         ) from None
 
 

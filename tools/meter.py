@@ -808,7 +808,8 @@ def describe_tunnelled(payload):
     code, raw = tunnelled_fields(payload)
     fields = [f.hex() for f in raw]
     code = code if code is not None else payload[2] << 8 | payload[3]
-    sensitive = catalogue.MESSAGES.get(code, (None, None, None, False))[3]
+    entry = catalogue.message(code)
+    sensitive = entry is not None and entry[4]
     return {
         "tunnel": payload[0] | payload[1] << 8,
         "code": "0x%04X" % code,

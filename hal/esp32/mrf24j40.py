@@ -194,27 +194,29 @@ except AttributeError:  # CPython, for host tests
         return time.monotonic_ns() // 1000000
 
 
-class _Flag:
-    # CPython stand-in for asyncio.ThreadSafeFlag (host tests call the handler on the loop's
-    # thread). Self-clearing after wait(), like the real one.
-    def __init__(self):
-        self.state = False
-        self._ev = None
+_ThreadSafeFlag = getattr(asyncio, "ThreadSafeFlag", None)
+if _ThreadSafeFlag is None:  # CPython (defined only there: a class costs heap on the board)
 
-    def set(self):
-        self.state = True
-        if self._ev is not None:
-            self._ev.set()
+    class _Flag:
+        # CPython stand-in for asyncio.ThreadSafeFlag (host tests call the handler on the loop's
+        # thread). Self-clearing after wait(), like the real one.
+        def __init__(self):
+            self.state = False
+            self._ev = None
 
-    async def wait(self):
-        while not self.state:
-            self._ev = asyncio.Event()
-            await self._ev.wait()
-        self._ev = None
-        self.state = False
+        def set(self):
+            self.state = True
+            if self._ev is not None:
+                self._ev.set()
 
+        async def wait(self):
+            while not self.state:
+                self._ev = asyncio.Event()
+                await self._ev.wait()
+            self._ev = None
+            self.state = False
 
-_ThreadSafeFlag = getattr(asyncio, "ThreadSafeFlag", _Flag)
+    _ThreadSafeFlag = _Flag
 
 
 def mhr_len(fcf0, fcf1):
