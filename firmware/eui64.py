@@ -45,12 +45,10 @@ def read_le(buf, off):
     )
 
 
-def equals_le(buf, off, eui):
-    # True when the air-order field at buf[off:off+8] holds eui; allocates nothing.
-    for i in range(8):
-        if buf[off + i] != eui[7 - i]:
-            return False
-    return True
+# equals_le(buf, off, eui, at): True when the air-order field at buf[off:off+8] holds the EUI
+# eui[at:at+8] (most significant first); False where either is not all inside its buffer.
+# Native code (firmware.octets); allocates nothing.
+equals_le = load("firmware.octets").equals_le
 
 
 # --- constant-time lookup by EUI-64 -------------------------------------------------------------

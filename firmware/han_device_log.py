@@ -34,7 +34,9 @@ class DeviceLog:
         # Per entry, preallocated: its kind (| _KEYED), and its link key (zeros when absent).
         self._kinds = bytearray(capacity)
         self._keys = bytearray(capacity * _KEY_LEN)
-        self._index = {}  # eui64.key -> entry: find_le in constant time, whatever the capacity
+        # eui64.key -> entry: find_le in constant time, whatever the capacity. Read in place by
+        # Han.on_header (a key absent: not in the log); only this class changes it.
+        self.index = {}
         self.corrupt = 0
         raw = storage.read(name) if storage is not None else None
         if raw is not None:
@@ -66,7 +68,7 @@ class DeviceLog:
         self._kinds[i] = kind
 
     def _reindex(self):
-        reindex(self._index, ((i, key(e)) for i, e in enumerate(self._euis)))
+        reindex(self.index, ((i, key(e)) for i, e in enumerate(self._euis)))
 
     def __len__(self):
         return len(self._euis)
@@ -141,13 +143,17 @@ class DeviceLog:
     def find_le(self, buf, off):
         # Index of the entry whose EUI is at buf[off:off+8] in air order, or -1: the one
         # candidate the key names, confirmed; only entries sharing a key (rare) are scanned.
-        i = self._index.get(key_le(buf, off), -1)
+        i = self.index.get(key_le(buf, off), -1)
         if i == SHARED:
             i = len(self._euis) - 1
-            while i >= 0 and not equals_le(buf, off, self._euis[i]):
+            while i >= 0 and not self.holds(i, buf, off):
                 i -= 1
             return i
-        return i if i >= 0 and equals_le(buf, off, self._euis[i]) else -1
+        return i if i >= 0 and self.holds(i, buf, off) else -1
+
+    def holds(self, i, buf, off):
+        # Entry i is the air-order EUI at buf[off:off+8].
+        return equals_le(buf, off, self._euis[i], 0)
 
     def entries(self):
         return [(e, self._kinds[i] & ~_KEYED) for i, e in enumerate(self._euis)]

@@ -19,7 +19,7 @@
 from contract.compat import const
 from contract.crc16 import crc16
 from firmware import store_record as record
-from firmware.eui64 import SHARED, key, key_le, reindex, write_le
+from firmware.eui64 import SHARED, equals_le, key, key_le, reindex, write_le
 
 FREE = const(-1)
 ADDR_MIN = const(0x0001)
@@ -48,9 +48,11 @@ class DeviceTable:
         self.corrupt = 0  # entries (or whole records) found damaged at load
         self.write_errors = 0
         # Lookups in constant time, whatever the capacity (a frame's source is looked up here).
-        self._by_eui = {}  # eui64.key -> slot
+        # The two dicts are read in place by Han.on_header (a key absent: not a member); only
+        # this class changes them.
+        self.by_eui = {}  # eui64.key -> slot
         self._key = bytearray(8)  # find()'s EUI in air order
-        self._by_short = {}  # short address -> slot
+        self.by_short = {}  # short address -> slot
         self._load()
 
     # --- persistence ------------------------------------------------------------------------
@@ -108,7 +110,7 @@ class DeviceTable:
     def find_le(self, buf, off):
         # Slot of the EUI held in air order at buf[off:off+8], or -1: the one candidate the key
         # names, confirmed; only members sharing a key (rare) are scanned.
-        s = self._by_eui.get(key_le(buf, off), -1)
+        s = self.by_eui.get(key_le(buf, off), -1)
         if s == SHARED:
             s = self.capacity - 1
             while s >= 0 and not self.holds(s, buf, off):
@@ -119,17 +121,10 @@ class DeviceTable:
     def holds(self, s, buf, off):
         # Slot s is used and holds the air-order EUI at buf[off:off+8] (NWK security checks a
         # frame's sender with it).
-        if self._short[s] == FREE:
-            return False
-        e = self._eui
-        s += s * 7 + 7 + off  # 8s + 7 + off; few locals: a larger frame goes on the heap
-        for k in range(off, off + 8):
-            if e[s - k] != buf[k]:
-                return False
-        return True
+        return self._short[s] != FREE and equals_le(buf, off, self._eui, 8 * s)
 
     def find_short(self, short):
-        return self._by_short.get(short, -1)
+        return self.by_short.get(short, -1)
 
     def short(self, s):
         return self._short[s]
@@ -191,8 +186,8 @@ class DeviceTable:
 
     def _reindex(self):
         used = self.slots()
-        reindex(self._by_eui, ((s, key(memoryview(self._eui)[8 * s : 8 * s + 8])) for s in used))
-        d = self._by_short
+        reindex(self.by_eui, ((s, key(memoryview(self._eui)[8 * s : 8 * s + 8])) for s in used))
+        d = self.by_short
         d.clear()
         for s in used:
             d[self._short[s]] = s

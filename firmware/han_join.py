@@ -139,14 +139,22 @@ class Joining:
             self.rejected[rj.BAD_COMMAND] += 1
             return -1
         if self.log.find_le(buf, f.src_ext_off) < 0:
-            if not self._strangers.allow(now):
-                self.rejected[rj.RATE_ASSOC] += 1
-                return -1
-            return self._refuse(buf, f.src_ext_off, ASSOC_DENIED, NOT_IN_LOG)
+            return self.stranger(buf, f.src_ext_off, now)
         if not self._listed.allow(now):
             self.rejected[rj.RATE_ASSOC] += 1
             return -1
         return self._admit(buf, f)
+
+    def stranger(self, buf, src, now):
+        # A well-formed association request to the coordinator from the EUI-64 at buf[src]
+        # (air order), which is not in the device log: refused within the strangers' budget,
+        # else dropped unanswered. Returns as association() does.
+        self.admitted = -1
+        if not self._strangers.allow(now):
+            self.rejected[rj.RATE_ASSOC] += 1
+            return -1
+        self.uptime.advance(now)  # the refusals' note is spaced in uptime
+        return self._refuse(buf, src, ASSOC_DENIED, NOT_IN_LOG)
 
     def _admit(self, buf, f):
         src = f.src_ext_off

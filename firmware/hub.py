@@ -31,6 +31,7 @@ from firmware.decision import (
     TX_DISCOVERY,
 )
 from firmware.eui64 import read_le
+from firmware.mac import BEACON_REQUEST, COUNTED, HAN, NOT_FOR_US, UNHANDLED, route
 from firmware.mac_beacon import Beacon
 from firmware.zb_interpan import FOREIGN, ORIG, OTHER, classify, parse_at
 from firmware.zb_zcl import parse as zcl_parse
@@ -84,6 +85,8 @@ class Hub:
         self._rejection_notes = ratelimit.Gcra(_REJECTION_NOTES_PER_S, _REJECTION_NOTES_BURST)
         self.rejections_unnoted = 0
         self.rx = mac.MacFrame()
+        # route()'s PAN ID and the source it names (the HAN reads that source in on_header)
+        self._route = han.route if han is not None else mac.Route(self.pan_id)
         self.iph = interpan_frame.InterPanHeader()
         self.zh = zcl.ZclHeader()
         self.rejected = [0] * reject.COUNT
@@ -119,19 +122,26 @@ class Hub:
 
     def on_frame(self, frame, now, src=-2):
         # src: interpan_frame.header_source() of the frame when the caller already has it
-        # (the shell classifies each frame to park inter-PAN work); -2 to have it computed.
+        # (the shell classifies each frame to park inter-PAN work); -1 or -2 to have it found.
         # This and the gate keep to 11 words of frame state (locals and stack): MicroPython puts
         # a larger frame on the GC heap at every call (py/objfun.c, VM_MAX_STATE_ON_STACK).
         self.rx_frames += 1
         if not frame.crc_ok:
             return self._drop(reject.BAD_FCS)
-        # The cheapest floods are decided from fixed header octets, before any parse.
-        if mac.is_beacon_request(frame.buf, frame.off, frame.n):
-            return self._beacon_reply(now)
-        if src == -2:
-            src = interpan_frame.header_source(frame.buf, frame.off, frame.n)
         if src < 0:
-            return self._other(frame, now)
+            # What the frame is, from its header octets before any parse (native code): the
+            # cheapest floods, and a stranger's HAN frames, are decided here.
+            src = route(frame.buf, frame.off, frame.n, self._route)
+            if src < 0:
+                if src == COUNTED:  # a stranger's HAN frame, dropped and counted by the HAN's
+                    return NOTHING  # rules (mac.Route)
+                if src == BEACON_REQUEST:
+                    return self._beacon_reply(now)
+                if src <= HAN and self.han is not None:
+                    src = self.han.on_header(frame.buf, src, now)
+                    if src >= 0:
+                        return src
+                return self._other(frame, src, now)
         # Not even the limiter sees inter-PAN frames while the flag is OFF. The state machine
         # itself is asked (one call fewer per frame); a countdown that ran out since the
         # shell's last tick ends here, and is noted.
@@ -171,27 +181,31 @@ class Hub:
             return NOTHING
         return self._interpan(frame, src, now)
 
-    def _other(self, frame, now):
-        # Every frame that is not inter-PAN: parsed, then the HAN layer's. (No local for
+    def _other(self, frame, r, now):
+        # Every frame that is not inter-PAN nor the beacon request, with route()'s verdict r:
+        # the hub's drops it names; else parsed, then the HAN layer's. (r reused, no local for
         # frame.buf: 11 words of frame state at most.)
+        if r == NOT_FOR_US or r == UNHANDLED:
+            return self._drop(reject.NOT_FOR_US if r == NOT_FOR_US else reject.UNHANDLED)
         f = self.rx
-        why = mac.parse(frame.buf, frame.off, frame.n, f)
-        if why:
-            return self._drop(why)
+        r = mac.parse(frame.buf, frame.off, frame.n, f)
+        if r:
+            return self._drop(r)
         if f.dst_mode and f.dst_pan != mac.BROADCAST and f.dst_pan != self.pan_id:
             return self._drop(reject.NOT_FOR_US)
         if f.ftype == mac.COMMAND and frame.buf[f.payload_off] == mac.CMD_BEACON_REQ:
-            # Only the canonical request (mac.is_beacon_request, above) is answered.
+            # Only the canonical request (route's BEACON_REQUEST) is answered.
             return self._drop(reject.NOT_FOR_US)
         if self.han is not None:
-            why = self.han.on_frame(frame.buf, f, now, frame.lqi)
-            if why >= 0:
-                return why
+            r = self.han.on_frame(frame.buf, f, now, frame.lqi)
+            if r >= 0:
+                return r
         return self._drop(reject.UNHANDLED)
 
     def _beacon_reply(self, now):
         if not self.beacon_budget.allow(now):  # a request flood must not keep the radio busy
-            return self._drop(reject.RATE_BEACON)
+            self.rejected[reject.RATE_BEACON] += 1  # (_drop inlined: the cheapest flood)
+            return NOTHING
         out = self.out
         out.tx_buf = self.beacon.next(self.joining.permit_join)
         out.tx_len = self.beacon.length

@@ -10,6 +10,7 @@
 # ipan_discovery, cmd_gbcs), repeated here as private consts: viper inlines only its own.
 
 from contract.compat import const, micropython, ptr8
+from contract.native import load
 from firmware import hub_reject as reject
 
 _APS_GROUP = const(0x0F)  # zb_interpan.APS_GROUP
@@ -41,27 +42,10 @@ FOREIGN = const(-3)
 # on the C stack.
 
 
-@micropython.viper
-def header_source(buf, off: int, n: int) -> int:
-    # The offset of the 64-bit source of an inter-PAN frame recognised from its fixed header
-    # octets alone, or -1: a data frame, no MAC security, no PAN ID compression, a 64-bit
-    # source, and the stub NWK frame control 0x000B where the payload starts. The drop paths
-    # (flag OFF, not for us, rate-limited) decide from this, before any parse (docs/dos.md).
-    if n < 21 or off < 0 or off + n > int(len(buf)):
-        return -1
-    b = ptr8(buf)
-    if b[off] & 0x4F != 0x01 or b[off + 1] & 0xC0 != 0xC0:
-        return -1
-    src = (b[off + 1] >> 2) & 3  # the destination addressing mode
-    if src == 2:
-        src = off + 9
-    elif src == 3:
-        src = off + 15
-    else:
-        return -1
-    if src + 10 > off + n - 2 or b[src + 8] != _STUB_NWK_LO or b[src + 9] != _STUB_NWK_HI:
-        return -1
-    return src
+# header_source(buf, off, n): the offset of the 64-bit source of an inter-PAN frame recognised
+# from its fixed header octets alone, or -1. The first step of firmware.octets.route, which the
+# hub runs on every frame: one recognition of an inter-PAN frame, for the shell and the hub.
+header_source = load("firmware.octets").header_source
 
 
 @micropython.viper

@@ -54,13 +54,29 @@ class MacFrame:
         return bool(self.fcf & _PENDING)
 
 
-# The parse and the beacon-request check are native code (firmware.octets): every received
-# frame meets them. is_beacon_request(buf, off, n) recognises the canonical beacon request from
-# its fixed octets before any parse; parse(buf, off, n, f) fills the MacFrame f and returns
-# reject.OK or a reject code.
+# Native code (firmware.octets), as every received frame meets it: parse(buf, off, n, f) fills
+# the MacFrame f and returns reject.OK or a reject code; route(buf, off, n, r) says what a frame
+# is from its header octets before any parse (an inter-PAN frame's source offset, or one of
+# octets' verdicts; r: an octets.Route).
 _octets = load("firmware.octets")
-is_beacon_request = _octets.is_beacon_request
 parse = _octets.parse
+route = _octets.route
+Route = _octets.Route
+header_source = _octets.header_source  # zb_interpan.header_source
+# route()'s verdicts (firmware.octets says what each means)
+GENERIC = _octets.GENERIC
+COUNTED = _octets.COUNTED
+BEACON_REQUEST = _octets.BEACON_REQUEST
+NOT_FOR_US = _octets.NOT_FOR_US
+UNHANDLED = _octets.UNHANDLED
+HAN = _octets.HAN
+POLL = _octets.POLL
+NWK = _octets.NWK
+ORPHAN = _octets.ORPHAN
+POLL_EXT = _octets.POLL_EXT
+ASSOC = _octets.ASSOC
+HAN_NOT_FOR_US = _octets.HAN_NOT_FOR_US
+HAN_BAD_COMMAND = _octets.HAN_BAD_COMMAND
 
 
 def command_id(buf, f):

@@ -1,130 +1,245 @@
-# The receive path's octet-level work, as native code: the 802.15.4 MAC header parse
-# (IEEE 802.15.4-2006 7.2), the beacon request recognised from its fixed octets, the EUI-64
-# lookup key. Loaded with contract.native.load (machine code where the port has a native
-# emitter, the same source as bytecode where it has none, plain Python on CPython), so every
-# function here reads octets through ptr8, checks each offset against the length it was given
-# before reading (ptr8 reads are not bounds checked), and keeps to small non-negative ints.
-# Viper functions keep their state on the C stack, so their size costs no heap.
+# The receive path's octet-level work, as native code: what a received frame is, from its header
+# octets (route: inter-PAN, the beacon request, the HAN's frames), the 802.15.4 MAC header parse
+# (IEEE 802.15.4-2006 7.2) and the EUI-64 lookup key. Loaded with contract.native.load (machine
+# code where the port has a native emitter, the same source as bytecode where it has none, plain
+# Python on CPython), so every function here reads octets through ptr8, checks each offset
+# against the length it was given before reading (ptr8 reads are not bounds checked), and keeps
+# to small ints. Viper functions keep their state on the C stack, but where they run as bytecode
+# each must keep to 11 words of frame state (locals and stack), or MicroPython puts its frame on
+# the GC heap at every call (py/objfun.c, VM_MAX_STATE_ON_STACK): hence the reused variables
+# and the split into parts.
 
 from contract.compat import const, micropython, ptr8
 from firmware import hub_reject as reject
 
+_DATA = const(1)
 _ACK = const(2)
 _COMMAND = const(3)
 _BEACON = const(0)
 _SECURITY = const(0x0008)
 _PANID_COMP = const(0x0040)
 _ADDR_SHORT = const(2)
+_ADDR_EXT = const(3)
+_CMD_ASSOC_REQ = const(0x01)
+_CMD_DATA_REQ = const(0x04)
+_CMD_ORPHAN = const(0x06)
 _CMD_BEACON_REQ = const(0x07)
 
+# route()'s verdicts other than an inter-PAN frame's source offset (>= 0): what a received frame
+# is, from its header octets. GENERIC: the full path decides (mac.parse, then the layers); it
+# is also the answer for every frame mac.parse rejects, so that path counts the rejection.
+GENERIC = const(-1)
+COUNTED = const(-2)  # a HAN frame from a short address no member has: counted, dropped
+BEACON_REQUEST = const(-3)  # the canonical beacon request (the only one answered)
+NOT_FOR_US = const(-4)  # the hub's drop: for another PAN, or another beacon request
+UNHANDLED = const(-5)  # nothing for the hub or its HAN (beacons, acks, other commands)
+# The HAN's, from here down (Han.on_header): Route.key and Route.src name the source.
+HAN = const(-6)
+POLL = const(-6)  # a data request to the coordinator from a short address (key)
+NWK = const(-7)  # a data frame from a short address (key) to the coordinator or broadcast
+POLL_EXT = const(-8)  # a data request to the coordinator from an EUI-64 (key, src)
+ORPHAN = const(-9)  # an orphan notification from an EUI-64 (key, src)
+ASSOC = const(-10)  # a well-formed association request to the coordinator (key, src)
+HAN_NOT_FOR_US = const(-11)  # a data request or NWK frame for another device
+HAN_BAD_COMMAND = const(-12)  # an association request or orphan notification addressed wrongly
+
+
+class Route:
+    # route()'s other inputs and its outputs. In: the receiver's PAN ID (-1: stop after the
+    # inter-PAN recognition, as header_source does); the HAN's members' short addresses (a dict)
+    # and the list where a frame from another short address is counted, at index miss (the
+    # HAN's counters), or None and no HAN. Out: the source of a frame routed to the HAN, a short
+    # address or an EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src.
+    def __init__(self, pan, shorts=None, counts=None, miss=0):
+        self.pan = pan
+        self.shorts = shorts
+        self.counts = counts
+        self.miss = miss
+        self.key = 0
+        self.src = -1
+
+
+_SOURCE_ONLY = Route(-1)
+
 
 @micropython.viper
-def is_beacon_request(buf, off: int, n: int) -> bool:
-    # The canonical beacon request (FCF 0x0803, to PAN 0xFFFF address 0xFFFF, command 7, the
-    # only form the hub answers), recognised from its fixed octets before any general parse:
-    # beacon-request floods are the cheapest attack, so this is the cheapest path.
-    if n != 10 or off < 0 or off + 8 > int(len(buf)):
-        return False
+def header_source(buf, off: int, n: int) -> int:
+    # zb_interpan.header_source: route() with a PAN ID of -1, which stops after the inter-PAN
+    # recognition: the offset of an inter-PAN frame's 64-bit source, or -1.
+    return int(route(buf, off, n, _SOURCE_ONLY))
+
+
+@micropython.viper
+def route(buf, off: int, n: int, r) -> int:
+    # What the PSDU buf[off:off+n] (FCS included, already checked by the radio) is, decided from
+    # its header octets before any parse (the verdicts above; r: a Route). An inter-PAN frame is
+    # recognised from its fixed octets alone (ZigBee SE 1.1 annex B: a data frame, no MAC
+    # security, no PAN ID compression, a 64-bit source, the stub NWK frame control 0x000B where
+    # the payload starts); its drop paths decide from them (docs/dos.md). Then the canonical
+    # beacon request (FCF 0x0803, to PAN 0xFFFF address 0xFFFF, command 7), the cheapest flood.
+    # Every other frame mac.parse accepts is classified as Hub._other, Han.on_frame and Joining
+    # would, so that a stranger's frame is dropped without the full path (Han.on_header).
+    # The frame control field is read as its two octets, b[off] (frame type, security, PAN ID
+    # compression) and b[off + 1] (addressing modes, version): no local for it, and n and p
+    # reused, keep 11 words of frame state where this runs as bytecode.
+    if n < 5 or off < 0 or off + n > int(len(buf)):
+        return GENERIC
     b = ptr8(buf)
-    return (
-        b[off] == 0x03
-        and b[off + 1] == 0x08
-        and b[off + 7] == _CMD_BEACON_REQ
-        and b[off + 3] == 0xFF
-        and b[off + 4] == 0xFF
-        and b[off + 5] == 0xFF
-        and b[off + 6] == 0xFF
-    )
-
-
-# parse() is split in three so that, where it runs as bytecode, no function's frame state is
-# over 11 words: MicroPython puts a larger frame on the GC heap at every call (py/objfun.c,
-# VM_MAX_STATE_ON_STACK). As native code each part keeps its state on the C stack.
+    if b[off] & 0x4F == 0x01 and b[off + 1] & 0xC8 == 0xC8 and n >= 21:
+        n = off + n - 2  # the end of the payload
+        off += 9 if b[off + 1] & 0x0C == 0x08 else 15  # the source, after a short or long dest.
+        if off + 10 <= n and b[off + 8] == 0x0B and b[off + 9] == 0x00:
+            return off
+        return GENERIC
+    p = int(r.pan)
+    if p < 0:  # header_source
+        return GENERIC
+    if n == 10 and b[off] == 0x03 and b[off + 1] == 0x08 and b[off + 7] == _CMD_BEACON_REQ:
+        if b[off + 3] & b[off + 4] & b[off + 5] & b[off + 6] == 0xFF:
+            return BEACON_REQUEST
+    p = int(_walk(buf, off, n))  # the payload; mac.parse's checks
+    if p < 0:
+        return GENERIC
+    # Hub._other: a destination PAN other than ours or broadcast; a beacon request.
+    if b[off + 1] & 0x0C and ((b[off + 4] << 8) | b[off + 3]) != 0xFFFF:
+        if ((b[off + 4] << 8) | b[off + 3]) != int(r.pan):
+            return NOT_FOR_US
+    if b[off] & 7 == _DATA:  # Han._data: a ZigBee NWK frame, short addresses on both ends
+        if b[off + 1] & 0xCC != 0x88:
+            return UNHANDLED
+        if ((b[off + 6] << 8) | b[off + 5]) != 0 and ((b[off + 6] << 8) | b[off + 5]) != 0xFFFF:
+            return HAN_NOT_FOR_US  # neither the coordinator nor broadcast
+        n = NWK
+    elif b[off] & 7 != _COMMAND:
+        return UNHANDLED
+    elif b[p] == _CMD_BEACON_REQ:
+        return NOT_FOR_US
+    elif b[p] == _CMD_ORPHAN:
+        if b[off + 1] >> 6 != _ADDR_EXT:
+            return HAN_BAD_COMMAND
+        n = ORPHAN
+    elif b[p] != _CMD_DATA_REQ and b[p] != _CMD_ASSOC_REQ:
+        return UNHANDLED
+    elif b[p] == _CMD_ASSOC_REQ and (b[off + 1] >> 6 != _ADDR_EXT or off + n - 2 - p < 2):
+        return HAN_BAD_COMMAND
+    elif b[off + 1] & 0x0C == 0x0C:
+        return GENERIC  # Joining.to_coordinator compares a 64-bit destination the full way
+    else:
+        # Joining.to_coordinator: to the coordinator (0x0000) on our PAN, or with no
+        # destination from our PAN (a source PAN is never compressed without a destination)
+        if b[off + 1] & 0x0C:
+            n = b[off + 5] | b[off + 6] | (((b[off + 4] << 8) | b[off + 3]) ^ int(r.pan))
+        elif b[off + 1] >> 6:
+            n = ((b[off + 4] << 8) | b[off + 3]) ^ int(r.pan)
+        else:
+            n = 1
+        if n:
+            return HAN_BAD_COMMAND if b[p] == _CMD_ASSOC_REQ else HAN_NOT_FOR_US
+        if b[p] == _CMD_ASSOC_REQ:
+            n = ASSOC
+        elif b[off + 1] >> 6 == _ADDR_SHORT:
+            n = POLL
+        elif b[off + 1] >> 6 == _ADDR_EXT:
+            n = POLL_EXT
+        else:
+            return HAN_BAD_COMMAND
+    # The source (before the payload at p), for the verdict in n. A short one no member has
+    # (Han._data_request, Han._data) is counted and dropped here: the cheapest stranger's flood.
+    if b[off + 1] >> 6 == _ADDR_SHORT:
+        r.key = (b[p - 1] << 8) | b[p - 2]
+        if r.counts and r.key not in r.shorts:
+            r.counts[int(r.miss)] = int(r.counts[int(r.miss)]) + 1
+            return COUNTED
+        return n
+    r.src = p - 8
+    r.key = (((((b[p - 5] & 0x3F) << 8) | b[p - 6]) << 8 | b[p - 7]) << 8) | b[p - 8]
+    return n
 
 
 @micropython.viper
-def parse(buf, off: int, n: int, f):
+def _walk(buf, off: int, n: int) -> int:
+    # mac.parse's checks of the PSDU buf[off:off+n] (n >= 5 and inside buf: the caller's
+    # checks): the offset of the MAC payload, or minus the reject code.
+    b = ptr8(buf)
+    fcf = (b[off + 1] << 8) | b[off]
+    if fcf & 7 > _COMMAND:
+        return -int(reject.RESERVED_TYPE)
+    if fcf & _SECURITY:
+        return -int(reject.MAC_SECURITY)
+    if (fcf >> 12) & 3 > 1:
+        return -int(reject.RESERVED_VERSION)
+    if (fcf >> 10) & 3 == 1 or fcf >> 14 == 1:
+        return -int(reject.RESERVED_ADDR_MODE)
+    if fcf & _PANID_COMP and (fcf & 0x0C00 == 0 or fcf >> 14 == 0):
+        return -int(reject.BAD_PANID_COMP)
+    n = off + n - 2  # the end of the payload (n reused: 11 words where this is bytecode)
+    off += 3 + (4 if fcf & 0x0C00 == 0x0800 else 10 if fcf & 0x0C00 else 0)  # after the dest.
+    if off > n:
+        return -int(reject.TRUNCATED)
+    if fcf >> 14:
+        if not fcf & _PANID_COMP:
+            off += 2
+        off += 2 if fcf >> 14 == _ADDR_SHORT else 8
+        if off > n:
+            return -int(reject.TRUNCATED)
+    # Fields each frame type must carry.
+    if fcf & 7 == _BEACON:
+        if fcf >> 14 == 0 or off + 4 > n:  # superframe (2) + GTS spec (1) + pending spec (1)
+            return -int(reject.TRUNCATED)
+    elif fcf & 7 == _COMMAND:
+        if off >= n:
+            return -int(reject.TRUNCATED)
+    elif fcf & 7 == _ACK:
+        if fcf & 0xCC00 or off != n:
+            return -int(reject.TRUNCATED)
+    return off
+
+
+@micropython.viper
+def parse(buf, off: int, n: int, f) -> int:
     # firmware.mac.parse: the PSDU buf[off:off+n] (FCS included, already checked by the radio)
     # into the MacFrame f. Returns reject.OK or a reject code; f is only meaningful after OK.
     # Reads only octets before the FCS (buf[off:off+n-2]).
     if n < 5:
-        return reject.TOO_SHORT
-    end = off + n - 2
-    if off < 0 or end > int(len(buf)):
-        return reject.TRUNCATED
+        return int(reject.TOO_SHORT)
+    if off < 0 or off + n - 2 > int(len(buf)):
+        return int(reject.TRUNCATED)
+    p = int(_walk(buf, off, n))
+    if p < 0:
+        return -p
+    f.payload_off = p
+    f.payload_end = off + n - 2
+    return int(_fields(buf, off, p, f))
+
+
+@micropython.viper
+def _fields(buf, off: int, p: int, f):
+    # The MacFrame's other fields, from the header before the payload at p (_walk checked it).
     b = ptr8(buf)
-    fcf = b[off] | (b[off + 1] << 8)
-    if fcf & 7 > _COMMAND:
-        return reject.RESERVED_TYPE
-    if fcf & _SECURITY:
-        return reject.MAC_SECURITY
-    if (fcf >> 12) & 3 > 1:
-        return reject.RESERVED_VERSION
-    if (fcf >> 10) & 3 == 1 or fcf >> 14 == 1:
-        return reject.RESERVED_ADDR_MODE
-    if fcf & _PANID_COMP and ((fcf >> 10) & 3 == 0 or fcf >> 14 == 0):
-        return reject.BAD_PANID_COMP
+    fcf = (b[off + 1] << 8) | b[off]
     f.fcf = fcf
     f.ftype = fcf & 7
     f.seq = b[off + 2]
-    f.payload_end = end
     f.dst_mode = (fcf >> 10) & 3
     f.src_mode = fcf >> 14
-    return _addresses(buf, off + 3, f)
-
-
-@micropython.viper
-def _addresses(buf, p: int, f):
-    # The addressing fields from buf[p] (modes already checked), then the fixed fields.
-    end = int(f.payload_end)
-    b = ptr8(buf)
     f.dst_pan = f.dst_short = f.dst_ext_off = -1
     f.src_pan = f.src_short = f.src_ext_off = -1
-    m = int(f.dst_mode)
-    if m:
-        if p + (4 if m == _ADDR_SHORT else 10) > end:
-            return reject.TRUNCATED
-        f.dst_pan = b[p] | (b[p + 1] << 8)
-        if m == _ADDR_SHORT:
-            f.dst_short = b[p + 2] | (b[p + 3] << 8)
-            p += 4
+    if fcf & 0x0C00:
+        f.dst_pan = (b[off + 4] << 8) | b[off + 3]
+        if fcf & 0x0C00 == 0x0800:
+            f.dst_short = (b[off + 6] << 8) | b[off + 5]
         else:
-            f.dst_ext_off = p + 2
-            p += 10
-    m = int(f.src_mode)
-    if m:
-        if int(f.fcf) & _PANID_COMP:
-            f.src_pan = f.dst_pan
-        elif p + 2 > end:
-            return reject.TRUNCATED
-        else:
-            f.src_pan = b[p] | (b[p + 1] << 8)
-            p += 2
-        if p + (2 if m == _ADDR_SHORT else 8) > end:
-            return reject.TRUNCATED
-        if m == _ADDR_SHORT:
-            f.src_short = b[p] | (b[p + 1] << 8)
-            p += 2
-        else:
-            f.src_ext_off = p
-            p += 8
-    f.payload_off = p
-    return _fixed_fields(p, end, f)
-
-
-@micropython.viper
-def _fixed_fields(p: int, end: int, f):
-    # Fields each frame type must carry.
-    t = int(f.ftype)
-    if t == _BEACON:
-        if not f.src_mode or p + 4 > end:  # superframe (2) + GTS spec (1) + pending spec (1)
-            return reject.TRUNCATED
-    elif t == _COMMAND:
-        if p >= end:
-            return reject.TRUNCATED
-    elif t == _ACK:
-        if f.dst_mode or f.src_mode or p != end:
-            return reject.TRUNCATED
+            f.dst_ext_off = off + 5
+    if fcf >> 14 == _ADDR_SHORT:
+        f.src_short = (b[p - 1] << 8) | b[p - 2]
+        p -= 2
+    elif fcf >> 14:
+        f.src_ext_off = p - 8
+        p -= 8
+    if fcf & _PANID_COMP:
+        f.src_pan = (b[off + 4] << 8) | b[off + 3]
+    elif fcf >> 14:
+        f.src_pan = (b[p - 1] << 8) | b[p - 2]
     return reject.OK
 
 
@@ -136,3 +251,24 @@ def key_le(buf, off: int) -> int:
         return -1
     b = ptr8(buf)
     return b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | ((b[off + 3] & 0x3F) << 24)
+
+
+@micropython.viper
+def equals_le(buf, off: int, eui, at: int) -> bool:
+    # firmware.eui64.equals_le: the air-order (least significant octet first) EUI-64 at
+    # buf[off:off+8] is eui[at:at+8] (most significant first). False where either is not all
+    # inside its buffer. (Unrolled: 11 words of frame state where this runs as bytecode.)
+    if off < 0 or at < 0 or off + 8 > int(len(buf)) or at + 8 > int(len(eui)):
+        return False
+    a = ptr8(buf)
+    e = ptr8(eui)
+    return (
+        a[off] == e[at + 7]
+        and a[off + 1] == e[at + 6]
+        and a[off + 2] == e[at + 5]
+        and a[off + 3] == e[at + 4]
+        and a[off + 4] == e[at + 3]
+        and a[off + 5] == e[at + 2]
+        and a[off + 6] == e[at + 1]
+        and a[off + 7] == e[at]
+    )

@@ -31,11 +31,12 @@ class InterPanHeader:
         self.payload_end = 0
 
 
-# Recognising an inter-PAN frame from its header octets (header_source), what it is for this
-# hub (classify: a command's GBCS offset, or one of the verdicts below), its stub APS header and
-# the hub's parse of it are native code (firmware.ipan_octets): every inter-PAN frame meets them.
+# Recognising an inter-PAN frame from its header octets (header_source: the first step of
+# mac.route, firmware.octets), what it is for this hub (classify: a command's GBCS offset, or
+# one of the verdicts below), its stub APS header and the hub's parse of it are native code
+# (firmware.ipan_octets): every inter-PAN frame meets them.
 _octets = load("firmware.ipan_octets")
-header_source = _octets.header_source
+header_source = mac.header_source
 classify = _octets.classify
 OTHER = _octets.OTHER
 DISCOVERY = _octets.DISCOVERY

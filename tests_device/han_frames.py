@@ -33,23 +33,25 @@ def assoc_request(eui, cap=CAP_GSME, dst=0x0000, seq=1):
     return with_fcs(buf, n)
 
 
-def data_request(src, seq=2):
+def data_request(src, seq=2, dst=0x0000, pan=PAN, cmd=mac.CMD_DATA_REQ):
     # src: a short address (a member polling) or an EUI (a device awaiting its response).
+    # dst, pan, cmd: other addresses, or another command, with the same shape.
     buf = bytearray(40)
-    n = mac.build_command(buf, seq, PAN, 0x0000, PAN, src, mac.CMD_DATA_REQ)
+    n = mac.build_command(buf, seq, pan, dst, pan, src, cmd)
     return with_fcs(buf, n)
 
 
-def orphan(eui):
+def orphan(src):
+    # src: an EUI (a member that lost its coordinator), or a short address (malformed).
     buf = bytearray(40)
-    p = mac.write_header(buf, mac.COMMAND, 3, 0xFFFF, 0xFFFF, 0xFFFF, eui)
+    p = mac.write_header(buf, mac.COMMAND, 3, 0xFFFF, 0xFFFF, 0xFFFF, src)
     buf[p] = 0x06  # orphan notification (IEEE 802.15.4-2006 7.3)
     return with_fcs(buf, p + 1)
 
 
-def nwk_frame(short, cluster, payload, nwk_src=None, profile=nwk.PROFILE_SE):
+def nwk_frame(short, cluster, payload, nwk_src=None, profile=nwk.PROFILE_SE, dst=0x0000):
     buf = bytearray(127)
-    p = mac.write_header(buf, mac.DATA, 4, PAN, 0x0000, PAN, short, True)
+    p = mac.write_header(buf, mac.DATA, 4, PAN, dst, PAN, short, True)
     p = nwk.write_nwk(buf, p, 0x0000, short if nwk_src is None else nwk_src, 9)
     p = nwk.write_aps(buf, p, cluster, 7, profile)
     for i in range(len(payload)):

@@ -31,6 +31,8 @@ from tests_device.han_lab import Lab, assoc_response
 from tests_device.han_meter import Meter
 
 MICROPYTHON = sys.implementation.name == "micropython"
+# Another EUI-64 with the GSME's lookup key (its low 30 bits, eui64.key): not a member.
+KEY_TWIN = bytes((0x80,)) + GSME_EUI[1:]
 
 
 class SeamTest(unittest.TestCase):
@@ -365,6 +367,13 @@ class NoAllocationTest(unittest.TestCase):
             ("report from a stranger's short address", summation_report(0x4242, 1)),
             ("orphan notification from a stranger", orphan(STRANGER)),
             ("poll from a stranger's EUI-64", data_request(STRANGER)),
+            ("orphan notification with a member's lookup key", orphan(KEY_TWIN)),
+            ("poll from an EUI-64 with a member's lookup key", data_request(KEY_TWIN)),
+            ("poll to another device", data_request(0x4242, dst=0x1234)),
+            ("report to another device", nwk_frame(short, 0x0702, b"", dst=0x1234)),
+            ("orphan notification from a short address", orphan(0x4242)),
+            ("a MAC command the HAN does not serve", data_request(0x4242, cmd=0x05)),
+            ("a frame for another PAN", data_request(0x4242, pan=0x4321)),
             ("a member's empty poll", data_request(short)),
             ("a member's frame in the clear", summation_report(short, 2)),
             ("replayed", report),

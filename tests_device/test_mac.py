@@ -61,7 +61,9 @@ class ParseVectorsTest(unittest.TestCase):
         self.assertEqual(r, reject.OK)
         self.assertEqual((f.ftype, f.dst_pan, f.src_pan), (mac.DATA, 0xFFFF, 0x1234))
         self.assertTrue(
-            eui64.equals_le(vectors.INTERPAN_UNICAST, f.src_ext_off, vectors.h("8899aabbccddeeff"))
+            eui64.equals_le(
+                vectors.INTERPAN_UNICAST, f.src_ext_off, vectors.h("8899aabbccddeeff"), 0
+            )
         )
         self.assertEqual(f.payload_end - f.payload_off, 10)
         r, f = parse(vectors.INTERPAN_BROADCAST)

@@ -11,6 +11,13 @@ from contract.compat import MICROPYTHON
 from firmware import mac
 from tests_device import vectors
 from tests_device.alloc import heap_bytes
+from tests_device.han_frames import (
+    STRANGER,
+    assoc_request,
+    data_request,
+    orphan,
+    summation_report,
+)
 
 NATIVE = native.load("firmware.octets")
 try:
@@ -21,7 +28,15 @@ FIELDS = (
     "fcf", "ftype", "seq", "dst_mode", "dst_pan", "dst_short", "dst_ext_off",
     "src_mode", "src_pan", "src_short", "src_ext_off", "payload_off", "payload_end",
 )  # fmt: skip
+POLL = data_request(0x7FF1)
 BASES = (
+    POLL,
+    data_request(0x4242),
+    data_request(STRANGER),
+    data_request(0x4242, dst=0x1234),
+    orphan(STRANGER),
+    assoc_request(STRANGER),
+    summation_report(0x4242, 1),
     vectors.BEACON_REQUEST,
     vectors.BEACON,
     vectors.BEACON_PENDING,
@@ -79,14 +94,15 @@ class StripTest(unittest.TestCase):
                 self.assertTrue(BYTECODE is None)
                 continue
             self.assertFalse(m is sys.modules["firmware.octets"])
-            self.assertTrue(m.is_beacon_request(vectors.BEACON_REQUEST, 0, 10))
+            verdict = m.route(vectors.BEACON_REQUEST, 0, 10, m.Route(0))
+            self.assertEqual(verdict, m.BEACON_REQUEST)
 
     def test_load_is_native_where_the_port_has_an_emitter(self):
         if not has_emitter():
             raise unittest.SkipTest("no native emitter here: the octet functions run as bytecode")
         self.assertTrue(mac.parse is NATIVE.parse)
         plain = type(has_emitter)
-        for fn in (NATIVE.parse, NATIVE.is_beacon_request, NATIVE.key_le):
+        for fn in (NATIVE.parse, NATIVE.route, NATIVE.key_le, NATIVE.equals_le):
             self.assertFalse(type(fn) is plain)
 
 
@@ -114,30 +130,55 @@ class SameAnswersTest(unittest.TestCase):
                 self.assertTrue(off + 3 <= f1.payload_off <= f1.payload_end == off + n - 2)
         self.assertTrue(len(seen) >= 6, seen)  # the junk reached most of the reject codes
 
-    def test_beacon_request_and_key_on_junk(self):
+    def test_route_and_header_source_on_junk(self):
         self.need_source()
         rng = random.Random(15) if not MICROPYTHON else random
         if MICROPYTHON:
             random.seed(15)
-        hits = 0
-        for buf, off, n in junk(rng, 1500):
-            b1 = NATIVE.is_beacon_request(buf, off, n)
-            self.assertEqual(b1, BYTECODE.is_beacon_request(buf, off, n))
-            hits += b1
+        shorts = {0x4242: 0, 0x7FF1: 1}
+        r1 = NATIVE.Route(0x1A2B, shorts, [0, 0], 1)
+        r2 = BYTECODE.Route(0x1A2B, shorts, [0, 0], 1)
+        seen = set()
+        for buf, off, n in junk(rng, 3000):
+            v = NATIVE.route(buf, off, n, r1)
+            self.assertEqual(v, BYTECODE.route(buf, off, n, r2), (bytes(buf), off, n))
+            self.assertEqual((r1.key, r1.src, r1.counts), (r2.key, r2.src, r2.counts))
+            seen.add(v if v < 0 else 0)
+            s = NATIVE.header_source(buf, off, n)
+            self.assertEqual(s, BYTECODE.header_source(buf, off, n))
+            self.assertEqual(s, v if v >= 0 else -1)
+            canonical = (
+                n == 10
+                and bytes(buf[off : off + 8])
+                == b"\x03\x08" + buf[off + 2 : off + 3] + b"\xff\xff\xff\xff\x07"
+            )
+            self.assertEqual(v == NATIVE.BEACON_REQUEST, canonical and off + 8 <= len(buf))
             for k in (off, off + 3, len(buf) - 8, len(buf) - 7):
                 self.assertEqual(NATIVE.key_le(buf, k), BYTECODE.key_le(buf, k))
-        self.assertTrue(hits > 0)
+                eui = bytes(reversed(buf[k : k + 8]))
+                for e in (eui, b"\x00" + eui):
+                    for at in (0, 1):
+                        self.assertEqual(
+                            NATIVE.equals_le(buf, k, e, at), BYTECODE.equals_le(buf, k, e, at)
+                        )
+        self.assertTrue(len(seen) >= 10, seen)  # most verdicts, inter-PAN (0) included
 
     def test_offsets_outside_the_buffer_are_refused_not_read(self):
         self.need_source()
         f = mac.MacFrame()
         buf = bytearray(vectors.BEACON_REQUEST)
         for fns in (NATIVE, BYTECODE):
-            self.assertFalse(fns.is_beacon_request(buf, 1, 10))
+            r = fns.Route(0x1A2B)
+            self.assertEqual(fns.route(buf, 1, 10, r), fns.GENERIC)
+            self.assertEqual(fns.route(buf, -1, 10, r), fns.GENERIC)
+            self.assertEqual(fns.header_source(buf, 3, 40), -1)
             self.assertEqual(fns.parse(buf, 3, 10, f), 7)  # reject.TRUNCATED
             self.assertEqual(fns.parse(buf, -1, 10, f), 7)
             self.assertEqual(fns.key_le(buf, 3), -1)
             self.assertEqual(fns.key_le(buf, 2), buf[2] | buf[3] << 8 | buf[4] << 16 | 0x3F << 24)
+            self.assertFalse(fns.equals_le(buf, 3, b"\x00" * 8, 0))
+            self.assertFalse(fns.equals_le(buf, 0, b"\x00" * 8, 1))
+            self.assertTrue(fns.equals_le(buf, 2, bytes(reversed(buf[2:10])), 0))
 
 
 class NoAllocationTest(unittest.TestCase):
@@ -145,9 +186,14 @@ class NoAllocationTest(unittest.TestCase):
         f = mac.MacFrame()
         frame = vectors.INTERPAN_UNICAST
         for fns in (NATIVE, BYTECODE or NATIVE):
+            r = fns.Route(0x1A2B, {}, [0], 0)
             for call in (
                 lambda p=fns.parse: p(frame, 0, len(frame), f),
-                lambda b=fns.is_beacon_request: b(vectors.BEACON_REQUEST, 0, 10),
+                lambda g=fns.route, r=r: g(vectors.BEACON_REQUEST, 0, 10, r),
+                lambda g=fns.route, r=r: g(POLL, 0, len(POLL), r),  # counted: a stranger
+                lambda g=fns.route, r=r: g(frame, 0, len(frame), r),
+                lambda h=fns.header_source: h(frame, 0, len(frame)),
                 lambda k=fns.key_le: k(frame, 7),
+                lambda e=fns.equals_le: e(frame, 7, frame, 0),
             ):
                 self.assertIn(heap_bytes(call), (None, 0))

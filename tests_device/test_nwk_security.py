@@ -309,7 +309,7 @@ class _Members:
         self.eui = eui
 
     def find_le(self, buf, off):
-        return 0 if eui64.equals_le(buf, off, self.eui) else -1
+        return 0 if eui64.equals_le(buf, off, self.eui, 0) else -1
 
 
 def _alloc_node(eui, peer):

@@ -241,7 +241,7 @@ def interpan_replies(radio, frame, seconds, cluster, broadcast=False):
             continue
         to_all = f.dst_mode == mac.ADDR_SHORT and f.dst_short == mac.BROADCAST
         if not (broadcast and to_all):
-            if f.dst_mode != mac.ADDR_EXT or not equals_le(buf, f.dst_ext_off, radio.ext_addr):
+            if f.dst_mode != mac.ADDR_EXT or not equals_le(buf, f.dst_ext_off, radio.ext_addr, 0):
                 continue
         if interpan_frame.parse(buf, f, ih) or ih.cluster != cluster:
             continue

@@ -158,7 +158,7 @@ class Hub:
         self.eui = None
 
     def find_le(self, buf, off):
-        return 0 if self.eui is not None and equals_le(buf, off, self.eui) else -1
+        return 0 if self.eui is not None and equals_le(buf, off, self.eui, 0) else -1
 
 
 class Security:
@@ -315,7 +315,7 @@ class Meter:
 
     def _for_me(self, buf, f):
         if f.dst_mode == mac.ADDR_EXT:
-            return equals_le(buf, f.dst_ext_off, self.eui)
+            return equals_le(buf, f.dst_ext_off, self.eui, 0)
         if f.dst_mode == mac.ADDR_SHORT:
             return f.dst_short == self.short and f.dst_pan == self.pan_id and self.short < 0xFFF8
         return False
