@@ -27,8 +27,6 @@ _GBCS_TAG = const(0xDF)  # cmd_gbcs.TAG
 # The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
 _GBCS_MIN = const(51)
 
-_STUB_NWK_LO = const(0x0B)  # zb_interpan.STUB_NWK_LO, STUB_NWK_HI
-_STUB_NWK_HI = const(0x00)
 
 # classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them.
 OTHER = const(-1)
