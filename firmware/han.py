@@ -47,7 +47,7 @@ from firmware.han_mac import CMD_ORPHAN, COORD, Framer
 from firmware.han_security import KEY_NAMES, HanSecurity
 from firmware.han_security import SEND as KEY_SEND
 from firmware.han_send import QUEUED, STATUS, TUNNEL_TRANSFER_DATA, Sender
-from firmware.mac import ASSOC, GENERIC, HAN_BAD_COMMAND, HAN_NOT_FOR_US, NWK, POLL
+from firmware.mac import ASSOC, GENERIC, HAN_BAD_COMMAND, HAN_NOT_FOR_US
 
 _READING_NOTE_S = const(10)  # per member
 _KEY_NOTE_S = const(600)  # per member: a key not sent (no install code, spaced out)
@@ -137,9 +137,11 @@ class Han:
         )
         self.budget = BatteryBudget(table_max, frames_h, airtime_ms_h)
         self.framer = Framer(eui, pan_id, channel)
-        # The hub's mac.route() of each frame (on_header): a frame from a short address no
-        # member has is counted there, as _data_request and _data count it.
-        self.route = mac.Route(pan_id, table.by_short, self.rejected, rj.NOT_MEMBER)
+        # The hub's mac.route() of each frame (on_header): a frame from a short address or
+        # EUI-64 no member has is counted there, as _data_request, _data and Joining count it.
+        self.route = mac.Route(
+            pan_id, table.by_short, self.rejected, rj.NOT_MEMBER, table.by_eui, table.octets
+        )
         self.nh = nwk.NwkHeader()
         self.security = HanSecurity(storage, eui, table, device_log, self.nh, ccm[0], ccm[1])
         self.joining = Joining(
@@ -324,29 +326,26 @@ class Han:
         return self.out.transmit(self.framer.tx, n, TX_HAN)
 
     def on_header(self, buf, r, now):
-        # A frame the hub's mac.route classified from its header octets as the HAN's (r: its
-        # verdict; self.route, the mac.Route it used, names the source). A stranger's is
-        # decided here, counted as on_frame would count it, with one dict lookup and no parse;
-        # a frame from a member (or from a source sharing a member's key) returns GENERIC: the
-        # hub parses it and hands it to on_frame. (11 words of frame state at most.)
-        route = self.route
-        if r == POLL or r == NWK:  # a member's (mac.route counted the strangers')
-            return GENERIC
+        # A frame the hub's mac.route classified from its header octets as the HAN's and did not
+        # drop itself (it counts a data request, NWK frame or orphan notification from a source
+        # no member has); r: its verdict; self.route, the mac.Route it used, names the source.
+        # The drops the verdict names are counted here as on_frame counts them; an association
+        # request from an EUI-64 not in the device log is refused or dropped by its budget
+        # (Joining.stranger). GENERIC: a member's frame, or a source sharing a listed EUI-64's
+        # key: the hub parses it and hands it to on_frame. (11 words of frame state at most.)
         if r == HAN_NOT_FOR_US:
             r = rj.NOT_FOR_US
         elif r == HAN_BAD_COMMAND:
             r = rj.BAD_COMMAND
-        elif r == ASSOC:  # a stranger is an EUI-64 not in the device log
+        elif r == ASSOC:
+            route = self.route
             r = self.log.index.get(route.key, -1)
             if r == SHARED or r >= 0 and self.log.holds(r, buf, route.src):
                 return GENERIC
             r = self.joining.stranger(buf, route.src, now)
             return self._decide(r)
-        else:  # a data request or orphan notification from an EUI-64: a member's?
-            r = self.table.by_eui.get(route.key, -1)
-            if r == SHARED or r >= 0 and self.table.holds(r, buf, route.src):
-                return GENERIC
-            r = rj.NOT_MEMBER
+        else:
+            return GENERIC
         self.rejected[r] += 1
         return NOTHING
 

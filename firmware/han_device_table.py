@@ -37,7 +37,8 @@ class DeviceTable:
         self._storage = storage
         self._name = name
         self.capacity = capacity
-        self._eui = bytearray(8 * capacity)  # most significant octet first
+        # The members' EUI-64s, 8 octets per slot, most significant first (mac.Route reads it).
+        self.octets = bytearray(8 * capacity)
         self._short = [FREE] * capacity
         self._kind = bytearray(capacity)
         self._cap = bytearray(capacity)
@@ -89,7 +90,7 @@ class DeviceTable:
             if short == FREE:
                 continue
             for j in range(8):
-                out[q + j] = self._eui[8 * s + j]
+                out[q + j] = self.octets[8 * s + j]
             out[q + 8] = short & 0xFF
             out[q + 9] = short >> 8
             out[q + 10] = self._kind[s]
@@ -121,7 +122,7 @@ class DeviceTable:
     def holds(self, s, buf, off):
         # Slot s is used and holds the air-order EUI at buf[off:off+8] (NWK security checks a
         # frame's sender with it).
-        return self._short[s] != FREE and equals_le(buf, off, self._eui, 8 * s)
+        return self._short[s] != FREE and equals_le(buf, off, self.octets, 8 * s)
 
     def find_short(self, short):
         return self.by_short.get(short, -1)
@@ -140,13 +141,13 @@ class DeviceTable:
 
     def eui(self, s):
         # 8 bytes, most significant first (allocates).
-        return bytes(self._eui[8 * s : 8 * s + 8])
+        return bytes(self.octets[8 * s : 8 * s + 8])
 
     def write_eui_le(self, s, buf, off):
         # Copies slot s's EUI into an air-order field.
         b = 8 * s + 7
         for j in range(8):
-            buf[off + j] = self._eui[b - j]
+            buf[off + j] = self.octets[b - j]
 
     def slots(self):
         # The used slots, in slot order (allocates a list: for reports, not per frame).
@@ -168,7 +169,7 @@ class DeviceTable:
 
     def _set(self, s, eui, short, kind, cap):
         for j in range(8):
-            self._eui[8 * s + j] = eui[j]
+            self.octets[8 * s + j] = eui[j]
         self._short[s] = short
         self._kind[s] = kind
         self._cap[s] = cap
@@ -186,7 +187,7 @@ class DeviceTable:
 
     def _reindex(self):
         used = self.slots()
-        reindex(self.by_eui, ((s, key(memoryview(self._eui)[8 * s : 8 * s + 8])) for s in used))
+        reindex(self.by_eui, ((s, key(memoryview(self.octets)[8 * s : 8 * s + 8])) for s in used))
         d = self.by_short
         d.clear()
         for s in used:

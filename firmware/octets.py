@@ -24,6 +24,7 @@ _CMD_ASSOC_REQ = const(0x01)
 _CMD_DATA_REQ = const(0x04)
 _CMD_ORPHAN = const(0x06)
 _CMD_BEACON_REQ = const(0x07)
+_SHARED = const(-2)  # eui64.SHARED: in an index, more than one entry has this key
 
 # route()'s verdicts other than an inter-PAN frame's source offset (>= 0): what a received frame
 # is, from its header octets. GENERIC: the full path decides (mac.parse, then the layers); it
@@ -46,15 +47,19 @@ HAN_BAD_COMMAND = const(-12)  # an association request or orphan notification ad
 
 class Route:
     # route()'s other inputs and its outputs. In: the receiver's PAN ID (-1: stop after the
-    # inter-PAN recognition, as header_source does); the HAN's members' short addresses (a dict)
-    # and the list where a frame from another short address is counted, at index miss (the
-    # HAN's counters), or None and no HAN. Out: the source of a frame routed to the HAN, a short
-    # address or an EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src.
-    def __init__(self, pan, shorts=None, counts=None, miss=0):
+    # inter-PAN recognition, as header_source does); the HAN's members (their short addresses,
+    # a dict; their EUI-64s' lookup keys, a dict of key -> slot as eui64.reindex makes it; and
+    # those EUI-64s, 8 octets per slot, most significant first) and the list where a frame from
+    # a source no member has is counted, at index miss (the HAN's counters); or None and no
+    # HAN. Out: the source of a frame routed to the HAN, a short address or an EUI-64's lookup
+    # key (as key_le) in key, an EUI-64's offset in src.
+    def __init__(self, pan, shorts=None, counts=None, miss=0, euis=None, octets=None):
         self.pan = pan
         self.shorts = shorts
         self.counts = counts
         self.miss = miss
+        self.euis = euis
+        self.octets = octets
         self.key = 0
         self.src = -1
 
@@ -153,7 +158,38 @@ def route(buf, off: int, n: int, r) -> int:
         return n
     r.src = p - 8
     r.key = (((((b[p - 5] & 0x3F) << 8) | b[p - 6]) << 8 | b[p - 7]) << 8) | b[p - 8]
-    return n
+    if n == ASSOC or not r.counts:
+        return n
+    return int(_member_le(buf, r, n))
+
+
+@micropython.viper
+def _member_le(buf, r, verdict: int) -> int:
+    # route() for a data request or orphan notification from the EUI-64 at buf[r.src] (air
+    # order, inside the frame: route checked it): verdict if a member has it, or shares its key
+    # (the full path decides); else counted as DeviceTable.find_le's miss is (Joining.repeat,
+    # Joining.orphan) and COUNTED. A slot from the index is a used one, inside r.octets.
+    s = int(r.euis.get(r.key, -1))
+    if s == _SHARED:
+        return verdict
+    if s >= 0:
+        a = ptr8(buf)
+        e = ptr8(r.octets)
+        p = int(r.src)
+        s = 8 * s
+        if (
+            a[p] == e[s + 7]
+            and a[p + 1] == e[s + 6]
+            and a[p + 2] == e[s + 5]
+            and a[p + 3] == e[s + 4]
+            and a[p + 4] == e[s + 3]
+            and a[p + 5] == e[s + 2]
+            and a[p + 6] == e[s + 1]
+            and a[p + 7] == e[s]
+        ):
+            return verdict
+    r.counts[int(r.miss)] = int(r.counts[int(r.miss)]) + 1
+    return COUNTED
 
 
 @micropython.viper

@@ -8,7 +8,7 @@ import unittest
 
 from contract import native
 from contract.compat import MICROPYTHON
-from firmware import mac
+from firmware import eui64, mac
 from tests_device import vectors
 from tests_device.alloc import heap_bytes
 from tests_device.han_frames import (
@@ -136,8 +136,10 @@ class SameAnswersTest(unittest.TestCase):
         if MICROPYTHON:
             random.seed(15)
         shorts = {0x4242: 0, 0x7FF1: 1}
-        r1 = NATIVE.Route(0x1A2B, shorts, [0, 0], 1)
-        r2 = BYTECODE.Route(0x1A2B, shorts, [0, 0], 1)
+        euis = {eui64.key(STRANGER): 1}  # a member, in slot 1
+        octets = bytearray(8) + STRANGER
+        r1 = NATIVE.Route(0x1A2B, shorts, [0, 0], 1, euis, octets)
+        r2 = BYTECODE.Route(0x1A2B, shorts, [0, 0], 1, euis, octets)
         seen = set()
         for buf, off, n in junk(rng, 3000):
             v = NATIVE.route(buf, off, n, r1)
@@ -186,7 +188,7 @@ class NoAllocationTest(unittest.TestCase):
         f = mac.MacFrame()
         frame = vectors.INTERPAN_UNICAST
         for fns in (NATIVE, BYTECODE or NATIVE):
-            r = fns.Route(0x1A2B, {}, [0], 0)
+            r = fns.Route(0x1A2B, {}, [0], 0, {}, bytearray(8))
             for call in (
                 lambda p=fns.parse: p(frame, 0, len(frame), f),
                 lambda g=fns.route, r=r: g(vectors.BEACON_REQUEST, 0, 10, r),
