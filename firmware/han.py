@@ -35,8 +35,8 @@ from firmware import sec_install_code as install_code
 from firmware import zb_nwk as nwk
 from firmware import zb_zcl as zcl
 from firmware.decision import NOT_MINE, NOTHING, TX_HAN
-from firmware.eui64 import SHARED, to_guid
 from firmware.eui64 import parse as parse_eui
+from firmware.eui64 import to_guid
 from firmware.han_battery import BatteryBudget
 from firmware.han_device_log import KINDS
 from firmware.han_device_table import DeviceTable
@@ -47,7 +47,7 @@ from firmware.han_mac import CMD_ORPHAN, COORD, Framer
 from firmware.han_security import KEY_NAMES, HanSecurity
 from firmware.han_security import SEND as KEY_SEND
 from firmware.han_send import QUEUED, STATUS, TUNNEL_TRANSFER_DATA, Sender
-from firmware.mac import ASSOC, GENERIC, HAN_BAD_COMMAND, HAN_NOT_FOR_US
+from firmware.mac import ASSOC_STRANGER, GENERIC, HAN_BAD_COMMAND, HAN_NOT_FOR_US
 
 _READING_NOTE_S = const(10)  # per member
 _KEY_NOTE_S = const(600)  # per member: a key not sent (no install code, spaced out)
@@ -139,9 +139,8 @@ class Han:
         self.framer = Framer(eui, pan_id, channel)
         # The hub's mac.route() of each frame (on_header): a frame from a short address or
         # EUI-64 no member has is counted there, as _data_request, _data and Joining count it.
-        self.route = mac.Route(
-            pan_id, table.by_short, self.rejected, rj.NOT_MEMBER, table.by_eui, table.octets
-        )
+        r = (table.by_short, self.rejected, rj.NOT_MEMBER, table.by_eui, table.octets)
+        self.route = mac.Route(pan_id, *r, device_log.index, device_log.euis())
         self.nh = nwk.NwkHeader()
         self.security = HanSecurity(storage, eui, table, device_log, self.nh, ccm[0], ccm[1])
         self.joining = Joining(
@@ -331,19 +330,16 @@ class Han:
         # no member has); r: its verdict; self.route, the mac.Route it used, names the source.
         # The drops the verdict names are counted here as on_frame counts them; an association
         # request from an EUI-64 not in the device log is refused or dropped by its budget
-        # (Joining.stranger). GENERIC: a member's frame, or a source sharing a listed EUI-64's
-        # key: the hub parses it and hands it to on_frame. (11 words of frame state at most.)
+        # (Joining.stranger). GENERIC: a member's frame (a listed device's association request),
+        # or a source sharing a key: the hub parses it and hands it to on_frame. (11 words of
+        # frame state at most.)
         if r == HAN_NOT_FOR_US:
             r = rj.NOT_FOR_US
         elif r == HAN_BAD_COMMAND:
             r = rj.BAD_COMMAND
-        elif r == ASSOC:
-            route = self.route
-            r = self.log.index.get(route.key, -1)
-            if r == SHARED or r >= 0 and self.log.holds(r, buf, route.src):
-                return GENERIC
-            r = self.joining.stranger(buf, route.src, now)
-            return self._decide(r)
+        elif r == ASSOC_STRANGER:
+            r = self.joining.stranger(buf, self.route.src, now)
+            return NOTHING if r < 0 else self._decide(r)
         else:
             return GENERIC
         self.rejected[r] += 1

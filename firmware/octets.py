@@ -43,23 +43,29 @@ ORPHAN = const(-9)  # an orphan notification from an EUI-64 (key, src)
 ASSOC = const(-10)  # a well-formed association request to the coordinator (key, src)
 HAN_NOT_FOR_US = const(-11)  # a data request or NWK frame for another device
 HAN_BAD_COMMAND = const(-12)  # an association request or orphan notification addressed wrongly
+ASSOC_STRANGER = const(-13)  # ASSOC from an EUI-64 not in the device log (src)
 
 
 class Route:
     # route()'s other inputs and its outputs. In: the receiver's PAN ID (-1: stop after the
     # inter-PAN recognition, as header_source does); the HAN's members (their short addresses,
     # a dict; their EUI-64s' lookup keys, a dict of key -> slot as eui64.reindex makes it; and
-    # those EUI-64s, 8 octets per slot, most significant first) and the list where a frame from
-    # a source no member has is counted, at index miss (the HAN's counters); or None and no
-    # HAN. Out: the source of a frame routed to the HAN, a short address or an EUI-64's lookup
-    # key (as key_le) in key, an EUI-64's offset in src.
-    def __init__(self, pan, shorts=None, counts=None, miss=0, euis=None, octets=None):
+    # those EUI-64s, 8 octets per slot, most significant first), the device log's EUI-64s (a
+    # dict of key -> entry, and a list of 8-octet bytes, most significant first), and the list
+    # where a frame from a source no member has is counted, at index miss (the HAN's counters);
+    # or None and no HAN. Out: the source of a frame routed to the HAN, a short address or an
+    # EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src.
+    def __init__(
+        self, pan, shorts=None, counts=None, miss=0, euis=None, octets=None, listed=None, log=None
+    ):
         self.pan = pan
         self.shorts = shorts
         self.counts = counts
         self.miss = miss
         self.euis = euis
         self.octets = octets
+        self.listed = listed
+        self.log = log
         self.key = 0
         self.src = -1
 
@@ -158,25 +164,34 @@ def route(buf, off: int, n: int, r) -> int:
         return n
     r.src = p - 8
     r.key = (((((b[p - 5] & 0x3F) << 8) | b[p - 6]) << 8 | b[p - 7]) << 8) | b[p - 8]
-    if n == ASSOC or not r.counts:
+    if not r.counts:
         return n
     return int(_member_le(buf, r, n))
 
 
 @micropython.viper
 def _member_le(buf, r, verdict: int) -> int:
-    # route() for a data request or orphan notification from the EUI-64 at buf[r.src] (air
-    # order, inside the frame: route checked it): verdict if a member has it, or shares its key
-    # (the full path decides); else counted as DeviceTable.find_le's miss is (Joining.repeat,
-    # Joining.orphan) and COUNTED. A slot from the index is a used one, inside r.octets.
-    s = int(r.euis.get(r.key, -1))
+    # route() for a data request, orphan notification or association request from the EUI-64
+    # at buf[r.src] (air order, inside the frame: route checked it): verdict if a member has it
+    # (for an association request: if the device log has it), or if it shares a key (the full
+    # path decides). Else ASSOC_STRANGER for an association request (Joining.stranger), or the
+    # frame is counted as DeviceTable.find_le's miss is (Joining.repeat, Joining.orphan) and
+    # COUNTED. A slot or entry from an index is a used one: inside r.octets, or in r.log.
+    if verdict == ASSOC:
+        s = int(r.listed.get(r.key, -1))
+    else:
+        s = int(r.euis.get(r.key, -1))
     if s == _SHARED:
         return verdict
     if s >= 0:
         a = ptr8(buf)
-        e = ptr8(r.octets)
+        if verdict == ASSOC:
+            e = ptr8(r.log[s])
+            s = 0
+        else:
+            e = ptr8(r.octets)
+            s = 8 * s
         p = int(r.src)
-        s = 8 * s
         if (
             a[p] == e[s + 7]
             and a[p + 1] == e[s + 6]
@@ -188,6 +203,8 @@ def _member_le(buf, r, verdict: int) -> int:
             and a[p + 7] == e[s]
         ):
             return verdict
+    if verdict == ASSOC:
+        return ASSOC_STRANGER
     r.counts[int(r.miss)] = int(r.counts[int(r.miss)]) + 1
     return COUNTED
 

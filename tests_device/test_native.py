@@ -138,8 +138,9 @@ class SameAnswersTest(unittest.TestCase):
         shorts = {0x4242: 0, 0x7FF1: 1}
         euis = {eui64.key(STRANGER): 1}  # a member, in slot 1
         octets = bytearray(8) + STRANGER
-        r1 = NATIVE.Route(0x1A2B, shorts, [0, 0], 1, euis, octets)
-        r2 = BYTECODE.Route(0x1A2B, shorts, [0, 0], 1, euis, octets)
+        log = [bytes(8), STRANGER]  # the device log: the member, and an entry before it
+        r1 = NATIVE.Route(0x1A2B, shorts, [0, 0], 1, euis, octets, euis, log)
+        r2 = BYTECODE.Route(0x1A2B, shorts, [0, 0], 1, euis, octets, euis, log)
         seen = set()
         for buf, off, n in junk(rng, 3000):
             v = NATIVE.route(buf, off, n, r1)
@@ -188,7 +189,7 @@ class NoAllocationTest(unittest.TestCase):
         f = mac.MacFrame()
         frame = vectors.INTERPAN_UNICAST
         for fns in (NATIVE, BYTECODE or NATIVE):
-            r = fns.Route(0x1A2B, {}, [0], 0, {}, bytearray(8))
+            r = fns.Route(0x1A2B, {}, [0], 0, {}, bytearray(8), {}, [])
             for call in (
                 lambda p=fns.parse: p(frame, 0, len(frame), f),
                 lambda g=fns.route, r=r: g(vectors.BEACON_REQUEST, 0, 10, r),
