@@ -47,7 +47,7 @@ from firmware.han_mac import CMD_ORPHAN, COORD, Framer
 from firmware.han_security import KEY_NAMES, HanSecurity
 from firmware.han_security import SEND as KEY_SEND
 from firmware.han_send import QUEUED, STATUS, TUNNEL_TRANSFER_DATA, Sender
-from firmware.mac import ASSOC_STRANGER, GENERIC, HAN_BAD_COMMAND, HAN_NOT_FOR_US
+from firmware.mac import ASSOC_STRANGER, HAN_NOT_FOR_US
 
 _READING_NOTE_S = const(10)  # per member
 _KEY_NOTE_S = const(600)  # per member: a key not sent (no install code, spaced out)
@@ -325,24 +325,15 @@ class Han:
         return self.out.transmit(self.framer.tx, n, TX_HAN)
 
     def on_header(self, buf, r, now):
-        # A frame the hub's mac.route classified from its header octets as the HAN's and did not
-        # drop itself (it counts a data request, NWK frame or orphan notification from a source
-        # no member has); r: its verdict; self.route, the mac.Route it used, names the source.
-        # The drops the verdict names are counted here as on_frame counts them; an association
-        # request from an EUI-64 not in the device log is refused or dropped by its budget
-        # (Joining.stranger). GENERIC: a member's frame (a listed device's association request),
-        # or a source sharing a key: the hub parses it and hands it to on_frame. (11 words of
-        # frame state at most.)
-        if r == HAN_NOT_FOR_US:
-            r = rj.NOT_FOR_US
-        elif r == HAN_BAD_COMMAND:
-            r = rj.BAD_COMMAND
-        elif r == ASSOC_STRANGER:
+        # A frame the hub's mac.route found is the HAN's to drop (r: its verdict, HAN_DROP or
+        # lower; self.route, the mac.Route it used, names the source), counted as on_frame
+        # counts it: another device's, or addressed wrongly; an association request from an
+        # EUI-64 not in the device log is refused or dropped by its budget (Joining.stranger).
+        # (route itself counts a frame from a source no member has.)
+        if r == ASSOC_STRANGER:
             r = self.joining.stranger(buf, self.route.src, now)
             return NOTHING if r < 0 else self._decide(r)
-        else:
-            return GENERIC
-        self.rejected[r] += 1
+        self.rejected[rj.NOT_FOR_US if r == HAN_NOT_FOR_US else rj.BAD_COMMAND] += 1
         return NOTHING
 
     def on_frame(self, buf, f, now, lqi=-1):

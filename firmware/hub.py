@@ -31,7 +31,7 @@ from firmware.decision import (
     TX_DISCOVERY,
 )
 from firmware.eui64 import read_le
-from firmware.mac import BEACON_REQUEST, COUNTED, HAN, NOT_FOR_US, UNHANDLED, route
+from firmware.mac import BEACON_REQUEST, COUNTED, HAN_DROP, NOT_FOR_US, UNHANDLED, route
 from firmware.mac_beacon import Beacon
 from firmware.zb_interpan import FOREIGN, ORIG, OTHER, classify, parse_at
 from firmware.zb_zcl import parse as zcl_parse
@@ -137,10 +137,8 @@ class Hub:
                     return NOTHING  # rules (mac.Route)
                 if src == BEACON_REQUEST:
                     return self._beacon_reply(now)
-                if src <= HAN and self.han is not None:
-                    src = self.han.on_header(frame.buf, src, now)
-                    if src >= 0:
-                        return src
+                if src <= HAN_DROP and self.han is not None:  # the HAN's drops
+                    return self.han.on_header(frame.buf, src, now)
                 return self._other(frame, src, now)
         # Not even the limiter sees inter-PAN frames while the flag is OFF. The state machine
         # itself is asked (one call fewer per frame); a countdown that ran out since the

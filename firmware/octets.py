@@ -34,13 +34,14 @@ COUNTED = const(-2)  # a HAN frame from a short address no member has: counted, 
 BEACON_REQUEST = const(-3)  # the canonical beacon request (the only one answered)
 NOT_FOR_US = const(-4)  # the hub's drop: for another PAN, or another beacon request
 UNHANDLED = const(-5)  # nothing for the hub or its HAN (beacons, acks, other commands)
-# The HAN's, from here down (Han.on_header): Route.key and Route.src name the source.
-HAN = const(-6)
+# The HAN's, from here down: a member's frame (or one whose source shares a key; the full path
+# decides), then the HAN's drops (Han.on_header). Route.key and Route.src name the source.
 POLL = const(-6)  # a data request to the coordinator from a short address (key)
 NWK = const(-7)  # a data frame from a short address (key) to the coordinator or broadcast
 POLL_EXT = const(-8)  # a data request to the coordinator from an EUI-64 (key, src)
 ORPHAN = const(-9)  # an orphan notification from an EUI-64 (key, src)
 ASSOC = const(-10)  # a well-formed association request to the coordinator (key, src)
+HAN_DROP = const(-11)
 HAN_NOT_FOR_US = const(-11)  # a data request or NWK frame for another device
 HAN_BAD_COMMAND = const(-12)  # an association request or orphan notification addressed wrongly
 ASSOC_STRANGER = const(-13)  # ASSOC from an EUI-64 not in the device log (src)
