@@ -25,6 +25,18 @@ _CMD_DATA_REQ = const(0x04)
 _CMD_ORPHAN = const(0x06)
 _CMD_BEACON_REQ = const(0x07)
 _SHARED = const(-2)  # eui64.SHARED: in an index, more than one entry has this key
+# firmware.zb_nwk's, repeated (viper inlines only its own): the NWK frame control (ZigBee spec
+# 3.3.1.1) and parse_nwk's results.
+_NWK_MULTICAST = const(0x0100)
+_NWK_SECURITY = const(0x0200)
+_NWK_SOURCE_ROUTE = const(0x0400)
+_NWK_DST_IEEE = const(0x0800)
+_NWK_SRC_IEEE = const(0x1000)
+_NWK_OK = const(0)
+_NWK_TRUNCATED = const(1)
+_NWK_BAD_VERSION = const(2)
+_NWK_BAD_TYPE = const(3)
+_NWK_SECURED = const(4)
 
 # route()'s verdicts other than an inter-PAN frame's source offset (>= 0): what a received frame
 # is, from its header octets. GENERIC: the full path decides (mac.parse, then the layers); it
@@ -326,3 +338,47 @@ def equals_le(buf, off: int, eui, at: int) -> bool:
         and a[off + 6] == e[at + 1]
         and a[off + 7] == e[at]
     )
+
+
+@micropython.viper
+def parse_nwk(buf, off: int, end: int, h) -> int:
+    # firmware.zb_nwk.parse_nwk: the NWK header at buf[off:end] into the NwkHeader h (the
+    # frame's own checks; end must be inside buf). (off reused as the cursor: 11 words of
+    # frame state where this runs as bytecode.)
+    if end - off < 8 or off < 0 or end > int(len(buf)):
+        return _NWK_TRUNCATED
+    b = ptr8(buf)
+    fc = (b[off + 1] << 8) | b[off]
+    if fc & 3 >= 2:  # reserved, or inter-PAN
+        return _NWK_BAD_TYPE
+    if (fc >> 2) & 0x0F != 2:  # not ZigBee PRO
+        return _NWK_BAD_VERSION
+    h.fc = fc
+    h.ftype = fc & 3
+    h.dst = (b[off + 3] << 8) | b[off + 2]
+    h.src = (b[off + 5] << 8) | b[off + 4]
+    h.radius = b[off + 6]
+    h.seq = b[off + 7]
+    off += 8
+    if fc & _NWK_DST_IEEE:
+        h.dst_ieee_off = off
+        off += 8
+    else:
+        h.dst_ieee_off = -1
+    if fc & _NWK_SRC_IEEE:
+        h.src_ieee_off = off
+        off += 8
+    else:
+        h.src_ieee_off = -1
+    if fc & _NWK_MULTICAST:
+        off += 1  # multicast control
+    if fc & _NWK_SOURCE_ROUTE:
+        if off + 2 > end:
+            return _NWK_TRUNCATED
+        off += 2 + 2 * b[off]  # relay count, relay index, relay list
+    if off > end:
+        return _NWK_TRUNCATED
+    h.payload_off = off
+    if fc & _NWK_SECURITY:
+        return _NWK_SECURED
+    return _NWK_OK

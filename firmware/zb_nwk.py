@@ -10,6 +10,7 @@
 # is the HAN's).
 
 from contract.compat import const
+from contract.native import load
 from firmware import mac
 from firmware.eui64 import write_le
 
@@ -96,43 +97,11 @@ class ApsHeader:
         return bool(self.fc & _APS_ACK_REQ)
 
 
-def parse_nwk(buf, off, end, h):
-    # The NWK header at buf[off:end] (end: the first octet of the MAC FCS). Returns OK or a
-    # reason; on OK, h.payload_off is where the APS frame (or NWK command) starts.
-    if end - off < 8:
-        return TRUNCATED
-    fc = buf[off] | (buf[off + 1] << 8)
-    if (fc & 3) >= 2:  # reserved, or inter-PAN
-        return BAD_TYPE
-    if (fc >> 2) & 0x0F != _VERSION_PRO:
-        return BAD_VERSION
-    h.fc = fc
-    h.ftype = fc & 3
-    h.dst = buf[off + 2] | (buf[off + 3] << 8)
-    h.src = buf[off + 4] | (buf[off + 5] << 8)
-    h.radius = buf[off + 6]
-    h.seq = buf[off + 7]
-    p = off + 8
-    h.dst_ieee_off = -1
-    h.src_ieee_off = -1
-    if fc & _DST_IEEE:
-        h.dst_ieee_off = p
-        p += 8
-    if fc & _SRC_IEEE:
-        h.src_ieee_off = p
-        p += 8
-    if fc & _MULTICAST:
-        p += 1  # multicast control
-    if fc & _SOURCE_ROUTE:
-        if p + 2 > end:
-            return TRUNCATED
-        p += 2 + 2 * buf[p]  # relay count, relay index, relay list
-    if p > end:
-        return TRUNCATED
-    h.payload_off = p
-    if fc & _SECURITY:
-        return SECURED
-    return OK
+# parse_nwk(buf, off, end, h): the NWK header at buf[off:end] (end: the first octet of the MAC
+# FCS) into the NwkHeader h. Returns OK or a reason; on OK, h.payload_off is where the APS frame
+# (or NWK command) starts (on SECURED, the auxiliary header). Native code (firmware.octets):
+# every member's frame meets it.
+parse_nwk = load("firmware.octets").parse_nwk
 
 
 def parse_aps(buf, off, end, a):

@@ -9,6 +9,7 @@ import unittest
 from contract import native
 from contract.compat import MICROPYTHON
 from firmware import eui64, mac
+from firmware import zb_nwk as nwk
 from tests_device import vectors
 from tests_device.alloc import heap_bytes
 from tests_device.han_frames import (
@@ -29,6 +30,9 @@ FIELDS = (
     "src_mode", "src_pan", "src_short", "src_ext_off", "payload_off", "payload_end",
 )  # fmt: skip
 POLL = data_request(0x7FF1)
+REPORT = summation_report(0x4242, 1)
+NWK_FIELDS = ("fc", "ftype", "dst", "src", "radius", "seq", "dst_ieee_off", "src_ieee_off")
+NWK_FIELDS += ("payload_off",)
 BASES = (
     POLL,
     data_request(0x4242),
@@ -166,6 +170,24 @@ class SameAnswersTest(unittest.TestCase):
                         )
         self.assertTrue(len(seen) >= 10, seen)  # most verdicts, inter-PAN (0) included
 
+    def test_nwk_header_on_junk(self):
+        self.need_source()
+        rng = random.Random(16) if not MICROPYTHON else random
+        if MICROPYTHON:
+            random.seed(16)
+        h1 = nwk.NwkHeader()
+        h2 = nwk.NwkHeader()
+        seen = set()
+        for buf, off, n in junk(rng, 1500):
+            for p in (off + 7, off + 9, off + 15, off + 21):  # where MAC headers end
+                r = NATIVE.parse_nwk(buf, p, off + n - 2, h1)
+                self.assertEqual(r, BYTECODE.parse_nwk(buf, p, off + n - 2, h2))
+                seen.add(r)
+                if r in (nwk.OK, nwk.SECURED):
+                    for name in NWK_FIELDS:
+                        self.assertEqual(getattr(h1, name), getattr(h2, name), name)
+        self.assertTrue(len(seen) >= 4, seen)
+
     def test_offsets_outside_the_buffer_are_refused_not_read(self):
         self.need_source()
         f = mac.MacFrame()
@@ -182,6 +204,7 @@ class SameAnswersTest(unittest.TestCase):
             self.assertFalse(fns.equals_le(buf, 3, b"\x00" * 8, 0))
             self.assertFalse(fns.equals_le(buf, 0, b"\x00" * 8, 1))
             self.assertTrue(fns.equals_le(buf, 2, bytes(reversed(buf[2:10])), 0))
+            self.assertEqual(fns.parse_nwk(buf, 0, 12, nwk.NwkHeader()), nwk.TRUNCATED)
 
 
 class NoAllocationTest(unittest.TestCase):
@@ -190,6 +213,7 @@ class NoAllocationTest(unittest.TestCase):
         frame = vectors.INTERPAN_UNICAST
         for fns in (NATIVE, BYTECODE or NATIVE):
             r = fns.Route(0x1A2B, {}, [0], 0, {}, bytearray(8), {}, [])
+            nh = nwk.NwkHeader()
             for call in (
                 lambda p=fns.parse: p(frame, 0, len(frame), f),
                 lambda g=fns.route, r=r: g(vectors.BEACON_REQUEST, 0, 10, r),
@@ -198,5 +222,6 @@ class NoAllocationTest(unittest.TestCase):
                 lambda h=fns.header_source: h(frame, 0, len(frame)),
                 lambda k=fns.key_le: k(frame, 7),
                 lambda e=fns.equals_le: e(frame, 7, frame, 0),
+                lambda p=fns.parse_nwk, h=nh: p(REPORT, 9, len(REPORT) - 2, h),
             ):
                 self.assertIn(heap_bytes(call), (None, 0))
