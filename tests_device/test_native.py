@@ -115,11 +115,16 @@ class SameAnswersTest(unittest.TestCase):
         if BYTECODE is None:
             raise unittest.SkipTest("no source of firmware/octets.py here (.mpy run)")
 
-    def test_parse_on_junk(self):
+    def junk_rng(self, seed):
+        # A seeded generator for junk(), once the bytecode build is there to compare with.
         self.need_source()
-        rng = random.Random(14) if not MICROPYTHON else random
-        if MICROPYTHON:
-            random.seed(14)
+        if MICROPYTHON:  # (its random module has no Random class)
+            random.seed(seed)
+            return random
+        return random.Random(seed)
+
+    def test_parse_on_junk(self):
+        rng = self.junk_rng(14)
         f1 = mac.MacFrame()
         f2 = mac.MacFrame()
         seen = set()
@@ -135,10 +140,7 @@ class SameAnswersTest(unittest.TestCase):
         self.assertTrue(len(seen) >= 6, seen)  # the junk reached most of the reject codes
 
     def test_route_and_header_source_on_junk(self):
-        self.need_source()
-        rng = random.Random(15) if not MICROPYTHON else random
-        if MICROPYTHON:
-            random.seed(15)
+        rng = self.junk_rng(15)
         shorts = {0x4242: 0, 0x7FF1: 1}
         euis = {eui64.key(STRANGER): 1}  # a member, in slot 1
         octets = bytearray(8) + STRANGER
@@ -171,10 +173,7 @@ class SameAnswersTest(unittest.TestCase):
         self.assertTrue(len(seen) >= 10, seen)  # most verdicts, inter-PAN (0) included
 
     def test_nwk_header_on_junk(self):
-        self.need_source()
-        rng = random.Random(16) if not MICROPYTHON else random
-        if MICROPYTHON:
-            random.seed(16)
+        rng = self.junk_rng(16)
         h1 = nwk.NwkHeader()
         h2 = nwk.NwkHeader()
         seen = set()
