@@ -33,7 +33,6 @@ from firmware.decision import (
 from firmware.eui64 import read_le
 from firmware.mac_beacon import Beacon
 from firmware.zb_interpan import FOREIGN, ORIG, OTHER, classify, parse_at
-from firmware.zb_zcl import parse as zcl_parse
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 _REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
@@ -85,7 +84,6 @@ class Hub:
         self.rejections_unnoted = 0
         self.rx = mac.MacFrame()
         self.iph = interpan_frame.InterPanHeader()
-        self.zh = zcl.ZclHeader()
         self.rejected = [0] * reject.COUNT
         self.rx_frames = 0
 
@@ -200,33 +198,31 @@ class Hub:
 
     def _interpan(self, frame, src, now):
         # An inter-PAN frame past the gate (on, for us, within budget), parsed from the octets
-        # the gate read (parse_at: no general MAC parse), then answered (discovery) or handed to
-        # the command layer (SE Tunneling). The headers stay self.iph and self.zh, not locals:
-        # 11 words of frame state at most.
-        src = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
+        # the gate read (parse_at: MAC, stub APS and ZCL headers into self.iph, no general MAC
+        # parse), then answered (discovery) or handed to the command layer (SE Tunneling).
+        h = self.iph
+        src = parse_at(frame.buf, frame.off, frame.n, src, h)  # reused for the verdict
         if src:
             return self._drop(src)
-        if zcl_parse(frame.buf, self.iph.zcl_off, self.iph.payload_end, self.zh):
-            return self._drop(reject.BAD_ZCL)
-        if self.zh.fc & zcl.SERVER_TO_CLIENT:
+        if h.fc & zcl.SERVER_TO_CLIENT:
             return self._drop(reject.UNKNOWN_COMMAND)  # the hub serves; it is not a client
-        if self.iph.cluster == zcl.TUNNELING:
+        if h.cluster == zcl.TUNNELING:
             return self._command(frame.buf, now)
-        if self.iph.cluster == discovery.CLUSTER and self.zh.command == discovery.CMD_GET_DETAILS:
-            if self.zh.fc & zcl.CLUSTER_SPECIFIC:
-                return self._discovery(self.zh, now)
+        if h.cluster == discovery.CLUSTER and h.command == discovery.CMD_GET_DETAILS:
+            if h.fc & zcl.CLUSTER_SPECIFIC:
+                return self._discovery(h, now)
         return self._drop(reject.UNKNOWN_COMMAND)
 
     def _command(self, buf, now):
-        # An SE Tunneling frame for the command layer (the frame's addressing in self.iph, its
-        # ZCL header in self.zh), and what its verdict means here. What the command layer noted
+        # An SE Tunneling frame for the command layer (its addressing and ZCL header in
+        # self.iph), and what its verdict means here. What the command layer noted
         # of a refused command becomes a log line and a persisted item for the head-end: a
         # flood of forged commands must not turn into as many flash writes, nor push genuine
         # items out of a full outbox, so past a budget (5, then 1 a second) a refusal is only
         # counted (and in the aggregated drop counters). No `out` local: 11 words at most.
         self.out.tx_len = 0  # the command layer writes a reply, or not
         mark = len(self.out.notes)
-        v = self.commands.on_interpan(buf, self.iph, self.zh, now)
+        v = self.commands.on_interpan(buf, self.iph, self.iph, now)
         if v == CMD_REJECTED:
             if len(self.out.notes) > mark and not self._rejection_notes.allow(now):
                 del self.out.notes[mark:]

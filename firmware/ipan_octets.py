@@ -37,8 +37,7 @@ FOREIGN = const(-3)
 
 # Where these run as bytecode (contract.native), MicroPython puts a function's frame on the GC
 # heap when its locals and stack are over 11 words (py/objfun.c, VM_MAX_STATE_ON_STACK): hence
-# few locals and the small functions classify is made of. As native code each keeps its state
-# on the C stack.
+# few locals, reused. As native code each keeps its state on the C stack.
 
 
 @micropython.viper
@@ -73,51 +72,38 @@ def classify(buf, off: int, n: int, src: int, me) -> int:
     # DISCOVERY for a Get Hub Details request, or OTHER. Only what locates the two is read
     # (cluster, a ZCL command from client to server with no manufacturer code, the GBCS tag);
     # the full parse after the budget checks everything, and a frame that passes here and
-    # fails there costs no more than a forged command.
-    end = off + n - 2  # the FCS's offset: nothing from it on is read
-    if off < 0 or end > int(len(buf)) or src < off + 9 or src + 10 >= end or int(len(me)) < 10:
+    # fails there costs no more than a forged command. One function, no calls: arguments are
+    # reused (n becomes the end, off the octet read) to keep to 11 words as bytecode.
+    n = off + n - 2  # the FCS's offset: nothing from it on is read
+    if off < 0 or n > int(len(buf)) or src < off + 9 or src + 10 >= n or int(len(me)) < 10:
         return OTHER
-    if not _for_us(buf, off, src, me):
-        return FOREIGN
-    return int(_what(buf, src + 10, end))
-
-
-@micropython.viper
-def _for_us(buf, off: int, src: int, me) -> bool:
-    # The destination (checked inside the buffer by classify): PAN 0xFFFF or ours, then our
-    # EUI-64 (src == off + 15: a 64-bit destination at off + 5) or the broadcast address.
     b = ptr8(buf)
     m = ptr8(me)
     if (b[off + 3] != 0xFF or b[off + 4] != 0xFF) and (b[off + 3] != m[0] or b[off + 4] != m[1]):
-        return False
-    if src != off + 15:
-        return b[off + 5] == 0xFF and b[off + 6] == 0xFF
-    src = 0  # reused: the octet compared
-    while src < 8:
-        if b[off + 5 + src] != m[2 + src]:
-            return False
-        src += 1
-    return True
-
-
-@micropython.viper
-def _what(buf, p: int, end: int) -> int:
-    # classify's verdict from the stub APS frame control at buf[p] (p < end, checked).
-    b = ptr8(buf)
-    if b[p] == _APS_GROUP:
-        p += 2
-    if p + 8 > end:  # up to the ZCL command identifier
+        return FOREIGN
+    if src == off + 15:  # a 64-bit destination at off + 5 .. src - 3 (m[2] .. m[9]): ours?
+        off += 5
+        while off < src - 2:
+            if b[off] != m[off - src + 12]:
+                return FOREIGN
+            off += 1
+    elif b[off + 5] != 0xFF or b[off + 6] != 0xFF:  # else the broadcast address
+        return FOREIGN
+    off = src + 10  # the stub APS frame control, after the source and the stub NWK header
+    if b[off] == _APS_GROUP:
+        off += 2
+    if off + 8 > n:  # up to the ZCL command identifier
         return OTHER
-    if b[p + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
+    if b[off + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
         return OTHER
-    if b[p + 2] == _DISCOVERY_HI and b[p + 1] == _DISCOVERY_LO:
-        return DISCOVERY if b[p + 7] == _GET_DETAILS else OTHER
-    if b[p + 2] != _TUNNELING_HI or b[p + 1] != _TUNNELING_LO or b[p + 7] != _TRANSFER_DATA:
+    if b[off + 2] == _DISCOVERY_HI and b[off + 1] == _DISCOVERY_LO:
+        return DISCOVERY if b[off + 7] == _GET_DETAILS else OTHER
+    if b[off + 2] != _TUNNELING_HI or b[off + 1] != _TUNNELING_LO or b[off + 7] != _TRANSFER_DATA:
         return OTHER
-    p += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
-    if p >= end or b[p] != _GBCS_TAG or end - p < _GBCS_MIN:
+    off += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
+    if off >= n or b[off] != _GBCS_TAG or n - off < _GBCS_MIN:
         return OTHER
-    return p
+    return off
 
 
 @micropython.viper
@@ -144,10 +130,10 @@ def aps(buf, p: int, end: int, h) -> int:
 @micropython.viper
 def parse_at(buf, off: int, n: int, src: int, h) -> int:
     # The hub's parse of a frame header_source() recognised (src: what it returned), in place
-    # of mac.parse and zb_interpan.parse: the layout is fixed once the frame type, the
-    # addressing modes and the stub NWK header are, so only the frame version is left to check.
-    # A reject code (firmware.hub_reject) or 0; h (an InterPanHeader) then holds the stub APS
-    # header and the MAC fields the command layer reads.
+    # of mac.parse, zb_interpan.parse and zb_zcl.parse: the layout is fixed once the frame type,
+    # the addressing modes and the stub NWK header are, so only the frame version is left to
+    # check. A reject code (firmware.hub_reject) or 0; h (an InterPanHeader) then holds the MAC
+    # fields the command layer reads, the stub APS header and the ZCL header.
     if off < 0 or off + n - 2 > int(len(buf)) or src < off + 9 or src + 10 > off + n - 2:
         return int(reject.TRUNCATED)
     b = ptr8(buf)
@@ -158,7 +144,11 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     h.payload_end = off + n - 2
     if aps(buf, src + 10, off + n - 2, h):
         return int(reject.BAD_APS)
-    return 0 if int(h.profile) == _PROFILE_SE else int(reject.WRONG_PROFILE)
+    if int(h.profile) != _PROFILE_SE:
+        return int(reject.WRONG_PROFILE)
+    if zcl_header(buf, int(h.zcl_off), off + n - 2, h):
+        return int(reject.BAD_ZCL)
+    return 0
 
 
 @micropython.viper
@@ -183,3 +173,22 @@ def zcl_header(buf, off: int, end: int, z) -> int:
     z.command = b[p + 1]
     z.payload_off = p + 2
     return 0
+
+
+@micropython.viper
+def find8(table, buf, off: int) -> int:
+    # The index of the 8-octet entry of table (entries back to back: the provisioned parties'
+    # EUI-64s) that buf[off:off+8] equals, or -1 (also when those octets are not all in buf).
+    if off < 0 or off + 8 > int(len(buf)):
+        return -1
+    t = ptr8(table)
+    b = ptr8(buf)
+    i = 0
+    while i + 8 <= int(len(table)):
+        j = 0
+        while j < 8 and t[i + j] == b[off + j]:
+            j += 1
+        if j == 8:
+            return i >> 3
+        i += 8
+    return -1

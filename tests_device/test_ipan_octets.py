@@ -82,11 +82,15 @@ class VerdictTest(unittest.TestCase):
             self.assertEqual(mac.parse(psdu, 0, len(psdu), f), 0)
             h1 = ip.InterPanHeader()
             h2 = ip.InterPanHeader()
+            z = zcl.ZclHeader()
             self.assertEqual(ip.parse(psdu, f, h1), ip.OK)
+            self.assertEqual(zcl.parse(psdu, h1.zcl_off, h1.payload_end, z), zcl.OK)
             src = ip.header_source(psdu, 0, len(psdu))
             self.assertEqual(ip.parse_at(psdu, 0, len(psdu), src, h2), 0)
             for name in HEADER_FIELDS + ("payload_end",):
                 self.assertEqual(getattr(h1, name), getattr(h2, name), name)
+            for name in ZCL_FIELDS:
+                self.assertEqual(getattr(z, name), getattr(h2, name), name)
 
     def test_parse_at_refuses_what_the_general_parse_refuses(self):
         from firmware import hub_reject as reject
@@ -101,6 +105,12 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual(ip.parse_at(psdu, 0, len(psdu), src, h), reject.BAD_APS)
         psdu = ipf.command(profile=0x0104)
         self.assertEqual(ip.parse_at(psdu, 0, len(psdu), src, h), reject.WRONG_PROFILE)
+        psdu = ipf.command(fc=0x40)  # a reserved ZCL frame control bit
+        self.assertEqual(ip.parse_at(psdu, 0, len(psdu), src, h), reject.BAD_ZCL)
+        psdu = ipf.command()
+        self.assertEqual(ip.parse_at(psdu, 0, len(psdu) - 1, src, h), 0)  # one octet short
+        self.assertEqual(ip.parse_at(psdu, 0, src + 11, src, h), reject.TRUNCATED)
+        self.assertEqual(ip.parse_at(psdu, 0, src + 13, src, h), reject.BAD_APS)
 
 
 class SameAnswersTest(unittest.TestCase):
@@ -123,7 +133,7 @@ class SameAnswersTest(unittest.TestCase):
                 r = NATIVE.parse_at(buf, off, n, k, h1)
                 self.assertEqual(r, BYTECODE.parse_at(buf, off, n, k, h2))
                 if r == 0:
-                    for name in HEADER_FIELDS + ("payload_end",):
+                    for name in HEADER_FIELDS + ZCL_FIELDS + ("payload_end",):
                         self.assertEqual(getattr(h1, name), getattr(h2, name), name)
                     end = h1.payload_end
                     r = NATIVE.zcl_header(buf, h1.zcl_off, end, z1)
@@ -152,6 +162,20 @@ class SameAnswersTest(unittest.TestCase):
             self.assertEqual(fns.zcl_header(psdu, n - 4, n + 1, z), zcl.BAD)
 
 
+class Find8Test(unittest.TestCase):
+    def test_finds_each_entry_and_nothing_else(self):
+        table = b"".join(bytes((0, 0x23, 0x7E, 0, 0, 0, k, 0x5A)) for k in range(5))
+        buf = bytearray(3) + table
+        for fns in (NATIVE, BYTECODE or NATIVE):
+            for k in range(5):
+                self.assertEqual(fns.find8(table, buf, 3 + 8 * k), k)
+            self.assertEqual(fns.find8(table, buf, 4), -1)  # straddling two entries
+            self.assertEqual(fns.find8(table, buf, len(buf) - 7), -1)  # past the end
+            self.assertEqual(fns.find8(table, buf, -1), -1)
+            self.assertEqual(fns.find8(b"", buf, 3), -1)
+            self.assertEqual(fns.find8(table[:-1], buf, 3 + 32), -1)  # a partial entry
+
+
 class NoAllocationTest(unittest.TestCase):
     def test_the_octet_functions_allocate_nothing(self):
         psdu = ipf.command()
@@ -159,12 +183,14 @@ class NoAllocationTest(unittest.TestCase):
         src = ip.header_source(psdu, 0, n)
         h = ip.InterPanHeader()
         z = zcl.ZclHeader()
+        table = psdu[:24]
         for fns in (NATIVE, BYTECODE or NATIVE):
             for name, call in (
                 ("header_source", lambda f=fns.header_source: f(psdu, 0, n)),
                 ("classify", lambda f=fns.classify: f(psdu, 0, n, src, OUR_PAN)),
                 ("parse_at", lambda f=fns.parse_at: f(psdu, 0, n, src, h)),
                 ("zcl_header", lambda f=fns.zcl_header: f(psdu, h.zcl_off, n - 2, z)),
+                ("find8", lambda f=fns.find8: f(table, psdu, 16)),
             ):
                 self.assertIn(heap_bytes(call), (None, 0), name)
 
