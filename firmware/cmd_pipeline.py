@@ -80,7 +80,8 @@ class Commands:
             han.register(on_command=self.on_han, on_response=self.on_meter_response)
         self.pending = []  # [meter, zcl seq, originator, counter, code, channel, key, reply_to]
         self.counts = {}
-        self._reply_to = None  # (HHT EUI-64, its PAN, ZCL seq, tunnel ID) of the frame in hand
+        # The inter-PAN frame in hand (buffer, addressing, ZCL header), for _reply_target.
+        self._in_buf = self._in_f = self._in_zh = None
 
     def _count(self, what):
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -92,16 +93,25 @@ class Commands:
         # answer goes in the Outputs' transmit slot.
         if zh.command != TUNNEL_TRANSFER_DATA or f.payload_end - zh.payload_off < 2:
             return CMD_REJECTED
-        t = zh.payload_off
-        self._reply_to = (read_le(buf, f.src_ext_off), f.src_pan, zh.seq, buf[t] | buf[t + 1] << 8)
-        accepted, rsp = self.process(INTERPAN, buf, t + 2, f.payload_end, now)
+        self._in_buf = buf
+        self._in_f = f
+        self._in_zh = zh
+        accepted, rsp = self.process(INTERPAN, buf, zh.payload_off + 2, f.payload_end, now)
         if rsp is None:
             return CMD_REJECTED
         tx = self.replier.buf
-        n = self._tunnel_frame(tx, self._reply_to, rsp)
+        n = self._tunnel_frame(tx, self._reply_target(), rsp)
         if n:
             self.out.transmit(tx, n, TX_REPLY)
         return CMD_ACCEPTED if accepted else CMD_ANSWERED
+
+    def _reply_target(self):
+        # (HHT EUI-64, its PAN, ZCL seq, tunnel ID) of the inter-PAN frame in hand: built only
+        # for an answer (allocates), never for a command refused before one.
+        buf = self._in_buf
+        t = self._in_zh.payload_off
+        eui = read_le(buf, self._in_f.src_ext_off)
+        return (eui, self._in_f.src_pan, self._in_zh.seq, buf[t] | buf[t + 1] << 8)
 
     def _tunnel_frame(self, tx, reply_to, rsp):
         # An SE Tunneling TransferData (server to client) carrying rsp to an HHT; its length,
@@ -121,7 +131,6 @@ class Commands:
 
     def on_wan(self, msg, now):
         # msg: a GBCS message from the head-end. Returns the response for the WAN, or None.
-        self._reply_to = None
         return self.process(WAN, msg, 0, len(msg), now)[1]
 
     # --- the pipeline --------------------------------------------------------------------------
@@ -382,7 +391,8 @@ class Commands:
             self.pending.pop(0)  # the oldest waits longest: its originator has the "forwarded"
             self._count("pending_dropped")
         seq = self.han.forward_seq
-        self.pending.append([meter, seq, orig, counter, code, channel, key, self._reply_to])
+        reply_to = self._reply_target() if channel == INTERPAN else None
+        self.pending.append([meter, seq, orig, counter, code, channel, key, reply_to])
 
     def on_meter_response(self, meter, aps, z, buf, end, now):
         # The HAN layer's hook for a meter's ZCL frame: the answer to a forwarded command goes

@@ -2,21 +2,16 @@
 # emitter and the same source as bytecode (contract.native) give the same answer on every frame,
 # junk included; each verdict is the one the frame's octets call for; offsets outside the
 # buffer are refused, never read; and none of them allocates.
-import random
 import unittest
 
-from contract import native
-from contract.compat import MICROPYTHON
 from firmware import zb_interpan as ip
 from firmware import zb_zcl as zcl
 from tests_device import interpan_frames as ipf
+from tests_device import native_pair
 from tests_device.alloc import heap_bytes
+from tests_device.native_pair import both
 
-NATIVE = native.load("firmware.ipan_octets")
-try:
-    BYTECODE = native.bytecode("firmware.ipan_octets")
-except ImportError:  # run from .mpy files (make test-device-mpy): no source to compile
-    BYTECODE = None
+NATIVE, BYTECODE = both("firmware.ipan_octets")
 ME = b"\x34\x12" + bytes(reversed(ipf.HUB))  # the same hub on PAN 0x1234
 OUR_PAN = b"\x2b\x1a" + bytes(reversed(ipf.HUB))  # PAN 0x1A2B, the hub's EUI-64 on air
 HEADER_FIELDS = ("delivery", "cluster", "profile", "zcl_off", "src_pan", "src_ext_off")
@@ -38,23 +33,8 @@ def frames():
     )
 
 
-def junk(rng, count):
-    # (buffer, offset, length): those frames with octets changed, cut and shifted, and lengths
-    # that run past the buffer, as no radio would give them.
-    base = frames()
-    for k in range(count):
-        psdu = bytearray(base[k % len(base)])
-        for _ in range(rng.getrandbits(2)):
-            psdu[rng.getrandbits(7) % len(psdu)] = rng.getrandbits(8)
-        off = rng.getrandbits(2)
-        buf = bytearray(off) + psdu
-        n = len(psdu) - (rng.getrandbits(6) if k % 3 == 0 else 0) + (2 if k % 5 == 0 else 0)
-        yield buf, off, n
-
-
 def need_source():
-    if BYTECODE is None:
-        raise unittest.SkipTest("no source of firmware/ipan_octets.py here (.mpy run)")
+    native_pair.need_source(BYTECODE, "firmware/ipan_octets.py")
 
 
 class VerdictTest(unittest.TestCase):
@@ -116,13 +96,10 @@ class VerdictTest(unittest.TestCase):
 class SameAnswersTest(unittest.TestCase):
     def test_on_junk(self):
         need_source()
-        rng = random.Random(16) if not MICROPYTHON else random
-        if MICROPYTHON:
-            random.seed(16)
         h1, h2 = ip.InterPanHeader(), ip.InterPanHeader()
         z1, z2 = zcl.ZclHeader(), zcl.ZclHeader()
         seen = set()
-        for buf, off, n in junk(rng, 1500):
+        for buf, off, n in native_pair.mutated(native_pair.rng(16), frames(), 1500):
             src = NATIVE.header_source(buf, off, n)
             self.assertEqual(src, BYTECODE.header_source(buf, off, n), (bytes(buf), off, n))
             for k in (src, off + 9, off + 15):
