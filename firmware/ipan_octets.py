@@ -12,7 +12,7 @@
 from contract.compat import const, micropython, ptr8
 from firmware import hub_reject as reject
 
-_APS_GROUP = const(0x0F)  # zb_interpan.APS_GROUP
+_APS_GROUP = const(0x0F)  # as zb_interpan writes it
 _PROFILE_SE = const(0x0109)  # zb_interpan.PROFILE_SE
 _BAD_APS = const(2)  # zb_interpan.BAD_APS
 _DISCOVERY_LO = const(0x00)  # ipan_discovery.CLUSTER (0xFC00), little-endian on air
@@ -26,7 +26,7 @@ _GBCS_TAG = const(0xDF)  # cmd_gbcs.TAG
 # The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
 _GBCS_MIN = const(51)
 
-_STUB_NWK_LO = const(0x0B)  # zb_interpan.STUB_NWK_LO, STUB_NWK_HI
+_STUB_NWK_LO = const(0x0B)  # the stub NWK frame control (zb_interpan)
 _STUB_NWK_HI = const(0x00)
 
 # classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them.

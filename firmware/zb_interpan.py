@@ -11,7 +11,6 @@ _STUB_NWK_LO = const(0x0B)
 _STUB_NWK_HI = const(0x00)
 _APS_UNICAST = const(0x03)
 _APS_BROADCAST = const(0x0B)
-_APS_GROUP = const(0x0F)
 PROFILE_SE = const(0x0109)
 
 OK = const(0)
