@@ -20,12 +20,15 @@ _BAD_FORMAT = const(2)
 _BAD_CRA = const(3)
 _TRAILING = const(4)
 
+# len as a global of this module: found in its dict, not by a search of the builtins' table.
+_len = len
+
 
 @micropython.viper
 def gbcs_header(buf, off: int, end: int, h) -> int:
     # cmd_gbcs.parse without the originator counter (a 64-bit value: cmd_gbcs reads it): the
     # grouping header at buf[off:end] into the GbcsHeader h, and cmd_gbcs's status code.
-    if off < 0 or end > int(len(buf)) or end - off < 2 + 1 + 8 + 18 + 1 + 3 + 1 + 1:
+    if off < 0 or end > int(_len(buf)) or end - off < 2 + 1 + 8 + 18 + 1 + 3 + 1 + 1:
         return _TRUNCATED
     b = ptr8(buf)
     if b[off] != _TAG or b[off + 1] != _TXID_LEN:
@@ -87,8 +90,8 @@ def gbcs_header(buf, off: int, end: int, h) -> int:
 @micropython.viper
 def same(x, y) -> bool:
     # Whether two buffers hold the same octets, in a time that depends on their length only.
-    n = int(len(x))
-    if n != int(len(y)):
+    n = int(_len(x))
+    if n != int(_len(y)):
         return False
     a = ptr8(x)
     b = ptr8(y)

@@ -67,7 +67,7 @@ class Parties:
         # Index of the party whose EUI-64 is buf[off:off+8] (most significant first), or -1.
         # Native code, no allocation: the hub asks this of every inter-PAN command before any
         # cryptography (buf: bytes or bytearray).
-        return _find8(self._table, buf, off)
+        return _find8(self._table, len(self._roles), buf, off)
 
     def eui(self, i):
         return self._euis[i]

@@ -29,6 +29,10 @@ _GBCS_MIN = const(51)
 _STUB_NWK_LO = const(0x0B)  # the stub NWK frame control (zb_interpan)
 _STUB_NWK_HI = const(0x00)
 
+# len as a global of this module: found in its dict, not by a search of the builtins' table
+# (about half the cost of a call of len, which every function here makes to check its offsets).
+_len = len
+
 # classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them.
 OTHER = const(-1)
 DISCOVERY = const(-2)
@@ -46,7 +50,7 @@ def header_source(buf, off: int, n: int) -> int:
     # octets alone, or -1: a data frame, no MAC security, no PAN ID compression, a 64-bit
     # source, and the stub NWK frame control 0x000B where the payload starts. The drop paths
     # (flag OFF, not for us, rate-limited) decide from this, before any parse (docs/dos.md).
-    if n < 21 or off < 0 or off + n > int(len(buf)):
+    if n < 21 or off < 0 or off + n > int(_len(buf)):
         return -1
     b = ptr8(buf)
     if b[off] & 0x4F != 0x01 or b[off + 1] & 0xC0 != 0xC0:
@@ -75,7 +79,7 @@ def classify(buf, off: int, n: int, src: int, me) -> int:
     # fails there costs no more than a forged command. One function, no calls: arguments are
     # reused (n becomes the end, off the octet read) to keep to 11 words as bytecode.
     n = off + n - 2  # the FCS's offset: nothing from it on is read
-    if off < 0 or n > int(len(buf)) or src < off + 9 or src + 10 >= n or int(len(me)) < 10:
+    if off < 0 or n > int(_len(buf)) or src < off + 9 or src + 10 >= n or int(_len(me)) < 10:
         return OTHER
     b = ptr8(buf)
     m = ptr8(me)
@@ -109,8 +113,14 @@ def classify(buf, off: int, n: int, src: int, me) -> int:
 @micropython.viper
 def aps(buf, p: int, end: int, h) -> int:
     # The stub APS header at buf[p:end] into h (an InterPanHeader): 0, or BAD_APS.
-    if p < 0 or end > int(len(buf)) or p >= end:
+    if p < 0 or end > int(_len(buf)) or p >= end:
         return _BAD_APS
+    return int(_aps(buf, p, end, h))
+
+
+@micropython.viper
+def _aps(buf, p: int, end: int, h) -> int:
+    # aps() once buf[p:end] is known to be inside buf and not empty.
     b = ptr8(buf)
     fc = b[p]
     if fc & 0x03 != 0x03 or fc & 0xF0:  # not inter-PAN type; security/ack/ext header unsupported
@@ -134,7 +144,7 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     # the addressing modes and the stub NWK header are, so only the frame version is left to
     # check. A reject code (firmware.hub_reject) or 0; h (an InterPanHeader) then holds the MAC
     # fields the command layer reads, the stub APS header and the ZCL header.
-    if off < 0 or off + n - 2 > int(len(buf)) or src < off + 9 or src + 10 > off + n - 2:
+    if off < 0 or off + n - 2 > int(_len(buf)) or src < off + 9 or src + 10 >= off + n - 2:
         return int(reject.TRUNCATED)
     b = ptr8(buf)
     if b[off + 1] & 0x20:  # frame version 2 or 3
@@ -142,11 +152,11 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     h.src_pan = b[src - 2] | (b[src - 1] << 8)
     h.src_ext_off = src
     h.payload_end = off + n - 2
-    if aps(buf, src + 10, off + n - 2, h):
+    if _aps(buf, src + 10, off + n - 2, h):  # (src + 10 < off + n - 2: checked above)
         return int(reject.BAD_APS)
     if int(h.profile) != _PROFILE_SE:
         return int(reject.WRONG_PROFILE)
-    if zcl_header(buf, int(h.zcl_off), off + n - 2, h):
+    if _zcl(buf, int(h.zcl_off), off + n - 2, h):
         return int(reject.BAD_ZCL)
     return 0
 
@@ -155,7 +165,15 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
 def zcl_header(buf, off: int, end: int, z) -> int:
     # firmware.zb_zcl.parse: the ZCL header at buf[off:end] into the ZclHeader z; 0, or 1
     # (zb_zcl.BAD).
-    if off < 0 or end > int(len(buf)) or end - off < 3:
+    if off < 0 or end > int(_len(buf)):
+        return 1
+    return int(_zcl(buf, off, end, z))
+
+
+@micropython.viper
+def _zcl(buf, off: int, end: int, z) -> int:
+    # zcl_header() once buf[off:end] is known to be inside buf.
+    if end - off < 3:
         return 1
     b = ptr8(buf)
     fc = b[off]
@@ -176,19 +194,21 @@ def zcl_header(buf, off: int, end: int, z) -> int:
 
 
 @micropython.viper
-def find8(table, buf, off: int) -> int:
-    # The index of the 8-octet entry of table (entries back to back: the provisioned parties'
-    # EUI-64s) that buf[off:off+8] equals, or -1 (also when those octets are not all in buf).
-    if off < 0 or off + 8 > int(len(buf)):
+def find8(table, count: int, buf, off: int) -> int:
+    # The index of the first of the count 8-octet entries of table (back to back: the
+    # provisioned parties' EUI-64s) that buf[off:off+8] equals, or -1 (also when those octets
+    # are not all in buf).
+    if off < 0 or off + 8 > int(_len(buf)) or count < 0 or 8 * count > int(_len(table)):
         return -1
     t = ptr8(table)
     b = ptr8(buf)
-    i = 0
-    while i + 8 <= int(len(table)):
-        j = 0
-        while j < 8 and t[i + j] == b[off + j]:
-            j += 1
-        if j == 8:
-            return i >> 3
-        i += 8
+    count *= 8  # reused: the table's end
+    i = 0  # an octet of the table; i & 7: its place in its entry
+    while i < count:
+        if t[i] == b[(i & 7) + off]:
+            if i & 7 == 7:
+                return i >> 3
+            i += 1
+        else:
+            i = (i | 7) + 1  # the next entry
     return -1

@@ -145,12 +145,13 @@ class Find8Test(unittest.TestCase):
         buf = bytearray(3) + table
         for fns in (NATIVE, BYTECODE or NATIVE):
             for k in range(5):
-                self.assertEqual(fns.find8(table, buf, 3 + 8 * k), k)
-            self.assertEqual(fns.find8(table, buf, 4), -1)  # straddling two entries
-            self.assertEqual(fns.find8(table, buf, len(buf) - 7), -1)  # past the end
-            self.assertEqual(fns.find8(table, buf, -1), -1)
-            self.assertEqual(fns.find8(b"", buf, 3), -1)
-            self.assertEqual(fns.find8(table[:-1], buf, 3 + 32), -1)  # a partial entry
+                self.assertEqual(fns.find8(table, 5, buf, 3 + 8 * k), k)
+            self.assertEqual(fns.find8(table, 4, buf, 3 + 32), -1)  # only the first four
+            self.assertEqual(fns.find8(table, 5, buf, 4), -1)  # straddling two entries
+            self.assertEqual(fns.find8(table, 5, buf, len(buf) - 7), -1)  # past the end
+            self.assertEqual(fns.find8(table, 5, buf, -1), -1)
+            self.assertEqual(fns.find8(b"", 0, buf, 3), -1)
+            self.assertEqual(fns.find8(table[:-1], 5, buf, 3), -1)  # more than the table holds
 
 
 class NoAllocationTest(unittest.TestCase):
@@ -167,7 +168,7 @@ class NoAllocationTest(unittest.TestCase):
                 ("classify", lambda f=fns.classify: f(psdu, 0, n, src, OUR_PAN)),
                 ("parse_at", lambda f=fns.parse_at: f(psdu, 0, n, src, h)),
                 ("zcl_header", lambda f=fns.zcl_header: f(psdu, h.zcl_off, n - 2, z)),
-                ("find8", lambda f=fns.find8: f(table, psdu, 16)),
+                ("find8", lambda f=fns.find8: f(table, 3, psdu, 16)),
             ):
                 self.assertIn(heap_bytes(call), (None, 0), name)
 
