@@ -15,7 +15,6 @@
 # beacon; a command must be well-formed to spend the limiter's budget, and from a provisioned
 # originator to keep it and reach authentication; anything else is dropped. docs/dos.md.
 
-from contract.compat import const
 from firmware import dos_limits as ratelimit
 from firmware import hub_reject as reject
 from firmware import ipan_discovery as discovery
@@ -35,8 +34,6 @@ from firmware.mac_beacon import Beacon
 from firmware.zb_interpan import FOREIGN, ORIG, OTHER, classify, parse_at
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
-_REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
-_REJECTION_NOTES_BURST = const(5)
 
 
 class Unauthenticated:
@@ -80,8 +77,8 @@ class Hub:
         self.beacon_budget = ratelimit.beacon_budget_from_settings(settings)
         self.discovery_budget = ratelimit.discovery_budget_from_settings(settings)
         self._page = 0  # the device-log page the next discovery reply carries
-        self._rejection_notes = ratelimit.Gcra(_REJECTION_NOTES_PER_S, _REJECTION_NOTES_BURST)
-        self.rejections_unnoted = 0
+        # The command layer's budget for the notes of refused commands, ticked with the others.
+        self._refusal_notes = getattr(commands, "refusal_notes", None)
         self.rx = mac.MacFrame()
         self.iph = interpan_frame.InterPanHeader()
         self.rejected = [0] * reject.COUNT
@@ -101,7 +98,8 @@ class Hub:
             self._dos_alert("end")
         self.beacon_budget.tick(now)
         self.discovery_budget.tick(now)
-        self._rejection_notes.tick(now)
+        if self._refusal_notes is not None:
+            self._refusal_notes.tick(now)
 
     def wan_lost(self, now):
         self.interpan.wan_lost(now)
@@ -215,18 +213,11 @@ class Hub:
 
     def _command(self, buf, now):
         # An SE Tunneling frame for the command layer (its addressing and ZCL header in
-        # self.iph), and what its verdict means here. What the command layer noted
-        # of a refused command becomes a log line and a persisted item for the head-end: a
-        # flood of forged commands must not turn into as many flash writes, nor push genuine
-        # items out of a full outbox, so past a budget (5, then 1 a second) a refusal is only
-        # counted (and in the aggregated drop counters). No `out` local: 11 words at most.
+        # self.iph), and what its verdict means here. (The command layer keeps the notes of
+        # refused commands to a budget of its own: cmd_pipeline.Commands._refused.)
         self.out.tx_len = 0  # the command layer writes a reply, or not
-        mark = len(self.out.notes)
         v = self.commands.on_interpan(buf, self.iph, self.iph, now)
         if v == CMD_REJECTED:
-            if len(self.out.notes) > mark and not self._rejection_notes.allow(now):
-                del self.out.notes[mark:]
-                self.rejections_unnoted += 1
             if self.interpan_gate.auth_failed(buf, self.iph.src_ext_off, now) == ratelimit.ALERT:
                 self._dos_alert("start")
             self.rejected[reject.UNAUTHENTICATED] += 1
@@ -279,7 +270,7 @@ class Hub:
             "device_log": len(self.device_log),
             "rx_frames": self.rx_frames,
             "rejected": {reject.NAMES[i]: n for i, n in enumerate(self.rejected) if n},
-            "rejections_unnoted": self.rejections_unnoted,
+            "rejections_unnoted": getattr(self.commands, "refusals_unnoted", 0),
             "han": self.han.status(now) if self.han is not None else None,
             "dos": self.interpan_gate.status(),
         }
