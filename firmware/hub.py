@@ -31,7 +31,7 @@ from firmware.decision import (
 )
 from firmware.eui64 import read_le
 from firmware.mac_beacon import Beacon
-from firmware.zb_interpan import FOREIGN, ORIG, OTHER, classify, parse_at
+from firmware.zb_interpan import DISCOVERY, FOREIGN, ORIG, OTHER, classify, parse_at
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 
@@ -197,19 +197,14 @@ class Hub:
     def _interpan(self, frame, src, now):
         # An inter-PAN frame past the gate (on, for us, within budget), parsed from the octets
         # the gate read (parse_at: MAC, stub APS and ZCL headers into self.iph, no general MAC
-        # parse), then answered (discovery) or handed to the command layer (SE Tunneling).
-        h = self.iph
-        src = parse_at(frame.buf, frame.off, frame.n, src, h)  # reused for the verdict
-        if src:
-            return self._drop(src)
-        if h.fc & zcl.SERVER_TO_CLIENT:
-            return self._drop(reject.UNKNOWN_COMMAND)  # the hub serves; it is not a client
-        if h.cluster == zcl.TUNNELING:
+        # parse, and what the frame asks of the hub), then answered (discovery) or handed to the
+        # command layer (SE Tunneling).
+        src = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
+        if src == 0:
             return self._command(frame.buf, now)
-        if h.cluster == discovery.CLUSTER and h.command == discovery.CMD_GET_DETAILS:
-            if h.fc & zcl.CLUSTER_SPECIFIC:
-                return self._discovery(h, now)
-        return self._drop(reject.UNKNOWN_COMMAND)
+        if src == DISCOVERY:
+            return self._discovery(self.iph, now)
+        return self._drop(src)
 
     def _command(self, buf, now):
         # An SE Tunneling frame for the command layer (its addressing and ZCL header in

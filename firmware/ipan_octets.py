@@ -22,6 +22,10 @@ _TUNNELING_LO = const(0x04)  # zb_zcl.TUNNELING (0x0704)
 _TUNNELING_HI = const(0x07)
 _TRANSFER_DATA = const(0x02)  # zb_zcl.TRANSFER_DATA
 _ZCL_MANUFACTURER = const(0x04)  # zb_zcl.MANUFACTURER_SPECIFIC
+_ZCL_SERVER_TO_CLIENT = const(0x08)  # zb_zcl.SERVER_TO_CLIENT
+_ZCL_CLUSTER_SPECIFIC = const(0x01)  # zb_zcl.CLUSTER_SPECIFIC
+_TUNNELING = const(0x0704)  # zb_zcl.TUNNELING
+_DISCOVERY = const(0xFC00)  # ipan_discovery.CLUSTER
 _GBCS_TAG = const(0xDF)  # cmd_gbcs.TAG
 # The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
 _GBCS_MIN = const(51)
@@ -142,8 +146,10 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     # The hub's parse of a frame header_source() recognised (src: what it returned), in place
     # of mac.parse, zb_interpan.parse and zb_zcl.parse: the layout is fixed once the frame type,
     # the addressing modes and the stub NWK header are, so only the frame version is left to
-    # check. A reject code (firmware.hub_reject) or 0; h (an InterPanHeader) then holds the MAC
-    # fields the command layer reads, the stub APS header and the ZCL header.
+    # check. Then what the hub does with it: 0 for SE Tunneling (the command layer), DISCOVERY
+    # for a Get Hub Details request, or a reject code (firmware.hub_reject); h (an
+    # InterPanHeader) then holds the MAC fields the command layer reads, the stub APS header
+    # and the ZCL header.
     if off < 0 or off + n - 2 > int(_len(buf)) or src < off + 9 or src + 10 >= off + n - 2:
         return int(reject.TRUNCATED)
     b = ptr8(buf)
@@ -158,7 +164,14 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
         return int(reject.WRONG_PROFILE)
     if _zcl(buf, int(h.zcl_off), off + n - 2, h):
         return int(reject.BAD_ZCL)
-    return 0
+    if int(h.fc) & _ZCL_SERVER_TO_CLIENT:  # the hub serves; it is not a client
+        return int(reject.UNKNOWN_COMMAND)
+    if int(h.cluster) == _TUNNELING:
+        return 0
+    if int(h.cluster) == _DISCOVERY and int(h.command) == _GET_DETAILS:
+        if int(h.fc) & _ZCL_CLUSTER_SPECIFIC:
+            return DISCOVERY
+    return int(reject.UNKNOWN_COMMAND)
 
 
 @micropython.viper
