@@ -20,6 +20,7 @@ class Parties:
         self._name = name
         self._euis = []
         self._table = b""  # the EUI-64s back to back, for find()
+        self._n = 0
         self._roles = []
         self._keys = []
         self.errors = 0
@@ -36,6 +37,7 @@ class Parties:
             raise ValueError("party: bad EUI-64, role or key (16 octets at least)")
         self._euis.append(bytes(eui))
         self._table += self._euis[-1]
+        self._n += 1
         self._roles.append(role)
         self._keys.append(bytes(key))
 
@@ -67,7 +69,7 @@ class Parties:
         # Index of the party whose EUI-64 is buf[off:off+8] (most significant first), or -1.
         # Native code, no allocation: the hub asks this of every inter-PAN command before any
         # cryptography (buf: bytes or bytearray).
-        return _find8(self._table, len(self._roles), buf, off)
+        return _find8(self._table, self._n, buf, off)
 
     def eui(self, i):
         return self._euis[i]

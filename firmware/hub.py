@@ -165,7 +165,16 @@ class Hub:
         elif not self.discovery_budget.allow(now):
             self.rejected[reject.RATE_DISCOVERY] += 1
             return NOTHING
-        return self._interpan(frame, src, now)
+        # Past the gate (on, for us, within budget): parsed from the octets the gate read
+        # (parse_at: MAC, stub APS and ZCL headers into self.iph, no general MAC parse, and what
+        # the frame asks of the hub), then handed to the command layer (SE Tunneling) or
+        # answered (discovery).
+        off = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
+        if off == 0:
+            return self._command(frame.buf, now)
+        if off == DISCOVERY:
+            return self._discovery(self.iph, now)
+        return self._drop(off)
 
     def _other(self, frame, now):
         # Every frame that is not inter-PAN: parsed, then the HAN layer's. (No local for
@@ -193,18 +202,6 @@ class Hub:
         out.tx_len = self.beacon.length
         out.tx_kind = TX_BEACON
         return TRANSMIT
-
-    def _interpan(self, frame, src, now):
-        # An inter-PAN frame past the gate (on, for us, within budget), parsed from the octets
-        # the gate read (parse_at: MAC, stub APS and ZCL headers into self.iph, no general MAC
-        # parse, and what the frame asks of the hub), then answered (discovery) or handed to the
-        # command layer (SE Tunneling).
-        src = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
-        if src == 0:
-            return self._command(frame.buf, now)
-        if src == DISCOVERY:
-            return self._discovery(self.iph, now)
-        return self._drop(src)
 
     def _command(self, buf, now):
         # An SE Tunneling frame for the command layer (its addressing and ZCL header in
