@@ -7,6 +7,7 @@
 # covers everything from the DF tag to the end of the content.
 
 from contract.compat import const
+from contract.native import load
 
 TAG = const(0xDF)
 TXID_LEN = const(0x09)
@@ -37,75 +38,17 @@ class GbcsHeader:
         self.auth_len = 0
 
 
-def _ber_len(buf, p, end):
-    # (length, offset after it), or (-1, p) when malformed.
-    if p >= end:
-        return -1, p
-    n = buf[p]
-    if n < 0x80:
-        return n, p + 1
-    if n == 0x81 and p + 1 < end:
-        return buf[p + 1], p + 2
-    if n == 0x82 and p + 2 < end:
-        return (buf[p + 1] << 8) | buf[p + 2], p + 3
-    return -1, p
+_header = load("firmware.cmd_octets").gbcs_header
 
 
 def parse(buf, off, end, h):
-    if end - off < 2 + 1 + 8 + 18 + 1 + 3 + 1 + 1:
-        return TRUNCATED
-    if buf[off] != TAG or buf[off + 1] != TXID_LEN:
-        return BAD_FORMAT
-    cra = buf[off + 2]
-    if cra < COMMAND or cra > ALERT:
-        return BAD_CRA
-    p = off + 3
-    c = 0
-    for i in range(8):
-        c = (c << 8) | buf[p + i]
-    p += 8
-    if buf[p] != 8 or buf[p + 9] != 8:
-        return BAD_FORMAT
-    h.orig_off = p + 1
-    h.recip_off = p + 10
-    p += 18
-    if buf[p] == 0:
-        h.date_off = -1
-        p += 1
-    elif buf[p] == 12:
-        h.date_off = p + 1
-        p += 13
-    else:
-        return BAD_FORMAT
-    if p + 3 > end:
-        return TRUNCATED
-    oi = buf[p]
-    if oi < 2:
-        return BAD_FORMAT
-    h.msg_code = (buf[p + 1] << 8) | buf[p + 2]
-    p += 1 + oi
-    n, p = _ber_len(buf, p, end)
-    if n < 0:
-        return BAD_FORMAT if p < end else TRUNCATED
-    if p + n >= end:
-        return TRUNCATED
-    h.content_off = p
-    h.content_len = n
-    p += n
-    h.signed_end = p
-    a = buf[p]
-    if a >= 0x80:
-        return BAD_FORMAT
-    h.auth_off = p + 1
-    h.auth_len = a
-    p += 1 + a
-    if p > end:
-        return TRUNCATED
-    if p != end:
-        return TRAILING
-    h.cra = cra
-    h.counter = c
-    return OK
+    # The grouping header at buf[off:end] into h: OK or a status code. The offsets are native
+    # code (firmware.cmd_octets: every admitted command meets them); the counter, 64 bits,
+    # is read here.
+    r = _header(buf, off, end, h)
+    if r == OK:
+        h.counter = int.from_bytes(buf[off + 3 : off + 11], "big")
+    return r
 
 
 def _ber(n):

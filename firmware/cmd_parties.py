@@ -5,8 +5,11 @@
 import json
 from binascii import hexlify, unhexlify
 
+from contract.native import load
 from firmware.eui64 import parse as parse_eui
 from firmware.eui64 import to_guid
+
+_find8 = load("firmware.ipan_octets").find8
 
 ROLES = ("supplier", "network_operator", "installer", "esme", "gsme")
 
@@ -16,6 +19,8 @@ class Parties:
         self._storage = storage
         self._name = name
         self._euis = []
+        self._table = b""  # the EUI-64s back to back, for find()
+        self._n = 0
         self._roles = []
         self._keys = []
         self.errors = 0
@@ -31,6 +36,8 @@ class Parties:
         if eui is None or role not in ROLES or len(key) < 16:
             raise ValueError("party: bad EUI-64, role or key (16 octets at least)")
         self._euis.append(bytes(eui))
+        self._table += self._euis[-1]
+        self._n += 1
         self._roles.append(role)
         self._keys.append(bytes(key))
 
@@ -60,13 +67,9 @@ class Parties:
 
     def find(self, buf, off):
         # Index of the party whose EUI-64 is buf[off:off+8] (most significant first), or -1.
-        # One C compare per party, no allocation: the hub asks this of every inter-PAN command
-        # before any budget or cryptography (buf: bytes or bytearray).
-        e = self._euis
-        for i in range(len(e)):
-            if buf.startswith(e[i], off):
-                return i
-        return -1
+        # Native code, no allocation: the hub asks this of every inter-PAN command before any
+        # cryptography (buf: bytes or bytearray).
+        return _find8(self._table, self._n, buf, off)
 
     def eui(self, i):
         return self._euis[i]

@@ -29,6 +29,7 @@ from firmware import sec_install_code as install_code
 from firmware import zb_zcl as zcl
 from firmware.cmd_auth import HmacSha256
 from firmware.decision import CMD_ACCEPTED, CMD_ANSWERED, CMD_REJECTED, TX_REPLY
+from firmware.dos_limits import Gcra
 from firmware.eui64 import read_le, to_guid
 from firmware.han_device_log import KINDS
 
@@ -40,6 +41,9 @@ TUNNEL_TRANSFER_DATA = zcl.TRANSFER_DATA  # SE Tunneling, client -> server
 TUNNEL_TRANSFER_DATA_RSP = const(0x01)  # SE Tunneling, server -> client
 _PENDING_MAX = const(8)  # forwarded commands awaiting their meter's answer
 QUERY_MAX = const(2)  # counters per executed-query: the command still fits one inter-PAN frame
+_REFUSAL_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
+_REFUSAL_NOTES_BURST = const(5)
+_REFUSED = (False, None)  # process()'s answer to a refused command: one tuple, not one a call
 
 
 def signed(cra, counter, orig, recip, code, content, key, auth=None):
@@ -80,7 +84,16 @@ class Commands:
             han.register(on_command=self.on_han, on_response=self.on_meter_response)
         self.pending = []  # [meter, zcl seq, originator, counter, code, channel, key, reply_to]
         self.counts = {}
-        self._reply_to = None  # (HHT EUI-64, its PAN, ZCL seq, tunnel ID) of the frame in hand
+        # Notes of refused inter-PAN commands: at most 5, then 1 a second (_refused); ticked with
+        # the hub's DoS budgets.
+        self.refusal_notes = Gcra(_REFUSAL_NOTES_PER_S, _REFUSAL_NOTES_BURST)
+        self.refusals_unnoted = 0
+        # The inter-PAN frame in hand (buffer, addressing, ZCL header), for _reply_target.
+        self._in_buf = self._in_f = self._in_zh = None
+
+    @staticmethod
+    def _guid(buf, h):
+        return to_guid(gbcs.eui(buf, h.orig_off))
 
     def _count(self, what):
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -92,16 +105,25 @@ class Commands:
         # answer goes in the Outputs' transmit slot.
         if zh.command != TUNNEL_TRANSFER_DATA or f.payload_end - zh.payload_off < 2:
             return CMD_REJECTED
-        t = zh.payload_off
-        self._reply_to = (read_le(buf, f.src_ext_off), f.src_pan, zh.seq, buf[t] | buf[t + 1] << 8)
-        accepted, rsp = self.process(INTERPAN, buf, t + 2, f.payload_end, now)
+        self._in_buf = buf
+        self._in_f = f
+        self._in_zh = zh
+        accepted, rsp = self.process(INTERPAN, buf, zh.payload_off + 2, f.payload_end, now)
         if rsp is None:
             return CMD_REJECTED
         tx = self.replier.buf
-        n = self._tunnel_frame(tx, self._reply_to, rsp)
+        n = self._tunnel_frame(tx, self._reply_target(), rsp)
         if n:
             self.out.transmit(tx, n, TX_REPLY)
         return CMD_ACCEPTED if accepted else CMD_ANSWERED
+
+    def _reply_target(self):
+        # (HHT EUI-64, its PAN, ZCL seq, tunnel ID) of the inter-PAN frame in hand: built only
+        # for an answer (allocates), never for a command refused before one.
+        buf = self._in_buf
+        t = self._in_zh.payload_off
+        eui = read_le(buf, self._in_f.src_ext_off)
+        return (eui, self._in_f.src_pan, self._in_zh.seq, buf[t] | buf[t + 1] << 8)
 
     def _tunnel_frame(self, tx, reply_to, rsp):
         # An SE Tunneling TransferData (server to client) carrying rsp to an HHT; its length,
@@ -121,33 +143,50 @@ class Commands:
 
     def on_wan(self, msg, now):
         # msg: a GBCS message from the head-end. Returns the response for the WAN, or None.
-        self._reply_to = None
         return self.process(WAN, msg, 0, len(msg), now)[1]
 
     # --- the pipeline --------------------------------------------------------------------------
 
-    def _reject(self, channel, why, **fields):
+    def _refused(self, channel, why, now):
+        # Counts a refusal; True when it is to be noted too. The note of a refused inter-PAN
+        # command becomes a log line and a persisted item for the head-end: a flood of forged
+        # commands must not turn into as many flash writes, nor push genuine items out of a
+        # full outbox. So past a budget (5, then 1 a second) one is only counted, and decided
+        # before its note is built (docs/dos.md).
         self._count(why)
+        if channel != INTERPAN or self.refusal_notes.allow(now):
+            return True
+        self.refusals_unnoted += 1
+        return False
+
+    def _reject(self, channel, why, **fields):
         self.out.note("command_rejected", channel=channel, reason=why, **fields)
-        return False, None
 
     def process(self, channel, buf, off, end, now):
         h = self.h
         r = gbcs.parse(buf, off, end, h)
         if r != gbcs.OK:
-            return self._reject(channel, "malformed", detail=gbcs.REASONS[r])
+            if self._refused(channel, "malformed", now):
+                self._reject(channel, "malformed", detail=gbcs.REASONS[r])
+            return _REFUSED
         if h.cra != gbcs.COMMAND:
-            return self._reject(channel, "not_a_command")
+            if self._refused(channel, "not_a_command", now):
+                self._reject(channel, "not_a_command")
+            return _REFUSED
         who = self.parties.find(buf, h.orig_off)
-        orig = gbcs.eui(buf, h.orig_off)
         if who < 0:
-            return self._reject(channel, "unknown_originator", originator=to_guid(orig))
+            if self._refused(channel, "unknown_originator", now):
+                self._reject(channel, "unknown_originator", originator=self._guid(buf, h))
+            return _REFUSED
         key = self.parties.key(who)
         mv = memoryview(buf)
         if not self.auth.verify(
             key, mv[off : h.signed_end], mv[h.auth_off : h.auth_off + h.auth_len]
         ):
-            return self._reject(channel, "bad_tag", originator=to_guid(orig), counter=h.counter)
+            if self._refused(channel, "bad_tag", now):
+                self._reject(channel, "bad_tag", originator=self._guid(buf, h), counter=h.counter)
+            return _REFUSED
+        orig = gbcs.eui(buf, h.orig_off)
         # Authenticated from here on: every outcome is answered.
         counter = h.counter
         code = h.msg_code
@@ -382,7 +421,8 @@ class Commands:
             self.pending.pop(0)  # the oldest waits longest: its originator has the "forwarded"
             self._count("pending_dropped")
         seq = self.han.forward_seq
-        self.pending.append([meter, seq, orig, counter, code, channel, key, self._reply_to])
+        reply_to = self._reply_target() if channel == INTERPAN else None
+        self.pending.append([meter, seq, orig, counter, code, channel, key, reply_to])
 
     def on_meter_response(self, meter, aps, z, buf, end, now):
         # The HAN layer's hook for a meter's ZCL frame: the answer to a forwarded command goes

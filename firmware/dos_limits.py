@@ -249,16 +249,23 @@ class Gate:
         self._rand = 1 + seed % _LOTTERY_MOD  # 1..65536, never 0
 
     def allow(self, buf, off, now):
-        # PASS, or SHARED when the frame is refused. Decided inline (Gcra.allow and the
-        # lottery, which the tests hold equal to a reference spelled with the methods).
+        # PASS, or SHARED when the frame is refused. Decided inline (TrustedSources.admit,
+        # Gcra.allow and the lottery, which the tests hold equal to a reference spelled with the
+        # methods).
         if (now - self._swept) & _MASK >= _SWEEP_MS:
             self._sweep(now)
         s = self.trusted
         if s.used:
             i = s.find(buf, off)
-            if i >= 0 and s.admit(i, now):
-                self._lane = i
-                return PASS
+            if i >= 0:  # s.admit(i, now) inline
+                r = (s._tat[i] - now) & _MASK
+                if r > s._tol + s._step:
+                    r = 0  # in the past: a full budget
+                if r <= s._tol:
+                    r = now + _NEG_PERIOD + r + s._step
+                    s._tat[i] = r - _NEG_PERIOD if r < 0 else r
+                    self._lane = i
+                    return PASS
         s = self.shared
         i = (s._tat - now) & _MASK  # the shared budget's debt, ms
         if i > s._max:

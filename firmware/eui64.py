@@ -1,15 +1,15 @@
 # EUI-64 device identities (GUIDs). Shown everywhere in the GB form 00-23-7E-00-00-12-D6-87
 # (big-endian, most significant octet first); carried on the 802.15.4 air little-endian.
 
-from contract.native import load
+from binascii import hexlify
 
-_GUID = "%02X-%02X-%02X-%02X-%02X-%02X-%02X-%02X"
+from contract.native import load
 
 
 def to_guid(eui):
-    # eui: 8 bytes, most significant first. One format, no generator: the command layer names
-    # the originator of every command it refuses, forged ones included.
-    return _GUID % (eui[0], eui[1], eui[2], eui[3], eui[4], eui[5], eui[6], eui[7])
+    # eui: 8 bytes, most significant first. In C, no formatting: the command layer names the
+    # originator of every command it refuses, forged ones included.
+    return hexlify(eui, "-").decode().upper()
 
 
 def parse(text):

@@ -15,7 +15,6 @@
 # beacon; a command must be well-formed to spend the limiter's budget, and from a provisioned
 # originator to keep it and reach authentication; anything else is dropped. docs/dos.md.
 
-from contract.compat import const
 from firmware import dos_limits as ratelimit
 from firmware import hub_reject as reject
 from firmware import ipan_discovery as discovery
@@ -33,12 +32,9 @@ from firmware.decision import (
 from firmware.eui64 import read_le
 from firmware.mac import BEACON_REQUEST, COUNTED, HAN_DROP, NOT_FOR_US, UNHANDLED, route
 from firmware.mac_beacon import Beacon
-from firmware.zb_interpan import FOREIGN, ORIG, OTHER, classify, parse_at
-from firmware.zb_zcl import parse as zcl_parse
+from firmware.zb_interpan import DISCOVERY, FOREIGN, ORIG, OTHER, classify, parse_at
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
-_REJECTION_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
-_REJECTION_NOTES_BURST = const(5)
 
 
 class Unauthenticated:
@@ -82,13 +78,12 @@ class Hub:
         self.beacon_budget = ratelimit.beacon_budget_from_settings(settings)
         self.discovery_budget = ratelimit.discovery_budget_from_settings(settings)
         self._page = 0  # the device-log page the next discovery reply carries
-        self._rejection_notes = ratelimit.Gcra(_REJECTION_NOTES_PER_S, _REJECTION_NOTES_BURST)
-        self.rejections_unnoted = 0
+        # The command layer's budget for the notes of refused commands, ticked with the others.
+        self._refusal_notes = getattr(commands, "refusal_notes", None)
         self.rx = mac.MacFrame()
         # route()'s PAN ID and the source it names (the HAN reads that source in on_header)
         self._route = han.route if han is not None else mac.Route(self.pan_id)
         self.iph = interpan_frame.InterPanHeader()
-        self.zh = zcl.ZclHeader()
         self.rejected = [0] * reject.COUNT
         self.rx_frames = 0
 
@@ -106,7 +101,8 @@ class Hub:
             self._dos_alert("end")
         self.beacon_budget.tick(now)
         self.discovery_budget.tick(now)
-        self._rejection_notes.tick(now)
+        if self._refusal_notes is not None:
+            self._refusal_notes.tick(now)
 
     def wan_lost(self, now):
         self.interpan.wan_lost(now)
@@ -177,7 +173,16 @@ class Hub:
         elif not self.discovery_budget.allow(now):
             self.rejected[reject.RATE_DISCOVERY] += 1
             return NOTHING
-        return self._interpan(frame, src, now)
+        # Past the gate (on, for us, within budget): parsed from the octets the gate read
+        # (parse_at: MAC, stub APS and ZCL headers into self.iph, no general MAC parse, and what
+        # the frame asks of the hub), then handed to the command layer (SE Tunneling) or
+        # answered (discovery).
+        off = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
+        if off == 0:
+            return self._command(frame.buf, now)
+        if off == DISCOVERY:
+            return self._discovery(self.iph, now)
+        return self._drop(off)
 
     def _other(self, frame, r, now):
         # Every frame that is not inter-PAN nor the beacon request, with route()'s verdict r:
@@ -210,39 +215,13 @@ class Hub:
         out.tx_kind = TX_BEACON
         return TRANSMIT
 
-    def _interpan(self, frame, src, now):
-        # An inter-PAN frame past the gate (on, for us, within budget), parsed from the octets
-        # the gate read (parse_at: no general MAC parse), then answered (discovery) or handed to
-        # the command layer (SE Tunneling). The headers stay self.iph and self.zh, not locals:
-        # 11 words of frame state at most.
-        src = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
-        if src:
-            return self._drop(src)
-        if zcl_parse(frame.buf, self.iph.zcl_off, self.iph.payload_end, self.zh):
-            return self._drop(reject.BAD_ZCL)
-        if self.zh.fc & zcl.SERVER_TO_CLIENT:
-            return self._drop(reject.UNKNOWN_COMMAND)  # the hub serves; it is not a client
-        if self.iph.cluster == zcl.TUNNELING:
-            return self._command(frame.buf, now)
-        if self.iph.cluster == discovery.CLUSTER and self.zh.command == discovery.CMD_GET_DETAILS:
-            if self.zh.fc & zcl.CLUSTER_SPECIFIC:
-                return self._discovery(self.zh, now)
-        return self._drop(reject.UNKNOWN_COMMAND)
-
     def _command(self, buf, now):
-        # An SE Tunneling frame for the command layer (the frame's addressing in self.iph, its
-        # ZCL header in self.zh), and what its verdict means here. What the command layer noted
-        # of a refused command becomes a log line and a persisted item for the head-end: a
-        # flood of forged commands must not turn into as many flash writes, nor push genuine
-        # items out of a full outbox, so past a budget (5, then 1 a second) a refusal is only
-        # counted (and in the aggregated drop counters). No `out` local: 11 words at most.
+        # An SE Tunneling frame for the command layer (its addressing and ZCL header in
+        # self.iph), and what its verdict means here. (The command layer keeps the notes of
+        # refused commands to a budget of its own: cmd_pipeline.Commands._refused.)
         self.out.tx_len = 0  # the command layer writes a reply, or not
-        mark = len(self.out.notes)
-        v = self.commands.on_interpan(buf, self.iph, self.zh, now)
+        v = self.commands.on_interpan(buf, self.iph, self.iph, now)
         if v == CMD_REJECTED:
-            if len(self.out.notes) > mark and not self._rejection_notes.allow(now):
-                del self.out.notes[mark:]
-                self.rejections_unnoted += 1
             if self.interpan_gate.auth_failed(buf, self.iph.src_ext_off, now) == ratelimit.ALERT:
                 self._dos_alert("start")
             self.rejected[reject.UNAUTHENTICATED] += 1
@@ -295,7 +274,7 @@ class Hub:
             "device_log": len(self.device_log),
             "rx_frames": self.rx_frames,
             "rejected": {reject.NAMES[i]: n for i, n in enumerate(self.rejected) if n},
-            "rejections_unnoted": self.rejections_unnoted,
+            "rejections_unnoted": getattr(self.commands, "refusals_unnoted", 0),
             "han": self.han.status(now) if self.han is not None else None,
             "dos": self.interpan_gate.status(),
         }

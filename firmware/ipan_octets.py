@@ -13,7 +13,7 @@ from contract.compat import const, micropython, ptr8
 from contract.native import load
 from firmware import hub_reject as reject
 
-_APS_GROUP = const(0x0F)  # zb_interpan.APS_GROUP
+_APS_GROUP = const(0x0F)  # as zb_interpan writes it
 _PROFILE_SE = const(0x0109)  # zb_interpan.PROFILE_SE
 _BAD_APS = const(2)  # zb_interpan.BAD_APS
 _DISCOVERY_LO = const(0x00)  # ipan_discovery.CLUSTER (0xFC00), little-endian on air
@@ -23,10 +23,18 @@ _TUNNELING_LO = const(0x04)  # zb_zcl.TUNNELING (0x0704)
 _TUNNELING_HI = const(0x07)
 _TRANSFER_DATA = const(0x02)  # zb_zcl.TRANSFER_DATA
 _ZCL_MANUFACTURER = const(0x04)  # zb_zcl.MANUFACTURER_SPECIFIC
+_ZCL_SERVER_TO_CLIENT = const(0x08)  # zb_zcl.SERVER_TO_CLIENT
+_ZCL_CLUSTER_SPECIFIC = const(0x01)  # zb_zcl.CLUSTER_SPECIFIC
+_TUNNELING = const(0x0704)  # zb_zcl.TUNNELING
+_DISCOVERY = const(0xFC00)  # ipan_discovery.CLUSTER
 _GBCS_TAG = const(0xDF)  # cmd_gbcs.TAG
 # The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
 _GBCS_MIN = const(51)
 
+
+# len as a global of this module: found in its dict, not by a search of the builtins' table
+# (about half the cost of a call of len, which every function here makes to check its offsets).
+_len = len
 
 # classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them.
 OTHER = const(-1)
@@ -36,8 +44,7 @@ FOREIGN = const(-3)
 
 # Where these run as bytecode (contract.native), MicroPython puts a function's frame on the GC
 # heap when its locals and stack are over 11 words (py/objfun.c, VM_MAX_STATE_ON_STACK): hence
-# few locals and the small functions classify is made of. As native code each keeps its state
-# on the C stack.
+# few locals, reused. As native code each keeps its state on the C stack.
 
 
 # header_source(buf, off, n): the offset of the 64-bit source of an inter-PAN frame recognised
@@ -55,58 +62,51 @@ def classify(buf, off: int, n: int, src: int, me) -> int:
     # DISCOVERY for a Get Hub Details request, or OTHER. Only what locates the two is read
     # (cluster, a ZCL command from client to server with no manufacturer code, the GBCS tag);
     # the full parse after the budget checks everything, and a frame that passes here and
-    # fails there costs no more than a forged command.
-    end = off + n - 2  # the FCS's offset: nothing from it on is read
-    if off < 0 or end > int(len(buf)) or src < off + 9 or src + 10 >= end or int(len(me)) < 10:
+    # fails there costs no more than a forged command. One function, no calls: arguments are
+    # reused (n becomes the end, off the octet read) to keep to 11 words as bytecode.
+    n = off + n - 2  # the FCS's offset: nothing from it on is read
+    if off < 0 or n > int(_len(buf)) or src < off + 9 or src + 10 >= n or int(_len(me)) < 10:
         return OTHER
-    if not _for_us(buf, off, src, me):
-        return FOREIGN
-    return int(_what(buf, src + 10, end))
-
-
-@micropython.viper
-def _for_us(buf, off: int, src: int, me) -> bool:
-    # The destination (checked inside the buffer by classify): PAN 0xFFFF or ours, then our
-    # EUI-64 (src == off + 15: a 64-bit destination at off + 5) or the broadcast address.
     b = ptr8(buf)
     m = ptr8(me)
     if (b[off + 3] != 0xFF or b[off + 4] != 0xFF) and (b[off + 3] != m[0] or b[off + 4] != m[1]):
-        return False
-    if src != off + 15:
-        return b[off + 5] == 0xFF and b[off + 6] == 0xFF
-    src = 0  # reused: the octet compared
-    while src < 8:
-        if b[off + 5 + src] != m[2 + src]:
-            return False
-        src += 1
-    return True
-
-
-@micropython.viper
-def _what(buf, p: int, end: int) -> int:
-    # classify's verdict from the stub APS frame control at buf[p] (p < end, checked).
-    b = ptr8(buf)
-    if b[p] == _APS_GROUP:
-        p += 2
-    if p + 8 > end:  # up to the ZCL command identifier
+        return FOREIGN
+    if src == off + 15:  # a 64-bit destination at off + 5 .. src - 3 (m[2] .. m[9]): ours?
+        off += 5
+        while off < src - 2:
+            if b[off] != m[off - src + 12]:
+                return FOREIGN
+            off += 1
+    elif b[off + 5] != 0xFF or b[off + 6] != 0xFF:  # else the broadcast address
+        return FOREIGN
+    off = src + 10  # the stub APS frame control, after the source and the stub NWK header
+    if b[off] == _APS_GROUP:
+        off += 2
+    if off + 8 > n:  # up to the ZCL command identifier
         return OTHER
-    if b[p + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
+    if b[off + 5] & 0x0C:  # ZCL: server to client, or a manufacturer code before the command
         return OTHER
-    if b[p + 2] == _DISCOVERY_HI and b[p + 1] == _DISCOVERY_LO:
-        return DISCOVERY if b[p + 7] == _GET_DETAILS else OTHER
-    if b[p + 2] != _TUNNELING_HI or b[p + 1] != _TUNNELING_LO or b[p + 7] != _TRANSFER_DATA:
+    if b[off + 2] == _DISCOVERY_HI and b[off + 1] == _DISCOVERY_LO:
+        return DISCOVERY if b[off + 7] == _GET_DETAILS else OTHER
+    if b[off + 2] != _TUNNELING_HI or b[off + 1] != _TUNNELING_LO or b[off + 7] != _TRANSFER_DATA:
         return OTHER
-    p += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
-    if p >= end or b[p] != _GBCS_TAG or end - p < _GBCS_MIN:
+    off += 10  # the GBCS block: after the ZCL header (3) and the tunnel ID (2)
+    if off >= n or b[off] != _GBCS_TAG or n - off < _GBCS_MIN:
         return OTHER
-    return p
+    return off
 
 
 @micropython.viper
 def aps(buf, p: int, end: int, h) -> int:
     # The stub APS header at buf[p:end] into h (an InterPanHeader): 0, or BAD_APS.
-    if p < 0 or end > int(len(buf)) or p >= end:
+    if p < 0 or end > int(_len(buf)) or p >= end:
         return _BAD_APS
+    return int(_aps(buf, p, end, h))
+
+
+@micropython.viper
+def _aps(buf, p: int, end: int, h) -> int:
+    # aps() once buf[p:end] is known to be inside buf and not empty.
     b = ptr8(buf)
     fc = b[p]
     if fc & 0x03 != 0x03 or fc & 0xF0:  # not inter-PAN type; security/ack/ext header unsupported
@@ -126,11 +126,13 @@ def aps(buf, p: int, end: int, h) -> int:
 @micropython.viper
 def parse_at(buf, off: int, n: int, src: int, h) -> int:
     # The hub's parse of a frame header_source() recognised (src: what it returned), in place
-    # of mac.parse and zb_interpan.parse: the layout is fixed once the frame type, the
-    # addressing modes and the stub NWK header are, so only the frame version is left to check.
-    # A reject code (firmware.hub_reject) or 0; h (an InterPanHeader) then holds the stub APS
-    # header and the MAC fields the command layer reads.
-    if off < 0 or off + n - 2 > int(len(buf)) or src < off + 9 or src + 10 > off + n - 2:
+    # of mac.parse, zb_interpan.parse and zb_zcl.parse: the layout is fixed once the frame type,
+    # the addressing modes and the stub NWK header are, so only the frame version is left to
+    # check. Then what the hub does with it: 0 for SE Tunneling (the command layer), DISCOVERY
+    # for a Get Hub Details request, or a reject code (firmware.hub_reject); h (an
+    # InterPanHeader) then holds the MAC fields the command layer reads, the stub APS header
+    # and the ZCL header.
+    if off < 0 or off + n - 2 > int(_len(buf)) or src < off + 9 or src + 10 >= off + n - 2:
         return int(reject.TRUNCATED)
     b = ptr8(buf)
     if b[off + 1] & 0x20:  # frame version 2 or 3
@@ -138,16 +140,35 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     h.src_pan = b[src - 2] | (b[src - 1] << 8)
     h.src_ext_off = src
     h.payload_end = off + n - 2
-    if aps(buf, src + 10, off + n - 2, h):
+    if _aps(buf, src + 10, off + n - 2, h):  # (src + 10 < off + n - 2: checked above)
         return int(reject.BAD_APS)
-    return 0 if int(h.profile) == _PROFILE_SE else int(reject.WRONG_PROFILE)
+    if int(h.profile) != _PROFILE_SE:
+        return int(reject.WRONG_PROFILE)
+    if _zcl(buf, int(h.zcl_off), off + n - 2, h):
+        return int(reject.BAD_ZCL)
+    if int(h.fc) & _ZCL_SERVER_TO_CLIENT:  # the hub serves; it is not a client
+        return int(reject.UNKNOWN_COMMAND)
+    if int(h.cluster) == _TUNNELING:
+        return 0
+    if int(h.cluster) == _DISCOVERY and int(h.command) == _GET_DETAILS:
+        if int(h.fc) & _ZCL_CLUSTER_SPECIFIC:
+            return DISCOVERY
+    return int(reject.UNKNOWN_COMMAND)
 
 
 @micropython.viper
 def zcl_header(buf, off: int, end: int, z) -> int:
     # firmware.zb_zcl.parse: the ZCL header at buf[off:end] into the ZclHeader z; 0, or 1
     # (zb_zcl.BAD).
-    if off < 0 or end > int(len(buf)) or end - off < 3:
+    if off < 0 or end > int(_len(buf)):
+        return 1
+    return int(_zcl(buf, off, end, z))
+
+
+@micropython.viper
+def _zcl(buf, off: int, end: int, z) -> int:
+    # zcl_header() once buf[off:end] is known to be inside buf.
+    if end - off < 3:
         return 1
     b = ptr8(buf)
     fc = b[off]
@@ -165,3 +186,24 @@ def zcl_header(buf, off: int, end: int, z) -> int:
     z.command = b[p + 1]
     z.payload_off = p + 2
     return 0
+
+
+@micropython.viper
+def find8(table, count: int, buf, off: int) -> int:
+    # The index of the first of the count 8-octet entries of table (back to back: the
+    # provisioned parties' EUI-64s) that buf[off:off+8] equals, or -1 (also when those octets
+    # are not all in buf).
+    if off < 0 or off + 8 > int(_len(buf)) or count < 0 or 8 * count > int(_len(table)):
+        return -1
+    t = ptr8(table)
+    b = ptr8(buf)
+    count *= 8  # reused: the table's end
+    i = 0  # an octet of the table; i & 7: its place in its entry
+    while i < count:
+        if t[i] == b[(i & 7) + off]:
+            if i & 7 == 7:
+                return i >> 3
+            i += 1
+        else:
+            i = (i | 7) + 1  # the next entry
+    return -1

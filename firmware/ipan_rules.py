@@ -165,7 +165,9 @@ class InterPan:
         return self._change(now, reason, prior)
 
     def _extend(self, now):
-        self._deadline = ticks_add(now, self._keep_ms)
+        # ticks_add(now, keep_ms) inline (keep_ms is 1..2**28): every accepted command runs this.
+        d = now - _HALF - _HALF + self._keep_ms
+        self._deadline = d + _HALF + _HALF if d < 0 else d
         self._capped = False
         if self._cap_ms and ticks_diff(self._deadline, self._cap_end) > 0:
             self._deadline = self._cap_end

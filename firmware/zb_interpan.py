@@ -11,7 +11,6 @@ _STUB_NWK_LO = const(0x0B)
 _STUB_NWK_HI = const(0x00)
 _APS_UNICAST = const(0x03)
 _APS_BROADCAST = const(0x0B)
-_APS_GROUP = const(0x0F)
 PROFILE_SE = const(0x0109)
 
 OK = const(0)
@@ -19,8 +18,9 @@ BAD_APS = const(2)
 
 
 class InterPanHeader:
-    # The stub APS header, and the MAC fields an inter-PAN frame's consumers read (the names
-    # are mac.MacFrame's: the command layer takes either).
+    # The stub APS header; the MAC fields an inter-PAN frame's consumers read (the names are
+    # mac.MacFrame's); and the ZCL header, which parse_at fills (the names are
+    # zb_zcl.ZclHeader's). The command layer takes it for either.
     def __init__(self):
         self.delivery = 0  # APS frame control (unicast / broadcast / group)
         self.cluster = 0
@@ -29,6 +29,11 @@ class InterPanHeader:
         self.src_pan = -1
         self.src_ext_off = -1
         self.payload_end = 0
+        self.fc = 0
+        self.manufacturer = -1
+        self.seq = 0
+        self.command = 0
+        self.payload_off = 0
 
 
 # Recognising an inter-PAN frame from its header octets (header_source: the first step of

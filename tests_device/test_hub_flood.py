@@ -280,7 +280,8 @@ class EventsTest(unittest.TestCase):
         failed = h.rejected[reject.UNAUTHENTICATED]
         self.assertTrue(failed > 500, failed)  # verified: the shared budget's 40 a second
         self.assertTrue(air.rejections_noted <= 5 + 20, air.rejections_noted)
-        self.assertEqual(air.rejections_noted + h.rejections_unnoted, failed)
+        self.assertEqual(air.rejections_noted + h.commands.refusals_unnoted, failed)
+        self.assertEqual(h.status(0)["rejections_unnoted"], h.commands.refusals_unnoted)
 
 
 class NoPenaltyTest(unittest.TestCase):

@@ -15,6 +15,7 @@ from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
+from tests_device.alloc import heap_bytes
 
 MICROPYTHON = sys.implementation.name == "micropython"
 HOUR = 3600 * 1000
@@ -202,3 +203,35 @@ class InterPanHubTest(unittest.TestCase):
         finally:
             gc.enable()
         self.assertEqual(h.rejected[reject.INTERPAN_OFF], 1001)
+
+
+@unittest.skipIf(heap_bytes(lambda: None) is None, "needs micropython.mem_total")
+class NoAllocationTest(unittest.TestCase):
+    # A command that reaches the command layer, accepted or refused there, allocates nothing in
+    # the hub, call frames included (the command layer here is the test double: what the real
+    # one allocates to verify a tag is its own). The budgets are opened so that every frame
+    # reaches it.
+    OPEN = ("dos.interpan_rate_per_s=1000", "dos.interpan_burst=4096", "dos.source_burst=4096")
+
+    def per_frame(self, h, why):
+        frame = vectors.load(RxFrame(), ipf.command())
+        for _ in range(20):  # the first: a trusted lane taken; the tenth failure: an alert noted
+            h.on_frame(frame, 0)
+        del h.notes[:]
+        before = sum(h.rejected)
+        self.assertEqual(heap_bytes(lambda: h.on_frame(frame, 1), 100), 0)
+        self.assertEqual(sum(h.rejected) - before, why)
+
+    def test_an_accepted_command(self):
+        h = make_hub(True, *self.OPEN)
+        h.power_up(0)
+        self.per_frame(h, 0)
+        self.assertEqual(h.commands.seen, 121)
+        self.assertEqual(h.interpan_gate.trusted.used, 1)  # by its own lane
+
+    def test_a_refused_command(self):
+        h = make_hub(False, *self.OPEN)
+        h.power_up(0)
+        self.per_frame(h, 101)
+        self.assertEqual(h.rejected[reject.UNAUTHENTICATED], 121)
+        self.assertEqual(h.interpan_gate.failures.episodes, 1)

@@ -2,21 +2,16 @@
 # emitter and the same source as bytecode (contract.native) give the same answer on every frame,
 # junk included; each verdict is the one the frame's octets call for; offsets outside the
 # buffer are refused, never read; and none of them allocates.
-import random
 import unittest
 
-from contract import native
-from contract.compat import MICROPYTHON
 from firmware import zb_interpan as ip
 from firmware import zb_zcl as zcl
 from tests_device import interpan_frames as ipf
+from tests_device import native_pair
 from tests_device.alloc import heap_bytes
+from tests_device.native_pair import both
 
-NATIVE = native.load("firmware.ipan_octets")
-try:
-    BYTECODE = native.bytecode("firmware.ipan_octets")
-except ImportError:  # run from .mpy files (make test-device-mpy): no source to compile
-    BYTECODE = None
+NATIVE, BYTECODE = both("firmware.ipan_octets")
 ME = b"\x34\x12" + bytes(reversed(ipf.HUB))  # the same hub on PAN 0x1234
 OUR_PAN = b"\x2b\x1a" + bytes(reversed(ipf.HUB))  # PAN 0x1A2B, the hub's EUI-64 on air
 HEADER_FIELDS = ("delivery", "cluster", "profile", "zcl_off", "src_pan", "src_ext_off")
@@ -38,23 +33,8 @@ def frames():
     )
 
 
-def junk(rng, count):
-    # (buffer, offset, length): those frames with octets changed, cut and shifted, and lengths
-    # that run past the buffer, as no radio would give them.
-    base = frames()
-    for k in range(count):
-        psdu = bytearray(base[k % len(base)])
-        for _ in range(rng.getrandbits(2)):
-            psdu[rng.getrandbits(7) % len(psdu)] = rng.getrandbits(8)
-        off = rng.getrandbits(2)
-        buf = bytearray(off) + psdu
-        n = len(psdu) - (rng.getrandbits(6) if k % 3 == 0 else 0) + (2 if k % 5 == 0 else 0)
-        yield buf, off, n
-
-
 def need_source():
-    if BYTECODE is None:
-        raise unittest.SkipTest("no source of firmware/ipan_octets.py here (.mpy run)")
+    native_pair.need_source(BYTECODE, "firmware/ipan_octets.py")
 
 
 class VerdictTest(unittest.TestCase):
@@ -75,6 +55,7 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual(ip.classify(psdu, 0, len(psdu) - 1, src, OUR_PAN), ip.OTHER)
 
     def test_parse_at_agrees_with_the_general_parse(self):
+        from firmware import hub_reject as reject
         from firmware import mac
 
         for psdu in frames():
@@ -82,11 +63,21 @@ class VerdictTest(unittest.TestCase):
             self.assertEqual(mac.parse(psdu, 0, len(psdu), f), 0)
             h1 = ip.InterPanHeader()
             h2 = ip.InterPanHeader()
+            z = zcl.ZclHeader()
             self.assertEqual(ip.parse(psdu, f, h1), ip.OK)
+            self.assertEqual(zcl.parse(psdu, h1.zcl_off, h1.payload_end, z), zcl.OK)
             src = ip.header_source(psdu, 0, len(psdu))
-            self.assertEqual(ip.parse_at(psdu, 0, len(psdu), src, h2), 0)
+            verdict = ip.parse_at(psdu, 0, len(psdu), src, h2)
+            if z.fc & zcl.SERVER_TO_CLIENT:
+                self.assertEqual(verdict, reject.UNKNOWN_COMMAND)
+            elif h1.cluster == zcl.TUNNELING:
+                self.assertEqual(verdict, 0)  # for the command layer, whatever the command
+            else:
+                self.assertEqual(verdict, ip.DISCOVERY)
             for name in HEADER_FIELDS + ("payload_end",):
                 self.assertEqual(getattr(h1, name), getattr(h2, name), name)
+            for name in ZCL_FIELDS:
+                self.assertEqual(getattr(z, name), getattr(h2, name), name)
 
     def test_parse_at_refuses_what_the_general_parse_refuses(self):
         from firmware import hub_reject as reject
@@ -101,18 +92,21 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual(ip.parse_at(psdu, 0, len(psdu), src, h), reject.BAD_APS)
         psdu = ipf.command(profile=0x0104)
         self.assertEqual(ip.parse_at(psdu, 0, len(psdu), src, h), reject.WRONG_PROFILE)
+        psdu = ipf.command(fc=0x40)  # a reserved ZCL frame control bit
+        self.assertEqual(ip.parse_at(psdu, 0, len(psdu), src, h), reject.BAD_ZCL)
+        psdu = ipf.command()
+        self.assertEqual(ip.parse_at(psdu, 0, len(psdu) - 1, src, h), 0)  # one octet short
+        self.assertEqual(ip.parse_at(psdu, 0, src + 11, src, h), reject.TRUNCATED)
+        self.assertEqual(ip.parse_at(psdu, 0, src + 13, src, h), reject.BAD_APS)
 
 
 class SameAnswersTest(unittest.TestCase):
     def test_on_junk(self):
         need_source()
-        rng = random.Random(16) if not MICROPYTHON else random
-        if MICROPYTHON:
-            random.seed(16)
         h1, h2 = ip.InterPanHeader(), ip.InterPanHeader()
         z1, z2 = zcl.ZclHeader(), zcl.ZclHeader()
         seen = set()
-        for buf, off, n in junk(rng, 1500):
+        for buf, off, n in native_pair.mutated(native_pair.rng(16), frames(), 1500):
             src = NATIVE.header_source(buf, off, n)
             self.assertEqual(src, BYTECODE.header_source(buf, off, n), (bytes(buf), off, n))
             for k in (src, off + 9, off + 15):
@@ -122,8 +116,8 @@ class SameAnswersTest(unittest.TestCase):
                     seen.add(v if v < 0 else 0)
                 r = NATIVE.parse_at(buf, off, n, k, h1)
                 self.assertEqual(r, BYTECODE.parse_at(buf, off, n, k, h2))
-                if r == 0:
-                    for name in HEADER_FIELDS + ("payload_end",):
+                if r <= 0:  # a Tunneling frame, or a discovery request
+                    for name in HEADER_FIELDS + ZCL_FIELDS + ("payload_end",):
                         self.assertEqual(getattr(h1, name), getattr(h2, name), name)
                     end = h1.payload_end
                     r = NATIVE.zcl_header(buf, h1.zcl_off, end, z1)
@@ -152,6 +146,21 @@ class SameAnswersTest(unittest.TestCase):
             self.assertEqual(fns.zcl_header(psdu, n - 4, n + 1, z), zcl.BAD)
 
 
+class Find8Test(unittest.TestCase):
+    def test_finds_each_entry_and_nothing_else(self):
+        table = b"".join(bytes((0, 0x23, 0x7E, 0, 0, 0, k, 0x5A)) for k in range(5))
+        buf = bytearray(3) + table
+        for fns in (NATIVE, BYTECODE or NATIVE):
+            for k in range(5):
+                self.assertEqual(fns.find8(table, 5, buf, 3 + 8 * k), k)
+            self.assertEqual(fns.find8(table, 4, buf, 3 + 32), -1)  # only the first four
+            self.assertEqual(fns.find8(table, 5, buf, 4), -1)  # straddling two entries
+            self.assertEqual(fns.find8(table, 5, buf, len(buf) - 7), -1)  # past the end
+            self.assertEqual(fns.find8(table, 5, buf, -1), -1)
+            self.assertEqual(fns.find8(b"", 0, buf, 3), -1)
+            self.assertEqual(fns.find8(table[:-1], 5, buf, 3), -1)  # more than the table holds
+
+
 class NoAllocationTest(unittest.TestCase):
     def test_the_octet_functions_allocate_nothing(self):
         psdu = ipf.command()
@@ -159,12 +168,14 @@ class NoAllocationTest(unittest.TestCase):
         src = ip.header_source(psdu, 0, n)
         h = ip.InterPanHeader()
         z = zcl.ZclHeader()
+        table = psdu[:24]
         for fns in (NATIVE, BYTECODE or NATIVE):
             for name, call in (
                 ("header_source", lambda f=fns.header_source: f(psdu, 0, n)),
                 ("classify", lambda f=fns.classify: f(psdu, 0, n, src, OUR_PAN)),
                 ("parse_at", lambda f=fns.parse_at: f(psdu, 0, n, src, h)),
                 ("zcl_header", lambda f=fns.zcl_header: f(psdu, h.zcl_off, n - 2, z)),
+                ("find8", lambda f=fns.find8: f(table, 3, psdu, 16)),
             ):
                 self.assertIn(heap_bytes(call), (None, 0), name)
 
