@@ -411,7 +411,7 @@ class Han:
         if end < 0:
             return self._drop(-end)
         self.table.saw(s, self.uptime.s, self._lqi)  # authenticated: it was the member
-        return self._aps(s, buf, end, self._now)
+        return self._aps(s, buf, end)
 
     def _unprotect(self, s, buf, f):
         # The end of the member's plaintext APS frame, or minus why the frame is dropped.
@@ -434,31 +434,41 @@ class Han:
             return rj.NOT_DATA
         return -1
 
-    def _aps(self, s, buf, end, now):
-        # The decrypted APS frame, buf[security.nwk.aux.end:end].
+    def _aps(self, s, buf, end):
+        # The decrypted APS frame, buf[security.nwk.aux.end:end]. (The checks and the ZCL
+        # frame's handling in methods of their own, now in self._now: frames of 11 words at
+        # most stay off the heap.)
+        why = self._aps_check(buf, end)
+        if why:
+            return self._drop(why)
+        self.frames_in += 1
+        return self._zcl(s, buf, end)
+
+    def _aps_check(self, buf, end):
         a = self.ah
         r = nwk.parse_aps(buf, self.security.nwk.aux.end, end, a)
-        if r == nwk.NOT_DATA:
-            return self._drop(rj.NOT_DATA)
         if r != nwk.OK:
-            return self._drop(rj.BAD_APS)
+            return rj.NOT_DATA if r == nwk.NOT_DATA else rj.BAD_APS
         if a.profile != nwk.PROFILE_SE:
-            return self._drop(rj.WRONG_PROFILE)
-        z = self.zh
-        if zcl.parse(buf, a.payload_off, end, z):
-            return self._drop(rj.BAD_ZCL)
-        self.frames_in += 1
-        return self._zcl(s, a, z, buf, end, now)
+            return rj.WRONG_PROFILE
+        return rj.BAD_ZCL if zcl.parse(buf, a.payload_off, end, self.zh) else 0
 
-    def _zcl(self, s, a, z, buf, end, now):
+    def _zcl(self, s, buf, end):
         # A member's ZCL frame: a reading is kept; a GBCS command or an answer goes to the
         # command layer's handler.
-        if a.cluster == zcl.METERING:
+        z = self.zh
+        if self.ah.cluster == zcl.METERING:
             p = summation_in(buf, z, end)
             if p >= 0:
                 self._keep_reading(s, buf, p)
             if z.command == REPORT_ATTRS:
                 return NOTHING  # a routine report: kept above, nobody waits for it
+        return self._answer(s, buf, end)
+
+    def _answer(self, s, buf, end):
+        a = self.ah
+        z = self.zh
+        now = self._now
         eui = self.table.eui(s)
         if (
             a.cluster == zcl.TUNNELING
@@ -481,16 +491,18 @@ class Han:
 
     def _keep_reading(self, s, buf, p):
         self.readings.keep(s, buf, p)
-        last = self._reading_note[s]
-        up = self.uptime.s
-        if last < 0 or up - last >= _READING_NOTE_S:
-            self._reading_note[s] = up
-            self.out.note(
-                "meter_reading",
-                guid=to_guid(self.table.eui(s)),
-                kind=KINDS[self.table.kind(s)],
-                summation=self.readings.reading(s)[0],
-            )
+        p = self.uptime.s  # (p reused)
+        if self._reading_note[s] < 0 or p - self._reading_note[s] >= _READING_NOTE_S:
+            self._note_reading(s, p)
+
+    def _note_reading(self, s, up):
+        self._reading_note[s] = up
+        self.out.note(
+            "meter_reading",
+            guid=to_guid(self.table.eui(s)),
+            kind=KINDS[self.table.kind(s)],
+            summation=self.readings.reading(s)[0],
+        )
 
     # --- reports ------------------------------------------------------------------------------
 

@@ -40,27 +40,26 @@ def _type_len(t, buf, p, end):
 
 def find_summation(buf, p, end, with_status):
     # Offset of the uint48 CurrentSummationDelivered value in a ZCL Report Attributes payload
-    # (with_status False) or Read Attributes Response payload (True), or -1.
+    # (with_status False) or Read Attributes Response payload (True), or -1. (Few locals: a
+    # frame of more than 11 words would go on the heap at every call.)
     while p + 2 <= end:
         attr = buf[p] | (buf[p + 1] << 8)
         p += 2
         if with_status:
             if p >= end:
                 return -1
-            status = buf[p]
             p += 1
-            if status:
+            if buf[p - 1]:
                 continue  # a failed record has no type and no value
         if p >= end:
             return -1
-        t = buf[p]
+        if attr == SUMMATION and buf[p] == _UINT48:
+            return p + 1 if p + 7 <= end else -1
+        attr = _type_len(buf[p], buf, p + 1, end)  # (attr reused: the value's length)
         p += 1
-        n = _type_len(t, buf, p, end)
-        if n < 0 or p + n > end:
+        if attr < 0 or p + attr > end:
             return -1
-        if attr == SUMMATION and t == _UINT48:
-            return p
-        p += n
+        p += attr
     return -1
 
 
@@ -86,11 +85,14 @@ class Readings:
 
     def keep(self, s, buf, p):
         # The summation at buf[p:p+6] from member slot s.
+        self._at[s] = self.uptime.s
         v = self._values
         b = 6 * s
-        for j in range(6):
-            v[b + j] = buf[p + j]
-        self._at[s] = self.uptime.s
+        s = b + 6  # (s reused, and no range loop: 11 words of frame at most)
+        while b < s:
+            v[b] = buf[p]
+            b += 1
+            p += 1
 
     def forget(self, s):
         self._at[s] = -1

@@ -119,34 +119,40 @@ def parse_aps(buf, off, end, a):
         return APS_SECURED
     if fc & _APS_EXT_HEADER:
         return APS_UNSUPPORTED
-    delivery = (fc >> 2) & 3
-    if delivery == 1:  # "indirect": removed from ZigBee 2007 and later
+    a.delivery = (fc >> 2) & 3
+    if a.delivery == 1:  # "indirect": removed from ZigBee 2007 and later
         return APS_UNSUPPORTED
-    a.delivery = delivery
     a.dst_ep = -1
     a.group = -1
-    p = off + 1
+    off += 1
     if ftype == APS_COMMAND:
-        if p + 2 > end:  # counter + command identifier
+        if off + 2 > end:  # counter + command identifier
             return TRUNCATED
-        a.counter = buf[p]
-        a.payload_off = p + 1
+        a.counter = buf[off]
+        a.payload_off = off + 1
         return NOT_DATA
     if ftype == APS_ACK and fc & 0x10:  # ack format: an APS command's ack carries no addressing
-        if p + 1 > end:
+        if off + 1 > end:
             return TRUNCATED
-        a.counter = buf[p]
-        a.payload_off = p + 1
+        a.counter = buf[off]
+        a.payload_off = off + 1
         return NOT_DATA
-    need = 8 if delivery == 3 else 7  # [group 2 | dst ep 1] cluster 2 profile 2 src ep 1 ctr 1
-    if delivery == 3 and ftype == APS_ACK:
-        need = 7  # acks carry a destination endpoint even for group deliveries
-    if p + need > end:
-        return TRUNCATED
-    if delivery == 3 and ftype == APS_DATA:
+    return _aps_frame(buf, off, end, a)
+
+
+def _aps_frame(buf, p, end, a):
+    # A data frame's or an acknowledgement's addressing, from p (after the frame control):
+    # [group 2 | dst ep 1] cluster 2 profile 2 src ep 1 counter 1; acks carry a destination
+    # endpoint even for group deliveries. (Apart from parse_aps: one frame of more than 11
+    # words would go on the heap at every call.)
+    if a.delivery == 3 and a.ftype == APS_DATA:
+        if p + 8 > end:
+            return TRUNCATED
         a.group = buf[p] | (buf[p + 1] << 8)
         p += 2
     else:
+        if p + 7 > end:
+            return TRUNCATED
         a.dst_ep = buf[p]
         p += 1
     a.cluster = buf[p] | (buf[p + 1] << 8)
@@ -154,7 +160,7 @@ def parse_aps(buf, off, end, a):
     a.src_ep = buf[p + 4]
     a.counter = buf[p + 5]
     a.payload_off = p + 6
-    return OK if ftype == APS_DATA else NOT_DATA
+    return OK if a.ftype == APS_DATA else NOT_DATA
 
 
 def parse(buf, off, end, h, a):

@@ -182,7 +182,7 @@ class _Bytecode:
     # native emitter runs (on CPython both are the same plain Python).
     def setUp(self):
         if _BYTECODE is None:
-            self.skipTest("no source for the bytecode build")
+            raise unittest.SkipTest("no source for the bytecode build")
         ccm.bind(_BYTECODE)
 
     def tearDown(self):
