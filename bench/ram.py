@@ -1,7 +1,10 @@
 # The RAM benchmark (make ram; tools/ram.py runs it on each interpreter and prints the table):
 # the heap in use, after a collection, on the MicroPython unix port, at each stage:
-#   imports   what main.py imports on a board: firmware.app, then the ESP32 board modules
-#   app       the hub built on a bench board (file storage, scripted radio, manual clock)
+#   imports   what main.py imports on a board: firmware.app, then the ESP32 board modules, and
+#             what the running board loads on top (asyncio's gather and streams, the TCP link)
+#   app       the hub built on a bench board (file storage, manual clock, the ESP32 radio
+#             driver on a simulated chip and the ESP32 WAN link, as on the board; the frames
+#             are handed to the app, and a scripted radio counts what it sends)
 #   live      the most in use, collected after every event, while a recorded scenario plays
 #             (bench/ram_scenario.py: a lab minute, a line-rate flood, a burst of WAN traffic)
 #
@@ -184,9 +187,12 @@ class ScriptedRadio:
 class BenchBoard:
     name = "bench"
 
-    def __init__(self, state_dir, clock, radio, indicators):
+    def __init__(self, state_dir, clock, radio, indicators, chip):
         from firmware.events import Events
+        from hal.esp32.mrf24j40 import MRF24J40
+        from hal.esp32.wan_wifi import WifiWan
         from hal.file_storage import FileStorage
+        from hal.tcp_wan import TcpWan
 
         self.clock = clock
         self.radio = radio
@@ -194,14 +200,33 @@ class BenchBoard:
         self.events = Events(lambda line: None, clock)
         self.indicators = indicators
         self.watchdog = None
-        self.wan = None
+        # What the ESP32 board holds besides: its radio driver (its buffers and transmit
+        # queue; the scripted radio stands in for its send()) and its WAN link, whose uplink
+        # the app builds (never connected here: the scenario plays the head-end's messages).
+        self.driver = MRF24J40(
+            chip.spi,
+            chip.cs,
+            reset=chip.reset_pin,
+            int_pin=chip.int_pin,
+            wake=chip.wake,
+            sleep_us=chip.sleep_us,
+        )
+        self.wan = WifiWan(None, "lab", "", "192.0.2.1", 17760, link=TcpWan("192.0.2.1", 17760))
 
 
-def build(app_cls, state_dir, overrides=(), parties=(), records=()):
+def chip():
+    # The simulated MRF24J40 the bench board's driver talks to: harness, measured as such.
+    from hal.fake.mrf24j40 import FakeMRF24J40
+
+    return FakeMRF24J40(record=False, realtime=False)
+
+
+def build(app_cls, state_dir, overrides=(), parties=(), records=(), radio_chip=None):
     from boards.fake import SilentIndicators
     from hal.fake.clock import ManualClock
 
-    board = BenchBoard(state_dir, ManualClock(), ScriptedRadio(), SilentIndicators())
+    radio_chip = radio_chip or chip()
+    board = BenchBoard(state_dir, ManualClock(), ScriptedRadio(), SilentIndicators(), radio_chip)
     for name, data in records:
         board.storage.write(name, data)
     app = app_cls(board, overrides)
@@ -220,7 +245,10 @@ def main(argv):
     gc.collect()
     app_imports = gc.mem_alloc() - base
     from boards import esp32_devkitc  # noqa: F401  (what main.py imports on a board)
+    from hal import tcp_wan  # noqa: F401  (hal.esp32.wan_wifi's, once WiFi is up)
 
+    for name in ("gather", "StreamReader"):  # App.main's, the TCP link's: loaded on first use
+        getattr(sys.modules["asyncio"], name)
     gc.collect()
     imports = gc.mem_alloc() - base
     out = "ram imports=%d app_imports=%d src=%s" % (imports, app_imports, appmod.__file__)
@@ -230,6 +258,7 @@ def main(argv):
     from boards import fake  # noqa: F401  (the harness: counted, then left out)
     from hal.fake import clock  # noqa: F401
 
+    radio_chip = chip()
     gc.collect()
     fakes = gc.mem_alloc() - base - imports
     harness = base - _TOP + fakes  # this module and the fakes: below base from here on
@@ -237,7 +266,7 @@ def main(argv):
     out += " harness=%d" % harness
     with open(argv[1], "rb") as f:
         overrides, parties, records = read_setup(f)
-        drv = Driver(build(App, argv[2], overrides, parties, records))
+        drv = Driver(build(App, argv[2], overrides, parties, records, radio_chip))
         gc.collect()
         built = gc.mem_alloc() - base - imports
         live = play(f, drv, stage == "peak", base)

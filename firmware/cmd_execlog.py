@@ -67,17 +67,16 @@ class ExecLog:
     def find(self, eui, counter):
         # The entry as (eui, counter, code, state, result), or None.
         i = self._locate(eui, counter)
-        return None if i < 0 else self._entry(i)
+        got = self._entries(i, i + 1) if i >= 0 else None
+        return got[0] if got else None
 
     def entries(self):
-        return [self._entry(i) for i in range(self._first(), self._stored + self._adding)]
+        return self._entries(self._first(), self._stored + self._adding) or []
 
     def settle(self):
         # At boot: the entries a power cut left ACCEPTED ("may have run"), now UNKNOWN so that
         # each is reported once; returned for the report.
-        if self._settle:
-            return []
-        was = [self._entry(i) for i in range(self._first(), self._stored)]
+        was = [] if self._settle else self._entries(self._first(), self._stored) or []
         self._settle = True
         return [e[:3] + (UNKNOWN,) + e[4:] for e in was if e[3] == ACCEPTED]
 
@@ -114,33 +113,46 @@ class ExecLog:
         return f
 
     def _locate(self, eui, counter):
-        # The index of the newest entry for this command, or -1.
+        # The index of the newest entry for this command, or -1 (also when the record cannot be
+        # read: an outcome then stays unrecorded, "may have run", which is never run again).
         key = bytes(eui) + counter.to_bytes(8, "big")
-        first = self._first()
-        f = self._open()
+        f = None
         try:
-            for i in range(self._stored + self._adding - 1, first - 1, -1):
+            f = self._open()
+            for i in range(self._stored + self._adding - 1, self._first() - 1, -1):
                 if self._read(f, i).find(key, 0, _KEY) == 0:
                     return i
+        except OSError:
+            pass
         finally:
             if f is not None:
                 f.close()
         return -1
 
-    def _entry(self, i):
-        f = self._open()
+    def _entries(self, first, end):
+        # Entries first..end-1 as (eui, counter, code, state, result) tuples, or None when the
+        # record cannot be read.
+        out = []
+        f = None
         try:
-            b = self._read(f, i)
+            f = self._open()
+            for i in range(first, end):
+                b = self._read(f, i)
+                out.append(
+                    (
+                        bytes(b[0:8]),
+                        int.from_bytes(b[8:_KEY], "big"),
+                        b[_KEY] << 8 | b[_KEY + 1],
+                        b[_STATE],
+                        b[_RESULT],
+                    )
+                )
+        except OSError:
+            return None
         finally:
             if f is not None:
                 f.close()
-        return (
-            bytes(b[0:8]),
-            int.from_bytes(b[8:_KEY], "big"),
-            b[_KEY] << 8 | b[_KEY + 1],
-            b[_STATE],
-            b[_RESULT],
-        )
+        return out
 
     # --- the command store's record ----------------------------------------------------------
 

@@ -47,6 +47,9 @@ class _Ring:
         self.head = 0
         self.n = 0
         self.air_sum = 0
+        self.alerted = False  # an alert was raised in this window (alert_at: when)
+        self.alert_at = 0
+        self.suppressed = 0  # rejections since the last alert
 
 
 class BatteryBudget:
@@ -55,10 +58,7 @@ class BatteryBudget:
         self.frames = tuple(frames)
         self.airtime = tuple(ms * 1000 // _OCTET_US for ms in airtime_ms)
         self.window_ms = window_ms
-        self._rings = [None] * (2 * devices)
-        self._alert_at = [0] * (2 * devices)
-        self._alerted = bytearray(2 * devices)
-        self.suppressed = [0] * (2 * devices)  # rejections since the last alert
+        self._rings = [None] * (2 * devices)  # per device and origin, while it is enabled
         self.rejected = [0, 0]  # per origin, all devices
         self.admitted = [0, 0]
         self.alert = False  # set by admit(): this rejection is the window's first alert
@@ -72,10 +72,7 @@ class BatteryBudget:
 
     def disable(self, dev):
         for origin in (INTERPAN, WAN):
-            k = 2 * dev + origin
-            self._rings[k] = None
-            self._alerted[k] = 0
-            self.suppressed[k] = 0
+            self._rings[2 * dev + origin] = None
 
     def enabled(self, dev):
         return self._rings[2 * dev] is not None
@@ -97,8 +94,7 @@ class BatteryBudget:
         # enabled (mains powered) are not budgeted here. self.alert tells the caller whether
         # this rejection should raise an alert: the first per device and origin per window.
         self.alert = False
-        k = 2 * dev + origin
-        r = self._rings[k]
+        r = self._rings[2 * dev + origin]
         if r is None:
             return OK
         self._prune(r, now)
@@ -110,10 +106,10 @@ class BatteryBudget:
             why = OVER_AIRTIME
         if why != OK:
             self.rejected[origin] += 1
-            self.suppressed[k] += 1
-            if not self._alerted[k] or ticks_diff(now, self._alert_at[k]) >= self.window_ms:
-                self._alerted[k] = 1
-                self._alert_at[k] = now
+            r.suppressed += 1
+            if not r.alerted or ticks_diff(now, r.alert_at) >= self.window_ms:
+                r.alerted = True
+                r.alert_at = now
                 self.alert = True
             return why
         size = len(r.t)
@@ -129,9 +125,11 @@ class BatteryBudget:
 
     def take_suppressed(self, dev, origin):
         # Rejections counted since the last alert (for the alert's fields); resets the count.
-        k = 2 * dev + origin
-        n = self.suppressed[k]
-        self.suppressed[k] = 0
+        r = self._rings[2 * dev + origin]
+        if r is None:
+            return 0
+        n = r.suppressed
+        r.suppressed = 0
         return n
 
     def used(self, dev, origin, now):

@@ -97,6 +97,15 @@ class ExecLogTest(unittest.TestCase):
         boot = s.reboot()
         self.assertEqual((boot.store.corrupt, len(boot.log)), (1, 0))
 
+    def test_a_record_gone_under_the_log_is_a_failed_write_not_a_crash(self):
+        s = Store(4)
+        s.add(A, 1, 1)
+        del s.storage.records["commands"]
+        self.assertIsNone(s.log.find(A, 1))
+        s.log.done(A, 1, 0)  # unrecorded: the entry stays "may have run"
+        self.assertEqual((s.log.entries(), s.log.settle()), ([], []))
+        self.assertRaises(OSError, s.add, B, 2, 2)  # the pipeline counts it and reloads
+
     def test_refuses_a_short_eui(self):
         self.assertRaises(ValueError, Store(2).log.add, A[:7], 1, 1)
 
