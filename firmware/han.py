@@ -139,7 +139,7 @@ class Han:
         self.framer = Framer(eui, pan_id, channel)
         # The hub's mac.route() of each frame (on_header): a frame from a short address or
         # EUI-64 no member has is counted there, as _data_request, _data and Joining count it.
-        r = (table.by_short, self.rejected, rj.NOT_MEMBER, table.by_eui, table.octets)
+        r = (table.by_short, self.rejected, table.by_eui, table.octets)
         self.route = mac.Route(pan_id, *r, device_log.index, device_log.euis())
         self.nh = nwk.NwkHeader()
         self.security = HanSecurity(storage, eui, table, device_log, self.nh, ccm[0], ccm[1])

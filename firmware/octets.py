@@ -25,6 +25,7 @@ _CMD_DATA_REQ = const(0x04)
 _CMD_ORPHAN = const(0x06)
 _CMD_BEACON_REQ = const(0x07)
 _SHARED = const(-2)  # eui64.SHARED: in an index, more than one entry has this key
+_NOT_MEMBER = const(0)  # han_reject.NOT_MEMBER
 # firmware.zb_nwk's, repeated (viper inlines only its own): the NWK frame control (ZigBee spec
 # 3.3.1.1) and parse_nwk's results.
 _NWK_MULTICAST = const(0x0100)
@@ -65,16 +66,15 @@ class Route:
     # a dict; their EUI-64s' lookup keys, a dict of key -> slot as eui64.reindex makes it; and
     # those EUI-64s, 8 octets per slot, most significant first), the device log's EUI-64s (a
     # dict of key -> entry, and a list of 8-octet bytes, most significant first), and the list
-    # where a frame from a source no member has is counted, at index miss (the HAN's counters);
-    # or None and no HAN. Out: the source of a frame routed to the HAN, a short address or an
-    # EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src.
+    # where a frame from a source no member has is counted (the HAN's counters, at
+    # han_reject.NOT_MEMBER); or None and no HAN. Out: the source of a frame routed to the HAN,
+    # a short address or an EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src.
     def __init__(
-        self, pan, shorts=None, counts=None, miss=0, euis=None, octets=None, listed=None, log=None
+        self, pan, shorts=None, counts=None, euis=None, octets=None, listed=None, log=None
     ):
         self.pan = pan
         self.shorts = shorts
         self.counts = counts
-        self.miss = miss
         self.euis = euis
         self.octets = octets
         self.listed = listed
@@ -172,7 +172,7 @@ def route(buf, off: int, n: int, r) -> int:
     if b[off + 1] >> 6 == _ADDR_SHORT:
         r.key = (b[p - 1] << 8) | b[p - 2]
         if r.counts and r.key not in r.shorts:
-            r.counts[int(r.miss)] = int(r.counts[int(r.miss)]) + 1
+            r.counts[_NOT_MEMBER] = int(r.counts[_NOT_MEMBER]) + 1
             return COUNTED
         return n
     r.src = p - 8
@@ -218,7 +218,7 @@ def _member_le(buf, r, verdict: int) -> int:
             return verdict
     if verdict == ASSOC:
         return ASSOC_STRANGER
-    r.counts[int(r.miss)] = int(r.counts[int(r.miss)]) + 1
+    r.counts[_NOT_MEMBER] = int(r.counts[_NOT_MEMBER]) + 1
     return COUNTED
 
 

@@ -8,7 +8,7 @@ import unittest
 
 from contract import native
 from contract.compat import MICROPYTHON
-from firmware import eui64, mac
+from firmware import eui64, han_reject, mac
 from firmware import zb_nwk as nwk
 from tests_device import vectors
 from tests_device.alloc import heap_bytes
@@ -145,8 +145,8 @@ class SameAnswersTest(unittest.TestCase):
         euis = {eui64.key(STRANGER): 1}  # a member, in slot 1
         octets = bytearray(8) + STRANGER
         log = [bytes(8), STRANGER]  # the device log: the member, and an entry before it
-        r1 = NATIVE.Route(0x1A2B, shorts, [0, 0], 1, euis, octets, euis, log)
-        r2 = BYTECODE.Route(0x1A2B, shorts, [0, 0], 1, euis, octets, euis, log)
+        r1 = NATIVE.Route(0x1A2B, shorts, [0, 0], euis, octets, euis, log)
+        r2 = BYTECODE.Route(0x1A2B, shorts, [0, 0], euis, octets, euis, log)
         seen = set()
         for buf, off, n in junk(rng, 3000):
             v = NATIVE.route(buf, off, n, r1)
@@ -171,6 +171,7 @@ class SameAnswersTest(unittest.TestCase):
                             NATIVE.equals_le(buf, k, e, at), BYTECODE.equals_le(buf, k, e, at)
                         )
         self.assertTrue(len(seen) >= 10, seen)  # most verdicts, inter-PAN (0) included
+        self.assertTrue(r1.counts[han_reject.NOT_MEMBER] > 10, r1.counts)  # where the HAN's is
 
     def test_nwk_header_on_junk(self):
         rng = self.junk_rng(16)
@@ -211,7 +212,7 @@ class NoAllocationTest(unittest.TestCase):
         f = mac.MacFrame()
         frame = vectors.INTERPAN_UNICAST
         for fns in (NATIVE, BYTECODE or NATIVE):
-            r = fns.Route(0x1A2B, {}, [0], 0, {}, bytearray(8), {}, [])
+            r = fns.Route(0x1A2B, {}, [0], {}, bytearray(8), {}, [])
             nh = nwk.NwkHeader()
             for call in (
                 lambda p=fns.parse: p(frame, 0, len(frame), f),

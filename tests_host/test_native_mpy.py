@@ -33,7 +33,7 @@ from tests_device import vectors
 def plain():
     pass
 f = mac.MacFrame()
-rt = mac.Route(0x1A2B, {0x1234: 0}, [0], 0, {}, bytearray(8), {}, [])
+rt = mac.Route(0x1A2B, {0x1234: 0}, [0], {}, bytearray(8), {}, [])
 out = [type(mac.parse) is type(plain), type(eui64.key_le) is type(plain)]
 random.seed(3)
 frames = [v for v in vectors.__dict__.values() if isinstance(v, bytes)]
