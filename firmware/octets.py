@@ -12,6 +12,8 @@
 from contract.compat import const, micropython, ptr8
 from firmware import hub_reject as reject
 
+_len = len  # a global of this module: found in one lookup (a builtin takes two)
+
 _DATA = const(1)
 _ACK = const(2)
 _COMMAND = const(3)
@@ -106,7 +108,7 @@ def route(buf, off: int, n: int, r) -> int:
     # The frame control field is read as its two octets, b[off] (frame type, security, PAN ID
     # compression) and b[off + 1] (addressing modes, version): no local for it, and n and p
     # reused, keep 11 words of frame state where this runs as bytecode.
-    if n < 5 or off < 0 or off + n > int(len(buf)):
+    if n < 5 or off < 0 or off + n > int(_len(buf)):
         return GENERIC
     b = ptr8(buf)
     if b[off] & 0x4F == 0x01 and b[off + 1] & 0xC8 == 0xC8 and n >= 21:
@@ -268,7 +270,7 @@ def parse(buf, off: int, n: int, f) -> int:
     # Reads only octets before the FCS (buf[off:off+n-2]).
     if n < 5:
         return int(reject.TOO_SHORT)
-    if off < 0 or off + n - 2 > int(len(buf)):
+    if off < 0 or off + n - 2 > int(_len(buf)):
         return int(reject.TRUNCATED)
     p = int(_walk(buf, off, n))
     if p < 0:
@@ -313,7 +315,7 @@ def _fields(buf, off: int, p: int, f):
 def key_le(buf, off: int) -> int:
     # firmware.eui64.key_le: the lookup key (low 30 bits) of the air-order EUI-64 at
     # buf[off:off+8]; -1 when those octets are not all inside buf.
-    if off < 0 or off + 8 > int(len(buf)):
+    if off < 0 or off + 8 > int(_len(buf)):
         return -1
     b = ptr8(buf)
     return b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | ((b[off + 3] & 0x3F) << 24)
@@ -324,7 +326,7 @@ def equals_le(buf, off: int, eui, at: int) -> bool:
     # firmware.eui64.equals_le: the air-order (least significant octet first) EUI-64 at
     # buf[off:off+8] is eui[at:at+8] (most significant first). False where either is not all
     # inside its buffer. (Unrolled: 11 words of frame state where this runs as bytecode.)
-    if off < 0 or at < 0 or off + 8 > int(len(buf)) or at + 8 > int(len(eui)):
+    if off < 0 or at < 0 or off + 8 > int(_len(buf)) or at + 8 > int(_len(eui)):
         return False
     a = ptr8(buf)
     e = ptr8(eui)
@@ -345,7 +347,7 @@ def parse_nwk(buf, off: int, end: int, h) -> int:
     # firmware.zb_nwk.parse_nwk: the NWK header at buf[off:end] into the NwkHeader h (the
     # frame's own checks; end must be inside buf). (off reused as the cursor: 11 words of
     # frame state where this runs as bytecode.)
-    if end - off < 8 or off < 0 or end > int(len(buf)):
+    if end - off < 8 or off < 0 or end > int(_len(buf)):
         return _NWK_TRUNCATED
     b = ptr8(buf)
     fc = (b[off + 1] << 8) | b[off]
