@@ -105,3 +105,23 @@ def test_a_build_for_another_architecture_is_refused_with_a_reason(tmp_path):
     p = run(t, "from firmware import mac")
     assert p.returncode != 0
     assert "native code this port cannot run" in p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("arch", ["xtensawin", "rv32imc", "x86", "x64"])
+def test_every_native_module_compiles_for_the_boards_and_hosts(tmp_path, arch):
+    # What make mpy (MPY_ARCH xtensawin for the ESP32 and S3, rv32imc for the C3), the host's
+    # build/mpy-unix and make ram's 32-bit build compile: each module with native code.
+    sys.path.insert(0, ROOT)
+    from tools.march import has_native
+
+    found = 0
+    for d in ("contract", "firmware"):
+        for name in sorted(os.listdir(os.path.join(ROOT, d))):
+            path = os.path.join(ROOT, d, name)
+            if name.endswith(".py") and has_native(path):
+                out = str(tmp_path / (name[:-3] + ".mpy"))
+                subprocess.run([MPY_CROSS, "-march=" + arch, "-o", out, path], check=True)
+                with open(out, "rb") as f:
+                    assert f.read(4)[2] >> 2 != 0  # the header names an architecture
+                found += 1
+    assert found >= 4  # octets, ipan_octets, cmd_octets, sec_octets
