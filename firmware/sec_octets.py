@@ -14,6 +14,8 @@
 
 from contract.compat import micropython, ptr8
 
+_len = len  # (a module global: native code finds it in one lookup, a builtin in two)
+
 NONCE = bytearray(13)
 X = bytearray(16)
 A = bytearray(16)
@@ -24,7 +26,7 @@ S = bytearray(16)
 def nonce(buf, p: int):
     # NONCE from the auxiliary header at buf[p:p+13]: source EUI-64 (air order, at p + 5) ||
     # frame counter (air order, at p + 1) || security control (at p).
-    if p < 0 or p + 13 > int(len(buf)):
+    if p < 0 or p + 13 > int(_len(buf)):
         return
     d = ptr8(NONCE)
     b = ptr8(buf)
@@ -43,7 +45,7 @@ def mac(enc, buf, a: int, m: int, end: int, tag: int):
     # T, in X, over a = buf[a:m] and m = buf[m:end] for a MIC of `tag` octets (annex B.4.1.1):
     # B_0, then L(a) || a zero-padded to whole blocks (2-octet L(a): frames are far below
     # 2**16 - 2**8 octets), then m zero-padded.
-    if a < 0 or a > m or m > end or end > int(len(buf)):
+    if a < 0 or a > m or m > end or end > int(_len(buf)):
         return
     x = ptr8(X)
     q = ptr8(NONCE)
@@ -75,7 +77,7 @@ def mac(enc, buf, a: int, m: int, end: int, tag: int):
 @micropython.viper
 def ctr(enc, buf, p: int, end: int):
     # XORs the key stream S_1, S_2, ... into buf[p:end] (annex B.4.1.2): encrypts or decrypts.
-    if p < 0 or end > int(len(buf)):
+    if p < 0 or end > int(_len(buf)):
         return
     c = ptr8(A)
     k = ptr8(S)
@@ -106,7 +108,7 @@ def tag(enc, buf, p: int, n: int, write: int) -> int:
     # The MIC U = T xor S_0 (T in X, n octets) at buf[p:p+n]: written there when `write`, else
     # compared with what is there: 0 when they agree. The comparison reads every octet whatever
     # the first difference (no timing oracle).
-    if p < 0 or n < 0 or n > 16 or p + n > int(len(buf)):
+    if p < 0 or n < 0 or n > 16 or p + n > int(_len(buf)):
         return 1
     c = ptr8(A)
     k = ptr8(S)
@@ -133,7 +135,7 @@ def tag(enc, buf, p: int, n: int, write: int) -> int:
 
 @micropython.viper
 def zero(buf, p: int, end: int):
-    if p < 0 or end > int(len(buf)):
+    if p < 0 or end > int(_len(buf)):
         return
     b = ptr8(buf)
     while p < end:
@@ -145,7 +147,7 @@ def zero(buf, p: int, end: int):
 def same_reversed(buf, p: int, e, q: int) -> int:
     # 1 when the 8 octets at buf[p:p+8] are e[q:q+8] in reverse order (an EUI-64 in air order
     # against one kept most significant first), else 0.
-    if p < 0 or q < 0 or p + 8 > int(len(buf)) or q + 8 > int(len(e)):
+    if p < 0 or q < 0 or p + 8 > int(_len(buf)) or q + 8 > int(_len(e)):
         return 0
     b = ptr8(buf)
     f = ptr8(e)
