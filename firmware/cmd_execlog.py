@@ -43,8 +43,8 @@ class ExecLog:
     def add(self, eui, counter, code):
         if len(eui) != 8:
             raise ValueError("execlog: an EUI-64 is 8 octets")
-        if self._adding:
-            raise ValueError("execlog: the store writes each entry before the next is added")
+        # An entry still pending here was never written (its write failed, so its command never
+        # ran): the new one takes its place.
         r = self._new
         r[0:8] = eui
         r[8:_KEY] = counter.to_bytes(8, "big")

@@ -135,10 +135,7 @@ class Outbox:
         e = self.peek()
         if e is None:
             return None
-        if self._kind(0) != _REPORT:
-            self._count -= 1
-            self._payload -= self._len(0)
-        self._remove(0)
+        self._drop(0)
         self._persist()
         return e
 
@@ -181,24 +178,34 @@ class Outbox:
             off += self._len(i)
         return out
 
+    # Each change to the index allocates what it needs before it changes anything, so that a
+    # MemoryError on the way leaves the index whole (its lengths and places agree).
+
     def _add(self, kind, n, at):
         # Appends an item (at: its bytes, or None for the report).
-        self._at = self._places()
         if self._n == len(self._meta):  # only while a record from larger bounds loads
             self._meta.append(0)
+        places = self._places()
+        places.append(at)
         self._meta[self._n] = kind | n << 2
         self._n += 1
-        self._at.append(at)
+        self._at = places
 
-    def _remove(self, i):
-        self._at = self._places()
-        self._at.pop(i)
-        if self._kind(i) == _REPORT:
+    def _drop(self, i):
+        # Removes item i, and its bytes from the counts.
+        places = self._places()
+        kind = self._kind(i)
+        if kind == _REPORT:
             self._report_n = 0
+        else:
+            self._count -= 1
+            self._payload -= self._len(i)
+        places.pop(i)
         m = self._meta
         for j in range(i, self._n - 1):
             m[j] = m[j + 1]
         self._n -= 1
+        self._at = places
 
     def _clear(self):
         self._n = 0
@@ -250,9 +257,7 @@ class Outbox:
         i = 0
         while i < self._n:
             if self._kind(i) != _REPORT and isinstance(self._at[i], int):
-                self._payload -= self._len(i)
-                self._count -= 1
-                self._remove(i)
+                self._drop(i)
                 n += 1
             else:
                 i += 1
@@ -273,9 +278,7 @@ class Outbox:
                 break
             if i < 0:
                 i = self._oldest(HIGH)
-            self._payload -= self._len(i)
-            self._remove(i)
-            self._count -= 1
+            self._drop(i)
             dropped += 1
         self._count_dropped(dropped)
         return dropped, keep

@@ -106,6 +106,13 @@ class ExecLogTest(unittest.TestCase):
         self.assertEqual((s.log.entries(), s.log.settle()), ([], []))
         self.assertRaises(OSError, s.add, B, 2, 2)  # the pipeline counts it and reloads
 
+    def test_an_entry_whose_write_never_happened_gives_way(self):
+        s = Store(4)
+        s.add(A, 1, 1)
+        s.log.add(A, 2, 2)  # its write then failed in a way the store could not reload from
+        s.add(B, 3, 3)
+        self.assertEqual([e[1] for e in s.reboot().log.entries()], [1, 3])
+
     def test_refuses_a_short_eui(self):
         self.assertRaises(ValueError, Store(2).log.add, A[:7], 1, 1)
 

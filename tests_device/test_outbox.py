@@ -216,6 +216,29 @@ class PersistenceTest(unittest.TestCase):
         self.assertEqual(self.reboot(max_items=3).items(), small.items())
 
 
+class FullHeap(list):
+    # Where each item is while a change is not yet written: a list whose growth fails, as on a
+    # full heap.
+    def append(self, x):
+        raise MemoryError
+
+
+class MemoryErrorTest(unittest.TestCase):
+    # A MemoryError in the middle of a change leaves the index whole.
+    def test_a_put_that_cannot_allocate_changes_nothing(self):
+        st = MemoryStorage()
+        ob = Outbox(st, max_items=4, max_bytes=200)
+        for d in (b"a", b"b"):
+            ob.put(LOW, d)
+        ob._places = lambda: FullHeap([10, 14])  # the places the record gives the two items
+        self.assertRaises(MemoryError, ob.put, LOW, b"c")
+        del ob._places
+        self.assertEqual(len(ob), 2)
+        self.assertEqual(ob.items(), [(LOW, b"a"), (LOW, b"b")])
+        self.assertEqual(ob.pop(), (LOW, b"a"))
+        self.assertEqual(Outbox(st, max_items=4, max_bytes=200).items(), [(LOW, b"b")])
+
+
 class PieceStorage(MemoryStorage):
     # Notes the largest piece a write was given.
     largest = 0
