@@ -77,6 +77,12 @@ class Gcra:
         self._max = self._tol + self._step
         self._calm = self._max // 2  # debt (ms) below which Gate's lottery does not draw
         self._tat = -1  # unset: the first tick() or pass sets it
+        # allow()'s refusal as two public numbers, for a caller that tests it inline (a call
+        # fewer on a flood path): allow(now) refuses exactly when
+        # (open_at - 1 - now) & 0x3FFFFFFF < wait, i.e. when now is within the wait ms before
+        # open_at, the first tick the next frame passes at. wait is 0 while the TAT is unset.
+        self.open_at = 0
+        self.wait = 0
 
     def allow(self, now):
         tat = self._tat
@@ -89,18 +95,23 @@ class Gcra:
             return False
         d = now + _NEG_PERIOD + d + self._step
         self._tat = d - _NEG_PERIOD if d < 0 else d
+        self.open_at = (self._tat - self._tol) & _MASK
+        self.wait = self._step
         return True
 
     def refund(self):
         # Takes back the frame allow() last passed.
         d = self._tat - self._step
         self._tat = d - _NEG_PERIOD if d < 0 else d
+        self.open_at = (self._tat - self._tol) & _MASK
 
     def tick(self, now):
         # A TAT in the past means a full budget whatever its value: bring it up to now, so it is
         # never old enough to alias (and an unset one is set).
         if self._tat < 0 or (self._tat - now) & _MASK > self._max:
             self._tat = now
+            self.open_at = (now - self._tol) & _MASK
+            self.wait = self._step
 
     def rate_per_min(self):
         return 60000 // self._step

@@ -27,7 +27,8 @@
 #
 # Timers: ticks_diff is exact only within PERIOD / 2 (6.2 days), so both spans are limited to
 # 2**28 ms (3.1 days) and the shell must call tick() more often than the remaining 3.1 days (it
-# does every second, and before each inter-PAN frame, then checks is_on()).
+# does every second; the hub, before each inter-PAN frame, compares closes_at inline and calls
+# tick() once it has passed).
 
 from contract.compat import const
 from contract.ticks import ticks_add, ticks_diff
@@ -46,6 +47,9 @@ OFF_COMMAND = "off_command"
 _MAX_SPAN_MS = const(0x10000000)
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
+# closes_at's values other than a deadline (a tick, 0.._MASK)
+CLOSED = const(-1)  # OFF
+HELD = const(-2)  # ON with no timeout (the WAN-lost hold)
 
 
 class Change:
@@ -83,6 +87,9 @@ class InterPan:
         self._wan_lost = False
         self._suppressed = False  # an off command beat the current WAN-lost hold
         self.reason = None
+        # What a receiver needs per frame, in one attribute: CLOSED, HELD or the deadline (the
+        # hub reads it inline and calls tick() only once the deadline has passed).
+        self.closes_at = CLOSED
 
     def is_on(self):
         return self._on
@@ -105,6 +112,7 @@ class InterPan:
         if self._timed and (now - self._deadline) & _MASK < _HALF:
             self._on = False
             self._timed = False
+            self.closes_at = CLOSED
             return self._change(now, MAX_OPEN if self._capped else TIMEOUT, None)
         return None
 
@@ -126,6 +134,7 @@ class InterPan:
         self._suppressed = False
         self._on = True
         self._timed = False
+        self.closes_at = HELD
         return self._change(now, WAN_LOST, expired)
 
     def wan_restored(self, now):
@@ -144,6 +153,7 @@ class InterPan:
         if self._wan_lost:
             self._on = True
             self._timed = False
+            self.closes_at = HELD
             return self._change(now, TRUSTED_ENABLE, expired)
         return self._start(now, TRUSTED_ENABLE, expired)
 
@@ -153,6 +163,7 @@ class InterPan:
             return expired
         self._on = False
         self._timed = False
+        self.closes_at = CLOSED
         self._suppressed = self._wan_lost
         return self._change(now, OFF_COMMAND, None)
 
@@ -172,6 +183,7 @@ class InterPan:
         if self._cap_ms and ticks_diff(self._deadline, self._cap_end) > 0:
             self._deadline = self._cap_end
             self._capped = True
+        self.closes_at = self._deadline
 
     def _change(self, now, reason, prior):
         self.reason = reason

@@ -73,6 +73,21 @@ class InterPanHubTest(unittest.TestCase):
         self.assertEqual(notes(h)[-1], ("interpan", "off", "timeout"))
         self.assertEqual(h.rejected[reject.INTERPAN_OFF], 1)
 
+    def test_countdown_ends_at_its_exact_tick_per_frame(self):
+        # The hub reads the countdown inline per frame (no tick() from the shell here): a frame
+        # one ms before the deadline is answered, the frame at the deadline ends the countdown,
+        # noted once; across the ticks' wrap too.
+        for start in (0, PERIOD - 1000, PERIOD - HOUR):
+            h = make_hub()
+            h.power_up(start)
+            last = ticks_add(start, HOUR - 1)
+            self.assertEqual(rx(h, ipf.get_details(), last), decision.TRANSMIT)
+            self.assertEqual(rx(h, ipf.get_details(), ticks_add(start, HOUR)), decision.NOTHING)
+            self.assertEqual(notes(h)[-1], ("interpan", "off", "timeout"))
+            self.assertEqual(rx(h, ipf.get_details(), ticks_add(start, HOUR)), decision.NOTHING)
+            self.assertEqual(notes(h), [])
+            self.assertEqual(h.rejected[reject.INTERPAN_OFF], 2)
+
     def test_discovery_reply_bytes(self):
         h = make_hub(False, "radio.pan_id=0x1A2B", "radio.channel=15")
         h.device_log.add(b"\x00\x23\x7e\x00\x00\x00\x00\x05", 2)

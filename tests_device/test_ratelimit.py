@@ -34,6 +34,20 @@ class GcraTest(unittest.TestCase):
         self.assertFalse(g.allow(150))
         self.assertTrue(g.allow(200))
 
+    def test_the_inline_refusal_is_allows_own(self):
+        # open_at and wait (Hub.on_frame tests them before calling allow): never a refusal while
+        # the TAT is unset, whatever the time; then exactly allow()'s answer, across the wrap.
+        for start in (0, PERIOD - 150, PERIOD - 1):
+            g = rl.Gcra(10, 2)
+            self.assertFalse((g.open_at - 1 - start) & 0x3FFFFFFF < g.wait)
+            for dt in (0, 0, 0, 50, 99, 100, 150, 199, 200, 200, 200, 5000):
+                now = ticks_add(start, dt)
+                refused = (g.open_at - 1 - now) & 0x3FFFFFFF < g.wait
+                ok = g.allow(now)
+                self.assertEqual(refused, not ok)
+                if ok and dt == 100:  # a later check refused it
+                    g.refund()
+
     def test_interval_rounds_up_so_the_rate_is_never_exceeded(self):
         g = rl.Gcra(3, 1)  # 334 ms, not 333
         self.assertTrue(g.allow(0))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from contract.ticks import PERIOD, ticks_add
-from firmware.ipan_rules import MAX_OPEN, OFF, ON, TIMEOUT, InterPan
+from firmware.ipan_rules import CLOSED, HELD, MAX_OPEN, OFF, ON, TIMEOUT, InterPan
 from firmware.wan_outbox import HIGH, LOW, Outbox
 from hal.fake.storage import MemoryStorage
 
@@ -157,6 +157,18 @@ class InterPanMachine(RuleBasedStateMachine):
             assert 1 <= left <= self.keep // 1000
         else:
             assert left == 0
+
+    @invariant()
+    def closes_at_matches(self):
+        # The per-frame test the hub makes inline: CLOSED while OFF, HELD while the WAN holds it
+        # ON, else the exact tick the countdown runs out at.
+        if not self.model_on():
+            assert self.ip.closes_at == CLOSED
+        elif self.held_by_wan():
+            assert self.ip.closes_at == HELD
+        else:
+            assert self.ip.closes_at == ticks_add(self.start, self.model_end())
+
 
 
 TestInterPan = InterPanMachine.TestCase
