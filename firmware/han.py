@@ -155,6 +155,7 @@ class Han:
             join_auto,
             assoc,
         )
+        self.route.assoc = self.joining.strangers
         self.readings = Readings(table_max, self.uptime)
         self.sender = Sender(
             table,

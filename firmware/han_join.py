@@ -68,7 +68,8 @@ class Joining:
         self._ref_pending = 0
         self._ref_note_s = -1
         self._rejoin_note = [-1] * table.capacity
-        self._strangers = Gcra(assoc[0], assoc[1])  # requests from EUI-64s not in the log
+        # Requests from EUI-64s not in the log (the hub tests its refusal inline: mac.Route).
+        self.strangers = Gcra(assoc[0], assoc[1])
         self._listed = Gcra(assoc[0], assoc[1])  # and from the log's devices
         for s in table.slots():
             if self.sleepy(s):
@@ -110,7 +111,7 @@ class Joining:
         }
 
     def tick(self, now):
-        self._strangers.tick(now)
+        self.strangers.tick(now)
         self._listed.tick(now)
         if self._ref_pending and self.uptime.s - self._ref_note_s >= _REFUSE_NOTE_S:
             self._note_refusals()
@@ -148,9 +149,10 @@ class Joining:
     def stranger(self, buf, src, now):
         # A well-formed association request to the coordinator from the EUI-64 at buf[src]
         # (air order), which is not in the device log: refused within the strangers' budget,
-        # else dropped unanswered. Returns as association() does.
+        # else dropped unanswered (by Hub.on_frame, before this, when route found it).
+        # Returns as association() does.
         self.admitted = -1
-        if not self._strangers.allow(now):
+        if not self.strangers.allow(now):
             self.rejected[rj.RATE_ASSOC] += 1
             return -1
         self.uptime.advance(now)  # the refusals' note is spaced in uptime

@@ -31,7 +31,16 @@ from firmware.decision import (
     TX_DISCOVERY,
 )
 from firmware.eui64 import read_le
-from firmware.mac import BEACON_REQUEST, COUNTED, HAN_DROP, NOT_FOR_US, UNHANDLED, route
+from firmware.han_reject import RATE_ASSOC
+from firmware.mac import (
+    ASSOC_STRANGER,
+    BEACON_REQUEST,
+    COUNTED,
+    HAN_DROP,
+    NOT_FOR_US,
+    UNHANDLED,
+    route,
+)
 from firmware.mac_beacon import Beacon
 from firmware.zb_interpan import DISCOVERY, FOREIGN, ORIG, OTHER, classify, parse_at
 
@@ -147,6 +156,11 @@ class Hub:
                         return NOTHING
                     return self._beacon_reply()
                 if src <= HAN_DROP and self.han is not None:  # the HAN's drops
+                    if src == ASSOC_STRANGER:  # Joining.stranger's budget refusal, inline
+                        r = self._route.assoc
+                        if (r.open_at - 1 - now) & _MASK < r.wait:
+                            self._route.counts[RATE_ASSOC] += 1  # the HAN's counter
+                            return NOTHING
                     return self.han.on_header(frame.buf, src, now)
                 return self._other(frame, src, now)
         # Not even the limiter sees inter-PAN frames while the flag is OFF. The state machine's

@@ -71,6 +71,9 @@ class Route:
     # where a frame from a source no member has is counted (the HAN's counters, at
     # han_reject.NOT_MEMBER); or None and no HAN. Out: the source of a frame routed to the HAN,
     # a short address or an EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src.
+    # assoc: the HAN's budget for strangers' association requests (a dos_limits.Gcra, set by
+    # the HAN; its refusals counted at han_reject.RATE_ASSOC): Hub.on_frame tests it inline
+    # for an ASSOC_STRANGER verdict.
     def __init__(
         self, pan, shorts=None, counts=None, euis=None, octets=None, listed=None, log=None
     ):
@@ -83,6 +86,7 @@ class Route:
         self.log = log
         self.key = 0
         self.src = -1
+        self.assoc = None
 
 
 _SOURCE_ONLY = Route(-1)

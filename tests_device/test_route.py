@@ -8,7 +8,7 @@ import random
 import sys
 import unittest
 
-from firmware import mac
+from firmware import han_reject, mac
 from tests_device import vectors
 from tests_device.han_frames import (
     CAP_ESME,
@@ -109,6 +109,16 @@ class SameAsTheFullPathTest(unittest.TestCase):
             tx = bytes(a.out.tx_buf[: a.out.tx_len]) if a.out.tx_len else b""
             self.assertEqual((d, tx), b.rx(bytes(psdu), now), bytes(psdu))
             self.assertEqual(state(a), state(b.lab), bytes(psdu))
+        # A stranger's association requests past their budget (refused by Hub.on_frame inline
+        # on one hub, by Joining.stranger on the other), then within it again.
+        for k in range(40):
+            now += 0 if k < 30 else 300
+            a.out.tx_len = 0
+            d = a.hub.on_frame(vectors.load(a.frame, assoc_request(STRANGER)), now)
+            tx = bytes(a.out.tx_buf[: a.out.tx_len]) if a.out.tx_len else b""
+            self.assertEqual((d, tx), b.rx(assoc_request(STRANGER), now), k)
+            self.assertEqual(state(a), state(b.lab), k)
+        self.assertTrue(a.hub.han.rejected[han_reject.RATE_ASSOC] >= 20)
         # Every verdict was reached (the inter-PAN ones are the frames' source offsets).
         for v in range(mac.HAN_BAD_COMMAND, mac.GENERIC + 1):
             self.assertTrue(v in verdicts or v == mac.COUNTED, v)
