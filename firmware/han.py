@@ -349,6 +349,15 @@ class Han:
             return self._data(buf, f)
         return NOT_MINE
 
+    def on_nwk(self, buf, f, now, lqi):
+        # A member's NWK frame as mac.route found it (Hub._other): short MAC addresses on both
+        # ends, to the coordinator or broadcast, from a member's short address; _data's checks
+        # made. f holds only payload_off, payload_end and src_short: what _member_data reads.
+        self.uptime.advance(now)
+        self._now = now
+        self._lqi = lqi
+        return self._member_data(self.table.find_short(f.src_short), buf, f)
+
     def _command(self, buf, f):
         cmd = buf[f.payload_off]
         if cmd == mac.CMD_ASSOC_REQ:
@@ -408,6 +417,11 @@ class Han:
         s = self.table.find_short(f.src_short)
         if s < 0:
             return self._drop(rj.NOT_MEMBER)
+        return self._member_data(s, buf, f)
+
+    def _member_data(self, s, buf, f):
+        # The NWK frame from the member in slot s (reads f's payload_off, payload_end and
+        # src_short only: Han.on_nwk fills no more).
         end = self._unprotect(s, buf, f)
         if end < 0:
             return self._drop(-end)

@@ -38,6 +38,7 @@ from firmware.mac import (
     COUNTED,
     HAN_DROP,
     NOT_FOR_US,
+    NWK,
     UNHANDLED,
     route,
 )
@@ -219,6 +220,14 @@ class Hub:
         if r == NOT_FOR_US or r == UNHANDLED:
             return self._drop(reject.NOT_FOR_US if r == NOT_FOR_US else reject.UNHANDLED)
         f = self.rx
+        if r == NWK and self.han is not None:
+            # A member's NWK frame (route made mac.parse's checks, this method's and the HAN's
+            # up to the member's slot): no general parse; f gets the three fields the HAN reads
+            # from here on (Han.on_nwk).
+            f.payload_off = self._route.src
+            f.payload_end = frame.off + frame.n - 2
+            f.src_short = self._route.key
+            return self.han.on_nwk(frame.buf, f, now, frame.lqi)
         r = mac.parse(frame.buf, frame.off, frame.n, f)
         if r:
             return self._drop(r)

@@ -70,7 +70,8 @@ class Route:
     # dict of key -> entry, and a list of 8-octet bytes, most significant first), and the list
     # where a frame from a source no member has is counted (the HAN's counters, at
     # han_reject.NOT_MEMBER); or None and no HAN. Out: the source of a frame routed to the HAN,
-    # a short address or an EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src.
+    # a short address or an EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src
+    # (for a short address: the MAC payload's offset).
     # assoc: the HAN's budget for strangers' association requests (a dos_limits.Gcra, set by
     # the HAN; its refusals counted at han_reject.RATE_ASSOC): Hub.on_frame tests it inline
     # for an ASSOC_STRANGER verdict.
@@ -180,6 +181,7 @@ def route(buf, off: int, n: int, r) -> int:
         if r.counts and r.key not in r.shorts:
             r.counts[_NOT_MEMBER] = int(r.counts[_NOT_MEMBER]) + 1
             return COUNTED
+        r.src = p  # the payload (Hub._other hands a member's NWK frame to the HAN from it)
         return n
     r.src = p - 8
     r.key = (((((b[p - 5] & 0x3F) << 8) | b[p - 6]) << 8 | b[p - 7]) << 8) | b[p - 8]

@@ -49,7 +49,15 @@ class Twin:
 
 def state(lab):
     h = lab.hub
-    return (list(h.rejected), list(h.han.rejected), h.rx_frames, h.han.polls, len(h.notes))
+    han = h.han
+    return (
+        list(h.rejected),
+        list(han.rejected),
+        h.rx_frames,
+        han.polls,
+        han.frames_in,
+        len(h.notes),
+    )
 
 
 def frames(short):

@@ -170,7 +170,6 @@ class InterPanMachine(RuleBasedStateMachine):
             assert self.ip.closes_at == ticks_add(self.start, self.model_end())
 
 
-
 TestInterPan = InterPanMachine.TestCase
 TestInterPan.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)
 
