@@ -27,10 +27,8 @@
 from array import array
 
 from contract.compat import const
-from contract.native import load
 from firmware import store_record as record
-
-_same_reversed = load("firmware.sec_octets").same_reversed
+from firmware.eui64 import equals_le
 
 _VERSION = const(1)
 _IN_VERSION = const(2)  # the incoming record with bounds and key sequence numbers
@@ -219,7 +217,7 @@ class IncomingCounters:
 
     def holds(self, slot, buf, off):
         # True when the neighbour in slot is the EUI-64 in air order at buf[off:off+8].
-        return self._used[slot] and _same_reversed(buf, off, self._eui, 8 * slot)
+        return self._used[slot] and equals_le(buf, off, self._eui, 8 * slot)
 
     def fresh(self, slot, buf, off, kseq=-1):
         # True when the counter at buf[off:off+4] (little-endian) is new for the neighbour in

@@ -1,6 +1,7 @@
 # The octet work of ZigBee security: CCM* (IEEE 802.15.4-2006 annex B.4, ZigBee specification
-# annex A; firmware.sec_ccm sequences it), the nonce from the auxiliary header
-# (firmware.sec_frame), the sender's EUI-64 (firmware.sec_counters). It is the per-octet work
+# annex A; firmware.sec_ccm sequences it) and the nonce from the auxiliary header
+# (firmware.sec_frame); the sender's EUI-64 is compared by firmware.octets.equals_le (one
+# compare for the MAC and security sides: firmware.sec_counters). It is the per-octet work
 # of every secured frame, so it is written for the native-code shim: where the port has an
 # emitter it runs as machine code, elsewhere as the same source in bytecode.
 #
@@ -141,20 +142,3 @@ def zero(buf, p: int, end: int):
     while p < end:
         b[p] = 0
         p += 1
-
-
-@micropython.viper
-def same_reversed(buf, p: int, e, q: int) -> int:
-    # 1 when the 8 octets at buf[p:p+8] are e[q:q+8] in reverse order (an EUI-64 in air order
-    # against one kept most significant first), else 0.
-    if p < 0 or q < 0 or p + 8 > int(_len(buf)) or q + 8 > int(_len(e)):
-        return 0
-    b = ptr8(buf)
-    f = ptr8(e)
-    q += 7
-    i = 0
-    while i < 8:
-        if b[p + i] != f[q - i]:
-            return 0
-        i += 1
-    return 1

@@ -221,18 +221,6 @@ class BoundsTest(unittest.TestCase):
             o.nonce(buf, 28)
             o.nonce(buf, -1)
             self.assertEqual(bytes(o.NONCE), n)
-            eui = bytearray(8)
-            self.assertEqual(o.same_reversed(buf, 33, eui, 0), 0)
-            self.assertEqual(o.same_reversed(buf, 0, eui, 1), 0)
-            self.assertEqual(o.same_reversed(bytearray(8), 0, eui, 0), 1)
-
-    def test_same_reversed(self):
-        for o in (_NATIVE, _BYTECODE or _NATIVE):
-            e = bytes(range(1, 9))
-            air = bytearray(b"\xff" + bytes(range(8, 0, -1)))
-            self.assertEqual(o.same_reversed(air, 1, e, 0), 1)
-            air[8] ^= 1
-            self.assertEqual(o.same_reversed(air, 1, e, 0), 0)
 
 
 class AesTest(unittest.TestCase):
