@@ -25,31 +25,32 @@ from firmware import zb_zcl as zcl
 from firmware.decision import (
     CMD_ACCEPTED,
     CMD_REJECTED,
-    NOTHING,
     TRANSMIT,
     TX_BEACON,
     TX_DISCOVERY,
 )
 from firmware.eui64 import read_le
-from firmware.han_reject import RATE_ASSOC
-from firmware.mac import (
-    ASSOC_STRANGER,
-    BEACON_REQUEST,
-    COUNTED,
-    HAN_DROP,
-    NOT_FOR_US,
-    NWK,
-    UNHANDLED,
-    route,
-)
+from firmware.mac import route
 from firmware.mac_beacon import Beacon
 from firmware.zb_interpan import DISCOVERY, FOREIGN, ORIG, OTHER, classify, parse_at
 
-# contract.ticks's, repeated (const() inlines only a module's own): a tick difference's mask and
-# half period; and ipan_rules.CLOSED, the flag's closes_at while OFF.
+# Other modules' constants the per-frame paths compare with, repeated here because const()
+# inlines only a module's own (each would otherwise cost a dictionary lookup per use);
+# tests_host/test_hub_constants.py holds each to its source. contract.ticks's mask and half
+# period; ipan_rules.CLOSED, the flag's closes_at while OFF; decision.NOTHING; route()'s
+# verdicts (firmware.octets via firmware.mac); han_reject.RATE_ASSOC.
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
 _CLOSED = const(-1)
+NOTHING = const(0)
+COUNTED = const(-2)
+BEACON_REQUEST = const(-3)
+NOT_FOR_US = const(-4)
+UNHANDLED = const(-5)
+NWK = const(-7)
+HAN_DROP = const(-11)
+ASSOC_STRANGER = const(-13)
+RATE_ASSOC = const(17)
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 
