@@ -38,7 +38,8 @@ from firmware.zb_interpan import DISCOVERY, FOREIGN, ORIG, OTHER, classify, pars
 # inlines only a module's own (each would otherwise cost a dictionary lookup per use);
 # tests_host/test_hub_constants.py holds each to its source. contract.ticks's mask and half
 # period; ipan_rules.CLOSED, the flag's closes_at while OFF; decision.NOTHING; route()'s
-# verdicts (firmware.octets via firmware.mac); han_reject.RATE_ASSOC.
+# verdicts (firmware.octets via firmware.mac); han_reject.RATE_ASSOC; and the three hub_reject
+# codes counted before any call (the cheapest floods).
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
 _CLOSED = const(-1)
@@ -51,6 +52,9 @@ NWK = const(-7)
 HAN_DROP = const(-11)
 ASSOC_STRANGER = const(-13)
 RATE_ASSOC = const(17)
+BAD_FCS = const(2)
+INTERPAN_OFF = const(11)
+RATE_BEACON = const(21)
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 
@@ -141,7 +145,7 @@ class Hub:
         # a larger frame on the GC heap at every call (py/objfun.c, VM_MAX_STATE_ON_STACK).
         self.rx_frames += 1
         if not frame.crc_ok:
-            return self._drop(reject.BAD_FCS)
+            return self._drop(BAD_FCS)
         if src < 0:
             # What the frame is, from its header octets before any parse (native code): the
             # cheapest floods, and a stranger's HAN frames, are decided here.
@@ -152,9 +156,9 @@ class Hub:
                 if src == BEACON_REQUEST:  # a request flood must not keep the radio busy
                     # The beacon budget's refusal tested inline (dos_limits.Gcra.open_at and
                     # wait: exactly allow()'s), a call fewer on the cheapest flood.
-                    src = self.beacon_budget.open_at - 1 - now
-                    if src & _MASK < self.beacon_budget.wait or not self.beacon_budget.allow(now):
-                        self.rejected[reject.RATE_BEACON] += 1  # (no _drop: a call fewer)
+                    r = self.beacon_budget
+                    if (r.open_at - 1 - now) & _MASK < r.wait or not r.allow(now):
+                        self.rejected[RATE_BEACON] += 1  # (no _drop: a call fewer)
                         return NOTHING
                     return self._beacon_reply()
                 if src <= HAN_DROP and self.han is not None:  # the HAN's drops
@@ -171,11 +175,11 @@ class Hub:
         # here, exactly as the state machine's tick() would, and is noted.
         r = self._rules.closes_at
         if r == _CLOSED:
-            self.rejected[reject.INTERPAN_OFF] += 1  # (no _drop: a call fewer on a flood path)
+            self.rejected[INTERPAN_OFF] += 1  # (no _drop: a call fewer on a flood path)
             return NOTHING
         if r >= 0 and (now - r) & _MASK < _HALF:
             self.interpan.noted(self._rules.tick(now))
-            return self._drop(reject.INTERPAN_OFF)
+            return self._drop(INTERPAN_OFF)
         return self._interpan_in(frame, src, now)
 
     def _interpan_in(self, frame, src, now):
