@@ -177,9 +177,8 @@ class Hub:
         if r == _CLOSED:
             self.rejected[INTERPAN_OFF] += 1  # (no _drop: a call fewer on a flood path)
             return NOTHING
-        if r >= 0 and (now - r) & _MASK < _HALF:
-            self.interpan.noted(self._rules.tick(now))
-            return self._drop(INTERPAN_OFF)
+        if r >= 0 and (now - r) & _MASK < _HALF and self.interpan.noted(self._rules.tick(now)):
+            return self._drop(INTERPAN_OFF)  # (tick() decides: the frame goes on if it is ON)
         return self._interpan_in(frame, src, now)
 
     def _interpan_in(self, frame, src, now):
