@@ -81,6 +81,7 @@ class Gcra:
         # fewer on a flood path): allow(now) refuses exactly when
         # (open_at - 1 - now) & 0x3FFFFFFF < wait, i.e. when now is within the wait ms before
         # open_at, the first tick the next frame passes at. wait is 0 while the TAT is unset.
+        # (Kept by allow, refund and tick: code that moves _tat itself must keep them too.)
         self.open_at = 0
         self.wait = 0
 
