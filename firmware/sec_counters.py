@@ -34,6 +34,11 @@ _VERSION = const(1)
 _IN_VERSION = const(2)  # the incoming record with bounds and key sequence numbers
 MAX = 0xFFFFFFFE  # the last counter a sender may use (0xFFFFFFFF never: ZigBee 4.3.1.1)
 
+# admit() answers
+ADMITTED = const(0)
+NOT_MEMBER = const(1)  # the slot is empty, or its neighbour is not the frame's sender
+STALE = const(2)  # a counter not above the last accepted (or under an older key)
+
 
 def _u32(p, off):
     return p[off] | (p[off + 1] << 8) | (p[off + 2] << 16) | (p[off + 3] << 24)
@@ -115,7 +120,7 @@ class IncomingCounters:
         self.step = step
         self._storage = storage
         self._name = name
-        self._eui = bytearray(8 * capacity)  # most significant first, per slot
+        self._eui = [bytearray(8) for _ in range(capacity)]  # most significant first
         self._used = bytearray(capacity)
         self._hi = array("H", bytes(2 * capacity))  # lowest acceptable counter, high half
         self._lo = array("H", bytes(2 * capacity))
@@ -143,7 +148,7 @@ class IncomingCounters:
         # there, or parked, keeps its counter (a rejoin, or a device that comes back); anyone
         # else starts from 0.
         eui = bytes(eui)
-        if self._used[slot] and self._eui[8 * slot : 8 * slot + 8] == eui:
+        if self._used[slot] and self._eui[slot] == eui:
             return
         for i, st in enumerate(self._parked):
             if st[0] == eui:
@@ -175,9 +180,8 @@ class IncomingCounters:
                 self._park(st)
 
     def _state(self, s):
-        b = 8 * s
         return (
-            bytes(self._eui[b : b + 8]),
+            bytes(self._eui[s]),
             self._bhi[s],
             self._blo[s],
             self._ks[s],
@@ -186,7 +190,7 @@ class IncomingCounters:
         )
 
     def _put(self, s, st):
-        self._eui[8 * s : 8 * s + 8] = st[0]
+        self._eui[s][:] = st[0]
         self._bhi[s], self._blo[s], self._ks[s], self._hi[s], self._lo[s] = st[1:]
         self._used[s] = 1
 
@@ -215,26 +219,30 @@ class IncomingCounters:
 
     # --- per frame ---------------------------------------------------------------------------
 
-    def holds(self, slot, buf, off):
-        # True when the neighbour in slot is the EUI-64 in air order at buf[off:off+8].
-        return self._used[slot] and equals_le(buf, off, self._eui, 8 * slot)
-
-    def fresh(self, slot, buf, off, kseq=-1):
-        # True when the counter at buf[off:off+4] (little-endian) is new for the neighbour in
-        # slot under key kseq (-1: its current key): not below its lowest acceptable value,
-        # and not 0xFFFFFFFF; any counter under a newer key, none under an older one. (One
-        # function, its halves compared in place: this runs for every secured frame.)
-        if not self._used[slot]:
-            return False
+    def admit(self, slot, buf, off, kseq=-1):
+        # May the frame whose counter (little-endian) and sender (EUI-64, air order) are at
+        # buf[off:off+4] and buf[off+4:off+12], as in the ZigBee auxiliary header, come from the
+        # neighbour in slot under key kseq (-1: its current key)? ADMITTED; NOT_MEMBER (the
+        # sender is not that neighbour); or STALE: a counter below the neighbour's lowest
+        # acceptable value, or 0xFFFFFFFF; any counter under a newer key, none under an older
+        # one. (One call, the halves compared in place: this runs for every secured frame.)
+        if not self._used[slot] or not equals_le(buf, off + 4, self._eui[slot], 0):
+            return NOT_MEMBER
         k = self._ks[slot]
         if kseq >= 0 and k >= 0 and kseq != k:
-            return (kseq - k) & 0xFF < 128
+            return ADMITTED if (kseq - k) & 0xFF < 128 else STALE
         k = buf[off + 2] | (buf[off + 3] << 8)  # the high half
         if k == 0xFFFF and buf[off] & buf[off + 1] == 0xFF:
-            return False
+            return STALE
         if k != self._hi[slot]:
-            return k > self._hi[slot]
-        return buf[off] | (buf[off + 1] << 8) >= self._lo[slot]
+            return ADMITTED if k > self._hi[slot] else STALE
+        return ADMITTED if buf[off] | (buf[off + 1] << 8) >= self._lo[slot] else STALE
+
+    def fresh(self, slot, buf, off, kseq=-1):
+        # True when the counter at buf[off:off+4] would be admitted from the neighbour in slot
+        # (reports and tests: allocates).
+        aux = bytes(buf[off : off + 4]) + bytes(reversed(self._eui[slot]))
+        return self.admit(slot, aux, 0, kseq) == ADMITTED
 
     def _due(self, slot, buf, off, kseq):
         # Whether accepting this frame needs a new bound on storage first.

@@ -23,6 +23,7 @@ NOT_NETWORK_KEY = const(3)  # secured with another key identifier
 UNKNOWN_KEY = const(4)  # a key sequence number the hub does not hold
 UNKNOWN_SOURCE = const(5)  # the auxiliary header's EUI-64 is not a member
 REPLAYED = const(6)  # a frame counter not above the last one accepted from that member
+# (UNKNOWN_SOURCE and REPLAYED are firmware.sec_counters' NOT_MEMBER and STALE, 4 up)
 BAD_MIC = const(7)
 NAMES = (
     "ok",
@@ -152,12 +153,11 @@ class NwkSecurity:
             return UNKNOWN_KEY
         if slot < 0:
             slot = self.members.find_le(buf, o + 5)
-        elif not self.incoming.holds(slot, buf, o + 5):
-            slot = -1
-        if slot < 0:
-            return UNKNOWN_SOURCE
-        if not self.incoming.fresh(slot, buf, o + 1, end):
-            return REPLAYED
+            if slot < 0:
+                return UNKNOWN_SOURCE
+        end = self.incoming.admit(slot, buf, o + 1, end)  # the sender, then its counter
+        if end:
+            return UNKNOWN_SOURCE - 1 + end  # (counters.NOT_MEMBER 1, STALE 2)
         self.slot = slot
         self._o = o
         return OK

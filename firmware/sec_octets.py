@@ -1,9 +1,8 @@
 # The octet work of ZigBee security: CCM* (IEEE 802.15.4-2006 annex B.4, ZigBee specification
-# annex A; firmware.sec_ccm sequences it) and the nonce from the auxiliary header
-# (firmware.sec_frame); the sender's EUI-64 is compared by firmware.octets.equals_le (one
-# compare for the MAC and security sides: firmware.sec_counters). It is the per-octet work
-# of every secured frame, so it is written for the native-code shim: where the port has an
-# emitter it runs as machine code, elsewhere as the same source in bytecode.
+# annex A; firmware.sec_ccm sequences it), the nonce from the auxiliary header
+# (firmware.sec_frame). It is the per-octet work of every secured frame, so it is written for
+# the native-code shim: where the port has an emitter it runs as machine code, elsewhere as the
+# same source in bytecode.
 #
 # The CCM* blocks are this module's own, preallocated: NONCE (13 octets), X (the CBC-MAC state,
 # ends as T), A (the counter block A_i), S (the key stream block S_i). `enc` is a

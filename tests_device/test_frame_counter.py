@@ -2,7 +2,14 @@ import unittest
 
 from firmware import eui64
 from firmware import store_record as record
-from firmware.sec_counters import MAX, IncomingCounters, OutgoingCounter
+from firmware.sec_counters import (
+    ADMITTED,
+    MAX,
+    NOT_MEMBER,
+    STALE,
+    IncomingCounters,
+    OutgoingCounter,
+)
 from hal.fake.storage import MemoryStorage
 from tests_device.alloc import heap_bytes
 
@@ -140,6 +147,19 @@ class IncomingTest(unittest.TestCase):
         self.t.clear(1)
         self.assertFalse(self.fresh(100))
 
+    def test_admit_names_the_sender_check_apart_from_the_counter(self):
+        # A frame naming another sender in the slot of A is NOT_MEMBER whatever its counter; A's
+        # own frame is judged on its counter. Slices outside the buffer are never the member.
+        frm = bytearray(le(7) + bytes(reversed(A)))
+        other = bytearray(le(7) + bytes(reversed(B)))
+        self.assertEqual(self.t.admit(1, frm, 0), ADMITTED)
+        self.assertEqual(self.t.admit(1, other, 0), NOT_MEMBER)
+        self.assertEqual(self.t.admit(1, frm, 1), NOT_MEMBER)  # past the end
+        self.assertEqual(self.t.admit(0, frm, 0), NOT_MEMBER)  # an empty slot
+        self.t.accept(1, frm, 0)
+        self.assertEqual(self.t.admit(1, frm, 0), STALE)  # replayed
+        self.assertEqual(self.t.admit(1, other, 0), NOT_MEMBER)
+
     def test_assign_keeps_a_rejoining_device_and_resets_a_new_one(self):
         self.accept(100)
         self.t.assign(1, A)
@@ -253,16 +273,30 @@ _T.assign(0, A)
 _HIGH = le(0xFFFFFFF0)  # a big int on a 32-bit board if read whole
 
 
+# An auxiliary header's counter then sender: the frame counter 0xFFFFFFF0, A (air order), or
+# another EUI-64.
+_FROM_A = bytearray(_HIGH + bytes(reversed(A)))
+_FROM_B = bytearray(_HIGH + bytes(reversed(B)))
+
+
 def _check_and_accept():
-    if _T.fresh(0, _HIGH, 0):
-        _T.accept(0, _HIGH, 0)
+    if not _T.admit(0, _FROM_A, 0):
+        _T.accept(0, _FROM_A, 0)
+
+
+def _admit_sender():
+    _T.admit(0, _FROM_A, 0)
+    _T.admit(0, _FROM_B, 0)
 
 
 @unittest.skipIf(heap_bytes(lambda: None) is None, "needs micropython.mem_total")
 class NoAllocationTest(unittest.TestCase):
-    def test_fresh_and_accept_allocate_nothing(self):
+    def test_admit_and_accept_allocate_nothing(self):
         self.assertEqual(heap_bytes(_check_and_accept), 0)
         self.assertEqual(_T.lowest(0), 0xFFFFFFF1)
+
+    def test_admit_with_the_sender_allocates_nothing(self):
+        self.assertEqual(heap_bytes(_admit_sender), 0)
 
     def test_next_allocates_only_when_it_commits(self):
         c = OutgoingCounter(MemoryStorage(), step=1 << 20)
