@@ -23,16 +23,17 @@ from contract.native import load
 
 MIC_LEN = (0, 4, 8, 16, 0, 4, 8, 16)  # by security level
 _ENC = const(4)  # levels 4..7 encrypt
-NONCE = nonce = _mac = _ctr = _tag = _zero = None
+NONCE = nonce = _use = _mac = _ctr = _tag = _zero = None
 
 
 def bind(octets):
     # The octet functions in use: firmware.sec_octets as contract.native loads it (the tests
     # also bind its bytecode build). NONCE is its nonce block; nonce(buf, p) fills it from a
     # ZigBee auxiliary header.
-    global NONCE, nonce, _mac, _ctr, _tag, _zero
+    global NONCE, nonce, _use, _mac, _ctr, _tag, _zero
     NONCE = octets.NONCE
     nonce = octets.nonce
+    _use = octets.use
     _mac = octets.mac
     _ctr = octets.ctr
     _tag = octets.tag
@@ -41,8 +42,7 @@ def bind(octets):
 
 bind(load("firmware.sec_octets"))
 
-_E = None  # the operation's encrypt(src, dst) (a firmware.sec_aes object's)
-_B = None  # its buffer
+_B = None  # the operation's buffer
 _M = 0  # its MIC length
 _L = 0  # its level
 
@@ -50,8 +50,8 @@ _L = 0  # its level
 def use(enc, buf, level):
     # The next seal() or unseal(): enc, the encrypt method of a firmware.sec_aes object; buf, the
     # frame's buffer; level, its security level (0..7).
-    global _E, _B, _M, _L
-    _E = enc
+    global _B, _M, _L
+    _use(enc, buf)
     _B = buf
     _M = MIC_LEN[level]
     _L = level
@@ -60,8 +60,8 @@ def use(enc, buf, level):
 def release():
     # After an operation: the cipher and the buffer are the caller's again (module state must
     # not keep a dropped hub's objects alive).
-    global _E, _B
-    _E = None
+    global _B
+    _use(None, None)
     _B = None
 
 
@@ -72,11 +72,11 @@ def seal(a_off, m_off, m_end):
     if not _L & _ENC:
         m_off = m_end  # MIC only: the whole frame is authenticated data
     if _M:
-        _mac(_E, _B, a_off, m_off, m_end, _M)
+        _mac(a_off, m_off, m_end, _M)
     if _L & _ENC:
-        _ctr(_E, _B, m_off, m_end)
+        _ctr(m_off, m_end)
     if _M:
-        _tag(_E, _B, m_end, _M, 1)
+        _tag(m_end, _M, 1)
     return m_end + _M
 
 
@@ -88,13 +88,13 @@ def unseal(a_off, m_off, end):
     if end < m_off:
         return -1
     if _L & _ENC:
-        _ctr(_E, _B, m_off, end)
+        _ctr(m_off, end)
     else:
         m_off = end
     if not _M:
         return end
-    _mac(_E, _B, a_off, m_off, end, _M)
-    if _tag(_E, _B, end, _M, 0):
+    _mac(a_off, m_off, end, _M)
+    if _tag(end, _M, 0):
         _zero(_B, m_off, end)
         return -1
     return end

@@ -5,8 +5,8 @@
 # same source in bytecode.
 #
 # The CCM* blocks are this module's own, preallocated: NONCE (13 octets), X (the CBC-MAC state,
-# ends as T), A (the counter block A_i), S (the key stream block S_i). `enc` is a
-# firmware.sec_aes object's encrypt(src, dst); the length field L is 2 octets.
+# ends as T), A (the counter block A_i), S (the key stream block S_i); the length field L is 2
+# octets. use() names the operation's cipher and buffer.
 #
 # Loaded with contract.native.load. Every function checks its offsets against its buffer's
 # length before it touches an octet (ptr8 reads and writes are not bounds checked) and then does
@@ -20,6 +20,7 @@ NONCE = bytearray(13)
 X = bytearray(16)
 A = bytearray(16)
 S = bytearray(16)
+E = B = None  # the operation's cipher and buffer (use())
 
 
 @micropython.viper
@@ -40,26 +41,47 @@ def nonce(buf, p: int):
     d[12] = b[p]
 
 
+def use(enc, buf):
+    # The operation's cipher (a firmware.sec_aes object's encrypt(src, dst)) and buffer, for
+    # mac, ctr and tag (module state: fewer arguments keep their frames within 11 words where
+    # they run as bytecode). use(None, None) lets them go.
+    global E, B
+    E = enc
+    B = buf
+
+
 @micropython.viper
-def mac(enc, buf, a: int, m: int, end: int, tag: int):
-    # T, in X, over a = buf[a:m] and m = buf[m:end] for a MIC of `tag` octets (annex B.4.1.1):
+def _block(blk, flags: int, n: int):
+    # blk = flags || NONCE || n (2 octets, most significant first): B_0 (n the length of m) or
+    # the counter block A_n.
+    if int(_len(blk)) < 16:
+        return
+    d = ptr8(blk)
+    q = ptr8(NONCE)
+    d[0] = flags
+    i = 1
+    while i < 14:
+        d[i] = q[i - 1]
+        i += 1
+    d[14] = (n >> 8) & 0xFF
+    d[15] = n & 0xFF
+
+
+@micropython.viper
+def mac(a: int, m: int, end: int, tag: int):
+    # T, in X, over a = B[a:m] and m = B[m:end] for a MIC of `tag` octets (annex B.4.1.1):
     # B_0, then L(a) || a zero-padded to whole blocks (2-octet L(a): frames are far below
     # 2**16 - 2**8 octets), then m zero-padded.
-    if a < 0 or a > m or m > end or end > int(_len(buf)):
+    if a < 0 or a > m or m > end or end > int(_len(B)):
         return
-    x = ptr8(X)
-    q = ptr8(NONCE)
-    b = ptr8(buf)
-    i = 0
-    while i < 13:
-        x[i + 1] = q[i]
-        i += 1
-    x[0] = (((tag - 2) >> 1) << 3) | 1
-    x[14] = ((end - m) >> 8) & 0xFF
-    x[15] = (end - m) & 0xFF
+    tag = (((tag - 2) >> 1) << 3) | 1  # B_0's flags (tag reused: 11 words of frame at most)
     if m > a:
-        x[0] = x[0] | 0x40  # Adata
-    enc(X, X)
+        tag = tag | 0x40  # Adata
+    i = end - m
+    _block(X, tag, i)
+    E(X, X)
+    x = ptr8(X)
+    b = ptr8(B)
     i = 0
     if m > a:
         x[0] = x[0] ^ (((m - a) >> 8) & 0xFF)
@@ -70,28 +92,21 @@ def mac(enc, buf, a: int, m: int, end: int, tag: int):
         a += 1
         i += 1
         if i == 16 or a == m or a == end:
-            enc(X, X)
+            E(X, X)
             i = 0
 
 
 @micropython.viper
-def ctr(enc, buf, p: int, end: int):
-    # XORs the key stream S_1, S_2, ... into buf[p:end] (annex B.4.1.2): encrypts or decrypts.
-    if p < 0 or end > int(_len(buf)):
+def ctr(p: int, end: int):
+    # XORs the key stream S_1, S_2, ... into B[p:end] (annex B.4.1.2): encrypts or decrypts.
+    if p < 0 or end > int(_len(B)):
         return
+    _block(A, 1, 1)  # flags: L - 1
     c = ptr8(A)
     k = ptr8(S)
-    q = ptr8(NONCE)
-    b = ptr8(buf)
-    i = 0
-    while i < 13:
-        c[i + 1] = q[i]
-        i += 1
-    c[0] = 1  # flags: L - 1
-    c[14] = 0
-    c[15] = 1
+    b = ptr8(B)
     while p < end:
-        enc(A, S)
+        E(A, S)
         i = 0
         while i < 16 and p < end:
             b[p] = b[p] ^ k[i]
@@ -104,25 +119,17 @@ def ctr(enc, buf, p: int, end: int):
 
 
 @micropython.viper
-def tag(enc, buf, p: int, n: int, write: int) -> int:
-    # The MIC U = T xor S_0 (T in X, n octets) at buf[p:p+n]: written there when `write`, else
+def tag(p: int, n: int, write: int) -> int:
+    # The MIC U = T xor S_0 (T in X, n octets) at B[p:p+n]: written there when `write`, else
     # compared with what is there: 0 when they agree. The comparison reads every octet whatever
     # the first difference (no timing oracle).
-    if p < 0 or n < 0 or n > 16 or p + n > int(_len(buf)):
+    if p < 0 or n < 0 or n > 16 or p + n > int(_len(B)):
         return 1
-    c = ptr8(A)
+    _block(A, 1, 0)  # A_0
+    E(A, S)
     k = ptr8(S)
     x = ptr8(X)
-    b = ptr8(buf)
-    d = ptr8(NONCE)
-    c[0] = 1  # A_0: flags (L - 1) || NONCE || 0
-    i = 0
-    while i < 13:
-        c[i + 1] = d[i]
-        i += 1
-    c[14] = 0
-    c[15] = 0
-    enc(A, S)
+    b = ptr8(B)
     i = 0
     while n > 0:
         n -= 1
