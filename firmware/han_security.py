@@ -64,8 +64,15 @@ class HanSecurity:
         self.incoming = IncomingCounters(table.capacity, storage)
         self.incoming.rebind([(s, table.eui(s)) for s in table.slots()])
         # The sender of a frame is the member its MAC source names: no lookup by EUI-64.
-        self.nwk = NwkSecurity(eui, None, self.incoming, self.outgoing)
         self.budget = Gcra(rate_per_s, burst)
+        self.nwk = NwkSecurity(
+            eui, None, self.incoming, self.outgoing, nh=nh, budget=self.budget, base=rj.SEC
+        )
+        # unprotect(s, buf, f, now): a secured NWK frame (MAC frame f, its NWK header parsed
+        # into nh) from the member in slot s: the end of its plaintext (it starts at
+        # self.nwk.aux.end), or minus a han_reject code (SEC + a firmware.sec_nwk reason).
+        # NwkSecurity's own method: no call in between on a frame path.
+        self.unprotect = self.nwk.receive
         self.key = None
         self.seq = 0
         self._old = None  # (key, seq) while members switch
@@ -118,21 +125,6 @@ class HanSecurity:
         return True
 
     # --- frames ------------------------------------------------------------------------------
-
-    def unprotect(self, s, buf, f, now):
-        # A secured NWK frame (MAC frame f, its NWK header parsed into self.nh) from the member
-        # in slot s: the end of its plaintext (it starts at self.nwk.aux.end), or minus a
-        # han_reject code.
-        s = self.nwk.check(buf, self.nh.payload_off, f.payload_end, s)  # (s reused: a small frame)
-        if s:
-            return -(rj.SEC + s)
-        if not self.budget.allow(now):
-            return -rj.SEC_BUSY
-        return self._open(buf, f)
-
-    def _open(self, buf, f):
-        n = self.nwk.open(buf, f.payload_off, f.payload_end)
-        return n if n >= 0 else -rj.SEC_BAD_MIC
 
     def protect(self, buf, nwk_off, end):
         # Secures the NWK frame at buf[nwk_off:end] that firmware.zb_nwk wrote: its new end, or

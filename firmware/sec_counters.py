@@ -219,30 +219,33 @@ class IncomingCounters:
 
     # --- per frame ---------------------------------------------------------------------------
 
-    def admit(self, slot, buf, off, kseq=-1):
-        # May the frame whose counter (little-endian) and sender (EUI-64, air order) are at
-        # buf[off:off+4] and buf[off+4:off+12], as in the ZigBee auxiliary header, come from the
-        # neighbour in slot under key kseq (-1: its current key)? ADMITTED; NOT_MEMBER (the
-        # sender is not that neighbour); or STALE: a counter below the neighbour's lowest
-        # acceptable value, or 0xFFFFFFFF; any counter under a newer key, none under an older
-        # one. (One call, the halves compared in place: this runs for every secured frame.)
-        if not self._used[slot] or not equals_le(buf, off + 4, self._eui[slot], 0):
+    def admit(self, slot, buf, o):
+        # May the frame whose auxiliary header (ZigBee 4.5.1, with the extended nonce and the
+        # key sequence number) is at buf[o:o+14] come from the neighbour in slot? Its counter
+        # (little-endian, at o + 1), sender (EUI-64 in air order, at o + 5) and key sequence
+        # number (at o + 13) decide: ADMITTED; NOT_MEMBER (the sender is not that neighbour);
+        # or STALE: a counter below the neighbour's lowest acceptable value, or 0xFFFFFFFF; any
+        # counter under a newer key, none under an older one. (One call, the halves compared
+        # in place: this runs for every secured frame.)
+        if not self._used[slot] or not equals_le(buf, o + 5, self._eui[slot], 0):
             return NOT_MEMBER
-        k = self._ks[slot]
-        if kseq >= 0 and k >= 0 and kseq != k:
-            return ADMITTED if (kseq - k) & 0xFF < 128 else STALE
-        k = buf[off + 2] | (buf[off + 3] << 8)  # the high half
-        if k == 0xFFFF and buf[off] & buf[off + 1] == 0xFF:
+        if self._ks[slot] >= 0 and buf[o + 13] != self._ks[slot]:
+            return ADMITTED if (buf[o + 13] - self._ks[slot]) & 0xFF < 128 else STALE
+        k = buf[o + 3] | (buf[o + 4] << 8)  # the high half
+        if k == 0xFFFF and buf[o + 1] & buf[o + 2] == 0xFF:
             return STALE
         if k != self._hi[slot]:
             return ADMITTED if k > self._hi[slot] else STALE
-        return ADMITTED if buf[off] | (buf[off + 1] << 8) >= self._lo[slot] else STALE
+        return ADMITTED if buf[o + 1] | (buf[o + 2] << 8) >= self._lo[slot] else STALE
 
     def fresh(self, slot, buf, off, kseq=-1):
         # True when the counter at buf[off:off+4] would be admitted from the neighbour in slot
-        # (reports and tests: allocates).
-        aux = bytes(buf[off : off + 4]) + bytes(reversed(self._eui[slot]))
-        return self.admit(slot, aux, 0, kseq) == ADMITTED
+        # under key kseq (-1: its current key). (Reports and tests: allocates.)
+        aux = bytearray(14)
+        aux[1:5] = buf[off : off + 4]
+        aux[5:13] = bytes(reversed(self._eui[slot]))
+        aux[13] = (kseq if kseq >= 0 else self._ks[slot]) & 0xFF
+        return self.admit(slot, aux, 0) == ADMITTED
 
     def _due(self, slot, buf, off, kseq):
         # Whether accepting this frame needs a new bound on storage first.

@@ -25,6 +25,7 @@ UNKNOWN_SOURCE = const(5)  # the auxiliary header's EUI-64 is not a member
 REPLAYED = const(6)  # a frame counter not above the last one accepted from that member
 # (UNKNOWN_SOURCE and REPLAYED are firmware.sec_counters' NOT_MEMBER and STALE, 4 up)
 BAD_MIC = const(7)
+BUSY = const(8)  # receive(): the caller's CCM* budget is spent (not in NAMES: the caller counts)
 NAMES = (
     "ok",
     "sec_truncated",
@@ -46,10 +47,19 @@ _SHAPE = const(0x28)  # extended nonce, the network key
 
 
 class NwkSecurity:
-    def __init__(self, eui, members, incoming, outgoing, level=secframe.LEVEL):
+    def __init__(
+        self, eui, members, incoming, outgoing, level=secframe.LEVEL, nh=None, budget=None, base=0
+    ):
         # eui: the hub's EUI-64 (most significant first). members: find_le(buf, off) -> slot
         # of the member whose EUI-64 is in air order at buf[off:off+8], or -1
         # (firmware.han_device_table.DeviceTable). incoming, outgoing: firmware.sec_counters.
+        # For receive(): nh, the NWK header object that parsed the frames (its payload_off is
+        # the auxiliary header's offset); budget, an allow(now) in front of the AES work (a
+        # firmware.dos_limits.Gcra) or None; base, added to every reason receive() gives.
+        self.nh = nh if nh is not None else _Span()
+        self.budget = budget
+        self.base = base
+        self._f = _Span()  # unprotect()'s frame bounds, for receive()
         self.members = members
         self.incoming = incoming
         self.outgoing = outgoing
@@ -124,52 +134,55 @@ class NwkSecurity:
         # The NWK frame buf[nwk_off:end] (end: its last octet + 1, before the MAC FCS) whose
         # auxiliary header starts at aux_off (firmware.zb_nwk's payload_off for a SECURED frame).
         # Returns the end of the plaintext, which starts at self.aux.end, with self.slot the
-        # sender; or minus a reason (NAMES), counted in self.rejected. A caller that puts a
-        # budget in front of the AES work calls check() and then open() instead.
-        why = self.check(buf, aux_off, end)
-        if not why:
-            end = self.open(buf, nwk_off, end)
-            if end >= 0:
-                return end
-            why = BAD_MIC
-        self.rejected[why] += 1
-        return -why
+        # sender; or minus a reason (NAMES), counted in self.rejected.
+        self._f.payload_off = nwk_off
+        self._f.payload_end = end
+        self.nh.payload_off = aux_off
+        end = self.receive(-1, buf, self._f, 0)
+        if end < 0:
+            self.rejected[-end - self.base] += 1
+        return end
 
-    def check(self, buf, o, end, slot=-1):
-        # Everything the header alone decides, cheapest first: OK (then open() may run), or a
-        # reason. Counts nothing. o: the auxiliary header's offset. slot: the member the frame
-        # must be from (the HAN knows it from the MAC source address), or -1 to find it by the
-        # header's EUI-64 (members.find_le). The common shape (extended nonce, network key,
-        # long enough) is read from the octets; anything else goes to the full parse for its
-        # reason.
-        if o + _AUX_LEN + 4 > end or buf[o] & _SHAPE_MASK != _SHAPE:
-            return self._odd(buf, o, end)
-        end = buf[o + 13]  # the key sequence number (end reused: 11 words of frame at most)
-        if end == self._seq[0]:
+    def receive(self, s, buf, f, now):
+        # The secured NWK frame buf[f.payload_off:f.payload_end], its auxiliary header at
+        # self.nh.payload_off, from the member in slot s (the HAN knows it from the MAC source
+        # address), or s = -1 to find it by the header's EUI-64 (members.find_le). Returns the
+        # end of the plaintext (it starts at self.aux.end), or minus (base + a reason). Counts
+        # nothing. Everything the header alone decides comes first, cheapest first; then the
+        # budget; only then CCM*. The common shape (extended nonce, network key, long enough)
+        # is read from the octets; anything else goes to the full parse for its reason. (One
+        # call down to the frame counter's: this runs for every secured frame.)
+        o = self.nh.payload_off
+        if o + _AUX_LEN + 4 > f.payload_end or buf[o] & _SHAPE_MASK != _SHAPE:
+            return -self._odd(buf, o, f.payload_end) - self.base
+        if buf[o + 13] == self._seq[0]:
             self._k = 0
-        elif end == self._seq[1]:
+        elif buf[o + 13] == self._seq[1]:
             self._k = 1
         else:
-            return UNKNOWN_KEY
-        if slot < 0:
-            slot = self.members.find_le(buf, o + 5)
-            if slot < 0:
-                return UNKNOWN_SOURCE
-        end = self.incoming.admit(slot, buf, o + 1, end)  # the sender, then its counter
-        if end:
-            return UNKNOWN_SOURCE - 1 + end  # (counters.NOT_MEMBER 1, STALE 2)
-        self.slot = slot
+            return -(self.base + UNKNOWN_KEY)
+        if s < 0:
+            s = self.members.find_le(buf, o + 5)
+            if s < 0:
+                return -(self.base + UNKNOWN_SOURCE)
         self._o = o
-        return OK
+        o = self.incoming.admit(s, buf, o)  # the sender, then its counter (o reused: 11 words)
+        if o:
+            return -(self.base + UNKNOWN_SOURCE - 1 + o)  # (counters.NOT_MEMBER 1, STALE 2)
+        if self.budget is not None and not self.budget.allow(now):
+            return -(self.base + BUSY)
+        self.slot = s
+        o = self.open(buf, f.payload_off, f.payload_end)
+        return o if o >= 0 else -(self.base + BAD_MIC)
 
     def _odd(self, buf, o, end):
         r = secframe.parse(buf, o, end, self.aux)
         return r if r else NOT_NETWORK_KEY  # (parse passes a short key-transport header)
 
     def open(self, buf, nwk_off, end):
-        # After check(): CCM*, the end of the plaintext or -1 (a bad MIC). Only an authentic
-        # frame moves the counter. The auxiliary header is filled in only here, for the frames
-        # that get this far.
+        # After receive()'s checks: CCM*, the end of the plaintext or -1 (a bad MIC). Only an
+        # authentic frame moves the counter. The auxiliary header is filled in only here, for
+        # the frames that get this far.
         self._aux(buf)
         end = secframe.unseal(self._enc[self._k], buf, nwk_off, self.aux, end)
         if end >= 0:
@@ -191,3 +204,9 @@ def _shift_up(buf, p, end):
     # buf[p:end] moves up by the auxiliary header's length (from the end down: they overlap)
     for i in range(end - 1, p - 1, -1):
         buf[i + _AUX_LEN] = buf[i]
+
+
+class _Span:
+    # The offsets receive() reads, where the caller has no frame objects (unprotect()).
+    payload_off = 0
+    payload_end = 0

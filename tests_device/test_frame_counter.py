@@ -149,16 +149,22 @@ class IncomingTest(unittest.TestCase):
 
     def test_admit_names_the_sender_check_apart_from_the_counter(self):
         # A frame naming another sender in the slot of A is NOT_MEMBER whatever its counter; A's
-        # own frame is judged on its counter. Slices outside the buffer are never the member.
-        frm = bytearray(le(7) + bytes(reversed(A)))
-        other = bytearray(le(7) + bytes(reversed(B)))
+        # own frame is judged on its counter and key. Headers past the buffer's end are never
+        # the member's.
+        def aux(eui, counter=7, kseq=0):
+            return bytearray(b"\x28" + le(counter) + bytes(reversed(eui)) + bytes((kseq,)))
+
+        frm = aux(A)
         self.assertEqual(self.t.admit(1, frm, 0), ADMITTED)
-        self.assertEqual(self.t.admit(1, other, 0), NOT_MEMBER)
+        self.assertEqual(self.t.admit(1, aux(B), 0), NOT_MEMBER)
         self.assertEqual(self.t.admit(1, frm, 1), NOT_MEMBER)  # past the end
         self.assertEqual(self.t.admit(0, frm, 0), NOT_MEMBER)  # an empty slot
-        self.t.accept(1, frm, 0)
+        self.t.accept(1, frm, 1, 0)
         self.assertEqual(self.t.admit(1, frm, 0), STALE)  # replayed
-        self.assertEqual(self.t.admit(1, other, 0), NOT_MEMBER)
+        self.assertEqual(self.t.admit(1, aux(B), 0), NOT_MEMBER)
+        self.assertEqual(self.t.admit(1, aux(A, 8), 0), ADMITTED)
+        self.assertEqual(self.t.admit(1, aux(A, 8, 255), 0), STALE)  # an older key
+        self.assertEqual(self.t.admit(1, aux(A, 0, 1), 0), ADMITTED)  # a newer key: from 0
 
     def test_assign_keeps_a_rejoining_device_and_resets_a_new_one(self):
         self.accept(100)
@@ -273,15 +279,15 @@ _T.assign(0, A)
 _HIGH = le(0xFFFFFFF0)  # a big int on a 32-bit board if read whole
 
 
-# An auxiliary header's counter then sender: the frame counter 0xFFFFFFF0, A (air order), or
-# another EUI-64.
-_FROM_A = bytearray(_HIGH + bytes(reversed(A)))
-_FROM_B = bytearray(_HIGH + bytes(reversed(B)))
+# Auxiliary headers (ZigBee 4.5.1): the frame counter 0xFFFFFFF0 from A (air order), or from
+# another EUI-64, under key 0.
+_FROM_A = bytearray(b"\x28" + _HIGH + bytes(reversed(A)) + b"\x00")
+_FROM_B = bytearray(b"\x28" + _HIGH + bytes(reversed(B)) + b"\x00")
 
 
 def _check_and_accept():
     if not _T.admit(0, _FROM_A, 0):
-        _T.accept(0, _FROM_A, 0)
+        _T.accept(0, _FROM_A, 1)
 
 
 def _admit_sender():
