@@ -32,7 +32,7 @@ from firmware.decision import (
 from firmware.eui64 import read_le
 from firmware.mac import BEACON_REQUEST, COUNTED, HAN_DROP, NOT_FOR_US, UNHANDLED, route
 from firmware.mac_beacon import Beacon
-from firmware.zb_interpan import DISCOVERY, FOREIGN, ORIG, OTHER, classify, find8, parse_at
+from firmware.zb_interpan import DISCOVERY, FOREIGN, OTHER, classify, find8, parse_at
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 
@@ -164,8 +164,10 @@ class Hub:
             if self.interpan_gate.allow(frame.buf, src, now):
                 self.rejected[reject.RATE_GLOBAL] += 1
                 return NOTHING
-            if self.parties is not None and (  # Parties.find, its native search asked here
-                find8(self.parties.table, self.parties.count, frame.buf, off + ORIG) < 0
+            # Parties.find's native search asked here (a call fewer); the originator's EUI-64 is
+            # 12 octets into the GBCS block (DF 09 CRA counter(8) 08).
+            if self.parties is not None and (
+                find8(self.parties.table, self.parties.count, frame.buf, off + 12) < 0
             ):
                 self.interpan_gate.refund()  # checked after the budget: most of a flood never is
                 self.rejected[reject.UNKNOWN_ORIGINATOR] += 1

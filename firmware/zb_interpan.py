@@ -48,7 +48,6 @@ DISCOVERY = _octets.DISCOVERY
 FOREIGN = _octets.FOREIGN  # not for this hub
 parse_at = _octets.parse_at
 find8 = _octets.find8  # the provisioned parties' search (firmware.cmd_parties)
-ORIG = const(12)  # the originator's EUI-64 in a GBCS grouping header: DF 09 CRA counter(8) 08
 
 
 def is_interpan(buf, f):
