@@ -32,7 +32,7 @@ from firmware.decision import (
 from firmware.eui64 import read_le
 from firmware.mac import BEACON_REQUEST, COUNTED, HAN_DROP, NOT_FOR_US, UNHANDLED, route
 from firmware.mac_beacon import Beacon
-from firmware.zb_interpan import DISCOVERY, FOREIGN, OTHER, classify, find8, parse_at
+from firmware.zb_interpan import DISCOVERY, classify, find8, parse_at
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 
@@ -172,11 +172,8 @@ class Hub:
                 self.interpan_gate.refund()  # checked after the budget: most of a flood never is
                 self.rejected[reject.UNKNOWN_ORIGINATOR] += 1
                 return NOTHING
-        elif off == OTHER:
-            self.rejected[reject.NOT_A_COMMAND] += 1
-            return NOTHING
-        elif off == FOREIGN:
-            self.rejected[reject.NOT_FOR_US] += 1
+        elif off != DISCOVERY:  # OTHER or FOREIGN: the reject code, negated
+            self.rejected[-off] += 1
             return NOTHING
         elif not self.discovery_budget.allow(now):
             self.rejected[reject.RATE_DISCOVERY] += 1

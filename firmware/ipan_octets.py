@@ -34,10 +34,12 @@ _GBCS_MIN = const(51)
 # (about half the cost of a call of len, which every function here makes to check its offsets).
 _len = len
 
-# classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them.
-OTHER = const(-1)
+# classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them. A
+# drop is its reject code negated (hub_reject.NOT_A_COMMAND, NOT_FOR_US: the tests hold them
+# equal), so the hub counts it with no further decision.
+OTHER = const(-19)
 DISCOVERY = const(-2)
-FOREIGN = const(-3)
+FOREIGN = const(-9)
 
 
 # Where these run as bytecode (contract.native), MicroPython puts a function's frame on the GC
