@@ -29,9 +29,10 @@ _check = _sha.check  # a global, not a module's attribute: HmacSha256.check's fr
 # (`import warnings` fails; hashlib.sha256() has no copy or block_size); the current one is only
 # on micropython.org's mip index. These lines pass RFC 4231's vectors (tests_device/test_auth.py)
 # and agree with CPython's hmac.
-def _scratch():
-    # hmac()'s working buffers: the state (8 words), the message schedule (64), a block, a tag.
-    return (array("I", [0] * 8), array("I", [0] * 64), bytearray(_BLOCK), bytearray(16))
+# hmac()'s working buffers: the state (8 words), the message schedule (64), a block, a tag. One
+# set for the module: every use runs to its end before the next starts (no await inside), and
+# no instance brings a set of its own to allocate.
+_SCR = (array("I", [0] * 8), array("I", [0] * 64), bytearray(_BLOCK), bytearray(16))
 
 
 def _digest(st):
@@ -57,9 +58,8 @@ def _states(key, scr):
 
 
 def hmac_sha256(key, data):
-    scr = _scratch()
     out = bytearray(32)
-    _sha.hmac(_states(key, scr), scr[0], scr[1], scr[2], data, 0, len(data), out)
+    _sha.hmac(_states(key, _SCR), _SCR[0], _SCR[1], _SCR[2], data, 0, len(data), out)
     return bytes(out)
 
 
@@ -69,7 +69,7 @@ class HmacSha256:
 
     def __init__(self):
         self._mids = {}  # key -> its two states (_states)
-        self._scr = _scratch()
+        self._scr = _SCR
 
     def _mid(self, key):
         m = self._mids.get(key)
