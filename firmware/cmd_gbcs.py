@@ -41,13 +41,21 @@ class GbcsHeader:
 _header = load("firmware.cmd_octets").gbcs_header
 
 
+# parse_header(buf, off, end, h): parse() without the originator counter (native code,
+# firmware.cmd_octets; allocates nothing): what the command layer reads before authentication.
+parse_header = _header
+
+
+def counter(buf, h):
+    # The originator counter of the message h was parsed from (64 bits: may allocate).
+    return int.from_bytes(buf[h.orig_off - 9 : h.orig_off - 1], "big")
+
+
 def parse(buf, off, end, h):
-    # The grouping header at buf[off:end] into h: OK or a status code. The offsets are native
-    # code (firmware.cmd_octets: every admitted command meets them); the counter, 64 bits,
-    # is read here.
+    # The grouping header at buf[off:end] into h, its counter included: OK or a status code.
     r = _header(buf, off, end, h)
     if r == OK:
-        h.counter = int.from_bytes(buf[off + 3 : off + 11], "big")
+        h.counter = counter(buf, h)
     return r
 
 

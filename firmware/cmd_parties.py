@@ -19,8 +19,10 @@ class Parties:
         self._storage = storage
         self._name = name
         self._euis = []
-        self._table = b""  # the EUI-64s back to back, for find()
-        self._n = 0
+        # The EUI-64s back to back and their count, for find() (the hub's inter-PAN gate reads
+        # them too, to ask find8 without a call of find in between).
+        self.table = b""
+        self.count = 0
         self._roles = []
         self._keys = []
         self.errors = 0
@@ -36,8 +38,8 @@ class Parties:
         if eui is None or role not in ROLES or len(key) < 16:
             raise ValueError("party: bad EUI-64, role or key (16 octets at least)")
         self._euis.append(bytes(eui))
-        self._table += self._euis[-1]
-        self._n += 1
+        self.table += self._euis[-1]
+        self.count += 1
         self._roles.append(role)
         self._keys.append(bytes(key))
 
@@ -69,7 +71,7 @@ class Parties:
         # Index of the party whose EUI-64 is buf[off:off+8] (most significant first), or -1.
         # Native code, no allocation: the hub asks this of every inter-PAN command before any
         # cryptography (buf: bytes or bytearray).
-        return _find8(self._table, self._n, buf, off)
+        return _find8(self.table, self.count, buf, off)
 
     def eui(self, i):
         return self._euis[i]

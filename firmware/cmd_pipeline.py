@@ -90,6 +90,7 @@ class Commands:
         self.refusals_unnoted = 0
         # The inter-PAN frame in hand (buffer, addressing, ZCL header), for _reply_target.
         self._in_buf = self._in_f = self._in_zh = None
+        self._now = 0  # the time of the message in hand (for the refusals' budget)
 
     @staticmethod
     def _guid(buf, h):
@@ -102,15 +103,21 @@ class Commands:
 
     def on_interpan(self, buf, f, zh, now):
         # From the hub for the SE Tunneling cluster: CMD_REJECTED, _ANSWERED or _ACCEPTED; an
-        # answer goes in the Outputs' transmit slot.
+        # answer goes in the Outputs' transmit slot. Steps 1-3 (_authentic) first, so a command
+        # refused there allocates nothing (11 words of frame state here and there, f reused).
         if zh.command != TUNNEL_TRANSFER_DATA or f.payload_end - zh.payload_off < 2:
             return CMD_REJECTED
         self._in_buf = buf
         self._in_f = f
         self._in_zh = zh
-        accepted, rsp = self.process(INTERPAN, buf, zh.payload_off + 2, f.payload_end, now)
-        if rsp is None:
+        self._now = now
+        f = self._authentic(INTERPAN, buf, zh.payload_off + 2, f.payload_end)
+        if f < 0:
             return CMD_REJECTED
+        return self._interpan_authenticated(f)
+
+    def _interpan_authenticated(self, who):
+        accepted, rsp = self._authenticated(INTERPAN, self._in_buf, who, self._now)
         tx = self.replier.buf
         n = self._tunnel_frame(tx, self._reply_target(), rsp)
         if n:
@@ -147,48 +154,72 @@ class Commands:
 
     # --- the pipeline --------------------------------------------------------------------------
 
-    def _refused(self, channel, why, now):
+    def _refused(self, channel, why):
         # Counts a refusal; True when it is to be noted too. The note of a refused inter-PAN
         # command becomes a log line and a persisted item for the head-end: a flood of forged
         # commands must not turn into as many flash writes, nor push genuine items out of a
         # full outbox. So past a budget (5, then 1 a second) one is only counted, and decided
         # before its note is built (docs/dos.md).
         self._count(why)
-        if channel != INTERPAN or self.refusal_notes.allow(now):
+        if channel != INTERPAN or self.refusal_notes.allow(self._now):
             return True
         self.refusals_unnoted += 1
         return False
 
-    def _reject(self, channel, why, **fields):
+    def _reject(self, channel, why, buf, r):
+        # The note of a command refused before authentication (allocates: within the budget).
+        h = self.h
+        if why == "malformed":
+            fields = {"detail": gbcs.REASONS[r]}
+        elif why == "not_a_command":
+            fields = {}
+        elif why == "unknown_originator":
+            fields = {"originator": self._guid(buf, h)}
+        else:
+            fields = {"originator": self._guid(buf, h), "counter": gbcs.counter(buf, h)}
         self.out.note("command_rejected", channel=channel, reason=why, **fields)
 
     def process(self, channel, buf, off, end, now):
+        # (accepted, the signed response or None): the pipeline for a message at buf[off:end].
+        self._now = now
+        end = self._authentic(channel, buf, off, end)  # reused: the party, or -1
+        if end < 0:
+            return _REFUSED
+        return self._authenticated(channel, buf, end, now)
+
+    def _authentic(self, channel, buf, off, end):
+        # Steps 1-3: the index of the provisioned party whose key authenticates the command at
+        # buf[off:end], or -1 (counted; noted within the budget, at self._now). Every command
+        # the inter-PAN budget admits, forged or not, meets this: it allocates nothing, in 11
+        # words of frame state (end reused, self.h read where it is needed).
+        end = gbcs.parse_header(buf, off, end, self.h)  # reused: the parse's status
+        if end != gbcs.OK:
+            if self._refused(channel, "malformed"):
+                self._reject(channel, "malformed", buf, end)
+            return -1
+        if self.h.cra != gbcs.COMMAND:
+            if self._refused(channel, "not_a_command"):
+                self._reject(channel, "not_a_command", buf, 0)
+            return -1
+        end = self.parties.find(buf, self.h.orig_off)  # reused: the party
+        if end < 0:
+            if self._refused(channel, "unknown_originator"):
+                self._reject(channel, "unknown_originator", buf, 0)
+            return -1
+        if not self.auth.check(self.parties.key(end), buf, off, self.h):
+            if self._refused(channel, "bad_tag"):
+                self._reject(channel, "bad_tag", buf, 0)
+            return -1
+        return end
+
+    def _authenticated(self, channel, buf, who, now):
+        # Steps 4-8, for a command _authentic passed (its header in self.h): every outcome is
+        # answered.
         h = self.h
-        r = gbcs.parse(buf, off, end, h)
-        if r != gbcs.OK:
-            if self._refused(channel, "malformed", now):
-                self._reject(channel, "malformed", detail=gbcs.REASONS[r])
-            return _REFUSED
-        if h.cra != gbcs.COMMAND:
-            if self._refused(channel, "not_a_command", now):
-                self._reject(channel, "not_a_command")
-            return _REFUSED
-        who = self.parties.find(buf, h.orig_off)
-        if who < 0:
-            if self._refused(channel, "unknown_originator", now):
-                self._reject(channel, "unknown_originator", originator=self._guid(buf, h))
-            return _REFUSED
         key = self.parties.key(who)
         mv = memoryview(buf)
-        if not self.auth.verify(
-            key, mv[off : h.signed_end], mv[h.auth_off : h.auth_off + h.auth_len]
-        ):
-            if self._refused(channel, "bad_tag", now):
-                self._reject(channel, "bad_tag", originator=self._guid(buf, h), counter=h.counter)
-            return _REFUSED
         orig = gbcs.eui(buf, h.orig_off)
-        # Authenticated from here on: every outcome is answered.
-        counter = h.counter
+        counter = h.counter = gbcs.counter(buf, h)
         code = h.msg_code
         recip = gbcs.eui(buf, h.recip_off)
         fields = ber.fields(mv[h.content_off : h.content_off + h.content_len])

@@ -262,8 +262,8 @@ class Gate:
 
     def allow(self, buf, off, now):
         # PASS, or SHARED when the frame is refused. Decided inline (TrustedSources.admit,
-        # Gcra.allow and the lottery, which the tests hold equal to a reference spelled with the
-        # methods).
+        # Gcra.allow with its charge, and the lottery, which the tests hold equal to a reference
+        # spelled with the methods).
         if (now - self._swept) & _MASK >= _SWEEP_MS:
             self._sweep(now)
         s = self.trusted
@@ -289,7 +289,8 @@ class Gate:
             r = self._rand = (self._rand * 75) % _LOTTERY_MOD
             if r % (s._max - s._calm) >= s._max - i:
                 return SHARED
-        s.allow(now)
+        i = now + _NEG_PERIOD + i + s._step  # s.allow(now) inline: the debt is known
+        s._tat = i - _NEG_PERIOD if i < 0 else i
         self._lane = -1
         return PASS
 

@@ -32,7 +32,7 @@ from firmware.decision import (
 from firmware.eui64 import read_le
 from firmware.mac import route
 from firmware.mac_beacon import Beacon
-from firmware.zb_interpan import DISCOVERY, FOREIGN, ORIG, OTHER, classify, parse_at
+from firmware.zb_interpan import DISCOVERY, classify, find8, parse_at
 
 # Other modules' constants the per-frame paths compare with, repeated here because const()
 # inlines only a module's own (each would otherwise cost a dictionary lookup per use);
@@ -193,15 +193,16 @@ class Hub:
             if self.interpan_gate.allow(frame.buf, src, now):
                 self.rejected[reject.RATE_GLOBAL] += 1
                 return NOTHING
-            if self.parties is not None and self.parties.find(frame.buf, off + ORIG) < 0:
+            # Parties.find's native search asked here (a call fewer); the originator's EUI-64 is
+            # 12 octets into the GBCS block (DF 09 CRA counter(8) 08).
+            if self.parties is not None and (
+                find8(self.parties.table, self.parties.count, frame.buf, off + 12) < 0
+            ):
                 self.interpan_gate.refund()  # checked after the budget: most of a flood never is
                 self.rejected[reject.UNKNOWN_ORIGINATOR] += 1
                 return NOTHING
-        elif off == OTHER:
-            self.rejected[reject.NOT_A_COMMAND] += 1
-            return NOTHING
-        elif off == FOREIGN:
-            self.rejected[reject.NOT_FOR_US] += 1
+        elif off != DISCOVERY:  # OTHER or FOREIGN: the reject code, negated
+            self.rejected[-off] += 1
             return NOTHING
         elif not self.discovery_budget.allow(now):
             self.rejected[reject.RATE_DISCOVERY] += 1

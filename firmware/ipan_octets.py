@@ -25,8 +25,6 @@ _TRANSFER_DATA = const(0x02)  # zb_zcl.TRANSFER_DATA
 _ZCL_MANUFACTURER = const(0x04)  # zb_zcl.MANUFACTURER_SPECIFIC
 _ZCL_SERVER_TO_CLIENT = const(0x08)  # zb_zcl.SERVER_TO_CLIENT
 _ZCL_CLUSTER_SPECIFIC = const(0x01)  # zb_zcl.CLUSTER_SPECIFIC
-_TUNNELING = const(0x0704)  # zb_zcl.TUNNELING
-_DISCOVERY = const(0xFC00)  # ipan_discovery.CLUSTER
 _GBCS_TAG = const(0xDF)  # cmd_gbcs.TAG
 # The shortest GBCS command: grouping header with no date-time, empty content, 16-octet tag.
 _GBCS_MIN = const(51)
@@ -36,10 +34,12 @@ _GBCS_MIN = const(51)
 # (about half the cost of a call of len, which every function here makes to check its offsets).
 _len = len
 
-# classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them.
-OTHER = const(-1)
+# classify()'s verdicts other than a command's GBCS offset (>= 0); zb_interpan exports them. A
+# drop is its reject code negated (hub_reject.NOT_A_COMMAND, NOT_FOR_US: the tests hold them
+# equal), so the hub counts it with no further decision.
+OTHER = const(-19)
 DISCOVERY = const(-2)
-FOREIGN = const(-3)
+FOREIGN = const(-9)
 
 
 # Where these run as bytecode (contract.native), MicroPython puts a function's frame on the GC
@@ -131,29 +131,59 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     # check. Then what the hub does with it: 0 for SE Tunneling (the command layer), DISCOVERY
     # for a Get Hub Details request, or a reject code (firmware.hub_reject); h (an
     # InterPanHeader) then holds the MAC fields the command layer reads, the stub APS header
-    # and the ZCL header.
-    if off < 0 or off + n - 2 > int(_len(buf)) or src < off + 9 or src + 10 >= off + n - 2:
+    # and the ZCL header. The checks of _aps and _zcl are made inline (every command meets
+    # this: two calls and the reads of what they stored cost more than the rest), and what is
+    # compared again is read from the octets, not from h; the tests hold the answers and the
+    # fields equal to aps() and zcl_header(). Arguments reused to keep to 11 words as
+    # bytecode: n becomes the end, src the header's offset, off an octet.
+    n = off + n - 2  # the FCS's offset: nothing from it on is read
+    if off < 0 or n > int(_len(buf)) or src < off + 9 or src + 10 >= n:
         return int(reject.TRUNCATED)
     b = ptr8(buf)
     if b[off + 1] & 0x20:  # frame version 2 or 3
         return int(reject.RESERVED_VERSION)
     h.src_pan = b[src - 2] | (b[src - 1] << 8)
     h.src_ext_off = src
-    h.payload_end = off + n - 2
-    if _aps(buf, src + 10, off + n - 2, h):  # (src + 10 < off + n - 2: checked above)
+    h.payload_end = n
+    src += 10  # the stub APS header (as _aps)
+    off = b[src]
+    if off & 0x03 != 0x03 or off & 0xF0:
         return int(reject.BAD_APS)
-    if int(h.profile) != _PROFILE_SE:
+    src += 3 if off == _APS_GROUP else 1
+    if src + 4 > n:
+        return int(reject.BAD_APS)
+    h.delivery = off
+    h.cluster = b[src] | (b[src + 1] << 8)
+    h.profile = b[src + 2] | (b[src + 3] << 8)
+    src += 4
+    h.zcl_off = src
+    if (b[src - 2] | (b[src - 1] << 8)) != _PROFILE_SE:
         return int(reject.WRONG_PROFILE)
-    if _zcl(buf, int(h.zcl_off), off + n - 2, h):
+    if n - src < 3:  # the ZCL header (as _zcl)
         return int(reject.BAD_ZCL)
-    if int(h.fc) & _ZCL_SERVER_TO_CLIENT:  # the hub serves; it is not a client
+    off = b[src]
+    if off & 0xE0 or off & 0x03 > 1:  # reserved bits / frame types
+        return int(reject.BAD_ZCL)
+    if off & _ZCL_MANUFACTURER:
+        if n - src < 5:
+            return int(reject.BAD_ZCL)
+        h.manufacturer = b[src + 1] | (b[src + 2] << 8)
+    else:
+        h.manufacturer = -1
+    h.fc = off
+    n = src + ((off & _ZCL_MANUFACTURER) >> 1)  # reused: the ZCL header less its code
+    h.seq = b[n + 1]
+    h.command = b[n + 2]
+    h.payload_off = n + 3
+    if off & _ZCL_SERVER_TO_CLIENT:  # the hub serves; it is not a client
         return int(reject.UNKNOWN_COMMAND)
-    if int(h.cluster) == _TUNNELING:
+    if b[src - 3] == _TUNNELING_HI and b[src - 4] == _TUNNELING_LO:
         return 0
-    if int(h.cluster) == _DISCOVERY and int(h.command) == _GET_DETAILS:
-        if int(h.fc) & _ZCL_CLUSTER_SPECIFIC:
-            return DISCOVERY
-    return int(reject.UNKNOWN_COMMAND)
+    if b[src - 3] != _DISCOVERY_HI or b[src - 4] != _DISCOVERY_LO:
+        return int(reject.UNKNOWN_COMMAND)
+    if (off & _ZCL_CLUSTER_SPECIFIC) == 0 or b[n + 2] != _GET_DETAILS:
+        return int(reject.UNKNOWN_COMMAND)
+    return DISCOVERY
 
 
 @micropython.viper

@@ -123,7 +123,12 @@ class InterPan:
             return None
         if (now - self._deadline) & _MASK < _HALF:
             return self.tick(now)
-        self._extend(now)
+        if self._cap_ms:
+            self._extend(now)
+            return None
+        # Without a cap, _extend is the deadline alone (_capped is never set): inline.
+        d = now - _HALF - _HALF + self._keep_ms
+        self._deadline = d + _HALF + _HALF if d < 0 else d
         return None
 
     def wan_lost(self, now):

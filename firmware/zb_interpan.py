@@ -47,7 +47,7 @@ OTHER = _octets.OTHER
 DISCOVERY = _octets.DISCOVERY
 FOREIGN = _octets.FOREIGN  # not for this hub
 parse_at = _octets.parse_at
-ORIG = const(12)  # the originator's EUI-64 in a GBCS grouping header: DF 09 CRA counter(8) 08
+find8 = _octets.find8  # the provisioned parties' search (firmware.cmd_parties)
 
 
 def is_interpan(buf, f):

@@ -405,3 +405,26 @@ class InterPanChannelTest(unittest.TestCase):
         from firmware import hub_reject as reject
 
         self.assertEqual(r.hub.rejected[reject.UNAUTHENTICATED], 1)
+
+    def test_a_forged_command_allocates_nothing(self):
+        # Verified and refused by the real command layer (HMAC in place, no hash objects), past
+        # the budget of its notes: nothing allocated, call frames included; each one counted.
+        from contract.frame import RxFrame
+        from firmware import dos_limits as d
+        from firmware import hub_reject as reject
+        from tests_device import vectors
+        from tests_device.alloc import heap_bytes
+
+        r = Rig()
+        # The budgets opened, so that every frame is verified.
+        r.hub.interpan_gate = d.Gate(d.Gcra(1000, 4096), d.TrustedSources(), d.AuthFailures(1))
+        forged = command(SUPPLIER, 6, cat.READ_HUB_STATUS, key=b"f" * 32)
+        f = vectors.load(RxFrame(), self.frame(forged))
+        for _ in range(8):  # the notes' budget (5) spent; the first failure: an alert noted
+            r.hub.on_frame(f, 1000)
+        self.assertIn(heap_bytes(lambda: r.hub.on_frame(f, 1000), 10), (None, 0))
+        before = r.cmds.counts["bad_tag"]
+        for _ in range(5):
+            r.hub.on_frame(f, 1000)
+        self.assertEqual(r.cmds.counts["bad_tag"] - before, 5)  # each one verified, refused
+        self.assertEqual(r.hub.rejected[reject.UNAUTHENTICATED], before + 5)

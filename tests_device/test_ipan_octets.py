@@ -38,6 +38,16 @@ def need_source():
 
 
 class VerdictTest(unittest.TestCase):
+    def test_a_drop_is_its_reject_code_negated(self):
+        # The hub counts classify()'s drops at rejected[-verdict], with no decision of its own.
+        from firmware import hub_reject as reject
+
+        self.assertEqual(-ip.OTHER, reject.NOT_A_COMMAND)
+        self.assertEqual(-ip.FOREIGN, reject.NOT_FOR_US)
+        self.assertEqual(-NATIVE.OTHER, reject.NOT_A_COMMAND)
+        self.assertEqual(-NATIVE.FOREIGN, reject.NOT_FOR_US)
+        self.assertFalse(-ip.DISCOVERY in (reject.NOT_A_COMMAND, reject.NOT_FOR_US))
+
     def test_each_frame_gets_its_verdict(self):
         got = []
         for psdu in frames():
