@@ -291,6 +291,7 @@ class Gate:
                 return SHARED
         i = now + _NEG_PERIOD + i + s._step  # s.allow(now) inline: the debt is known
         s._tat = i - _NEG_PERIOD if i < 0 else i
+        s.open_at = (s._tat - s._tol) & _MASK  # Gcra's own invariant, kept as its allow() does
         self._lane = -1
         return PASS
 

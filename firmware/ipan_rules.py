@@ -129,6 +129,7 @@ class InterPan:
         # Without a cap, _extend is the deadline alone (_capped is never set): inline.
         d = now - _HALF - _HALF + self._keep_ms
         self._deadline = d + _HALF + _HALF if d < 0 else d
+        self.closes_at = self._deadline
         return None
 
     def wan_lost(self, now):
