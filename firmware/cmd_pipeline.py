@@ -237,7 +237,7 @@ class Commands:
         store.log.add(orig, counter, code)
         try:
             store.save()  # persisted before anything runs: a power cut never runs it twice
-        except OSError:
+        except (OSError, MemoryError):  # a full heap fails the write as a full flash does
             self._count("store_write_failed")
             store.reload()  # back to what is on flash: the command did not happen
             return False, self._respond(channel, key, orig, recip, counter, code, cat.ST_FAILED)

@@ -349,6 +349,18 @@ class PersistenceTest(unittest.TestCase):
         self.assertTrue(r.send(msg)[0])  # the counter was not consumed: a resend runs it
         self.assertFalse(r.hub.interpan.is_on())
 
+    def test_accept_write_out_of_heap_runs_nothing_and_consumes_nothing(self):
+        # A MemoryError on the way to flash must not leave the counter used in RAM only: the
+        # resend would be answered "duplicate" and the command would never run.
+        r = Rig()
+        msg = command(SUPPLIER, 65, cat.INTERPAN_OFF)
+        r.storage.fail_with = MemoryError()
+        r.storage.fail_next_write = True
+        self.assertEqual(status_of(r.send(msg)[1])[0], "failed")
+        self.assertTrue(r.hub.interpan.is_on())
+        self.assertTrue(r.send(msg)[0])
+        self.assertFalse(r.hub.interpan.is_on())
+
     def test_lost_outcome_write_still_never_runs_twice(self):
         r = Rig()
         msg = command(SUPPLIER, 70, cat.INTERPAN_OFF)

@@ -11,6 +11,7 @@ class MemoryStorage(Storage):
         self.writes = 0
         self.fail_next_write = False
         self.fail_after_writes = -1  # >= 0: that many more writes succeed, then one fails
+        self.fail_with = OSError(5)  # EIO; a MemoryError is what a full heap raises on the way
 
     def read(self, name):
         return self.records.get(name)
@@ -28,7 +29,7 @@ class MemoryStorage(Storage):
             self.fail_after_writes -= 1
         if self.fail_next_write:
             self.fail_next_write = False
-            raise OSError(5)  # EIO
+            raise self.fail_with
         data = bytearray()
         for p in parts:
             data += p
