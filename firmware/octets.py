@@ -213,6 +213,8 @@ def _member_le(buf, r, verdict: int) -> int:
             e = ptr8(r.octets)
             s = 8 * s
         p = int(r.src)
+        # equals_le inline: a call from native code goes through the runtime, 0.8k Ir (1.7k on
+        # 32 bits) on every stranger's data request, orphan and association request (measured).
         if (
             a[p] == e[s + 7]
             and a[p + 1] == e[s + 6]
