@@ -238,15 +238,6 @@ class IncomingCounters:
             return ADMITTED if k > self._hi[slot] else STALE
         return ADMITTED if buf[o + 1] | (buf[o + 2] << 8) >= self._lo[slot] else STALE
 
-    def fresh(self, slot, buf, off, kseq=-1):
-        # True when the counter at buf[off:off+4] would be admitted from the neighbour in slot
-        # under key kseq (-1: its current key). (Reports and tests: allocates.)
-        aux = bytearray(14)
-        aux[1:5] = buf[off : off + 4]
-        aux[5:13] = bytes(reversed(self._eui[slot]))
-        aux[13] = (kseq if kseq >= 0 else self._ks[slot]) & 0xFF
-        return self.admit(slot, aux, 0) == ADMITTED
-
     def _due(self, slot, buf, off, kseq):
         # Whether accepting this frame needs a new bound on storage first.
         if kseq >= 0 and kseq != self._ks[slot]:
@@ -270,7 +261,7 @@ class IncomingCounters:
         lo = (buf[off] | (buf[off + 1] << 8)) + 1
         if lo > 0xFFFF:
             lo = 0
-            hi += 1  # never past 0xFFFF: fresh() refuses 0xFFFFFFFF
+            hi += 1  # never past 0xFFFF: admit() refuses 0xFFFFFFFF
         self._set(slot, hi, lo)
 
     def _ahead(self, slot, buf, off, kseq):
