@@ -30,7 +30,12 @@ NATIVE = re.compile(r"^\s*@micropython\.(viper|native)\s*$", re.M)
 def arch(binary):
     # The architecture name BINARY runs native code for (sys.implementation._mpy), or None.
     code = "import sys; print(getattr(sys.implementation, '_mpy', 0) >> 10 & 15)"
-    p = subprocess.run([binary, "-c", code], capture_output=True, text=True)
+    try:
+        p = subprocess.run([binary, "-c", code], capture_output=True, text=True)
+    except OSError as e:
+        sys.exit(
+            "%s cannot be run (%s): give the path of a MicroPython binary" % (binary, e.strerror)
+        )
     if p.returncode != 0 or not p.stdout.strip().isdigit():
         sys.exit("%s does not run as a MicroPython: %s" % (binary, p.stderr.strip()[-200:]))
     return ARCHS[int(p.stdout)] if int(p.stdout) < len(ARCHS) else None
@@ -59,7 +64,12 @@ def compile_for(flag, src, out, mpy_cross=MPY_CROSS):
 
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--compile":
-        compile_for(*sys.argv[2:])
+        try:
+            compile_for(*sys.argv[2:])
+        except (OSError, subprocess.CalledProcessError) as e:
+            sys.exit(
+                "mpy-cross could not compile %s (%s): see its message above" % (sys.argv[3], e)
+            )
     elif len(sys.argv) == 2:
         a = arch(sys.argv[1])
         sys.stdout.write("-march=%s\n" % a if a else "")
