@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from firmware import eui64
 from firmware.sec_counters import IncomingCounters, OutgoingCounter
 from hal.file_storage import STEPS, FileStorage
+from tests_device.test_frame_counter import fresh
 
 A = eui64.parse("00-23-7E-00-00-00-00-01")
 B = eui64.parse("00-23-7E-00-00-00-00-02")
@@ -95,7 +96,7 @@ def test_incoming_accepts_no_counter_twice_across_a_cut(tmp_path, n, cut):
     with pytest.raises(PowerCut):
         for c in range(100):
             slot = c & 1  # both members, interleaved
-            if t.fresh(slot, le(c), 0):
+            if fresh(t, slot, le(c), 0):
                 t.accept(slot, le(c), 0)
                 accepted.append((slot, c))
     attempted = c
@@ -104,9 +105,9 @@ def test_incoming_accepts_no_counter_twice_across_a_cut(tmp_path, n, cut):
     assert again.corrupt == 0
     for slot, eui in ((0, A), (1, B)):
         again.assign(slot, eui)  # the device table reloaded at boot
-    assert not [(s, c) for s, c in accepted if again.fresh(s, le(c), 0)]
+    assert not [(s, c) for s, c in accepted if fresh(again, s, le(c), 0)]
     for slot in (0, 1):
-        assert again.fresh(slot, le(attempted + 1 + 4), 0)
+        assert fresh(again, slot, le(attempted + 1 + 4), 0)
 
 
 def test_incoming_key_switch_is_persisted_before_it_is_accepted(tmp_path):
@@ -120,6 +121,6 @@ def test_incoming_key_switch_is_persisted_before_it_is_accepted(tmp_path):
     again = IncomingCounters(4, FileStorage(d), step=64)
     again.assign(0, A)
     assert again.key_seq(0) == 1
-    assert not again.fresh(0, le(1000), 0, 0)
-    assert not again.fresh(0, le(0), 0, 1)
-    assert again.fresh(0, le(64), 0, 1)
+    assert not fresh(again, 0, le(1000), 0, 0)
+    assert not fresh(again, 0, le(0), 0, 1)
+    assert fresh(again, 0, le(64), 0, 1)
