@@ -280,12 +280,6 @@ class MRF24J40(Radio):
         self._b3 = bytearray(3)
         self._rx_s = bytearray(_RX_SHORT)
         self._rx_l = bytearray(_RX_FULL)
-        # Read commands for the RX FIFO, zero-padded to the burst length.
-        self._rxcmd_s = bytearray(_RX_SHORT)
-        self._rxcmd_l = bytearray(_RX_FULL)
-        for b in (self._rxcmd_s, self._rxcmd_l):
-            b[0] = 0x80 | (_RXFIFO >> 3)
-            b[1] = (_RXFIFO << 5) & 0xE0
         self._tx_s = _tx_buffer(_TX_SHORT)
         self._tx_l = _tx_buffer(_TX_FULL)
         self._txq = SlotRing([_tx_buffer(_TX_FULL) for _ in range(tx_queue)])
@@ -555,20 +549,25 @@ class MRF24J40(Radio):
         # PSDU, LQI and RSSI, let reception resume.
         self._wr(_BBREG1, _RXDECINV)
         rx = self._rx_s
-        self._cs(0)
-        self._spi.write_readinto(self._rxcmd_s, rx)
-        self._cs(1)
-        n = rx[2]
+        while True:
+            # Into rx in place, as the register reads above: the read command in its first two
+            # octets, then what rx still holds of the last frame goes out on SDI while the chip
+            # shifts the FIFO out (a read takes only its command from SDI; assumed from the
+            # datasheet's read sequence, not exercised on hardware): no padded command buffer.
+            rx[0] = 0x80 | (_RXFIFO >> 3)
+            rx[1] = (_RXFIFO << 5) & 0xE0
+            self._cs(0)
+            self._spi.write_readinto(rx, rx)
+            self._cs(1)
+            n = rx[2]
+            if n <= _RX_SHORT_PSDU or rx is self._rx_l:
+                break
+            rx = self._rx_l  # a longer frame: the whole FIFO
         if n < _PSDU_MIN or n > PSDU_MAX:
             self._wr(_RXFLUSH, 0x01)
             self._wr(_BBREG1, 0)
             self.stats["rx_bad_len"] += 1
             return False
-        if n > _RX_SHORT_PSDU:
-            rx = self._rx_l
-            self._cs(0)
-            self._spi.write_readinto(self._rxcmd_l, rx)
-            self._cs(1)
         self._wr(_BBREG1, 0)
         _copy_in(frame, rx, n)
         self.last_rssi_raw = rx[4 + n]
