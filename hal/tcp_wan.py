@@ -13,10 +13,11 @@
 import asyncio
 
 from contract import wan_msg
-from hal.wan import WanLink
 
 
-class TcpWan(WanLink):
+class TcpWan:
+    # The hal.wan.WanLink interface, not subclassed: on the board (under WiFi) a class whose
+    # methods only raise costs RAM for nothing (tests_host/test_hal_interfaces.py checks them).
     def __init__(self, host, port):
         self.host = host
         self.port = port

@@ -5,10 +5,10 @@
 # a WAN loss to the hub. Credentials come from the settings store, passed in by the board.
 
 from contract import aio
-from hal.wan import WanLink
 
 
-class WifiWan(WanLink):
+class WifiWan:
+    # A hal.wan.WanLink, not subclassed (see hal/tcp_wan.py).
     def __init__(self, wlan, ssid, password, host, port, join_timeout_ms=15000, link=None):
         # wlan: network.WLAN(network.STA_IF). link: a WanLink to use instead of TcpWan (tests).
         self._wlan = wlan

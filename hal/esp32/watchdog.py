@@ -8,12 +8,12 @@
 # minimum timeout is 1 s. Only the supervisor task calls feed(), and only while every other
 # task is alive (firmware/app.py).
 
-from hal.watchdog import Watchdog
-
 _MIN_MS = 1000
 
 
-class Esp32Watchdog(Watchdog):
+class Esp32Watchdog:
+    # The hal.watchdog.Watchdog interface, not subclassed: on the board a class whose methods
+    # only raise costs RAM for nothing (tests_host/test_hal_interfaces.py checks them).
     def __init__(self, wdt_class, enabled=True, on_start=None):
         # wdt_class: machine.WDT (injected so tests pass a fake). on_start(timeout_ms, started)
         # lets the board log the decision.
