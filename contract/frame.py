@@ -4,7 +4,6 @@
 # PSDU (FCS included) is frame.buf[frame.off:frame.off + frame.n]. The offset lets a transport
 # with its own header (ZEP) land the datagram in the same buffer without a copy.
 
-from contract.compat import const
 
 PSDU_MAX = const(127)  # aMaxPHYPacketSize, IEEE 802.15.4-2006 6.4.1
 

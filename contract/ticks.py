@@ -4,7 +4,6 @@
 # in the core uses these functions on ticks that the HAL clock already reduced modulo PERIOD.
 # Same semantics as MicroPython's time.ticks_add / time.ticks_diff (docs/library/time.rst).
 
-from contract.compat import const
 
 PERIOD = const(0x40000000)
 _MASK = const(0x3FFFFFFF)

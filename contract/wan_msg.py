@@ -11,8 +11,6 @@
 
 import json
 
-from contract.compat import const
-
 HEARTBEAT = const(0)
 JSON = const(1)
 GBCS = const(2)

@@ -17,7 +17,7 @@ import asyncio
 import gc
 
 from contract import wan_msg
-from contract.compat import MICROPYTHON, const
+from contract.compat import MICROPYTHON
 from contract.frame import RxFrame
 from firmware import cmd_catalogue as catalogue
 from firmware import han as hanmod

@@ -16,7 +16,7 @@
 #
 # Encoding and decoding work on caller-owned buffers and allocate nothing.
 
-from contract.compat import const
+
 from contract.crc16 import crc16
 
 FLAG = const(0x7E)

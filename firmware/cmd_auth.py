@@ -10,7 +10,6 @@
 
 from array import array
 
-from contract.compat import const
 from contract.native import load
 
 _BLOCK = const(64)

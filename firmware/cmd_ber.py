@@ -3,7 +3,6 @@
 # is a SEQUENCE of OCTET STRINGs (its fields); a response's is SEQUENCE { ENUMERATED status,
 # OCTET STRING data }. Definite short or one/two-octet long lengths only.
 
-from contract.compat import const
 
 _SEQUENCE = const(0x30)
 OCTET_STRING = const(0x04)

@@ -2,7 +2,6 @@
 # to send it, and whether its content is sensitive (HHT decode redacts it). Contents are BER
 # (firmware/cmd_ber.py); layouts and worked bytes: docs/commands.md.
 
-from contract.compat import const
 
 # GBCS use-case codes where a GBCS use case does what the message does; the rest are this lab
 # profile's own, in 0x0F00-0x0FFF, which GBCS leaves unassigned.

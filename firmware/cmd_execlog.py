@@ -11,7 +11,6 @@
 # a full log costs no heap. The store's next write streams the entries from the old record into
 # the new one with those changes applied. Without storage, nothing is kept once written.
 
-from contract.compat import const
 
 ACCEPTED = const(0)
 DONE = const(1)

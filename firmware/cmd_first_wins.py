@@ -8,7 +8,6 @@
 # Bounded: a new originator when the table is full is refused (FULL), never given another's
 # slot: evicting a live window would let its old commands run again, breaking first-wins.
 
-from contract.compat import const
 
 NEW = const(0)
 DUPLICATE = const(1)

@@ -6,7 +6,7 @@
 # Parsed into a preallocated GbcsHeader by offsets, never raising. The authentication field
 # covers everything from the DF tag to the end of the content.
 
-from contract.compat import const
+
 from contract.native import load
 
 TAG = const(0xDF)

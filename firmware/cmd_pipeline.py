@@ -19,7 +19,6 @@
 # this hub refuses, cannot push an originator's window past its genuine commands.
 
 from contract import wan_msg
-from contract.compat import const
 from firmware import cmd_ber as ber
 from firmware import cmd_catalogue as cat
 from firmware import cmd_execlog as execlog

@@ -11,7 +11,7 @@
 # Bounds are backstops: the shell drains every wake-up. What overflows is counted, never
 # allocated for.
 
-from contract.compat import const
+
 from contract.frame import PSDU_MAX
 from contract.ring import SlotRing
 

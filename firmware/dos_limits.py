@@ -34,7 +34,6 @@
 # to this hub; one whose originator is not a provisioned party is refunded): junk never spends
 # a budget.
 
-from contract.compat import const
 
 # Gate.allow's result; PASS is 0 so `if why:` reads naturally.
 PASS = const(0)

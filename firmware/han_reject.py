@@ -1,7 +1,6 @@
 # Why the HAN layer dropped a frame: one code per reason, counted in Han.rejected and named in
 # the shell's summaries (firmware/app.py report_rejects). Codes index NAMES.
 
-from contract.compat import const
 
 NOT_MEMBER = const(0)  # from a short address or EUI-64 that is not in the device table
 BAD_COMMAND = const(1)  # a MAC command with the wrong addressing or too short

@@ -27,7 +27,6 @@
 
 import os
 
-from contract.compat import const
 from firmware import han_reject as rj
 from firmware import sec_mmo as mmo
 from firmware import sec_transport_key as transport_key

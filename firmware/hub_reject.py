@@ -1,7 +1,6 @@
 # Why a received frame was dropped: one small-int code per reason, so the receive path counts
 # into a preallocated list and names are looked up only when a report is written.
 
-from contract.compat import const
 
 OK = const(0)
 TOO_SHORT = const(1)  # fewer octets than the smallest frame (FCF + seq + FCS)

@@ -18,7 +18,7 @@
 # work, block by block, is firmware.sec_octets' (native code where the port has an emitter):
 # this module only sequences it.
 
-from contract.compat import const
+
 from contract.native import load
 
 MIC_LEN = (0, 4, 8, 16, 0, 4, 8, 16)  # by security level

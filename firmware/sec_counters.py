@@ -26,7 +26,6 @@
 
 from array import array
 
-from contract.compat import const
 from firmware import store_record as record
 from firmware.eui64 import equals_le
 

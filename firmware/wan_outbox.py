@@ -33,7 +33,6 @@
 import struct
 from array import array
 
-from contract.compat import const
 from firmware import store_record as record
 
 LOW = const(0)

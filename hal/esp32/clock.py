@@ -11,7 +11,6 @@
 
 import time
 
-from contract.compat import const
 from hal.clock import Clock
 
 _MASK = const(0x3FFFFFFF)

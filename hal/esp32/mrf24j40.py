@@ -56,7 +56,6 @@ import asyncio
 import time
 
 from contract import aio
-from contract.compat import const
 from contract.frame import PSDU_MAX
 from contract.ring import SlotRing
 from contract.ticks import ticks_diff

@@ -13,7 +13,6 @@
 import socket
 import time
 
-from contract.compat import const
 from contract.crc16 import crc16, fcs_ok
 from contract.frame import PSDU_MAX
 from hal.radio import Radio
