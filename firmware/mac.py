@@ -80,10 +80,6 @@ HAN_NOT_FOR_US = _octets.HAN_NOT_FOR_US
 HAN_BAD_COMMAND = _octets.HAN_BAD_COMMAND
 
 
-def command_id(buf, f):
-    return buf[f.payload_off]
-
-
 # --- building -------------------------------------------------------------------------------
 # Builders write the MPDU without its FCS (the radio appends it; contract.crc16.append_fcs does
 # so for captures and tests) and return its length. Addresses: None, an int (short address) or
@@ -137,20 +133,10 @@ def write_header(
     return p
 
 
-def _put(buf, p, data):
+def put(buf, p, data):
     for i in range(len(data)):
         buf[p + i] = data[i]
     return p + len(data)
-
-
-def build_ack(buf, seq, pending=False):
-    return write_header(buf, ACK, seq, 0, None, 0, None, pending=pending)
-
-
-def build_beacon_request(buf, seq):
-    p = write_header(buf, COMMAND, seq, BROADCAST, BROADCAST, 0, None)
-    buf[p] = CMD_BEACON_REQ
-    return p + 1
 
 
 def build_beacon(buf, seq, pan_id, src, superframe, payload):
@@ -160,18 +146,7 @@ def build_beacon(buf, seq, pan_id, src, superframe, payload):
     buf[p + 1] = superframe >> 8
     buf[p + 2] = 0  # GTS specification: no descriptors, GTS not permitted
     buf[p + 3] = 0  # pending address specification: none
-    return _put(buf, p + 4, payload)
-
-
-def build_command(buf, seq, dst_pan, dst, src_pan, src, cmd, args=b"", ack_req=True):
-    p = write_header(buf, COMMAND, seq, dst_pan, dst, src_pan, src, ack_req=ack_req)
-    buf[p] = cmd
-    return _put(buf, p + 1, args)
-
-
-def build_data(buf, seq, dst_pan, dst, src_pan, src, payload, ack_req=False, pending=False):
-    p = write_header(buf, DATA, seq, dst_pan, dst, src_pan, src, ack_req, pending)
-    return _put(buf, p, payload)
+    return put(buf, p + 4, payload)
 
 
 # --- beacon fields --------------------------------------------------------------------------
@@ -179,22 +154,3 @@ def build_data(buf, seq, dst_pan, dst, src_pan, src, payload, ack_req=False, pen
 SF_PERMIT = const(0x8000)  # association permit
 SF_PAN_COORD = const(0x4000)
 SF_NON_BEACON = const(0x0FFF)  # beacon order 15, superframe order 15, final CAP slot 15
-
-
-def beacon_superframe(buf, f):
-    p = f.payload_off
-    return buf[p] | (buf[p + 1] << 8)
-
-
-def beacon_payload_off(buf, f):
-    # Offset of the beacon payload, after the GTS and pending-address lists. -1 if truncated.
-    p = f.payload_off + 2
-    gts = buf[p] & 7
-    p += 1
-    if gts:
-        p += 1 + 3 * gts
-    if p >= f.payload_end:
-        return -1
-    pend = buf[p]
-    p += 1 + 2 * (pend & 7) + 8 * ((pend >> 4) & 7)
-    return p if p <= f.payload_end else -1

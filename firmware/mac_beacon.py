@@ -7,7 +7,7 @@
 from firmware import mac
 from firmware.eui64 import write_le
 
-_ZB_PAYLOAD_LEN = const(15)
+ZB_PAYLOAD_LEN = const(15)
 STACK_PROFILE_PRO = const(2)
 _PROTOCOL_VERSION = const(2)
 _COORDINATOR_SHORT = const(0x0000)
@@ -16,7 +16,7 @@ _BEACON_PSDU = const(28)  # MHR 7 + superframe/GTS/pending 4 + ZigBee payload 15
 
 def zigbee_payload(epid, router_capacity=True, end_device_capacity=True, depth=0, update_id=0):
     # epid: 8 bytes, most significant first (written little-endian).
-    b = bytearray(_ZB_PAYLOAD_LEN)
+    b = bytearray(ZB_PAYLOAD_LEN)
     b[0] = 0  # protocol ID
     b[1] = STACK_PROFILE_PRO | (_PROTOCOL_VERSION << 4)
     b[2] = (0x04 if router_capacity else 0) | ((depth & 0xF) << 3)
@@ -25,24 +25,6 @@ def zigbee_payload(epid, router_capacity=True, end_device_capacity=True, depth=0
     b[11] = b[12] = b[13] = 0xFF  # tx offset: none in a non-beacon network
     b[14] = update_id
     return bytes(b)
-
-
-def parse_zigbee_payload(buf, off, end):
-    # For tools and tests (allocates): a dict of the fields, or None if it is not one.
-    if end - off < _ZB_PAYLOAD_LEN - 4 or buf[off] != 0:
-        return None
-    out = {
-        "stack_profile": buf[off + 1] & 0x0F,
-        "protocol_version": buf[off + 1] >> 4,
-        "router_capacity": bool(buf[off + 2] & 0x04),
-        "depth": (buf[off + 2] >> 3) & 0x0F,
-        "end_device_capacity": bool(buf[off + 2] & 0x80),
-        "epid": bytes(buf[off + 10 - i] for i in range(8)),
-    }
-    if end - off >= _ZB_PAYLOAD_LEN:
-        out["tx_offset"] = buf[off + 11] | (buf[off + 12] << 8) | (buf[off + 13] << 16)
-        out["update_id"] = buf[off + 14]
-    return out
 
 
 def superframe(permit):

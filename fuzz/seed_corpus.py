@@ -33,6 +33,7 @@ from firmware import decision, han_mac, mac  # noqa: E402
 from firmware import hub_reject as reject  # noqa: E402
 from firmware import ipan_discovery as discovery  # noqa: E402
 from firmware import mac_beacon as beacon  # noqa: E402
+from firmware import mac_peer as peer  # noqa: E402
 from firmware import zb_interpan as interpan_frame  # noqa: E402
 from firmware import zb_nwk as nwk  # noqa: E402
 from firmware import zb_zcl as zcl  # noqa: E402
@@ -135,7 +136,7 @@ def han_frames(rig):
     ]
     buf = bytearray(PSDU_MAX)
     for src in (short, _GSME, STRANGER):  # a member's poll, an association poll, a stranger's
-        n = mac.build_command(
+        n = peer.build_command(
             buf, 2, targets.PAN_ID, 0x0000, targets.PAN_ID, src, mac.CMD_DATA_REQ
         )
         out.append(_fcs(buf, n))
@@ -164,7 +165,7 @@ def han_frames(rig):
     buf[p] |= nwk.FT_COMMAND
     buf[q] = 0x08  # a NWK command identifier (link status)
     out.append(_fcs(buf, q + 1))
-    out.append(_fcs(buf, mac.build_ack(buf, 9)))
+    out.append(_fcs(buf, peer.build_ack(buf, 9)))
     return out
 
 
@@ -218,7 +219,7 @@ def derive(psdu, into):
     end = f.payload_end
     if f.ftype == mac.BEACON:
         into["beacon"].append(psdu)
-        p = mac.beacon_payload_off(psdu, f)
+        p = peer.beacon_payload_off(psdu, f)
         if p > 0:
             into["beacon"].append(psdu[p:end])
     if f.ftype != mac.DATA:

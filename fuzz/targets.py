@@ -27,7 +27,7 @@ from firmware import decision, mac
 from firmware import han_gas_proxy as gas_proxy
 from firmware import hub_reject as reject
 from firmware import ipan_discovery as discovery
-from firmware import mac_beacon as beacon
+from firmware import mac_peer as peer
 from firmware import zb_interpan as interpan_frame
 from firmware import zb_nwk as nwk
 from firmware import zb_zcl as zcl
@@ -140,7 +140,7 @@ CAP_BATTERY = 0x80
 def assoc_request(eui, cap, seq=1):
     # The association request a meter sends the hub (MPDU + FCS), as firmware.mac builds it.
     buf = bytearray(PSDU_MAX)
-    n = mac.build_command(buf, seq, PAN_ID, 0x0000, 0xFFFF, eui, mac.CMD_ASSOC_REQ, bytes((cap,)))
+    n = peer.build_command(buf, seq, PAN_ID, 0x0000, 0xFFFF, eui, mac.CMD_ASSOC_REQ, bytes((cap,)))
     return bytes(buf[: append_fcs(buf, n)])
 
 
@@ -254,14 +254,14 @@ def _mac_ok(buf, off, n, f):
             check(ext == -1, "mac: extended offset without an extended address")
     if f.ftype == mac.BEACON:
         check(f.src_mode and f.payload_off + 4 <= end, "mac: beacon without its fixed fields")
-        mac.beacon_superframe(buf, f)
-        p = mac.beacon_payload_off(buf, f)
+        peer.beacon_superframe(buf, f)
+        p = peer.beacon_payload_off(buf, f)
         check(p == -1 or f.payload_off + 4 <= p <= end, "mac: beacon payload offset outside")
         if p > 0:  # how tools/hht.py reads a scan result
-            _zb_ok(beacon.parse_zigbee_payload(buf, p, end))
+            _zb_ok(peer.parse_zigbee_payload(buf, p, end))
     elif f.ftype == mac.COMMAND:
         check(f.payload_off < end, "mac: command without its identifier")
-        mac.command_id(buf, f)
+        peer.command_id(buf, f)
     elif f.ftype == mac.ACK:
         check(not f.dst_mode and not f.src_mode and f.payload_off == end, "mac: odd ACK")
 
@@ -305,10 +305,10 @@ def _zb_ok(d):
 
 def fuzz_beacon(data):
     # The ZigBee beacon payload on its own (tools read it from scan results), exact and embedded.
-    d = beacon.parse_zigbee_payload(bytes(data), 0, len(data))
+    d = peer.parse_zigbee_payload(bytes(data), 0, len(data))
     _zb_ok(d)
     buf = _embed(data, 11)  # after a beacon's MHR and superframe fields
-    d2 = beacon.parse_zigbee_payload(buf, 11, 11 + len(data))
+    d2 = peer.parse_zigbee_payload(buf, 11, 11 + len(data))
     check(d == d2, "beacon: embedded parse differs")
     # and inside a whole beacon frame, as a scan receives it
     fuzz_mac(data)
@@ -697,8 +697,8 @@ def _tx_ok(hub, kinds):
     f = mac.MacFrame()
     check(mac.parse(frame, 0, n + 2, f) == reject.OK, "hub: sent a frame mac.parse rejects")
     if out.tx_kind == decision.TX_BEACON:
-        p = mac.beacon_payload_off(frame, f)
-        d = beacon.parse_zigbee_payload(frame, p, f.payload_end) if p > 0 else None
+        p = peer.beacon_payload_off(frame, f)
+        d = peer.parse_zigbee_payload(frame, p, f.payload_end) if p > 0 else None
         check(d is not None and d["epid"] == hub.eui, "hub: beacon without the hub's EPID")
 
 

@@ -1,6 +1,7 @@
 # Frames a meter (or a stranger) sends the hub, as PSDUs with their FCS, for tests, the soak and
 # the RAM benchmark. A module of its own so that using them loads no test classes.
 from firmware import mac
+from firmware import mac_peer as peer
 from firmware import zb_nwk as nwk
 from firmware import zb_zcl as zcl
 from tests_device import vectors
@@ -29,7 +30,7 @@ def le(eui):
 
 def assoc_request(eui, cap=CAP_GSME, dst=0x0000, seq=1):
     buf = bytearray(40)
-    n = mac.build_command(buf, seq, PAN, dst, 0xFFFF, eui, mac.CMD_ASSOC_REQ, bytes([cap]))
+    n = peer.build_command(buf, seq, PAN, dst, 0xFFFF, eui, mac.CMD_ASSOC_REQ, bytes([cap]))
     return with_fcs(buf, n)
 
 
@@ -37,7 +38,7 @@ def data_request(src, seq=2, dst=0x0000, pan=PAN, cmd=mac.CMD_DATA_REQ):
     # src: a short address (a member polling) or an EUI (a device awaiting its response).
     # dst, pan, cmd: other addresses, or another command, with the same shape.
     buf = bytearray(40)
-    n = mac.build_command(buf, seq, pan, dst, pan, src, cmd)
+    n = peer.build_command(buf, seq, pan, dst, pan, src, cmd)
     return with_fcs(buf, n)
 
 

@@ -4,6 +4,7 @@ from contract.frame import RxFrame
 from firmware import cmd_pipeline as _commands  # noqa: F401  (the largest two are compiled
 from firmware import decision, mac
 from firmware import han as _han  # noqa: F401  first, while the heap is whole)
+from firmware import mac_peer as peer
 from firmware.core import Core
 from firmware.han_device_log import ESME, GSME
 from firmware.settings import Settings
@@ -113,7 +114,7 @@ class Lab:
         out = self.rx(vectors.BEACON_REQUEST)
         f = mac.MacFrame()
         mac.parse(out, 0, len(out), f)
-        return bool(mac.beacon_superframe(out, f) & mac.SF_PERMIT)
+        return bool(peer.beacon_superframe(out, f) & mac.SF_PERMIT)
 
 
 def assoc_response(seq, device, short, status):

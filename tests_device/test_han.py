@@ -5,6 +5,7 @@ from contract.crc16 import append_fcs
 from contract.frame import RxFrame
 from firmware import decision, han_join, han_reject, mac
 from firmware import hub_reject as reject
+from firmware import mac_peer as peer
 from firmware import zb_zcl as zclmod
 from firmware.han_device_log import ESME
 from tests_device import vectors
@@ -258,9 +259,9 @@ class JoinTest(unittest.TestCase):
     def test_malformed_association_requests(self):
         lab = Lab()
         buf = bytearray(40)
-        n = mac.build_command(buf, 1, PAN, 0x0000, PAN, 0x1234, mac.CMD_ASSOC_REQ, b"\x80")
+        n = peer.build_command(buf, 1, PAN, 0x0000, PAN, 0x1234, mac.CMD_ASSOC_REQ, b"\x80")
         self.assertIsNone(lab.rx(with_fcs(buf, n)))  # short source
-        n = mac.build_command(buf, 1, PAN, 0x0000, 0xFFFF, GSME_EUI, mac.CMD_ASSOC_REQ)
+        n = peer.build_command(buf, 1, PAN, 0x0000, 0xFFFF, GSME_EUI, mac.CMD_ASSOC_REQ)
         self.assertIsNone(lab.rx(with_fcs(buf, n)))  # no capability octet
         self.assertIsNone(lab.rx(assoc_request(GSME_EUI, dst=0x0042)))  # another coordinator
         self.assertEqual(lab.han.rejected[han_reject.BAD_COMMAND], 3)

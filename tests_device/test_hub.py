@@ -6,6 +6,7 @@ from contract.crc16 import fcs_ok
 from contract.frame import RxFrame
 from firmware import decision, mac
 from firmware import hub_reject as reject
+from firmware import mac_peer as peer
 from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import vectors
@@ -35,8 +36,8 @@ class BeaconReplyTest(unittest.TestCase):
         f = mac.MacFrame()
         self.assertEqual(mac.parse(psdu, 0, len(psdu), f), reject.OK)
         self.assertEqual((f.ftype, f.src_pan, f.src_short), (mac.BEACON, 0x1A2B, 0x0000))
-        self.assertEqual(mac.beacon_superframe(psdu, f), 0x4FFF)  # joining closed by default
-        p = mac.beacon_payload_off(psdu, f)
+        self.assertEqual(peer.beacon_superframe(psdu, f), 0x4FFF)  # joining closed by default
+        p = peer.beacon_payload_off(psdu, f)
         self.assertEqual(psdu[p + 3 : p + 11], vectors.h("87d6120000 7e2300"))  # EPID = GUID, LE
         self.assertEqual(psdu[p + 11 : p + 14], b"\xff\xff\xff")
 
@@ -46,7 +47,7 @@ class BeaconReplyTest(unittest.TestCase):
         psdu = reply(h)
         f = mac.MacFrame()
         mac.parse(psdu, 0, len(psdu), f)
-        self.assertEqual(mac.beacon_superframe(psdu, f), 0xCFFF)
+        self.assertEqual(peer.beacon_superframe(psdu, f), 0xCFFF)
 
     def test_beacon_sequence_numbers_advance(self):
         h = make_hub()
@@ -94,7 +95,7 @@ class DropTest(unittest.TestCase):
 
         h = make_hub("radio.pan_id=0x1A2B")
         buf = bytearray(32)
-        n = mac.build_data(buf, 1, 0x5555, 0x0000, 0x5555, 0x0001, b"\x00")
+        n = peer.build_data(buf, 1, 0x5555, 0x0000, 0x5555, 0x0001, b"\x00")
         self.assertEqual(h.on_frame(vectors.load(RxFrame(), with_fcs(buf, n)), 0), 0)
         self.assertEqual(h.rejected[reject.NOT_FOR_US], 1)
         # Broadcast-PAN frames are looked at; ones the hub has no use for are "unhandled".

@@ -3,6 +3,7 @@ import unittest
 from firmware import eui64, mac
 from firmware import hub_reject as reject
 from firmware import mac_beacon as beacon
+from firmware import mac_peer as peer
 from tests_device import vectors
 from tests_device.vectors import with_fcs
 
@@ -19,16 +20,16 @@ class ParseVectorsTest(unittest.TestCase):
         self.assertEqual(f.ftype, mac.COMMAND)
         self.assertEqual(f.seq, 6)
         self.assertEqual((f.dst_pan, f.dst_short, f.src_mode), (0xFFFF, 0xFFFF, 0))
-        self.assertEqual(mac.command_id(vectors.BEACON_REQUEST, f), mac.CMD_BEACON_REQ)
+        self.assertEqual(peer.command_id(vectors.BEACON_REQUEST, f), mac.CMD_BEACON_REQ)
 
     def test_beacon(self):
         v = vectors.BEACON
         r, f = parse(v)
         self.assertEqual(r, reject.OK)
         self.assertEqual((f.ftype, f.seq, f.src_pan, f.src_short), (mac.BEACON, 0x89, 0x99AA, 0))
-        self.assertEqual(mac.beacon_superframe(v, f), 0xCFFF)
-        p = mac.beacon_payload_off(v, f)
-        zb = beacon.parse_zigbee_payload(v, p, f.payload_end)
+        self.assertEqual(peer.beacon_superframe(v, f), 0xCFFF)
+        p = peer.beacon_payload_off(v, f)
+        zb = peer.parse_zigbee_payload(v, p, f.payload_end)
         self.assertEqual(zb["stack_profile"], 2)
         self.assertEqual(zb["protocol_version"], 2)
         self.assertTrue(zb["router_capacity"] and zb["end_device_capacity"])
@@ -39,10 +40,10 @@ class ParseVectorsTest(unittest.TestCase):
         v = vectors.BEACON_PENDING
         r, f = parse(v)
         self.assertEqual(r, reject.OK)
-        p = mac.beacon_payload_off(v, f)
+        p = peer.beacon_payload_off(v, f)
         self.assertEqual(p, 11 + 2 * 2 + 8)
         self.assertEqual(
-            beacon.parse_zigbee_payload(v, p, f.payload_end)["epid"], vectors.BEACON_EPID
+            peer.parse_zigbee_payload(v, p, f.payload_end)["epid"], vectors.BEACON_EPID
         )
 
     def test_coordinator_realignment(self):
@@ -54,7 +55,7 @@ class ParseVectorsTest(unittest.TestCase):
         self.assertEqual((f.dst_pan, f.src_pan), (0xFFFF, 0x99AA))
         self.assertEqual(eui64.read_le(v, f.dst_ext_off), vectors.h("1122334455667788"))
         self.assertEqual(eui64.read_le(v, f.src_ext_off), vectors.h("8899aabbccddeeff"))
-        self.assertEqual(mac.command_id(v, f), 8)
+        self.assertEqual(peer.command_id(v, f), 8)
 
     def test_interpan_frames(self):
         r, f = parse(vectors.INTERPAN_UNICAST)
@@ -74,7 +75,7 @@ class ParseVectorsTest(unittest.TestCase):
 class BuildTest(unittest.TestCase):
     def test_beacon_request_matches_vector(self):
         buf = bytearray(16)
-        self.assertEqual(with_fcs(buf, mac.build_beacon_request(buf, 6)), vectors.BEACON_REQUEST)
+        self.assertEqual(with_fcs(buf, peer.build_beacon_request(buf, 6)), vectors.BEACON_REQUEST)
 
     def test_beacon_matches_vector(self):
         buf = bytearray(40)
@@ -85,7 +86,7 @@ class BuildTest(unittest.TestCase):
     def test_interpan_frames_match_vectors(self):
         payload = vectors.h("0b00 0300080901 010500")
         buf = bytearray(64)
-        n = mac.build_data(
+        n = peer.build_data(
             buf,
             0x42,
             0xFFFF,
@@ -97,14 +98,14 @@ class BuildTest(unittest.TestCase):
         )
         self.assertEqual(with_fcs(buf, n), vectors.INTERPAN_UNICAST)
         payload = vectors.h("0b00 0b00080901 010500")
-        n = mac.build_data(
+        n = peer.build_data(
             buf, 0x43, 0xFFFF, 0xFFFF, 0x1234, vectors.h("8899aabbccddeeff"), payload
         )
         self.assertEqual(with_fcs(buf, n), vectors.INTERPAN_BROADCAST)
 
     def test_coordinator_realignment_matches_vector(self):
         buf = bytearray(64)
-        n = mac.build_command(
+        n = peer.build_command(
             buf,
             0x89,
             0xFFFF,
@@ -118,7 +119,7 @@ class BuildTest(unittest.TestCase):
 
     def test_compression_round_trip(self):
         buf = bytearray(64)
-        n = mac.build_data(buf, 9, 0x1A2B, 0x0000, 0x1A2B, vectors.BEACON_EPID, b"\x01\x02")
+        n = peer.build_data(buf, 9, 0x1A2B, 0x0000, 0x1A2B, vectors.BEACON_EPID, b"\x01\x02")
         psdu = with_fcs(buf, n)
         r, f = parse(psdu)
         self.assertEqual(r, reject.OK)
@@ -128,7 +129,7 @@ class BuildTest(unittest.TestCase):
 
     def test_ack(self):
         buf = bytearray(8)
-        n = mac.build_ack(buf, 0x33, pending=True)
+        n = peer.build_ack(buf, 0x33, pending=True)
         r, f = parse(with_fcs(buf, n))
         self.assertEqual((r, f.ftype, f.seq, f.pending()), (reject.OK, mac.ACK, 0x33, True))
 

@@ -7,7 +7,8 @@ from scapy.layers.zigbee import ZigBeeBeacon
 
 from contract.crc16 import append_fcs
 from contract.frame import RxFrame
-from firmware import decision, mac
+from firmware import decision
+from firmware import mac_peer as peer
 from firmware.core import Core
 from firmware.settings import Settings
 from tests_device import vectors
@@ -44,7 +45,7 @@ def test_scapy_decodes_the_hub_beacon(permit):
 
 def test_scapy_decodes_our_beacon_request():
     buf = bytearray(12)
-    n = mac.build_beacon_request(buf, 6)
+    n = peer.build_beacon_request(buf, 6)
     raw = bytes(buf[: append_fcs(buf, n)])
     pkt = Dot15d4FCS(raw)
     assert pkt[Dot15d4Cmd].cmd_id == 7

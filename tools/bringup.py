@@ -28,7 +28,7 @@ from contract.frame import RxFrame  # noqa: E402
 from firmware import bridge_link as link  # noqa: E402
 from firmware import hub_reject as reject  # noqa: E402
 from firmware import mac  # noqa: E402
-from firmware import mac_beacon as beacon  # noqa: E402
+from firmware import mac_peer as peer  # noqa: E402
 from firmware.eui64 import to_guid  # noqa: E402
 
 HHT_EUI = bytes.fromhex("00237EFFFE000001")
@@ -157,7 +157,7 @@ def bridge_scan(port, channel, seconds=2.0, open_serial=None):
         n = link.put_config(body, channel, 0xFFFF, 0xFFFF, HHT_EUI, 0)
         ser.write(bytes(wire[: link.encode(body, n, wire)]))
         tx = bytearray(16)
-        m = mac.build_beacon_request(tx, 0x5A)
+        m = peer.build_beacon_request(tx, 0x5A)
         body[0] = link.SEND
         body[1 : 1 + m] = tx[:m]
         end = time.monotonic() + seconds
@@ -178,8 +178,8 @@ def bridge_scan(port, channel, seconds=2.0, open_serial=None):
                     fr.buf[: len(psdu)] = psdu
                     if mac.parse(fr.buf, 0, len(psdu), f) != reject.OK or f.ftype != mac.BEACON:
                         continue
-                    p = mac.beacon_payload_off(fr.buf, f)
-                    zb = p > 0 and beacon.parse_zigbee_payload(fr.buf, p, f.payload_end)
+                    p = peer.beacon_payload_off(fr.buf, f)
+                    zb = p > 0 and peer.parse_zigbee_payload(fr.buf, p, f.payload_end)
                     if zb:
                         found.append((to_guid(zb["epid"]), "0x%04X" % f.src_pan, d[2]))
             time.sleep(0.01)

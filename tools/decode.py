@@ -15,6 +15,7 @@ from contract.crc16 import fcs_ok
 from firmware import hub_reject as reject
 from firmware import ipan_discovery as discovery
 from firmware import mac
+from firmware import mac_peer as peer
 from firmware import sec_aes as aes
 from firmware import sec_frame as secframe
 from firmware import sec_install_code as install_code
@@ -25,7 +26,7 @@ from firmware import zb_nwk as nwk
 from firmware import zb_zcl as zcl
 from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP
 from firmware.eui64 import read_le, to_guid
-from firmware.mac_beacon import parse_zigbee_payload
+from firmware.mac_peer import parse_zigbee_payload
 from tools import describe
 
 FRAME_TYPES = ("beacon", "data", "ack", "command")
@@ -116,8 +117,8 @@ def frame(psdu, redact=True, keys=None):
         "pending": f.pending(),
     }
     if f.ftype == mac.BEACON:
-        p = mac.beacon_payload_off(psdu, f)
-        sf = mac.beacon_superframe(psdu, f)
+        p = peer.beacon_payload_off(psdu, f)
+        sf = peer.beacon_superframe(psdu, f)
         out["beacon"] = {"permit_join": bool(sf & mac.SF_PERMIT)}
         zb = p > 0 and parse_zigbee_payload(psdu, p, f.payload_end)
         if zb:

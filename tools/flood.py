@@ -39,7 +39,7 @@ from contract.frame import RxFrame  # noqa: E402
 from firmware import cmd_catalogue as cat  # noqa: E402
 from firmware import cmd_gbcs as gbcs  # noqa: E402
 from firmware import ipan_discovery as discovery  # noqa: E402
-from firmware import mac  # noqa: E402
+from firmware import mac_peer as peer  # noqa: E402
 from firmware import zb_interpan as interpan_frame  # noqa: E402
 from firmware import zb_zcl as zcl  # noqa: E402
 from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA, signed  # noqa: E402
@@ -80,7 +80,7 @@ def frames(mix, spoof, seed=1):
         kind = kinds[i % len(kinds)]
         i += 1
         if kind == "beacon":
-            yield buf, mac.build_beacon_request(buf, i & 0xFF)
+            yield buf, peer.build_beacon_request(buf, i & 0xFF)
             continue
         src = spoof[i % len(spoof)] if kind == "spoofed" and spoof else rnd.randbytes(8)
         cluster = discovery.CLUSTER if kind == "discovery" else zcl.TUNNELING

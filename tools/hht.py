@@ -53,7 +53,7 @@ from firmware import cmd_gbcs as gbcs  # noqa: E402
 from firmware import hub_reject as reject  # noqa: E402
 from firmware import ipan_discovery as discovery  # noqa: E402
 from firmware import mac  # noqa: E402
-from firmware import mac_beacon as beacon  # noqa: E402
+from firmware import mac_peer as peer  # noqa: E402
 from firmware import zb_interpan as interpan_frame  # noqa: E402
 from firmware import zb_zcl as zcl  # noqa: E402
 from firmware.cmd_pipeline import TUNNEL_TRANSFER_DATA, TUNNEL_TRANSFER_DATA_RSP, signed  # noqa: E402
@@ -160,16 +160,16 @@ def beacons(radio, frame, ch, wait, seq=0, eui=HHT_EUI):
     f = mac.MacFrame()
     tx = bytearray(16)
     radio.configure(ch, 0xFFFF, 0xFFFF, eui)
-    radio.send(tx, mac.build_beacon_request(tx, seq))
+    radio.send(tx, peer.build_beacon_request(tx, seq))
     found = {}
     for fr in receive(radio, frame, wait):
         if mac.parse(fr.buf, fr.off, fr.n, f) != reject.OK or f.ftype != mac.BEACON:
             continue
-        p = mac.beacon_payload_off(fr.buf, f)
-        zb = p > 0 and beacon.parse_zigbee_payload(fr.buf, p, f.payload_end)
+        p = peer.beacon_payload_off(fr.buf, f)
+        zb = p > 0 and peer.parse_zigbee_payload(fr.buf, p, f.payload_end)
         if not zb:
             continue
-        sf = mac.beacon_superframe(fr.buf, f)
+        sf = peer.beacon_superframe(fr.buf, f)
         guid = to_guid(zb["epid"])
         found[guid] = {
             "guid": guid,

@@ -61,6 +61,7 @@ from firmware import cmd_catalogue as catalogue  # noqa: E402
 from firmware import hub_reject as reject  # noqa: E402
 from firmware import mac  # noqa: E402
 from firmware import mac_beacon as beacon  # noqa: E402
+from firmware import mac_peer as peer  # noqa: E402
 from firmware import sec_install_code as install_code  # noqa: E402
 from firmware import sec_mmo as mmo  # noqa: E402
 from firmware import sec_nwk as nsec  # noqa: E402
@@ -369,16 +370,16 @@ class Meter:
             if self.stop:
                 break
             self.radio.configure(ch, 0xFFFF, 0xFFFF, self.eui)
-            self.send(mac.build_beacon_request(tx, self._seq()))
+            self.send(peer.build_beacon_request(tx, self._seq()))
             for buf, f in self.frames(self.args.scan_wait, beacons=True):
-                p = mac.beacon_payload_off(buf, f)
-                zb = p > 0 and beacon.parse_zigbee_payload(buf, p, f.payload_end)
+                p = peer.beacon_payload_off(buf, f)
+                zb = p > 0 and peer.parse_zigbee_payload(buf, p, f.payload_end)
                 if not zb or zb["stack_profile"] != beacon.STACK_PROFILE_PRO:
                     continue
                 guid = to_guid(zb["epid"])
                 if self.args.hub and guid != self.args.hub:
                     continue
-                permit = bool(mac.beacon_superframe(buf, f) & mac.SF_PERMIT)
+                permit = bool(peer.beacon_superframe(buf, f) & mac.SF_PERMIT)
                 if [h for h in found if h["guid"] == guid and h["channel"] == ch]:
                     continue  # another node's scan made the hub beacon again
                 found.append(
@@ -413,7 +414,7 @@ class Meter:
         self.pan_id = hub["pan_id"]
         cap = CAP_GSME if self.sleepy else CAP_ESME
         tx = self.tx
-        n = mac.build_command(
+        n = peer.build_command(
             tx,
             self._seq(),
             hub["pan_id"],
@@ -427,7 +428,7 @@ class Meter:
         got = self._assoc_response(self.args.response_wait)
         if got is None:
             # 802.15.4's way: poll the coordinator for the response it holds.
-            n = mac.build_command(
+            n = peer.build_command(
                 tx,
                 self._seq(),
                 hub["pan_id"],
@@ -698,7 +699,7 @@ class Meter:
         self._zcl_frame(cluster, bytes(out))
 
     def _poll_once(self):
-        n = mac.build_command(
+        n = peer.build_command(
             self.tx,
             self._seq(),
             self.pan_id,
