@@ -9,8 +9,6 @@
 
 import os
 
-from hal.storage import Storage
-
 _fsync = getattr(os, "fsync", None)  # CPython; the MicroPython unix port has none
 
 
@@ -28,7 +26,9 @@ def _exists(path):
 STEPS = ("open", "half_written", "flushed", "renamed", "synced")
 
 
-class FileStorage(Storage):
+class FileStorage:
+    # The hal.storage.Storage interface, not subclassed: on the board every class and module
+    # costs RAM, even frozen (tests_host/test_hal_interfaces.py checks the methods).
     def __init__(self, directory, fault=None):
         # fault(step, name): called at each of STEPS; raising there is a power cut at that
         # instant (the power-loss tests use it; None in the product).
@@ -55,6 +55,9 @@ class FileStorage(Storage):
             return open(self._path(name), "rb")
         except OSError:
             return None
+
+    def write(self, name, data):
+        self.write_parts(name, (data,))
 
     def write_parts(self, name, parts):
         final = self._path(name)

@@ -1,7 +1,8 @@
 """The board's HAL implementations keep the interfaces they do not subclass: hal.radio.Radio,
-hal.wan.WanLink and hal.watchdog.Watchdog only raise NotImplementedError, and on the board a class
-costs RAM (docs/performance.md, "RAM"), so the ESP32's radio driver, its WAN links and its
-watchdog implement them without importing them. Each must still have every method of its
+hal.wan.WanLink, hal.watchdog.Watchdog and hal.storage.Storage are (all but a one-line default)
+methods that raise NotImplementedError, and on the board a class and a module cost RAM
+(docs/performance.md, "RAM"), so the ESP32's radio driver, its WAN links, its watchdog and the
+file storage implement them without importing them. Each must still have every method of its
 interface, with the same parameters, async where the interface is async."""
 
 import inspect
@@ -11,12 +12,20 @@ import pytest
 from hal.esp32.mrf24j40 import MRF24J40
 from hal.esp32.wan_wifi import WifiWan
 from hal.esp32.watchdog import Esp32Watchdog
+from hal.file_storage import FileStorage
 from hal.radio import Radio
+from hal.storage import Storage
 from hal.tcp_wan import TcpWan
 from hal.wan import WanLink
 from hal.watchdog import Watchdog
 
-PAIRS = [(MRF24J40, Radio), (TcpWan, WanLink), (WifiWan, WanLink), (Esp32Watchdog, Watchdog)]
+PAIRS = [
+    (MRF24J40, Radio),
+    (TcpWan, WanLink),
+    (WifiWan, WanLink),
+    (Esp32Watchdog, Watchdog),
+    (FileStorage, Storage),
+]
 
 
 def members(cls):
