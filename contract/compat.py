@@ -42,3 +42,14 @@ def ptr8(x):
 
 
 MICROPYTHON = sys.implementation.name == "micropython"
+
+if MICROPYTHON:
+    # asyncio's millisecond sleep itself: no float, no allocation (a wrapper coroutine would
+    # allocate its generator at every call).
+    from asyncio import sleep_ms
+else:
+
+    async def sleep_ms(ms):
+        import asyncio  # here, so that tools importing the project do not load asyncio
+
+        await asyncio.sleep(ms / 1000)

@@ -6,7 +6,7 @@
 # once per PERIOD / 2 (6.2 days); the hub reads it every few seconds. Wall time is uptime plus
 # an offset fixed when the time is set (from the WAN or an authenticated HHT command).
 
-from contract import aio
+from contract import compat
 from contract.ticks import ticks_diff
 
 
@@ -20,7 +20,7 @@ class Clock:
 
     async def sleep_ms(self, ms):
         # Sleep for ms of *this clock's* time; a fast sim clock overrides it to sleep less.
-        await aio.sleep_ms(ms)
+        await compat.sleep_ms(ms)
 
     def uptime_ms(self):
         now = self.ticks_ms()

@@ -55,7 +55,7 @@
 import asyncio
 import time
 
-from contract import aio
+from contract.compat import sleep_ms
 from contract.frame import PSDU_MAX
 from contract.ring import SlotRing
 from contract.ticks import ticks_diff
@@ -507,7 +507,7 @@ class MRF24J40:
         pin = self._int
         st = self.stats
         while me is not None and self._kicker is me:
-            await aio.sleep_ms(self._poll_ms)
+            await sleep_ms(self._poll_ms)
             st["poll"] += 1
             if pin is not None and pin():
                 if not self._tx_busy:

@@ -4,7 +4,7 @@
 # loss/restore hysteresis, back-off) is the same code as in simulation, so a WiFi outage is just
 # a WAN loss to the hub. Credentials come from the settings store, passed in by the board.
 
-from contract import aio
+from contract.compat import sleep_ms
 
 
 class WifiWan:
@@ -45,7 +45,7 @@ class WifiWan:
                 self.last_error = "wifi join timed out (status %s)" % (w.status(),)
                 w.disconnect()  # stop the driver retrying in the background
                 return False
-            await aio.sleep_ms(100)
+            await sleep_ms(100)
             waited += 100
         self.last_error = None
         return True
