@@ -34,10 +34,10 @@ from firmware.wan_outbox import HIGH, LOW, Outbox
 from firmware.wan_uplink import Uplink
 
 VERSION = "0.2.0"
-_TICK_MS = 1000
+_TICK_MS = const(1000)
 # Frames handled per wake-up before the receive task yields: under a flood the radio always has
 # another frame, and the timers, the uplink and the watchdog's supervisor must still run.
-_RX_PER_WAKE = 8
+_RX_PER_WAKE = const(8)
 _ROUTINE = ("device_log", "time_set")  # queued LOW: dropped first when the outbox is full
 # Logged but not queued for the head-end: frequent, and the head-end reads meters by command;
 # queuing each would write the persisted outbox twice per reading (flash wear).

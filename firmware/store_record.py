@@ -4,7 +4,7 @@
 
 import binascii
 
-_CRC_LEN = 4
+_CRC_LEN = const(4)
 
 
 def _crc32(data, end):

@@ -7,7 +7,7 @@ import asyncio
 
 from contract import wan_msg
 
-_POLL_MS = 200  # how often a session looks at the outbox and the heartbeat clock
+_POLL_MS = const(200)  # how often a session looks at the outbox and the heartbeat clock
 
 
 class Uplink:

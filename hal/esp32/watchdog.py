@@ -8,7 +8,7 @@
 # minimum timeout is 1 s. Only the supervisor task calls feed(), and only while every other
 # task is alive (firmware/app.py).
 
-_MIN_MS = 1000
+_MIN_MS = const(1000)
 
 
 class Esp32Watchdog:
