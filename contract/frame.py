@@ -16,4 +16,5 @@ class RxFrame:
         self.lqi = 0  # 0..255
         self.rssi = 0  # dBm
         self.crc_ok = False
-        self.channel = 0
+        # No channel: a radio hands over only frames heard on the channel it is tuned to, its
+        # own `channel` (six attributes keep each slot's attribute table at 6 entries, not 8).

@@ -63,7 +63,7 @@ class Bridge:
         while radio.recv(f):
             n = f.n
             b[0] = link.AIR
-            b[1] = f.channel
+            b[1] = radio.channel  # the only channel a tuned radio hears
             b[2] = f.lqi
             b[3] = getattr(radio, "last_rssi_raw", 0)
             src = f.buf

@@ -251,7 +251,6 @@ class TestFakeMedium(unittest.TestCase):
         self.assertEqual(self.f.n, 10)
         self.assertTrue(self.f.crc_ok)
         self.assertEqual(self.f.lqi, 255)
-        self.assertEqual(self.f.channel, 11)
         self.assertFalse(self.b.recv(self.f))
         self.assertFalse(self.a.recv(self.f))  # a radio does not hear itself
 
@@ -327,7 +326,6 @@ class TestZepRadio(unittest.TestCase):
         self.assertEqual(self.f.n, 10)
         self.assertEqual(_psdu(self.f), BEACON_REQ)
         self.assertTrue(self.f.crc_ok)
-        self.assertEqual(self.f.channel, 11)
         self.assertEqual(self.f.lqi, 255)
         self.assertEqual(self.f.rssi, -37)
         self.assertFalse(a.recv(self.f))

@@ -571,7 +571,6 @@ class MRF24J40:
         self._wr(_BBREG1, 0)
         _copy_in(frame, rx, n)
         self.last_rssi_raw = rx[4 + n]
-        frame.channel = self.channel
         self.stats["rx"] += 1
         return True
 

@@ -83,7 +83,6 @@ class FakeRadio(Radio):
         frame.n = n
         frame.lqi = lqi
         frame.rssi = (lqi >> 2) - 100
-        frame.channel = self.channel
         frame.crc_ok = fcs_ok(buf, 0, n)
         self.stats["rx"] += 1
         return True

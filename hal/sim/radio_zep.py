@@ -208,7 +208,6 @@ class ZepRadio(Radio):
             lqi = rx[p + 8]
             frame.lqi = lqi
             frame.rssi = (lqi >> 2) - 100  # -100 dBm at LQI 0 to -37 dBm at 255
-            frame.channel = rx[p + 4]
             frame.crc_ok = fcs_ok(buf, _HDR, n)  # the chip's hardware FCS check
             stats["rx"] += 1
             return True
