@@ -256,7 +256,7 @@ class Gate:
         self.trusted = trusted
         self.failures = failures
         self._swept = -1  # the first frame sweeps, which also sets the budgets' clocks
-        self._lane = -1  # what the last PASS charged: a trusted slot, or -1 for shared
+        self._lane = -1  # what the last PASS charged: a trusted slot i, or the shared budget (< 0)
         self._rand = 1 + seed % _LOTTERY_MOD  # 1..65536, never 0
 
     def allow(self, buf, off, now):
@@ -277,6 +277,9 @@ class Gate:
                     s._tat[i] = r - _NEG_PERIOD if r < 0 else r
                     self._lane = i
                     return PASS
+            off = -2 - i  # (reused) a PASS below is the shared lane's, from slot i's source
+        else:
+            off = -1
         s = self.shared
         i = (s._tat - now) & _MASK  # the shared budget's debt, ms
         if i > s._max:
@@ -291,11 +294,13 @@ class Gate:
         i = now + _NEG_PERIOD + i + s._step  # s.allow(now) inline: the debt is known
         s._tat = i - _NEG_PERIOD if i < 0 else i
         s.open_at = (s._tat - s._tol) & _MASK  # Gcra's own invariant, kept as its allow() does
-        self._lane = -1
+        self._lane = off
         return PASS
 
     def refund(self):
         # Takes back the frame the last PASS charged, when a check after it refused the frame.
+        # (_lane: a trusted slot whose budget charged it; else the shared budget did, -1 for a
+        # stranger, -2 - i for the source of slot i.)
         if self._lane < 0:
             self.shared.refund()
         else:
@@ -307,8 +312,11 @@ class Gate:
         return self.failures.failure(now)
 
     def auth_ok(self, buf, off, now):
-        # A frame that came by its own lane renews that slot: one compare, not a search.
+        # A frame from a trusted source renews its slot, found by allow(): one compare, not a
+        # search, also when its own budget was spent and the shared one passed it.
         i = self._lane
+        if i < -1:
+            i = -2 - i
         k = self.trusted._keys
         if i >= 0 and k[i] and buf.startswith(k[i], off):  # (a freed slot's key is b"")
             self.trusted._last[i] = now

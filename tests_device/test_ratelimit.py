@@ -247,6 +247,23 @@ class GateTest(unittest.TestCase):
         self.assertEqual(g.allow(hht, OFF, 101), rl.PASS)  # the shared budget's next frame
         self.assertEqual(g.trusted.find(hht, OFF), 0)  # still trusted
 
+    def test_an_accepted_command_renews_trust_whichever_budget_passed_it(self):
+        # Trust for 1 s from an accepted command; the source's own budget (burst 3) spent, so its
+        # next command passes on the shared budget and its acceptance must still renew the slot
+        # allow() found (and renew that slot only, not take another).
+        g = rl.Gate(rl.Gcra(1000, 100), rl.TrustedSources(2, 2, 3, 1), rl.AuthFailures())
+        a = frame(HHT)
+        g.auth_ok(a, OFF, 0)
+        self.assertEqual([g.allow(a, OFF, 900) for _ in range(3)], [rl.PASS] * 3)
+        self.assertEqual(g.allow(a, OFF, 900), rl.PASS)  # the shared budget's
+        self.assertEqual(g._lane, -2)  # shared, from slot 0's source
+        g.auth_ok(a, OFF, 900)
+        self.assertEqual(g.trusted.used, 1)
+        g.allow(frame(HHT + 1), OFF, 1500)  # sweeps: a's trust runs to 1900, not 1000
+        self.assertEqual(g.trusted.find(a, OFF), 0)
+        g.allow(frame(HHT + 1), OFF, 2500)  # the next sweep: 1.6 s since
+        self.assertEqual(g.trusted.find(a, OFF), -1)
+
     def test_refund_after_a_shared_or_an_own_pass(self):
         g = self.gate(rate=1, burst=1)
         a = frame(HHT)
