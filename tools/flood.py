@@ -284,7 +284,10 @@ def run(trials, mix, limit=LIMIT_S):
             out, _ = flooder.communicate(timeout=30)
             report["flood"] = json.loads(out) if out.strip() else None
             installer.close()
-            time.sleep(2.5)  # the hub's next counters report
+            # The hub's next counters report (every second here): its stats event follows the
+            # rejection counts, so the first one after the flood ended closes the report. Waited
+            # for, not slept on: on a loaded host the report comes late.
+            lab.wait_for('"event": "stats"', timeout=30, start=len(lab.lines))
         finally:
             if flooder is not None and flooder.poll() is None:
                 flooder.kill()
