@@ -222,24 +222,20 @@ class App:
         # Every field is checked where it is used; the catch is a backstop, so that a bug
         # reached from the WAN costs one message, not a reboot (which would reopen inter-PAN).
         try:
-            return self._on_message(msg)
+            if msg[0] == wan_msg.GBCS:
+                rsp = self.commands.on_wan(msg[1:], self.clock.ticks_ms())
+                self.drain()
+                return wan_msg.encode(wan_msg.GBCS, rsp) if rsp is not None else None
+            req = wan_msg.decode_json(msg)
+            if req is None:
+                return None
+            reply = self.request(req)
+            self.drain()
+            return wan_msg.encode_json(reply)
         except Exception as e:
             self.wan_errors += 1
             self.events.emit("wan_message_error", error=type(e).__name__, total=self.wan_errors)
             return None
-
-    def _on_message(self, msg):
-        if msg[0] == wan_msg.GBCS:
-            now = self.clock.ticks_ms()
-            rsp = self.commands.on_wan(msg[1:], now)
-            self.drain()
-            return wan_msg.encode(wan_msg.GBCS, rsp) if rsp is not None else None
-        req = wan_msg.decode_json(msg)
-        if req is None:
-            return None
-        reply = self.request(req)
-        self.drain()
-        return wan_msg.encode_json(reply)
 
     def request(self, req):
         # Unsigned JSON may only ask. Anything that would change the hub's state (clock, device

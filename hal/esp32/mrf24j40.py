@@ -346,11 +346,6 @@ class MRF24J40:
         self._spi.write(b)
         self._cs(1)
 
-    def _burst(self, buf):
-        self._cs(0)
-        self._spi.write(buf)  # octets past the frame length are ignored by the chip
-        self._cs(1)
-
     def read_register(self, addr):
         # Any register by address (short below 0x40, long from 0x200): for `make bringup`.
         return self._rd(addr) if addr < 0x40 else self._rd_long(addr)
@@ -598,7 +593,9 @@ class MRF24J40:
 
     def _start(self, tx):
         # Writing the FIFO during a transmission would corrupt it: only ever called idle.
-        self._burst(tx)
+        self._cs(0)
+        self._spi.write(tx)  # octets past the frame length are ignored by the chip
+        self._cs(1)
         self._tx_busy = True
         self._tx_t0 = _ticks_ms()
         self.tx_status = TX_PENDING
