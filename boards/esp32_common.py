@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 
 from firmware.events import Events
 from hal.esp32.clock import Esp32Clock
@@ -17,14 +16,16 @@ from hal.esp32.wan_wifi import WifiWan
 from hal.esp32.watchdog import Esp32Watchdog
 from hal.file_storage import FileStorage
 
-STATE_DIR = "/state"  # hal.file_storage records (settings, outbox, device log) on littlefs
-LOG_FILE = "/events.log"  # event lines, also on the console; rotated to events.log.1
-LOG_MAX = 32768
-RESET_FILE = "/reset_cause.json"
-CRASH_FILE = "/crash.log"  # the last uncaught exception; read with `mpremote cat :crash.log`
-BRIDGE_FILE = "/bridge"  # present: the board boots as a real-RF bridge (firmware/bridge.py)
-CRASH_DELAY_MS = 5000  # before machine.reset(): Ctrl-C still reaches the REPL, flash is spared
-SAFE_BOOT_WINDOW_MS = 1000
+# Private constants (folded by the compiler, no globals on the board); each is the default of
+# the parameter that tests override.
+_STATE_DIR = const("/state")  # hal.file_storage records (settings, outbox, device log), littlefs
+_LOG_FILE = const("/events.log")  # event lines, also on the console; rotated to events.log.1
+_LOG_MAX = const(32768)
+_RESET_FILE = const("/reset_cause.json")
+_CRASH_FILE = const("/crash.log")  # the last uncaught exception: `mpremote cat :crash.log`
+_BRIDGE_FILE = const("/bridge")  # present: the board boots as a bridge (firmware/bridge.py)
+_CRASH_DELAY_MS = const(5000)  # before machine.reset(): Ctrl-C reaches the REPL, flash spared
+_SAFE_BOOT_WINDOW_MS = const(1000)
 
 # Set by boot() (boot.py); main() starts nothing while it is True. Module state lives until the
 # next soft reset, which is also what ends a safe boot (Ctrl-D then runs main.py as usual).
@@ -39,9 +40,10 @@ _CAUSES = (
     ("SOFT_RESET", "soft"),  # Ctrl-D, mpremote
 )
 
-try:
-    _sleep_ms = time.sleep_ms
-except AttributeError:  # CPython
+try:  # by name: `time` itself is not a global of this module on the board
+    from time import sleep_ms as _sleep_ms
+except ImportError:  # CPython
+    import time
 
     def _sleep_ms(ms):
         time.sleep(ms / 1000)
@@ -73,7 +75,7 @@ def _read_json(path):
         return None
 
 
-def boot(machine=None, pin=None, window_ms=SAFE_BOOT_WINDOW_MS, path=RESET_FILE, sleep_ms=None):
+def boot(machine=None, pin=None, window_ms=_SAFE_BOOT_WINDOW_MS, path=_RESET_FILE, sleep_ms=None):
     # Called by boot.py. Records the reset cause (and a boot count) in a file, then, after a
     # power-on or hard reset only, gives the engineer window_ms to hold the BOOT button for a
     # safe boot. GPIO0 is sampled as a strapping pin while reset is released, so the button must
@@ -110,7 +112,7 @@ class EventLog:
     # The event sink on a board: each JSON line to the console and appended to a file on flash,
     # rotated at max_bytes so flash use is bounded. A failing write (flash full) is counted,
     # never raised: the hub must not stop for a log line.
-    def __init__(self, path=LOG_FILE, max_bytes=LOG_MAX, out=None):
+    def __init__(self, path=_LOG_FILE, max_bytes=_LOG_MAX, out=None):
         self.path = path
         self.max_bytes = max_bytes
         self._out = out if out is not None else sys.stdout
@@ -177,7 +179,7 @@ def make_wan(storage, network=None):
     return WifiWan(wlan, cfg["wifi.ssid"], cfg["wifi.password"], host, int(port))
 
 
-def last_crash(path=CRASH_FILE):
+def last_crash(path=_CRASH_FILE):
     # The last line of the last crash's traceback (the exception), or None.
     try:
         with open(path) as f:
@@ -221,7 +223,7 @@ class Esp32Board:
     # events, wan.
     name = "esp32"
 
-    def __init__(self, machine, network=None, state_dir=STATE_DIR, log=None):
+    def __init__(self, machine, network=None, state_dir=_STATE_DIR, log=None):
         self.machine = machine
         self.clock = Esp32Clock(machine.RTC())
         self.log = log if log is not None else EventLog()
@@ -268,7 +270,7 @@ def overrides(argv):
     return out
 
 
-def log_crash(exc, path=CRASH_FILE):
+def log_crash(exc, path=_CRASH_FILE):
     try:
         with open(path, "w") as f:
             if hasattr(sys, "print_exception"):
@@ -281,7 +283,7 @@ def log_crash(exc, path=CRASH_FILE):
         pass
 
 
-def bridge_mode(path=BRIDGE_FILE):
+def bridge_mode(path=_BRIDGE_FILE):
     # `mpremote connect PORT fs touch :bridge + reset` makes a board a bridge for
     # tools/bridge.py; `fs rm :bridge` makes it a hub again.
     try:
@@ -295,9 +297,9 @@ def run(
     make_board,
     machine,
     argv=(),
-    crash_path=CRASH_FILE,
-    delay_ms=CRASH_DELAY_MS,
-    bridge_path=BRIDGE_FILE,
+    crash_path=_CRASH_FILE,
+    delay_ms=_CRASH_DELAY_MS,
+    bridge_path=_BRIDGE_FILE,
     streams=(),
 ):
     # main() of a board module. Returns (to the REPL) after a safe boot or Ctrl-C; any other

@@ -31,6 +31,11 @@ except ImportError:  # CPython: the native-code decorators leave a function as i
         native = viper
         const = const
 
+    # The compiler takes @micropython.viper and @micropython.native by name (py/compile.c), and
+    # contract.native blanks them where it compiles bytecode, so the native modules do not
+    # import micropython either: a builtin on CPython, as const.
+    builtins.micropython = micropython
+
 
 def ptr8(x):
     # Viper's cast of a buffer to its octets. Inside a @micropython.viper function the compiler

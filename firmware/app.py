@@ -21,7 +21,7 @@ from contract.compat import MICROPYTHON
 from contract.frame import RxFrame
 from firmware import cmd_catalogue as catalogue
 from firmware import han as hanmod
-from firmware import han_reject, wan_monitor
+from firmware import han_reject, wan_monitor, wan_outbox
 from firmware import hub_reject as reject
 from firmware import zb_interpan as interpan_frame
 from firmware.cmd_parties import Parties
@@ -30,7 +30,6 @@ from firmware.core import Core
 from firmware.decision import TRANSMIT, TX_BEACON, TX_DISCOVERY
 from firmware.eui64 import to_guid
 from firmware.settings import Settings
-from firmware.wan_outbox import HIGH, LOW, Outbox
 from firmware.wan_uplink import Uplink
 
 VERSION = "0.2.0"
@@ -79,7 +78,9 @@ class App:
         self.hub = core.hub
         self.han = core.han
         hanmod.provision(core.device_log, s["han.devices"])
-        self.outbox = Outbox(board.storage, "outbox", s["wan.outbox_items"], s["wan.outbox_bytes"])
+        self.outbox = wan_outbox.Outbox(
+            board.storage, "outbox", s["wan.outbox_items"], s["wan.outbox_bytes"]
+        )
         self.monitor = wan_monitor.WanMonitor(
             s["wan.loss_after_s"],
             s["wan.restore_after_s"],
@@ -123,7 +124,8 @@ class App:
         fields["msg"] = "event"
         fields["event"] = event
         fields["t"] = self.clock.time()
-        dropped = self.outbox.put(LOW if event in _ROUTINE else HIGH, wan_msg.encode_json(fields))
+        urgency = wan_outbox.LOW if event in _ROUTINE else wan_outbox.HIGH
+        dropped = self.outbox.put(urgency, wan_msg.encode_json(fields))
         if dropped:
             self.events.emit("outbox_overflow", dropped=dropped, total=self.outbox.dropped)
 
@@ -142,7 +144,7 @@ class App:
         wan = out.wan
         while wan:  # response copies, and meters' answers to the head-end's commands
             kind, msg = wan.pop(0)
-            self.outbox.put(HIGH, wan_msg.encode(kind, msg))
+            self.outbox.put(wan_outbox.HIGH, wan_msg.encode(kind, msg))
         store = self.commands.store
         if store.copies and not self.outbox.dirty:
             store.release_copies()  # the outbox holds them (or the link had the answer)
@@ -166,7 +168,7 @@ class App:
         for rsp in store.copies:
             m = wan_msg.encode(wan_msg.GBCS_COPY, rsp)
             if not self.outbox.holds(m):
-                self.outbox.put(HIGH, m)
+                self.outbox.put(wan_outbox.HIGH, m)
                 n += 1
         for e in unsettled:
             self.report(
@@ -222,24 +224,20 @@ class App:
         # Every field is checked where it is used; the catch is a backstop, so that a bug
         # reached from the WAN costs one message, not a reboot (which would reopen inter-PAN).
         try:
-            return self._on_message(msg)
+            if msg[0] == wan_msg.GBCS:
+                rsp = self.commands.on_wan(msg[1:], self.clock.ticks_ms())
+                self.drain()
+                return wan_msg.encode(wan_msg.GBCS, rsp) if rsp is not None else None
+            req = wan_msg.decode_json(msg)
+            if req is None:
+                return None
+            reply = self.request(req)
+            self.drain()
+            return wan_msg.encode_json(reply)
         except Exception as e:
             self.wan_errors += 1
             self.events.emit("wan_message_error", error=type(e).__name__, total=self.wan_errors)
             return None
-
-    def _on_message(self, msg):
-        if msg[0] == wan_msg.GBCS:
-            now = self.clock.ticks_ms()
-            rsp = self.commands.on_wan(msg[1:], now)
-            self.drain()
-            return wan_msg.encode(wan_msg.GBCS, rsp) if rsp is not None else None
-        req = wan_msg.decode_json(msg)
-        if req is None:
-            return None
-        reply = self.request(req)
-        self.drain()
-        return wan_msg.encode_json(reply)
 
     def request(self, req):
         # Unsigned JSON may only ask. Anything that would change the hub's state (clock, device

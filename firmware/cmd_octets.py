@@ -7,7 +7,7 @@
 # given before reading (ptr8 reads are not bounds checked), keeps to small ints, and keeps to
 # 11 words of locals and stack where it runs as bytecode (a larger frame goes on the GC heap).
 
-from contract.compat import micropython, ptr8
+from contract.compat import ptr8
 
 # cmd_gbcs's codes and octets, repeated as private consts: viper inlines only its own.
 _TAG = const(0xDF)

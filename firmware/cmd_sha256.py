@@ -15,7 +15,7 @@
 
 from array import array
 
-from contract.compat import micropython, ptr8
+from contract.compat import ptr8
 
 _len = len  # found in this module's dict, not by a search of the builtins' table
 _BLOCK = const(64)

@@ -9,7 +9,7 @@
 # size costs no heap. The constants are the protocol modules' (firmware.zb_interpan, zb_zcl,
 # ipan_discovery, cmd_gbcs), repeated here as private consts: viper inlines only its own.
 
-from contract.compat import micropython, ptr8
+from contract.compat import ptr8
 from contract.native import load
 from firmware import hub_reject as reject
 

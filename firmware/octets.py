@@ -9,7 +9,7 @@
 # the GC heap at every call (py/objfun.c, VM_MAX_STATE_ON_STACK): hence the reused variables
 # and the split into parts.
 
-from contract.compat import micropython, ptr8
+from contract.compat import ptr8
 from firmware import hub_reject as reject
 
 _len = len  # a global of this module: found in one lookup (a builtin takes two)

@@ -12,7 +12,7 @@
 # length before it touches an octet (ptr8 reads and writes are not bounds checked) and then does
 # nothing, or answers "no"; none allocates, and as native code none keeps state on the heap.
 
-from contract.compat import micropython, ptr8
+from contract.compat import ptr8
 
 _len = len  # (a module global: native code finds it in one lookup, a builtin in two)
 

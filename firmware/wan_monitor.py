@@ -92,14 +92,6 @@ class WanMonitor:
             not self._hb_sent or ticks_diff(now, self._last_sent) >= self._hb_ms
         )
 
-    def ms_until_heartbeat(self, now):
-        # None while disconnected; lets the shell sleep exactly until the next one.
-        if not self._connected:
-            return None
-        if not self._hb_sent:
-            return 0
-        return max(0, self._hb_ms - ticks_diff(now, self._last_sent))
-
     def heartbeat_sent(self, now):
         # Any message sent counts: the head-end hears us either way.
         self._hb_sent = True

@@ -61,8 +61,6 @@ class Outbox:
             raise ValueError("outbox: overflow report over %d bytes" % _REPORT_MAX)
         self._storage = storage
         self._name = name
-        self.max_items = max_items
-        self.max_bytes = max_bytes
         self._cap_items = max_items - 1
         self._cap_bytes = max_bytes - _REPORT_MAX
         # Per item, in order: kind | payload length << 2. While the stored record differs from

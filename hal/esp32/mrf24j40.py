@@ -53,7 +53,6 @@
 # external PA/LNA; frame-pending in auto-ACKs is one global bit (set_frame_pending).
 
 import asyncio
-import time
 
 from contract.compat import sleep_ms
 from contract.frame import PSDU_MAX
@@ -180,10 +179,11 @@ _STATS = (
     "tx_refused",  # MPDU too long or too short for the TX normal FIFO
 )
 
-try:
-    _sleep_us = time.sleep_us
-    _ticks_ms = time.ticks_ms
-except AttributeError:  # CPython, for host tests
+try:  # imported by name: `time` itself is not a global of this module on the board
+    from time import sleep_us as _sleep_us
+    from time import ticks_ms as _ticks_ms
+except ImportError:  # CPython, for host tests
+    import time
 
     def _sleep_us(us):
         time.sleep(us / 1000000)
@@ -271,7 +271,6 @@ class MRF24J40:
         self._cs = cs
         self._reset_pin = reset
         self._int = int_pin
-        self._wake = wake
         self._delay = sleep_us or _sleep_us
         self._poll_ms = poll_ms if int_pin is not None else min(poll_ms, 5)
         self._tx_wait_ms = tx_wait_ms
@@ -299,13 +298,13 @@ class MRF24J40:
         self._tx_t0 = 0
         self._kicker = None
         self._flag = _ThreadSafeFlag()
-        self._isr_ref = self._isr  # one bound method for the life of the driver
         cs(1)
         if wake is not None:
             wake(0)
         if int_pin is not None:
             # Before reset() arms the chip's interrupts, so no edge can come unseen.
-            int_pin.irq(handler=self._isr_ref, trigger=int_pin.IRQ_FALLING)
+            # One bound method for the life of the driver, held by the pin.
+            int_pin.irq(handler=self._isr, trigger=int_pin.IRQ_FALLING)
         self.reset()
 
     # --- SPI access (serial interface: short 0AAAAAAW; long 1AAAAAAA AAAW0000) -------------
@@ -344,11 +343,6 @@ class MRF24J40:
         b[2] = value
         self._cs(0)
         self._spi.write(b)
-        self._cs(1)
-
-    def _burst(self, buf):
-        self._cs(0)
-        self._spi.write(buf)  # octets past the frame length are ignored by the chip
         self._cs(1)
 
     def read_register(self, addr):
@@ -598,7 +592,9 @@ class MRF24J40:
 
     def _start(self, tx):
         # Writing the FIFO during a transmission would corrupt it: only ever called idle.
-        self._burst(tx)
+        self._cs(0)
+        self._spi.write(tx)  # octets past the frame length are ignored by the chip
+        self._cs(1)
         self._tx_busy = True
         self._tx_t0 = _ticks_ms()
         self.tx_status = TX_PENDING
