@@ -259,6 +259,14 @@ class Gate:
         self._swept = -1  # the first frame sweeps, which also sets the budgets' clocks
         self._lane = -1  # what the last PASS charged: a trusted slot i, or the shared budget (< 0)
         self._rand = 1 + seed % _LOTTERY_MOD  # 1..65536, never 0
+        # allow()'s refusal whatever the source, as two public numbers for a caller that tests
+        # it inline (the hub: a call fewer per refused frame of a flood): allow refuses every
+        # frame when (open_at - 1 - now) & 0x3FFFFFFF < wait, the shared budget's own refusal
+        # (Gcra.open_at and wait) while no source is trusted; wait is 0 (no inline refusal)
+        # while one is, since its lane may pass it. Kept by every method that moves the shared
+        # budget's TAT or the trusted set (_sync): nothing else here moves them.
+        self.open_at = 0
+        self.wait = 0
 
     def allow(self, buf, off, now):
         # PASS, or SHARED when the frame is refused. Decided inline (TrustedSources.admit,
@@ -294,7 +302,8 @@ class Gate:
                 return SHARED
         i = now + _NEG_PERIOD + i + s._step  # s.allow(now) inline: the debt is known
         s._tat = i - _NEG_PERIOD if i < 0 else i
-        s.open_at = (s._tat - s._tol) & _MASK  # Gcra's own invariant, kept as its allow() does
+        # Gcra's own invariant, kept as its allow() does, and the gate's copy of it
+        self.open_at = s.open_at = (s._tat - s._tol) & _MASK
         self._lane = off
         return PASS
 
@@ -304,6 +313,7 @@ class Gate:
         # stranger, -2 - i for the source of slot i.)
         if self._lane < 0:
             self.shared.refund()
+            self.open_at = self.shared.open_at
         else:
             self.trusted.refund(self._lane)
 
@@ -323,6 +333,7 @@ class Gate:
             self.trusted._last[i] = now
         else:
             self.trusted.accepted(buf, off, now)
+            self._sync()
 
     def tick(self, now):
         # From the shell's one-second timer: CALM when an episode ended (the caller notes it).
@@ -336,6 +347,12 @@ class Gate:
         self._swept = now
         self.shared.tick(now)
         self.trusted.sweep(now)
+        self._sync()
+
+    def _sync(self):
+        # open_at and wait from the shared budget and the trusted set (see __init__).
+        self.open_at = self.shared.open_at
+        self.wait = 0 if self.trusted.used else self.shared.wait
 
     def status(self):
         a = self.failures

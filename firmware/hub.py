@@ -190,7 +190,11 @@ class Hub:
         # path); five locals and the calls' stack keep the frame within 11 words.
         off = classify(frame.buf, frame.off, frame.n, src, self._me)  # native code
         if off >= 0:  # a command: off is its GBCS block
-            if self.interpan_gate.allow(frame.buf, src, now):
+            # The limiter's refusal of every source tested inline (dos_limits.Gate.open_at and
+            # wait: exactly allow()'s), a call fewer on the flood path.
+            if (self.interpan_gate.open_at - 1 - now) & _MASK < self.interpan_gate.wait or (
+                self.interpan_gate.allow(frame.buf, src, now)
+            ):
                 self.rejected[reject.RATE_GLOBAL] += 1
                 return NOTHING
             # Parties.find's native search asked here (a call fewer); the originator's EUI-64 is
@@ -213,7 +217,7 @@ class Hub:
         # answered (discovery).
         off = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
         if off == 0:
-            return self._command(frame.buf, now)
+            return self._command(frame.buf, src, now)
         if off == DISCOVERY:
             return self._discovery(self.iph, now)
         return self._drop(off)
@@ -255,20 +259,21 @@ class Hub:
         out.tx_kind = TX_BEACON
         return TRANSMIT
 
-    def _command(self, buf, now):
+    def _command(self, buf, src, now):
         # An SE Tunneling frame for the command layer (its addressing and ZCL header in
-        # self.iph), and what its verdict means here. (The command layer keeps the notes of
-        # refused commands to a budget of its own: cmd_pipeline.Commands._refused.)
+        # self.iph; src: its source's offset), and what its verdict means here. (The command
+        # layer keeps the notes of refused commands to a budget of its own:
+        # cmd_pipeline.Commands._refused.)
         self.out.tx_len = 0  # the command layer writes a reply, or not
         v = self.commands.on_interpan(buf, self.iph, self.iph, now)
         if v == CMD_REJECTED:
-            if self.interpan_gate.auth_failed(buf, self.iph.src_ext_off, now) == ratelimit.ALERT:
+            if self.interpan_gate.auth_failed(buf, src, now) == ratelimit.ALERT:
                 self._dos_alert("start")
             self.rejected[reject.UNAUTHENTICATED] += 1
             return NOTHING
         # CMD_ANSWERED (a duplicate): neither a failure nor trust-earning success.
         if v == CMD_ACCEPTED:
-            self.interpan_gate.auth_ok(buf, self.iph.src_ext_off, now)
+            self.interpan_gate.auth_ok(buf, src, now)
             # The keep-alive: authenticated, accepted commands only. The state machine itself is
             # asked, as on_frame asks it (a call fewer); a change is noted.
             v = self._rules.command_accepted(now)

@@ -264,6 +264,40 @@ class GateTest(unittest.TestCase):
         g.allow(frame(HHT + 1), OFF, 2500)  # the next sweep: 1.6 s since
         self.assertEqual(g.trusted.find(a, OFF), -1)
 
+    def test_the_inline_refusal_is_allows_own(self):
+        # Gate.open_at and wait (Hub._interpan_in tests them before calling allow): a refusal
+        # exactly when allow() refuses every source, kept by the charge, a refund, a source
+        # becoming trusted (its lane may pass it: no inline refusal) and its trust running out.
+        def refused(g, t):
+            return (g.open_at - 1 - (T + t)) & 0x3FFFFFFF < g.wait
+
+        def allow(g, f, t):
+            return g.allow(f, OFF, T + t)
+
+        T = 5000  # (after the gate's first sweep, which sets the budgets' clocks)
+        g = rl.Gate(rl.Gcra(10, 3), rl.TrustedSources(1, 2, 3, 1), rl.AuthFailures())
+        a, b = frame(HHT), frame(HHT + 1)
+        got = []
+        for _ in range(4):
+            got.append((refused(g, 0), allow(g, b, 0)))
+        self.assertEqual(got, [(False, rl.PASS)] * 3 + [(True, rl.SHARED)])
+        g.refund()
+        self.assertEqual((refused(g, 0), allow(g, b, 0)), (False, rl.PASS))
+        self.assertTrue(refused(g, 99))
+        self.assertEqual((refused(g, 100), allow(g, b, 100)), (False, rl.PASS))
+        g.auth_ok(b, OFF, T + 100)  # b is trusted: its own lane passes it, the shared one spent
+        self.assertEqual((refused(g, 101), allow(g, b, 101)), (False, rl.PASS))
+        self.assertEqual(allow(g, a, 101), rl.SHARED)  # (not tested inline meanwhile)
+        g.tick(T + 1100)  # b's trust ran out (1 s): the inline refusal is back
+        inline = 0
+        for t in range(1100, 1400):  # (allow() also refuses some frames by lottery)
+            if refused(g, t):
+                inline += 1
+                self.assertEqual(allow(g, a, t), rl.SHARED)
+            else:
+                allow(g, a, t)
+        self.assertTrue(inline > 200, inline)
+
     def test_refund_after_a_shared_or_an_own_pass(self):
         g = self.gate(rate=1, burst=1)
         a = frame(HHT)
