@@ -259,12 +259,13 @@ class Gate:
         self._swept = -1  # the first frame sweeps, which also sets the budgets' clocks
         self._lane = -1  # what the last PASS charged: a trusted slot i, or the shared budget (< 0)
         self._rand = 1 + seed % _LOTTERY_MOD  # 1..65536, never 0
-        # allow()'s refusal whatever the source, as two public numbers for a caller that tests
-        # it inline (the hub: a call fewer per refused frame of a flood): allow refuses every
-        # frame when (open_at - 1 - now) & 0x3FFFFFFF < wait, the shared budget's own refusal
-        # (Gcra.open_at and wait) while no source is trusted; wait is 0 (no inline refusal)
-        # while one is, since its lane may pass it. Kept by every method that moves the shared
-        # budget's TAT or the trusted set (_sync): nothing else here moves them.
+        # A window in which allow() refuses every frame, whatever its source: while
+        # (open_at - 1 - now) & 0x3FFFFFFF < wait, i.e. the wait ms before open_at. Set when
+        # allow() refuses a frame on the shared budget (_shut) and only while every trusted lane
+        # is spent too, ending when the first of them has room again or the next sweep is due
+        # (no frame passes inside it, so nothing else moves the budgets then); cleared when a
+        # source becomes trusted (a new lane has room) and at each sweep. A flood then costs
+        # one test per frame, here and in the hub, which tests it inline (a call fewer).
         self.open_at = 0
         self.wait = 0
 
@@ -272,6 +273,8 @@ class Gate:
         # PASS, or SHARED when the frame is refused. Decided inline (TrustedSources.admit,
         # Gcra.allow with its charge, and the lottery, which the tests hold equal to a reference
         # spelled with the methods).
+        if (self.open_at - 1 - now) & _MASK < self.wait:
+            return SHARED  # inside the window _shut set: every budget is spent
         if (now - self._swept) & _MASK >= _SWEEP_MS:
             self._sweep(now)
         s = self.trusted
@@ -294,6 +297,8 @@ class Gate:
         if i > s._max:
             i = 0
         elif i > s._tol:
+            i -= s._tol  # (reused: ms until it has room; the call's stack within 11 words)
+            self._shut(now, i)
             return SHARED
         if i > s._calm:
             # Lehmer's generator mod the prime 65537: every intermediate a small int.
@@ -302,8 +307,7 @@ class Gate:
                 return SHARED
         i = now + _NEG_PERIOD + i + s._step  # s.allow(now) inline: the debt is known
         s._tat = i - _NEG_PERIOD if i < 0 else i
-        # Gcra's own invariant, kept as its allow() does, and the gate's copy of it
-        self.open_at = s.open_at = (s._tat - s._tol) & _MASK
+        s.open_at = (s._tat - s._tol) & _MASK  # Gcra's own invariant, kept as its allow() does
         self._lane = off
         return PASS
 
@@ -313,7 +317,6 @@ class Gate:
         # stranger, -2 - i for the source of slot i.)
         if self._lane < 0:
             self.shared.refund()
-            self.open_at = self.shared.open_at
         else:
             self.trusted.refund(self._lane)
 
@@ -333,7 +336,7 @@ class Gate:
             self.trusted._last[i] = now
         else:
             self.trusted.accepted(buf, off, now)
-            self._sync()
+            self.wait = 0  # a new lane has room
 
     def tick(self, now):
         # From the shell's one-second timer: CALM when an episode ended (the caller notes it).
@@ -347,12 +350,30 @@ class Gate:
         self._swept = now
         self.shared.tick(now)
         self.trusted.sweep(now)
-        self._sync()
+        self.wait = 0  # (a window never outlasts the sweep: this clears one the clock skipped)
 
-    def _sync(self):
-        # open_at and wait from the shared budget and the trusted set (see __init__).
-        self.open_at = self.shared.open_at
-        self.wait = 0 if self.trusted.used else self.shared.wait
+    def _shut(self, now, w):
+        # allow() has just refused a frame on the shared budget, which has room again in w ms:
+        # every frame is refused until then, unless a trusted lane has room earlier, or the
+        # sweep is due earlier (allow() must be called then, to sweep when the reference would).
+        # Not on the pass paths: a flood pays for it once per window. (A while loop: a for
+        # over range() would put this frame over 11 words.)
+        d = _SWEEP_MS - ((now - self._swept) & _MASK)
+        if d < w:
+            w = d
+        t = self.trusted
+        i = t.capacity if t.used else 0
+        while i:
+            i -= 1
+            if t._keys[i]:
+                d = ((t._tat[i] - now) & _MASK) - t._tol  # ms until its lane has room
+                if d > t._step:
+                    return  # a budget in the past: full
+                if d < w:
+                    w = d
+        if w > 0:
+            self.open_at = (now + w) & _MASK
+            self.wait = w
 
     def status(self):
         a = self.failures

@@ -190,8 +190,8 @@ class Hub:
         # path); five locals and the calls' stack keep the frame within 11 words.
         off = classify(frame.buf, frame.off, frame.n, src, self._me)  # native code
         if off >= 0:  # a command: off is its GBCS block
-            # The limiter's refusal of every source tested inline (dos_limits.Gate.open_at and
-            # wait: exactly allow()'s), a call fewer on the flood path.
+            # The limiter's window in which it refuses every frame, tested inline (Gate.open_at
+            # and wait, which allow() tests first): a call fewer on most frames of a flood.
             if (self.interpan_gate.open_at - 1 - now) & _MASK < self.interpan_gate.wait or (
                 self.interpan_gate.allow(frame.buf, src, now)
             ):

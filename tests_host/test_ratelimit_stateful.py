@@ -313,10 +313,17 @@ EVENTS = st.lists(
 
 
 @settings(max_examples=400, deadline=None)
-@given(events=EVENTS, start=STARTS)
-def test_gate_fast_path_decides_as_the_reference(events, start):
+@given(
+    events=EVENTS,
+    start=STARTS,
+    rates=st.sampled_from([(5, 3, 2, 2), (5, 3, 20, 1), (1, 1, 50, 2)]),
+)
+def test_gate_fast_path_decides_as_the_reference(events, start, rates):
+    # rates: the shared budget's rate and burst, the trusted lanes' (faster than the shared
+    # budget in two of them, so a lane has room before it does).
     def make():
-        return rl.Gate(rl.Gcra(5, 3), rl.TrustedSources(2, 2, 2, 3), rl.AuthFailures(3, 5, 2))
+        r, b, tr, tb = rates
+        return rl.Gate(rl.Gcra(r, b), rl.TrustedSources(2, tr, tb, 3), rl.AuthFailures(3, 5, 2))
 
     a, b = make(), make()
     t = 0
