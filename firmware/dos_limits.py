@@ -258,11 +258,22 @@ class Gate:
         self._swept = -1  # the first frame sweeps, which also sets the budgets' clocks
         self._lane = -1  # what the last PASS charged: a trusted slot i, or the shared budget (< 0)
         self._rand = 1 + seed % _LOTTERY_MOD  # 1..65536, never 0
+        # A window in which allow() refuses every frame, whatever its source: while
+        # (open_at - 1 - now) & 0x3FFFFFFF < wait, i.e. the wait ms before open_at. Set when
+        # allow() refuses a frame on the shared budget (_shut) and only while every trusted lane
+        # is spent too, ending when the first of them has room again or the next sweep is due
+        # (no frame passes inside it, so nothing else moves the budgets then); cleared when a
+        # source becomes trusted (a new lane has room) and at each sweep. A flood then costs
+        # one test per frame, here and in the hub, which tests it inline (a call fewer).
+        self.open_at = 0
+        self.wait = 0
 
     def allow(self, buf, off, now):
         # PASS, or SHARED when the frame is refused. Decided inline (TrustedSources.admit,
         # Gcra.allow with its charge, and the lottery, which the tests hold equal to a reference
         # spelled with the methods).
+        if (self.open_at - 1 - now) & _MASK < self.wait:
+            return SHARED  # inside the window _shut set: every budget is spent
         if (now - self._swept) & _MASK >= _SWEEP_MS:
             self._sweep(now)
         s = self.trusted
@@ -285,6 +296,8 @@ class Gate:
         if i > s._max:
             i = 0
         elif i > s._tol:
+            i -= s._tol  # (reused: ms until it has room; the call's stack within 11 words)
+            self._shut(now, i)
             return SHARED
         if i > s._calm:
             # Lehmer's generator mod the prime 65537: every intermediate a small int.
@@ -322,6 +335,7 @@ class Gate:
             self.trusted._last[i] = now
         else:
             self.trusted.accepted(buf, off, now)
+            self.wait = 0  # a new lane has room
 
     def tick(self, now):
         # From the shell's one-second timer: CALM when an episode ended (the caller notes it).
@@ -335,6 +349,30 @@ class Gate:
         self._swept = now
         self.shared.tick(now)
         self.trusted.sweep(now)
+        self.wait = 0  # (a window never outlasts the sweep: this clears one the clock skipped)
+
+    def _shut(self, now, w):
+        # allow() has just refused a frame on the shared budget, which has room again in w ms:
+        # every frame is refused until then, unless a trusted lane has room earlier, or the
+        # sweep is due earlier (allow() must be called then, to sweep when the reference would).
+        # Not on the pass paths: a flood pays for it once per window. (A while loop: a for
+        # over range() would put this frame over 11 words.)
+        d = _SWEEP_MS - ((now - self._swept) & _MASK)
+        if d < w:
+            w = d
+        t = self.trusted
+        i = t.capacity if t.used else 0
+        while i:
+            i -= 1
+            if t._keys[i]:
+                d = ((t._tat[i] - now) & _MASK) - t._tol  # ms until its lane has room
+                if d > t._step:
+                    return  # a budget in the past: full
+                if d < w:
+                    w = d
+        if w > 0:
+            self.open_at = (now + w) & _MASK
+            self.wait = w
 
     def status(self):
         a = self.failures

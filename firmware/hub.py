@@ -23,7 +23,6 @@ from firmware import mac
 from firmware import zb_interpan as interpan_frame
 from firmware import zb_zcl as zcl
 from firmware.decision import (
-    CMD_ACCEPTED,
     CMD_REJECTED,
     TRANSMIT,
     TX_BEACON,
@@ -32,14 +31,15 @@ from firmware.decision import (
 from firmware.eui64 import read_le
 from firmware.mac import route
 from firmware.mac_beacon import Beacon
-from firmware.zb_interpan import DISCOVERY, classify, find8, parse_at
+from firmware.zb_interpan import classify, find8, parse_at
 
 # Other modules' constants the per-frame paths compare with, repeated here because const()
 # inlines only a module's own (each would otherwise cost a dictionary lookup per use);
 # tests_host/test_hub_constants.py holds each to its source. contract.ticks's mask and half
 # period; ipan_rules.CLOSED, the flag's closes_at while OFF; decision.NOTHING; route()'s
-# verdicts (firmware.octets via firmware.mac); han_reject.RATE_ASSOC; and the three hub_reject
-# codes counted before any call (the cheapest floods).
+# verdicts (firmware.octets via firmware.mac); han_reject.RATE_ASSOC; the hub_reject codes
+# counted on the flood paths; classify's DISCOVERY (firmware.zb_interpan); the command layer's
+# verdicts (decision.CMD_*, decision.TRANSMIT); and dos_limits.ALERT.
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
 _CLOSED = const(-1)
@@ -55,6 +55,15 @@ RATE_ASSOC = const(17)
 BAD_FCS = const(2)
 INTERPAN_OFF = const(11)
 RATE_BEACON = const(21)
+_UNAUTHENTICATED = const(16)
+_RATE_GLOBAL = const(17)
+_RATE_DISCOVERY = const(18)
+_UNKNOWN_ORIGINATOR = const(20)
+_DISCOVERY = const(-2)
+_TRANSMIT = const(1)
+_CMD_REJECTED = const(0)
+_CMD_ACCEPTED = const(2)
+_ALERT = const(1)
 
 _DETAILS_FC = zcl.CLUSTER_SPECIFIC | zcl.SERVER_TO_CLIENT | zcl.DISABLE_DEFAULT_RESPONSE
 
@@ -190,8 +199,12 @@ class Hub:
         # path); five locals and the calls' stack keep the frame within 11 words.
         off = classify(frame.buf, frame.off, frame.n, src, self._me)  # native code
         if off >= 0:  # a command: off is its GBCS block
-            if self.interpan_gate.allow(frame.buf, src, now):
-                self.rejected[reject.RATE_GLOBAL] += 1
+            # The limiter's window in which it refuses every frame, tested inline (Gate.open_at
+            # and wait, which allow() tests first): a call fewer on most frames of a flood.
+            if (self.interpan_gate.open_at - 1 - now) & _MASK < self.interpan_gate.wait or (
+                self.interpan_gate.allow(frame.buf, src, now)
+            ):
+                self.rejected[_RATE_GLOBAL] += 1
                 return NOTHING
             # Parties.find's native search asked here (a call fewer); the originator's EUI-64 is
             # 12 octets into the GBCS block (DF 09 CRA counter(8) 08).
@@ -199,13 +212,17 @@ class Hub:
                 find8(self.parties.table, self.parties.count, frame.buf, off + 12) < 0
             ):
                 self.interpan_gate.refund()  # checked after the budget: most of a flood never is
-                self.rejected[reject.UNKNOWN_ORIGINATOR] += 1
+                self.rejected[_UNKNOWN_ORIGINATOR] += 1
                 return NOTHING
-        elif off != DISCOVERY:  # OTHER or FOREIGN: the reject code, negated
+        elif off != _DISCOVERY:  # OTHER or FOREIGN: the reject code, negated
             self.rejected[-off] += 1
             return NOTHING
-        elif not self.discovery_budget.allow(now):
-            self.rejected[reject.RATE_DISCOVERY] += 1
+        elif (
+            self.discovery_budget.open_at - 1 - now
+        ) & _MASK < self.discovery_budget.wait or not self.discovery_budget.allow(now):
+            # The budget's refusal tested inline (Gcra.open_at and wait: exactly allow()'s), a
+            # call fewer on most of a flood's frames.
+            self.rejected[_RATE_DISCOVERY] += 1
             return NOTHING
         # Past the gate (on, for us, within budget): parsed from the octets the gate read
         # (parse_at: MAC, stub APS and ZCL headers into self.iph, no general MAC parse, and what
@@ -213,8 +230,8 @@ class Hub:
         # answered (discovery).
         off = parse_at(frame.buf, frame.off, frame.n, src, self.iph)  # reused for the verdict
         if off == 0:
-            return self._command(frame.buf, now)
-        if off == DISCOVERY:
+            return self._command(frame.buf, src, now)
+        if off == _DISCOVERY:
             return self._discovery(self.iph, now)
         return self._drop(off)
 
@@ -255,26 +272,30 @@ class Hub:
         out.tx_kind = TX_BEACON
         return TRANSMIT
 
-    def _command(self, buf, now):
+    def _command(self, buf, src, now):
         # An SE Tunneling frame for the command layer (its addressing and ZCL header in
-        # self.iph), and what its verdict means here. (The command layer keeps the notes of
-        # refused commands to a budget of its own: cmd_pipeline.Commands._refused.)
+        # self.iph; src: its source's offset), and what its verdict means here. (The command
+        # layer keeps the notes of refused commands to a budget of its own:
+        # cmd_pipeline.Commands._refused.)
         self.out.tx_len = 0  # the command layer writes a reply, or not
-        v = self.commands.on_interpan(buf, self.iph, self.iph, now)
-        if v == CMD_REJECTED:
-            if self.interpan_gate.auth_failed(buf, self.iph.src_ext_off, now) == ratelimit.ALERT:
+        v = self.iph
+        v = self.commands.on_interpan(buf, v, v, now)
+        if v == _CMD_REJECTED:
+            # Gate.auth_failed's counter asked directly (a call fewer): a failure is counted,
+            # never held against the address it came from.
+            if self.interpan_gate.failures.failure(now) == _ALERT:
                 self._dos_alert("start")
-            self.rejected[reject.UNAUTHENTICATED] += 1
+            self.rejected[_UNAUTHENTICATED] += 1
             return NOTHING
         # CMD_ANSWERED (a duplicate): neither a failure nor trust-earning success.
-        if v == CMD_ACCEPTED:
-            self.interpan_gate.auth_ok(buf, self.iph.src_ext_off, now)
+        if v == _CMD_ACCEPTED:
+            self.interpan_gate.auth_ok(buf, src, now)
             # The keep-alive: authenticated, accepted commands only. The state machine itself is
             # asked, as on_frame asks it (a call fewer); a change is noted.
             v = self._rules.command_accepted(now)
             if v is not None:
                 self.interpan.noted(v)
-        return TRANSMIT if self.out.tx_len else NOTHING
+        return _TRANSMIT if self.out.tx_len else NOTHING
 
     def _dos_alert(self, state):
         self.out.note("dos_alert", state=state, **self.interpan_gate.status())

@@ -41,6 +41,9 @@ OTHER = const(-19)
 DISCOVERY = const(-2)
 FOREIGN = const(-9)
 
+# The InterPanHeader fields parse_at() fills.
+PARSED = ("src_pan", "src_ext_off", "payload_end", "seq", "command", "payload_off")
+
 
 # Where these run as bytecode (contract.native), MicroPython puts a function's frame on the GC
 # heap when its locals and stack are over 11 words (py/objfun.c, VM_MAX_STATE_ON_STACK): hence
@@ -130,12 +133,15 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     # the addressing modes and the stub NWK header are, so only the frame version is left to
     # check. Then what the hub does with it: 0 for SE Tunneling (the command layer), DISCOVERY
     # for a Get Hub Details request, or a reject code (firmware.hub_reject); h (an
-    # InterPanHeader) then holds the MAC fields the command layer reads, the stub APS header
-    # and the ZCL header. The checks of _aps and _zcl are made inline (every command meets
-    # this: two calls and the reads of what they stored cost more than the rest), and what is
-    # compared again is read from the octets, not from h; the tests hold the answers and the
-    # fields equal to aps() and zcl_header(). Arguments reused to keep to 11 words as
-    # bytecode: n becomes the end, src the header's offset, off an octet.
+    # InterPanHeader) then holds what the hub and the command layer read of it (PARSED: the
+    # MAC source's PAN and offset, the payload's end, the ZCL sequence number, command and
+    # payload offset), and only that: each store from native code is a call into the runtime
+    # (about 0.2k Ir), and the stub APS header's fields are aps()'s to fill. The checks of
+    # _aps and _zcl are made inline (every command meets this: two calls and the reads of
+    # what they stored cost more than the rest), and what is compared again is read from the
+    # octets, not from h; the tests hold the answers and the fields equal to aps() and
+    # zcl_header(). Arguments reused to keep to 11 words as bytecode: n becomes the end, src
+    # the header's offset, off an octet.
     n = off + n - 2  # the FCS's offset: nothing from it on is read
     if off < 0 or n > int(_len(buf)) or src < off + 9 or src + 10 >= n:
         return int(reject.TRUNCATED)
@@ -152,11 +158,7 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     src += 3 if off == _APS_GROUP else 1
     if src + 4 > n:
         return int(reject.BAD_APS)
-    h.delivery = off
-    h.cluster = b[src] | (b[src + 1] << 8)
-    h.profile = b[src + 2] | (b[src + 3] << 8)
     src += 4
-    h.zcl_off = src
     if (b[src - 2] | (b[src - 1] << 8)) != _PROFILE_SE:
         return int(reject.WRONG_PROFILE)
     if n - src < 3:  # the ZCL header (as _zcl)
@@ -164,13 +166,8 @@ def parse_at(buf, off: int, n: int, src: int, h) -> int:
     off = b[src]
     if off & 0xE0 or off & 0x03 > 1:  # reserved bits / frame types
         return int(reject.BAD_ZCL)
-    if off & _ZCL_MANUFACTURER:
-        if n - src < 5:
-            return int(reject.BAD_ZCL)
-        h.manufacturer = b[src + 1] | (b[src + 2] << 8)
-    else:
-        h.manufacturer = -1
-    h.fc = off
+    if off & _ZCL_MANUFACTURER and n - src < 5:
+        return int(reject.BAD_ZCL)
     n = src + ((off & _ZCL_MANUFACTURER) >> 1)  # reused: the ZCL header less its code
     h.seq = b[n + 1]
     h.command = b[n + 2]

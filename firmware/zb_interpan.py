@@ -18,9 +18,10 @@ BAD_APS = const(2)
 
 
 class InterPanHeader:
-    # The stub APS header; the MAC fields an inter-PAN frame's consumers read (the names are
-    # mac.MacFrame's); and the ZCL header, which parse_at fills (the names are
-    # zb_zcl.ZclHeader's). The command layer takes it for either.
+    # The stub APS header (parse() fills it); the MAC fields an inter-PAN frame's consumers
+    # read (the names are mac.MacFrame's); and the ZCL header (the names are
+    # zb_zcl.ZclHeader's). The command layer takes it for either. The hub's parse_at fills
+    # only what the hub and the command layer read (ipan_octets.PARSED).
     def __init__(self):
         self.delivery = 0  # APS frame control (unicast / broadcast / group)
         self.cluster = 0
@@ -47,6 +48,7 @@ OTHER = _octets.OTHER
 DISCOVERY = _octets.DISCOVERY
 FOREIGN = _octets.FOREIGN  # not for this hub
 parse_at = _octets.parse_at
+PARSED = _octets.PARSED  # the fields parse_at fills
 find8 = _octets.find8  # the provisioned parties' search (firmware.cmd_parties)
 
 

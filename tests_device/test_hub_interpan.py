@@ -220,6 +220,22 @@ class InterPanHubTest(unittest.TestCase):
         self.assertEqual(h.rejected[reject.INTERPAN_OFF], 1001)
 
 
+class AuthFailureTest(unittest.TestCase):
+    def test_failed_commands_raise_one_alert_per_episode(self):
+        # The limiter's failure counter (dos.auth_fail_threshold in dos.auth_fail_window_s): its
+        # episode is noted once for the head-end, with the limiter's status.
+        h = make_hub(False, "dos.interpan_rate_per_s=1000", "dos.interpan_burst=4096")
+        h.power_up(0)
+        del h.notes[:]
+        frame = vectors.load(RxFrame(), ipf.command())
+        for _ in range(30):
+            h.on_frame(frame, 0)
+        self.assertEqual(h.rejected[reject.UNAUTHENTICATED], 30)
+        alerts = [f for e, f in h.notes if e == "dos_alert"]
+        self.assertEqual(len(alerts), 1)
+        self.assertEqual((alerts[0]["state"], alerts[0]["auth_failures"]), ("start", 10))
+
+
 @unittest.skipIf(heap_bytes(lambda: None) is None, "needs micropython.mem_total")
 class NoAllocationTest(unittest.TestCase):
     # A command that reaches the command layer, accepted or refused there, allocates nothing in

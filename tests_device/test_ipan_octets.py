@@ -84,10 +84,9 @@ class VerdictTest(unittest.TestCase):
                 self.assertEqual(verdict, 0)  # for the command layer, whatever the command
             else:
                 self.assertEqual(verdict, ip.DISCOVERY)
-            for name in HEADER_FIELDS + ("payload_end",):
-                self.assertEqual(getattr(h1, name), getattr(h2, name), name)
-            for name in ZCL_FIELDS:
-                self.assertEqual(getattr(z, name), getattr(h2, name), name)
+            for name in ip.PARSED:  # what parse_at fills, as the general parse has it
+                want = getattr(z if name in ZCL_FIELDS else h1, name)
+                self.assertEqual(want, getattr(h2, name), name)
 
     def test_parse_at_refuses_what_the_general_parse_refuses(self):
         from firmware import hub_reject as reject
@@ -127,9 +126,14 @@ class SameAnswersTest(unittest.TestCase):
                 r = NATIVE.parse_at(buf, off, n, k, h1)
                 self.assertEqual(r, BYTECODE.parse_at(buf, off, n, k, h2))
                 if r <= 0:  # a Tunneling frame, or a discovery request
-                    for name in HEADER_FIELDS + ZCL_FIELDS + ("payload_end",):
+                    for name in ip.PARSED:
                         self.assertEqual(getattr(h1, name), getattr(h2, name), name)
                     end = h1.payload_end
+                    # the stub APS header's fields (aps), for the ZCL header's offset
+                    self.assertEqual(NATIVE.aps(buf, k + 10, end, h1), 0)
+                    self.assertEqual(BYTECODE.aps(buf, k + 10, end, h2), 0)
+                    for name in HEADER_FIELDS:
+                        self.assertEqual(getattr(h1, name), getattr(h2, name), name)
                     r = NATIVE.zcl_header(buf, h1.zcl_off, end, z1)
                     self.assertEqual(r, BYTECODE.zcl_header(buf, h1.zcl_off, end, z2))
                     if r == 0:

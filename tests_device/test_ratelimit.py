@@ -264,6 +264,71 @@ class GateTest(unittest.TestCase):
         g.allow(frame(HHT + 1), OFF, 2500)  # the next sweep: 1.6 s since
         self.assertEqual(g.trusted.find(a, OFF), -1)
 
+    def test_the_window_refuses_only_what_allow_refuses(self):
+        # Gate.open_at and wait (allow() tests them first, Hub._interpan_in inline): set when
+        # allow() refuses on the shared budget and every trusted lane is spent, until the first
+        # has room (or the sweep is due); cleared by a new trusted lane and by the sweep.
+        def shut(g, t):
+            return (g.open_at - 1 - (T + t)) & 0x3FFFFFFF < g.wait
+
+        def allow(g, f, t):
+            return g.allow(f, OFF, T + t)
+
+        T = 5000  # (after the gate's first sweep, which sets the budgets' clocks)
+        g = rl.Gate(rl.Gcra(10, 3), rl.TrustedSources(1, 2, 3, 10), rl.AuthFailures())
+        a, b = frame(HHT), frame(HHT + 1)
+        self.assertEqual([allow(g, a, 0) for _ in range(4)], [rl.PASS] * 3 + [rl.SHARED])
+        self.assertEqual((shut(g, 0), shut(g, 99), shut(g, 100)), (True, True, False))
+        self.assertEqual(allow(g, a, 100), rl.PASS)  # the shared budget's next frame
+        g.refund()  # ... refused after all: room again at once
+        self.assertEqual((shut(g, 100), allow(g, b, 100)), (False, rl.PASS))
+        self.assertEqual(allow(g, a, 100), rl.SHARED)
+        self.assertTrue(shut(g, 100))
+        g.auth_ok(b, OFF, T + 100)  # b is trusted now: its own lane has room
+        self.assertEqual((shut(g, 101), allow(g, b, 101)), (False, rl.PASS))
+        # b's lane spent (burst 3) and the shared budget too: the window is until the first of
+        # them has room, the shared budget at 200.
+        self.assertEqual([allow(g, b, 101) for _ in range(3)], [rl.PASS] * 2 + [rl.SHARED])
+        self.assertEqual((shut(g, 101), shut(g, 199), shut(g, 200)), (True, True, False))
+        self.assertEqual([allow(g, b, 200) for _ in range(2)], [rl.PASS, rl.SHARED])
+        self.assertEqual((shut(g, 200), shut(g, 299), shut(g, 300)), (True, True, False))
+        # A trusted lane with room sooner ends the window sooner; one with room now, or a full
+        # one, leaves none.
+        g = rl.Gate(rl.Gcra(1, 1), rl.TrustedSources(1, 100, 1, 10), rl.AuthFailures())
+        g.tick(T)
+        g.auth_ok(b, OFF, T)
+        got = [allow(g, b, 0), allow(g, a, 0), allow(g, a, 0)]
+        self.assertEqual(got, [rl.PASS, rl.PASS, rl.SHARED])
+        self.assertEqual((shut(g, 9), shut(g, 10), allow(g, b, 10)), (True, False, rl.PASS))
+        g = rl.Gate(rl.Gcra(1, 1), rl.TrustedSources(1, 100, 1, 10), rl.AuthFailures())
+        g.tick(T)
+        g.auth_ok(b, OFF, T)
+        self.assertEqual([allow(g, a, 500), allow(g, a, 500)], [rl.PASS, rl.SHARED])
+        self.assertEqual((shut(g, 500), allow(g, b, 500)), (False, rl.PASS))
+        # The window never outlasts the next sweep (due 1 s after the last, at 5000 + 1000).
+        g = rl.Gate(rl.Gcra(1, 1), rl.TrustedSources(1, 2, 3, 10), rl.AuthFailures())
+        g.tick(T)
+        self.assertEqual([allow(g, a, 900) for _ in range(2)], [rl.PASS, rl.SHARED])
+        self.assertEqual((shut(g, 999), shut(g, 1000)), (True, False))  # (room at 1900)
+        self.assertEqual(allow(g, a, 1000), rl.SHARED)  # sweeps, and shuts again
+        self.assertEqual((shut(g, 1899), shut(g, 1900)), (True, False))
+        g.tick(T + 2000)  # a sweep clears it: the same tick 2**30 ms on is not inside it
+        self.assertFalse(shut(g, 1899 + 0x40000000))
+        # Under a flood the window decides almost every frame, and never lets one through.
+        g = rl.Gate(rl.Gcra(10, 3), rl.TrustedSources(1, 2, 3, 10), rl.AuthFailures())
+        g.auth_ok(b, OFF, T)
+        flood = spoofed(8) + [b]
+        inline = passed = 0
+        for t in range(0, 3000):
+            f = flood[t % 9]
+            if shut(g, t):
+                inline += 1
+                self.assertEqual(allow(g, f, t), rl.SHARED)
+            else:
+                passed += allow(g, f, t) == rl.PASS
+        self.assertTrue(inline > 2800, inline)
+        self.assertTrue(passed <= 3 + 30 + 3 + 6, passed)  # both bursts, 3 s of both rates
+
     def test_refund_after_a_shared_or_an_own_pass(self):
         g = self.gate(rate=1, burst=1)
         a = frame(HHT)
