@@ -2,7 +2,17 @@
 must equal its source."""
 
 from contract import ticks
-from firmware import decision, han_reject, hub, hub_reject, ipan_rules, mac
+from firmware import (
+    decision,
+    han_reject,
+    hub,
+    hub_reject,
+    ipan_rules,
+    mac,
+    octets,
+    sec_counters,
+    zb_nwk,
+)
 
 
 def test_each_repeated_constant_equals_its_source():
@@ -10,6 +20,7 @@ def test_each_repeated_constant_equals_its_source():
     assert hub._CLOSED == ipan_rules.CLOSED
     assert hub.NOTHING == decision.NOTHING
     assert hub.RATE_ASSOC == han_reject.RATE_ASSOC
+    assert hub.SEC_BUSY == han_reject.SEC_BUSY
     for name in ("BAD_FCS", "INTERPAN_OFF", "RATE_BEACON"):
         assert getattr(hub, name) == getattr(hub_reject, name), name
     for name in (
@@ -22,3 +33,25 @@ def test_each_repeated_constant_equals_its_source():
         "ASSOC_STRANGER",
     ):
         assert getattr(hub, name) == getattr(mac, name), name
+
+
+def test_route_counts_a_members_nwk_frame_as_the_han_does():
+    # firmware/octets.py repeats han_reject's codes and IncomingCounters.state's layout.
+    for name in (
+        "BAD_NWK",
+        "UNSECURED",
+        "NOT_DATA",
+        "SEC_TRUNCATED",
+        "SEC_NO_SOURCE",
+        "SEC_NOT_NETWORK_KEY",
+        "SEC_UNKNOWN_KEY",
+        "SEC_UNKNOWN_SOURCE",
+        "SEC_REPLAYED",
+    ):
+        assert getattr(octets, "_" + name) == getattr(han_reject, name), name
+    assert octets._NWK_NOT_FOR_US == han_reject.NOT_FOR_US
+    assert octets._NOT_MEMBER == han_reject.NOT_MEMBER
+    for name in ("KEYS", "SLOT", "LOWEST", "FLAGS", "USED", "KSEQ"):
+        assert getattr(octets, "_" + name) == getattr(sec_counters, "_" + name), name
+    assert octets._NWK_SECURITY == zb_nwk._SECURITY
+    assert octets._NWK_SOURCE_ROUTE == zb_nwk._SOURCE_ROUTE
