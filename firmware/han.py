@@ -352,17 +352,18 @@ class Han:
         return NOT_MINE
 
     def on_nwk(self, buf, f, now, lqi):
-        # A member's secured NWK frame that the hub's mac.route passed on everything its header
-        # decides (_data's, _nwk_header's and NwkSecurity.check's checks, made natively; its
-        # drops counted there) and Hub.on_frame on the CCM* budget's inline test: self.route
-        # names the member's slot (key) and the auxiliary header (src); f holds only
-        # payload_off and payload_end (the NWK frame). Then the budget and CCM*. (lqi reused.)
+        # A member's secured NWK frame (f: the MacFrame) that the hub's mac.route passed on
+        # everything its header decides (_data's, _nwk_header's and NwkSecurity.check's checks,
+        # made natively; its drops counted there), and Hub.on_frame on the CCM* budget's inline
+        # test: the budget and CCM*. A few a second (the budget's), so the member and the
+        # auxiliary header are found again here. (lqi, now reused: 11 words.)
         self.uptime.advance(now)
         self._now = now
         self._lqi = lqi
-        self.nh.payload_off = self.route.src
-        lqi = self.security.passed(self.route.key, buf, f, now)
-        return self._member(self.route.key, buf, lqi)
+        lqi = self.table.find_short(f.src_short)
+        nwk.parse_nwk(buf, f.payload_off, f.payload_end, self.nh)
+        now = self.security.passed(lqi, buf, f, now)
+        return self._member(lqi, buf, now)
 
     def _command(self, buf, f):
         cmd = buf[f.payload_off]

@@ -233,12 +233,8 @@ class Hub:
         if r == NOT_FOR_US or r == UNHANDLED:
             return self._drop(reject.NOT_FOR_US if r == NOT_FOR_US else reject.UNHANDLED)
         f = self.rx
-        if r == NWK:
-            # A member's NWK frame that passed every header check (route made mac.parse's, this
-            # method's and the HAN's): no general parse; f gets the NWK frame's bounds (after
-            # the MAC header: short addresses, the source PAN ID compressed or not).
-            f.payload_off = frame.off + (9 if frame.buf[frame.off] & 0x40 else 11)
-            f.payload_end = frame.off + frame.n - 2
+        if r == NWK:  # a member's NWK frame that passed every check its header decides (route)
+            mac.parse(frame.buf, frame.off, frame.n, f)
             return self.han.on_nwk(frame.buf, f, now, frame.lqi)
         r = mac.parse(frame.buf, frame.off, frame.n, f)
         if r:

@@ -13,6 +13,7 @@ from contract.compat import micropython, ptr8
 from firmware import hub_reject as reject
 
 _len = len  # a global of this module: found in one lookup (a builtin takes two)
+_ONE = 1  # a global: an object where viper code adds it to one (a list's count, in place)
 
 _DATA = const(1)
 _ACK = const(2)
@@ -71,7 +72,7 @@ UNHANDLED = const(-5)  # nothing for the hub or its HAN (beacons, acks, other co
 # The HAN's, from here down: a member's frame (or one whose source shares a key; the full path
 # decides), then the HAN's drops (Han.on_header). Route.key and Route.src name the source.
 POLL = const(-6)  # a data request to the coordinator from a short address (key)
-NWK = const(-7)  # a member's NWK frame its header passes (key: its slot, src: its aux. header)
+NWK = const(-7)  # a member's NWK frame that passes every check its header decides
 POLL_EXT = const(-8)  # a data request to the coordinator from an EUI-64 (key, src)
 ORPHAN = const(-9)  # an orphan notification from an EUI-64 (key, src)
 ASSOC = const(-10)  # a well-formed association request to the coordinator (key, src)
@@ -101,7 +102,7 @@ class Route:
         self, pan, shorts=None, counts=None, euis=None, octets=None, listed=None, log=None
     ):
         self.pan = pan
-        self.shorts = shorts
+        self.shorts = shorts if shorts is not None else {}  # (route looks a data frame up)
         self.counts = counts
         self.euis = euis
         self.octets = octets
@@ -165,14 +166,14 @@ def route(buf, off: int, n: int, r) -> int:
             return NOT_FOR_US  # Hub._other: for another PAN
         if b[off + 5] | b[off + 6] and b[off + 5] & b[off + 6] != 0xFF:
             return HAN_NOT_FOR_US  # neither the coordinator nor broadcast
-        if not r.counts:
-            return UNHANDLED  # no HAN (Hub._other)
         p = off + (9 if b[off] & _PANID_COMP else 11)  # the NWK frame
         off += n - 2  # its end
         n = (b[p - 1] << 8) | b[p - 2]  # the MAC source
         buf = r.shorts.get(n, -1)  # its member's slot (buf reused: the frame is in b)
         if int(buf) < 0:  # Han._data: no member has that short address
-            r.counts[_NOT_MEMBER] = int(r.counts[_NOT_MEMBER]) + 1
+            if not r.counts:
+                return UNHANDLED  # no HAN (Hub._other)
+            r.counts[_NOT_MEMBER] += _ONE
             return COUNTED
         while True:  # (a block to break out of at the first drop, n its reason)
             # Han._nwk_header: parse_nwk's checks (the length, frame type and protocol version;
@@ -255,10 +256,8 @@ def route(buf, off: int, n: int, r) -> int:
                     break
             elif b[p + 1] < e[off]:
                 break
-            r.key = buf  # the member's slot
-            r.src = p  # the auxiliary header
-            return NWK
-        r.counts[n] = int(r.counts[n]) + 1
+            return NWK  # (Han.on_nwk finds the member and the header again: a few a second)
+        r.counts[n] += _ONE
         return COUNTED
     buf = _walk(buf, off, n)  # the payload, or minus mac.parse's reject (buf reused)
     p = int(buf)
@@ -309,7 +308,7 @@ def route(buf, off: int, n: int, r) -> int:
     if b[off + 1] >> 6 == _ADDR_SHORT:
         r.key = (b[p - 1] << 8) | b[p - 2]
         if r.counts and r.key not in r.shorts:
-            r.counts[_NOT_MEMBER] = int(r.counts[_NOT_MEMBER]) + 1
+            r.counts[_NOT_MEMBER] += _ONE
             return COUNTED
         r.src = p  # the payload
         return n
@@ -349,7 +348,7 @@ def route(buf, off: int, n: int, r) -> int:
             return n
     if n == ASSOC:
         return ASSOC_STRANGER
-    r.counts[_NOT_MEMBER] = int(r.counts[_NOT_MEMBER]) + 1
+    r.counts[_NOT_MEMBER] += _ONE
     return COUNTED
 
 
