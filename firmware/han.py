@@ -156,6 +156,8 @@ class Han:
             assoc,
         )
         self.route.assoc = self.joining.strangers
+        self.route.sec = self.security.incoming.state  # (mac.route decides on its octets)
+        self.route.ccm = self.security.budget
         self.readings = Readings(table_max, self.uptime)
         self.sender = Sender(
             table,
@@ -350,13 +352,18 @@ class Han:
         return NOT_MINE
 
     def on_nwk(self, buf, f, now, lqi):
-        # A member's NWK frame as mac.route found it (Hub._other): short MAC addresses on both
-        # ends, to the coordinator or broadcast, from a member's short address; _data's checks
-        # made. f holds only payload_off, payload_end and src_short: what _member_data reads.
+        # A member's secured NWK frame (f: the MacFrame) that the hub's mac.route passed on
+        # everything its header decides (_data's, _nwk_header's and NwkSecurity.check's checks,
+        # made natively; its drops counted there), and Hub.on_frame on the CCM* budget's inline
+        # test: the budget and CCM*. A few a second (the budget's), so the member and the
+        # auxiliary header are found again here. (lqi, now reused: 11 words.)
         self.uptime.advance(now)
         self._now = now
         self._lqi = lqi
-        return self._member_data(self.table.find_short(f.src_short), buf, f)
+        lqi = self.table.find_short(f.src_short)
+        nwk.parse_nwk(buf, f.payload_off, f.payload_end, self.nh)
+        now = self.security.passed(lqi, buf, f, now)
+        return self._member(lqi, buf, now)
 
     def _command(self, buf, f):
         cmd = buf[f.payload_off]
@@ -420,9 +427,13 @@ class Han:
         return self._member_data(s, buf, f)
 
     def _member_data(self, s, buf, f):
-        # The NWK frame from the member in slot s (reads f's payload_off, payload_end and
-        # src_short only: Han.on_nwk fills no more).
+        # The NWK frame from the member in slot s, the full way (the hub's own frames go by
+        # on_nwk: tests_device/test_route.py holds the two together).
         end = self._unprotect(s, buf, f)
+        return self._member(s, buf, end)
+
+    def _member(self, s, buf, end):
+        # The end of the member's plaintext APS frame, or minus why the frame is dropped.
         if end < 0:
             return self._drop(-end)
         self.table.saw(s, self.uptime.s, self._lqi)  # authenticated: it was the member

@@ -72,6 +72,9 @@ class HanSecurity:
         # self.nwk.aux.end), or minus a han_reject code (SEC + a firmware.sec_nwk reason).
         # NwkSecurity's own method: no call in between on a frame path.
         self.unprotect = self.nwk.receive
+        # passed(s, buf, f, now): the same for a frame whose header checks the hub's mac.route
+        # made (Han.on_nwk): the budget and CCM* only.
+        self.passed = self.nwk.passed
         self.key = None
         self.seq = 0
         self._old = None  # (key, seq) while members switch

@@ -37,9 +37,9 @@ from firmware.zb_interpan import classify, find8, parse_at
 # inlines only a module's own (each would otherwise cost a dictionary lookup per use);
 # tests_host/test_hub_constants.py holds each to its source. contract.ticks's mask and half
 # period; ipan_rules.CLOSED, the flag's closes_at while OFF; decision.NOTHING; route()'s
-# verdicts (firmware.octets via firmware.mac); han_reject.RATE_ASSOC; the hub_reject codes
-# counted on the flood paths; classify's DISCOVERY (firmware.zb_interpan); the command layer's
-# verdicts (decision.CMD_*, decision.TRANSMIT); and dos_limits.ALERT.
+# verdicts (firmware.octets via firmware.mac); han_reject.RATE_ASSOC and SEC_BUSY; the
+# hub_reject codes counted on the flood paths; classify's DISCOVERY (firmware.zb_interpan); the
+# command layer's verdicts (decision.CMD_*, decision.TRANSMIT); and dos_limits.ALERT.
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
 _CLOSED = const(-1)
@@ -52,6 +52,7 @@ NWK = const(-7)
 HAN_DROP = const(-11)
 ASSOC_STRANGER = const(-13)
 RATE_ASSOC = const(17)
+SEC_BUSY = const(16)
 BAD_FCS = const(2)
 INTERPAN_OFF = const(11)
 RATE_BEACON = const(21)
@@ -170,6 +171,13 @@ class Hub:
                         self.rejected[RATE_BEACON] += 1  # (no _drop: a call fewer)
                         return NOTHING
                     return self._beacon_reply()
+                if src == NWK:  # a member's NWK frame its header passed: then CCM*, whose
+                    # budget's refusal is tested inline too (the HAN's, counted as it counts it)
+                    r = self._route.ccm
+                    if (r.open_at - 1 - now) & _MASK < r.wait:
+                        self._route.counts[SEC_BUSY] += 1
+                        return NOTHING
+                    return self._other(frame, src, now)
                 if src <= HAN_DROP and self.han is not None:  # the HAN's drops
                     if src == ASSOC_STRANGER:  # Joining.stranger's budget refusal, inline
                         r = self._route.assoc
@@ -242,13 +250,8 @@ class Hub:
         if r == NOT_FOR_US or r == UNHANDLED:
             return self._drop(reject.NOT_FOR_US if r == NOT_FOR_US else reject.UNHANDLED)
         f = self.rx
-        if r == NWK and self.han is not None:
-            # A member's NWK frame (route made mac.parse's checks, this method's and the HAN's
-            # up to the member's slot): no general parse; f gets the three fields the HAN reads
-            # from here on (Han.on_nwk).
-            f.payload_off = self._route.src
-            f.payload_end = frame.off + frame.n - 2
-            f.src_short = self._route.key
+        if r == NWK:  # a member's NWK frame that passed every check its header decides (route)
+            mac.parse(frame.buf, frame.off, frame.n, f)
             return self.han.on_nwk(frame.buf, f, now, frame.lqi)
         r = mac.parse(frame.buf, frame.off, frame.n, f)
         if r:

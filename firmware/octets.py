@@ -13,6 +13,7 @@ from contract.compat import ptr8
 from firmware import hub_reject as reject
 
 _len = len  # a global of this module: found in one lookup (a builtin takes two)
+_ONE = 1  # a global: an object where viper code adds it to one (a list's count, in place)
 
 _DATA = const(1)
 _ACK = const(2)
@@ -40,6 +41,25 @@ _NWK_TRUNCATED = const(1)
 _NWK_BAD_VERSION = const(2)
 _NWK_BAD_TYPE = const(3)
 _NWK_SECURED = const(4)
+# firmware.han_reject's codes route counts a member's NWK frame under, as the HAN would
+# (tests_host/test_hub_constants.py holds them to their source), and the layout of
+# firmware.sec_counters' IncomingCounters.state that it reads.
+_NWK_NOT_FOR_US = const(2)
+_BAD_NWK = const(3)
+_UNSECURED = const(4)
+_NOT_DATA = const(6)
+_SEC_TRUNCATED = const(9)
+_SEC_NO_SOURCE = const(10)
+_SEC_NOT_NETWORK_KEY = const(11)
+_SEC_UNKNOWN_KEY = const(12)
+_SEC_UNKNOWN_SOURCE = const(13)
+_SEC_REPLAYED = const(14)
+_KEYS = const(4)
+_SLOT = const(16)
+_LOWEST = const(8)
+_FLAGS = const(13)
+_USED = const(1)
+_KSEQ = const(2)
 
 # route()'s verdicts other than an inter-PAN frame's source offset (>= 0): what a received frame
 # is, from its header octets. GENERIC: the full path decides (mac.parse, then the layers); it
@@ -52,7 +72,7 @@ UNHANDLED = const(-5)  # nothing for the hub or its HAN (beacons, acks, other co
 # The HAN's, from here down: a member's frame (or one whose source shares a key; the full path
 # decides), then the HAN's drops (Han.on_header). Route.key and Route.src name the source.
 POLL = const(-6)  # a data request to the coordinator from a short address (key)
-NWK = const(-7)  # a data frame from a short address (key) to the coordinator or broadcast
+NWK = const(-7)  # a member's NWK frame that passes every check its header decides
 POLL_EXT = const(-8)  # a data request to the coordinator from an EUI-64 (key, src)
 ORPHAN = const(-9)  # an orphan notification from an EUI-64 (key, src)
 ASSOC = const(-10)  # a well-formed association request to the coordinator (key, src)
@@ -74,12 +94,15 @@ class Route:
     # (for a short address: the MAC payload's offset).
     # assoc: the HAN's budget for strangers' association requests (a dos_limits.Gcra, set by
     # the HAN; its refusals counted at han_reject.RATE_ASSOC): Hub.on_frame tests it inline
-    # for an ASSOC_STRANGER verdict.
+    # for an ASSOC_STRANGER verdict. sec: the HAN's IncomingCounters.state (the network keys
+    # the hub holds, each member's EUI-64, counter and key sequence number), read for a
+    # member's NWK frame; ccm: the HAN's CCM* budget, which Hub.on_frame tests inline for an
+    # NWK verdict (its refusals counted at han_reject.SEC_BUSY).
     def __init__(
         self, pan, shorts=None, counts=None, euis=None, octets=None, listed=None, log=None
     ):
         self.pan = pan
-        self.shorts = shorts
+        self.shorts = shorts if shorts is not None else {}  # (route looks a data frame up)
         self.counts = counts
         self.euis = euis
         self.octets = octets
@@ -88,6 +111,8 @@ class Route:
         self.key = 0
         self.src = -1
         self.assoc = None
+        self.sec = None
+        self.ccm = None
 
 
 _SOURCE_ONLY = Route(-1)
@@ -108,12 +133,16 @@ def route(buf, off: int, n: int, r) -> int:
     # security, no PAN ID compression, a 64-bit source, the stub NWK frame control 0x000B where
     # the payload starts); its drop paths decide from them (docs/dos.md). Then the canonical
     # beacon request (FCF 0x0803, to PAN 0xFFFF address 0xFFFF, command 7), the cheapest flood.
+    # Then a member's NWK frame (a data frame with short addresses on both ends): everything its
+    # header decides, as Han._data, Han._nwk_header and NwkSecurity.check would, is decided and
+    # counted here, so that only a frame that may be genuine reaches the CCM* budget and AES.
     # Every other frame mac.parse accepts is classified as Hub._other, Han.on_frame and Joining
     # would, so that a stranger's frame is dropped without the full path (Han.on_header).
     # The frame control field is read as its two octets, b[off] (frame type, security, PAN ID
-    # compression) and b[off + 1] (addressing modes, version): no local for it, and n and p
-    # reused, keep 11 words of frame state where this runs as bytecode.
-    if n < 5 or off < 0 or off + n > int(_len(buf)):
+    # compression) and b[off + 1] (addressing modes, version): no local for it, and buf, n, off
+    # and p reused, keep 11 words of frame state where this runs as bytecode (7 locals, and no
+    # expression deeper than 4).
+    if n < 5 or off < 0 or int(_len(buf)) < off + n:
         return GENERIC
     b = ptr8(buf)
     if b[off] & 0x4F == 0x01 and b[off + 1] & 0xC8 == 0xC8 and n >= 21:
@@ -128,24 +157,121 @@ def route(buf, off: int, n: int, r) -> int:
     if n == 10 and b[off] == 0x03 and b[off + 1] == 0x08 and b[off + 7] == _CMD_BEACON_REQ:
         if b[off + 3] & b[off + 4] & b[off + 5] & b[off + 6] == 0xFF:
             return BEACON_REQUEST
-    p = int(_walk(buf, off, n))  # the payload; mac.parse's checks
+    if b[off] & 0x0F == _DATA and b[off + 1] & 0xEC == 0x88:
+        # A data frame with short addresses on both ends, no MAC security, frame version 0 or 1
+        # (Han._data's ZigBee NWK frame): its length is all of mac.parse's checks (_walk's).
+        if n < (11 if b[off] & _PANID_COMP else 13):
+            return GENERIC
+        if b[off + 3] & b[off + 4] != 0xFF and ((b[off + 4] << 8) | b[off + 3]) != p:
+            return NOT_FOR_US  # Hub._other: for another PAN
+        if b[off + 5] | b[off + 6] and b[off + 5] & b[off + 6] != 0xFF:
+            return HAN_NOT_FOR_US  # neither the coordinator nor broadcast
+        p = off + (9 if b[off] & _PANID_COMP else 11)  # the NWK frame
+        off += n - 2  # its end
+        n = (b[p - 1] << 8) | b[p - 2]  # the MAC source
+        buf = r.shorts.get(n, -1)  # its member's slot (buf reused: the frame is in b)
+        if int(buf) < 0:  # Han._data: no member has that short address
+            if not r.counts:
+                return UNHANDLED  # no HAN (Hub._other)
+            r.counts[_NOT_MEMBER] += _ONE
+            return COUNTED
+        while True:  # (a block to break out of at the first drop, n its reason)
+            # Han._nwk_header: parse_nwk's checks (the length, frame type and protocol version;
+            # the fields the frame control announces), then NWK security, one hop (the NWK
+            # source is the MAC source), to the hub, a data frame.
+            if off - p < 8 or b[p] & 3 >= 2 or b[p] & 0x3C != 0x08:
+                n = _BAD_NWK
+                break
+            n = p + 8 + (b[p + 1] & 8) + ((b[p + 1] >> 1) & 8) + (b[p + 1] & 1)  # after IEEE
+            if b[p + 1] & _NWK_SOURCE_ROUTE >> 8:  # addresses and multicast control
+                if n + 2 > off:
+                    n = _BAD_NWK
+                    break
+                n += 2 * b[n] + 2  # relay count, relay index, the relays
+            if n > off:
+                n = _BAD_NWK
+                break
+            if not b[p + 1] & _NWK_SECURITY >> 8:
+                n = _UNSECURED
+                break
+            if b[p + 4] != b[p - 2] or b[p + 5] != b[p - 1]:
+                n = _BAD_NWK
+                break
+            if (b[p + 2] or b[p + 3]) and (b[p + 3] != 0xFF or b[p + 2] < 0xF8):
+                n = _NWK_NOT_FOR_US  # nwk.COORDINATOR, or broadcast (nwk.BROADCAST_MIN up)
+                break
+            if b[p] & 3:
+                n = _NOT_DATA
+                break
+            p = n  # the auxiliary header (p reused)
+            # NwkSecurity.check: secframe.parse's reasons, then the network key ...
+            if p >= off:
+                n = _SEC_TRUNCATED
+                break
+            if not b[p] & 0x20:
+                n = _SEC_NO_SOURCE
+                break
+            if p + (18 if b[p] & 0x18 == 0x08 else 17) > off:  # the header and a MIC
+                n = _SEC_TRUNCATED
+                break
+            if b[p] & 0x18 != 0x08:
+                n = _SEC_NOT_NETWORK_KEY
+                break
+            # ... one the hub holds (IncomingCounters.key_of), then IncomingCounters.admit: the
+            # member's EUI-64, then its counter under that key, from their record in r.sec (a
+            # slot from the index is a used one of the table's: inside r.sec).
+            e = ptr8(r.sec)
+            if not (e[2] & 1 and b[p + 13] == e[0]) and not (e[2] & 2 and b[p + 13] == e[1]):
+                n = _SEC_UNKNOWN_KEY
+                break
+            off = _KEYS + _SLOT * int(buf)  # the member's record (off reused)
+            if (
+                not e[off + _FLAGS] & _USED
+                or e[off] != b[p + 12]
+                or e[off + 1] != b[p + 11]
+                or e[off + 2] != b[p + 10]
+                or e[off + 3] != b[p + 9]
+                or e[off + 4] != b[p + 8]
+                or e[off + 5] != b[p + 7]
+                or e[off + 6] != b[p + 6]
+                or e[off + 7] != b[p + 5]
+            ):
+                n = _SEC_UNKNOWN_SOURCE
+                break
+            off += _LOWEST  # its lowest acceptable counter (LE), key sequence number, flags
+            n = _SEC_REPLAYED
+            if e[off + 5] & _KSEQ and b[p + 13] != e[off + 4]:
+                if (b[p + 13] - e[off + 4]) & 0xFF >= 128:
+                    break  # an older key
+            elif b[p + 4] & b[p + 3] & b[p + 2] & b[p + 1] == 0xFF:
+                break
+            elif b[p + 4] != e[off + 3]:  # the counter, from its most significant octet
+                if b[p + 4] < e[off + 3]:
+                    break
+            elif b[p + 3] != e[off + 2]:
+                if b[p + 3] < e[off + 2]:
+                    break
+            elif b[p + 2] != e[off + 1]:
+                if b[p + 2] < e[off + 1]:
+                    break
+            elif b[p + 1] < e[off]:
+                break
+            return NWK  # (Han.on_nwk finds the member and the header again: a few a second)
+        r.counts[n] += _ONE
+        return COUNTED
+    buf = _walk(buf, off, n)  # the payload, or minus mac.parse's reject (buf reused)
+    p = int(buf)
     if p < 0:
         return GENERIC
     # Hub._other: a destination PAN other than ours or broadcast; a beacon request.
-    if b[off + 1] & 0x0C and ((b[off + 4] << 8) | b[off + 3]) != 0xFFFF:
+    if b[off + 1] & 0x0C and b[off + 3] & b[off + 4] != 0xFF:
         if ((b[off + 4] << 8) | b[off + 3]) != int(r.pan):
             return NOT_FOR_US
-    if b[off] & 7 == _DATA:  # Han._data: a ZigBee NWK frame, short addresses on both ends
-        if b[off + 1] & 0xCC != 0x88:
-            return UNHANDLED
-        if ((b[off + 6] << 8) | b[off + 5]) != 0 and ((b[off + 6] << 8) | b[off + 5]) != 0xFFFF:
-            return HAN_NOT_FOR_US  # neither the coordinator nor broadcast
-        n = NWK
-    elif b[off] & 7 != _COMMAND:
-        return UNHANDLED
-    elif b[p] == _CMD_BEACON_REQ:
+    if b[off] & 7 != _COMMAND:
+        return UNHANDLED  # (a data frame with short addresses on both ends went above)
+    if b[p] == _CMD_BEACON_REQ:
         return NOT_FOR_US
-    elif b[p] == _CMD_ORPHAN:
+    if b[p] == _CMD_ORPHAN:
         if b[off + 1] >> 6 != _ADDR_EXT:
             return HAN_BAD_COMMAND
         n = ORPHAN
@@ -159,7 +285,9 @@ def route(buf, off: int, n: int, r) -> int:
         # Joining.to_coordinator: to the coordinator (0x0000) on our PAN, or with no
         # destination from our PAN (a source PAN is never compressed without a destination)
         if b[off + 1] & 0x0C:
-            n = b[off + 5] | b[off + 6] | (((b[off + 4] << 8) | b[off + 3]) ^ int(r.pan))
+            n = ((b[off + 4] << 8) | b[off + 3]) ^ int(r.pan)
+            n |= b[off + 5]
+            n |= b[off + 6]
         elif b[off + 1] >> 6:
             n = ((b[off + 4] << 8) | b[off + 3]) ^ int(r.pan)
         else:
@@ -174,61 +302,53 @@ def route(buf, off: int, n: int, r) -> int:
             n = POLL_EXT
         else:
             return HAN_BAD_COMMAND
-    # The source (before the payload at p), for the verdict in n. A short one no member has
-    # (Han._data_request, Han._data) is counted and dropped here: the cheapest stranger's flood.
+    # The source (before the payload at p), for the verdict in n. One no member has
+    # (Han._data_request, Joining.repeat, Joining.orphan) is counted and dropped here: the
+    # cheapest stranger's flood.
     if b[off + 1] >> 6 == _ADDR_SHORT:
         r.key = (b[p - 1] << 8) | b[p - 2]
         if r.counts and r.key not in r.shorts:
-            r.counts[_NOT_MEMBER] = int(r.counts[_NOT_MEMBER]) + 1
+            r.counts[_NOT_MEMBER] += _ONE
             return COUNTED
-        r.src = p  # the payload (Hub._other hands a member's NWK frame to the HAN from it)
+        r.src = p  # the payload
         return n
+    # An EUI-64 (in air order, at p - 8): a member has it (for an association request: the
+    # device log has it), or it shares a key (the full path decides); else ASSOC_STRANGER for an
+    # association request (Joining.stranger), or the frame is counted as DeviceTable.find_le's
+    # miss is, and COUNTED. A slot or entry from an index is a used one: inside r.octets, or
+    # in r.log.
     r.src = p - 8
     r.key = (((((b[p - 5] & 0x3F) << 8) | b[p - 6]) << 8 | b[p - 7]) << 8) | b[p - 8]
     if not r.counts:
         return n
-    return int(_member_le(buf, r, n))
-
-
-@micropython.viper
-def _member_le(buf, r, verdict: int) -> int:
-    # route() for a data request, orphan notification or association request from the EUI-64
-    # at buf[r.src] (air order, inside the frame: route checked it): verdict if a member has it
-    # (for an association request: if the device log has it), or if it shares a key (the full
-    # path decides). Else ASSOC_STRANGER for an association request (Joining.stranger), or the
-    # frame is counted as DeviceTable.find_le's miss is (Joining.repeat, Joining.orphan) and
-    # COUNTED. A slot or entry from an index is a used one: inside r.octets, or in r.log.
-    if verdict == ASSOC:
-        s = int(r.listed.get(r.key, -1))
+    if n == ASSOC:
+        buf = r.listed.get(r.key, -1)
     else:
-        s = int(r.euis.get(r.key, -1))
-    if s == _SHARED:
-        return verdict
-    if s >= 0:
-        a = ptr8(buf)
-        if verdict == ASSOC:
-            e = ptr8(r.log[s])
-            s = 0
+        buf = r.euis.get(r.key, -1)
+    off = int(buf)  # the slot or entry (off reused)
+    if off == _SHARED:
+        return n
+    if off >= 0:
+        if n == ASSOC:
+            e = ptr8(r.log[off])
+            off = 0
         else:
             e = ptr8(r.octets)
-            s = 8 * s
-        p = int(r.src)
-        # equals_le inline: a call from native code goes through the runtime, 0.8k Ir (1.7k on
-        # 32 bits) on every stranger's data request, orphan and association request (measured).
+            off *= 8
         if (
-            a[p] == e[s + 7]
-            and a[p + 1] == e[s + 6]
-            and a[p + 2] == e[s + 5]
-            and a[p + 3] == e[s + 4]
-            and a[p + 4] == e[s + 3]
-            and a[p + 5] == e[s + 2]
-            and a[p + 6] == e[s + 1]
-            and a[p + 7] == e[s]
+            b[p - 8] == e[off + 7]
+            and b[p - 7] == e[off + 6]
+            and b[p - 6] == e[off + 5]
+            and b[p - 5] == e[off + 4]
+            and b[p - 4] == e[off + 3]
+            and b[p - 3] == e[off + 2]
+            and b[p - 2] == e[off + 1]
+            and b[p - 1] == e[off]
         ):
-            return verdict
-    if verdict == ASSOC:
+            return n
+    if n == ASSOC:
         return ASSOC_STRANGER
-    r.counts[_NOT_MEMBER] = int(r.counts[_NOT_MEMBER]) + 1
+    r.counts[_NOT_MEMBER] += _ONE
     return COUNTED
 
 

@@ -13,8 +13,9 @@
 #
 # Incoming: per neighbour, indexed by the caller's slot (the device table's), the lowest
 # counter still acceptable (ZigBee's FrameCount: the last accepted + 1) and the sequence number
-# of the network key the neighbour last used. Values are kept as 16-bit halves so that a counter
-# read from the air is never a big int on a 32-bit board (the drop path allocates nothing).
+# of the network key the neighbour last used, kept as octets (little-endian, as on the air) and
+# compared octet by octet, so that a counter read from the air is never a big int on a 32-bit
+# board (the drop path allocates nothing).
 # Persisted AHEAD as well: the record holds, per neighbour, a bound above every counter accepted
 # from it, written before the first frame that reaches the bound is accepted (once per `step`
 # frames). After a boot the lowest acceptable counter is that bound, so a frame accepted before
@@ -31,6 +32,12 @@ from firmware.eui64 import equals_le
 
 _VERSION = const(1)
 _IN_VERSION = const(2)  # the incoming record with bounds and key sequence numbers
+_KEYS = const(4)  # IncomingCounters.state: the keys, then the slots' records (16 octets each)
+_SLOT = const(16)
+_LOWEST = const(8)  # in a slot's record: the lowest acceptable counter
+_FLAGS = const(13)
+_USED = const(1)
+_KSEQ = const(2)
 MAX = 0xFFFFFFFE  # the last counter a sender may use (0xFFFFFFFF never: ZigBee 4.3.1.1)
 
 # admit() answers
@@ -112,6 +119,12 @@ class OutgoingCounter:
 
 
 class IncomingCounters:
+    # Everything admit() reads is in one preallocated bytearray, `state`, which the hub's
+    # mac.route also reads in place (firmware.octets): first the receiver's network keys, then
+    # each slot's record.
+    #   keys (4): active key's sequence number | alternate's | held (1 active, 2 alternate) | 0
+    #   slot s, at 4 + 16 s: EUI-64 (8, most significant first) | lowest acceptable counter
+    #   (4, LE) | key sequence number last used (1) | flags (1 used, 2 key sequence known) | 0 0
     def __init__(self, capacity=16, storage=None, name="nwk_incoming", step=8):
         if not 1 <= step <= 0xFFFF:
             raise ValueError("incoming counter step: 1..65535")
@@ -119,13 +132,9 @@ class IncomingCounters:
         self.step = step
         self._storage = storage
         self._name = name
-        self._eui = [bytearray(8) for _ in range(capacity)]  # most significant first
-        self._used = bytearray(capacity)
-        self._hi = array("H", bytes(2 * capacity))  # lowest acceptable counter, high half
-        self._lo = array("H", bytes(2 * capacity))
+        self.state = bytearray(_KEYS + _SLOT * capacity)
         self._bhi = array("H", bytes(2 * capacity))  # the persisted bound, high half
         self._blo = array("H", bytes(2 * capacity))
-        self._ks = array("h", [-1] * capacity)  # key sequence number last used, -1 none yet
         self._parked = []  # devices that left: (EUI-64, bound high, low, key seq, lowest h, l)
         self.corrupt = 0
         self.writes = 0
@@ -134,20 +143,45 @@ class IncomingCounters:
             raw = storage.read(name)
             if raw is not None and not self._load(raw):
                 self.corrupt += 1
-                self._used = bytearray(capacity)
+                self._drop_all()
                 self._parked = []
+
+    # --- the receiver's keys (firmware.sec_nwk keeps them here: admit() and route read them) -
+
+    def hold(self, i, seq):
+        # Network key i (0 the active one, 1 the alternate) has sequence number seq, or none (-1).
+        if seq < 0:
+            self.state[2] &= ~(1 << i)
+            self.state[i] = 0
+        else:
+            self.state[2] |= 1 << i
+            self.state[i] = seq & 0xFF
+
+    def held(self, i):
+        return self.state[i] if self.state[2] >> i & 1 else -1
+
+    def key_of(self, buf, o):
+        # Which held key (0 or 1) the auxiliary header at buf[o:o+14] names, or -1.
+        st = self.state
+        if st[2] & 1 and buf[o + 13] == st[0]:
+            return 0
+        return 1 if st[2] & 2 and buf[o + 13] == st[1] else -1
 
     # --- membership (joins, leaves and boots: rare, so these may allocate) --------------------
     # Counters follow the device, not the slot: a device that leaves is parked with its
     # counters (bounded), so that if it comes back, even in another slot, its old frames are
     # still refused; rebind() matches the persisted counters to the device table at boot.
 
+    def used(self, slot):
+        return self.state[_at(slot) + _FLAGS] & _USED
+
     def assign(self, slot, eui):
         # The device in `slot` is eui (8 octets, most significant first). A device already
         # there, or parked, keeps its counter (a rejoin, or a device that comes back); anyone
         # else starts from 0.
         eui = bytes(eui)
-        if self._used[slot] and self._eui[slot] == eui:
+        q = _at(slot)
+        if self.used(slot) and self.state[q : q + 8] == eui:
             return
         for i, st in enumerate(self._parked):
             if st[0] == eui:
@@ -158,16 +192,20 @@ class IncomingCounters:
 
     def clear(self, slot):
         # The device in `slot` left: parked (the oldest parked one goes when full).
-        if self._used[slot]:
-            self._used[slot] = 0
+        if self.used(slot):
+            self.state[_at(slot) + _FLAGS] = 0
             self._park(self._state(slot))
+
+    def _drop_all(self):
+        for s in range(self.capacity):
+            self.state[_at(s) + _FLAGS] = 0
 
     def rebind(self, members):
         # At boot: members, [(slot, EUI-64)] of the device table, get their counters by EUI-64
         # from the persisted record, whatever slots they had; the rest are parked.
-        states = [self._state(s) for s in range(self.capacity) if self._used[s]]
+        states = [self._state(s) for s in range(self.capacity) if self.used(s)]
         states += self._parked
-        self._used = bytearray(self.capacity)
+        self._drop_all()
         self._parked = []
         for slot, eui in members:
             self._put(slot, (bytes(eui), 0, 0, -1, 0, 0))
@@ -179,19 +217,29 @@ class IncomingCounters:
                 self._park(st)
 
     def _state(self, s):
+        q = _at(s)
         return (
-            bytes(self._eui[s]),
+            bytes(self.state[q : q + 8]),
             self._bhi[s],
             self._blo[s],
-            self._ks[s],
-            self._hi[s],
-            self._lo[s],
+            self.key_seq(s),
+            self.state[q + 10] | self.state[q + 11] << 8,
+            self.state[q + 8] | self.state[q + 9] << 8,
         )
 
     def _put(self, s, st):
-        self._eui[s][:] = st[0]
-        self._bhi[s], self._blo[s], self._ks[s], self._hi[s], self._lo[s] = st[1:]
-        self._used[s] = 1
+        q = _at(s)
+        self.state[q : q + 8] = st[0]
+        self._bhi[s], self._blo[s] = st[1], st[2]
+        self._set(s, st[4], st[5])
+        self._key(s, st[3])
+        self.state[q + _FLAGS] |= _USED
+
+    def _key(self, slot, kseq):
+        # The key sequence number the neighbour in slot last used (-1: none yet).
+        q = _at(slot) + _FLAGS
+        self.state[q - 1] = kseq & 0xFF if kseq >= 0 else 0
+        self.state[q] = (self.state[q] | _KSEQ) if kseq >= 0 else (self.state[q] & ~_KSEQ)
 
     def _park(self, st):
         if len(self._parked) >= self.capacity:
@@ -207,14 +255,18 @@ class IncomingCounters:
             self._set(s, 0, 0)
             self._bhi[s] = 0
             self._blo[s] = 0
-            self._ks[s] = -1
+            self._key(s, -1)
         self._parked.clear()
         if self._storage is not None:  # (save's frame is a large one, on the heap)
             self.save()
 
     def _set(self, slot, hi, lo):
-        self._hi[slot] = hi
-        self._lo[slot] = lo
+        q = _at(slot) + _LOWEST
+        st = self.state
+        st[q] = lo & 0xFF
+        st[q + 1] = lo >> 8
+        st[q + 2] = hi & 0xFF
+        st[q + 3] = hi >> 8
 
     # --- per frame ---------------------------------------------------------------------------
 
@@ -224,22 +276,29 @@ class IncomingCounters:
         # (little-endian, at o + 1), sender (EUI-64 in air order, at o + 5) and key sequence
         # number (at o + 13) decide: ADMITTED; NOT_MEMBER (the sender is not that neighbour);
         # or STALE: a counter below the neighbour's lowest acceptable value, or 0xFFFFFFFF; any
-        # counter under a newer key, none under an older one. (One call, the halves compared
-        # in place: this runs for every secured frame.)
-        if not self._used[slot] or not equals_le(buf, o + 5, self._eui[slot], 0):
+        # counter under a newer key, none under an older one. (The octets compared in place,
+        # from the most significant down: this runs for every secured frame. firmware.octets'
+        # route makes the same decision natively for the hub: tests_device/test_route.py.)
+        st = self.state
+        q = _at(slot)
+        if not st[q + _FLAGS] & _USED or not equals_le(buf, o + 5, st, q):
             return NOT_MEMBER
-        if self._ks[slot] >= 0 and buf[o + 13] != self._ks[slot]:
-            return ADMITTED if (buf[o + 13] - self._ks[slot]) & 0xFF < 128 else STALE
-        k = buf[o + 3] | (buf[o + 4] << 8)  # the high half
-        if k == 0xFFFF and buf[o + 1] & buf[o + 2] == 0xFF:
+        q += _LOWEST
+        if st[q + 5] & _KSEQ and buf[o + 13] != st[q + 4]:
+            return ADMITTED if (buf[o + 13] - st[q + 4]) & 0xFF < 128 else STALE
+        if buf[o + 4] & buf[o + 3] & buf[o + 2] & buf[o + 1] == 0xFF:
             return STALE
-        if k != self._hi[slot]:
-            return ADMITTED if k > self._hi[slot] else STALE
-        return ADMITTED if buf[o + 1] | (buf[o + 2] << 8) >= self._lo[slot] else STALE
+        if buf[o + 4] != st[q + 3]:  # the counter, from its most significant octet
+            return ADMITTED if buf[o + 4] > st[q + 3] else STALE
+        if buf[o + 3] != st[q + 2]:
+            return ADMITTED if buf[o + 3] > st[q + 2] else STALE
+        if buf[o + 2] != st[q + 1]:
+            return ADMITTED if buf[o + 2] > st[q + 1] else STALE
+        return ADMITTED if buf[o + 1] >= st[q] else STALE
 
     def _due(self, slot, buf, off, kseq):
         # Whether accepting this frame needs a new bound on storage first.
-        if kseq >= 0 and kseq != self._ks[slot]:
+        if kseq >= 0 and kseq != self.key_seq(slot):
             return True
         return _at_least(buf, off, self._bhi[slot], self._blo[slot])
 
@@ -250,7 +309,7 @@ class IncomingCounters:
         # retried by the next frame.
         if self._storage is None:
             if kseq >= 0:
-                self._ks[slot] = kseq  # nothing to persist (tests, benchmarks)
+                self._key(slot, kseq)  # nothing to persist (tests, benchmarks)
         elif self._due(slot, buf, off, kseq):
             self._ahead(slot, buf, off, kseq)
         self._next(slot, buf, off)
@@ -264,7 +323,7 @@ class IncomingCounters:
         self._set(slot, hi, lo)
 
     def _ahead(self, slot, buf, off, kseq):
-        old = (self._bhi[slot], self._blo[slot], self._ks[slot])
+        old = (self._bhi[slot], self._blo[slot], self.key_seq(slot))
         lo = (buf[off] | (buf[off + 1] << 8)) + self.step
         hi = (buf[off + 2] | (buf[off + 3] << 8)) + (lo >> 16)
         if hi > 0xFFFF:
@@ -272,20 +331,24 @@ class IncomingCounters:
         self._bhi[slot] = hi
         self._blo[slot] = lo & 0xFFFF
         if kseq >= 0:
-            self._ks[slot] = kseq
+            self._key(slot, kseq)
         try:
             self.save()
         except OSError:
             self.write_errors += 1
-            self._bhi[slot], self._blo[slot], self._ks[slot] = old
+            self._bhi[slot], self._blo[slot] = old[0], old[1]
+            self._key(slot, old[2])
 
     def lowest(self, slot):
         # The lowest counter still acceptable from the neighbour in slot (reports and tests).
-        return (self._hi[slot] << 16) | self._lo[slot]
+        q = _at(slot) + _LOWEST
+        st = self.state
+        return (st[q + 2] | st[q + 3] << 8) << 16 | st[q] | st[q + 1] << 8
 
     def key_seq(self, slot):
         # The sequence number of the key the neighbour last used, or -1.
-        return self._ks[slot]
+        q = _at(slot) + _FLAGS
+        return self.state[q - 1] if self.state[q] & _KSEQ else -1
 
     # --- persistence ---------------------------------------------------------------------------
     #   per device: slot (1, 0xFF parked) | EUI-64 (8) | bound (4, LE) | key sequence (1)
@@ -296,7 +359,7 @@ class IncomingCounters:
         if self._storage is None:
             return
         out = bytearray()
-        for st in [(s,) + self._state(s) for s in range(self.capacity) if self._used[s]] + [
+        for st in [(s,) + self._state(s) for s in range(self.capacity) if self.used(s)] + [
             (0xFF,) + p for p in self._parked
         ]:
             out.append(st[0])
@@ -321,11 +384,16 @@ class IncomingCounters:
             st = (bytes(p[q + 1 : q + 9]), v >> 16, v & 0xFFFF, ks, v >> 16, v & 0xFFFF)
             if s == 0xFF:
                 self._park(st)
-            elif s >= self.capacity or self._used[s]:
+            elif s >= self.capacity or self.used(s):
                 return False
             else:
                 self._put(s, st)
         return True
+
+
+def _at(slot):
+    # The slot's record in IncomingCounters.state.
+    return _KEYS + _SLOT * slot
 
 
 def _at_least(buf, off, hi, lo):

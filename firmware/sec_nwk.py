@@ -67,9 +67,8 @@ class NwkSecurity:
         self.tx = secframe.AuxHeader(secframe.KEY_NETWORK, bytes(eui), level)
         self.aux = secframe.AuxHeader(secframe.KEY_NETWORK, None, level)  # the last received
         self._enc = [None, None]  # [active, alternate] encrypt methods
-        self._seq = [-1, -1]  # their key sequence numbers
-        self._k = 0  # the key (index) of the frame being checked
-        self._o = 0  # and its auxiliary header's offset
+        # (their key sequence numbers are kept in incoming: IncomingCounters.hold and held)
+        self._o = 0  # the auxiliary header's offset of the frame being opened
         self.slot = -1  # the member whose frame unprotect() last accepted
         self.rejected = [0] * len(NAMES)
 
@@ -78,35 +77,37 @@ class NwkSecurity:
     def set_key(self, key, seq):
         # Holds network key `seq`: the active key when there is none yet (or it is `seq`),
         # otherwise the alternate, accepted on receive beside the active one.
-        i = 0 if self._enc[0] is None or self._seq[0] == seq else 1
+        i = 0 if self._enc[0] is None or self.key_seq() == seq & 0xFF else 1
         self._enc[i] = aes.new(key).encrypt
-        self._seq[i] = seq & 0xFF
-        self.tx.key_seq = self._seq[0]
+        self.incoming.hold(i, seq & 0xFF)
+        self.tx.key_seq = self.key_seq()
 
     def switch_key(self, seq):
         # Switch-Key: the alternate key `seq` becomes the one the hub sends with. The old key
         # stays the alternate, still accepted on receive from a neighbour that has not switched
         # yet (once a neighbour has used the new key its old-key frames are refused: see
         # firmware.sec_counters), until drop_old(). False when the hub does not hold `seq`.
-        if self._seq[0] == seq:
+        if self.key_seq() == seq:
             return True
-        if self._seq[1] != seq:
+        if self.old_seq() != seq:
             return False
         self._enc[0], self._enc[1] = self._enc[1], self._enc[0]
-        self._seq[0], self._seq[1] = seq, self._seq[0]
+        self.incoming.hold(1, self.key_seq())
+        self.incoming.hold(0, seq)
         self.tx.key_seq = seq
         return True
 
     def drop_old(self):
         # Every neighbour has switched (or the grace period is over): the old key goes.
-        self._enc[1], self._seq[1] = None, -1
+        self._enc[1] = None
+        self.incoming.hold(1, -1)
 
     def old_seq(self):
         # The alternate key's sequence number, or -1.
-        return self._seq[1]
+        return self.incoming.held(1)
 
     def key_seq(self):
-        return self._seq[0]
+        return self.incoming.held(0)
 
     # --- sending ----------------------------------------------------------------------------
 
@@ -148,43 +149,55 @@ class NwkSecurity:
         # self.nh.payload_off, from the member in slot s (the HAN knows it from the MAC source
         # address), or s = -1 to find it by the header's EUI-64 (members.find_le). Returns the
         # end of the plaintext (it starts at self.aux.end), or minus (base + a reason). Counts
-        # nothing. Everything the header alone decides comes first, cheapest first; then the
-        # budget; only then CCM*. The common shape (extended nonce, network key, long enough)
-        # is read from the octets; anything else goes to the full parse for its reason. (One
-        # call down to the frame counter's: this runs for every secured frame.)
+        # nothing. Everything the header alone decides comes first (check), cheapest first;
+        # then the budget and CCM* (passed).
+        s = self.check(s, buf, f)
+        if s < 0:
+            return s
+        return self.passed(s, buf, f, now)
+
+    def check(self, s, buf, f):
+        # receive()'s header checks: the sender's slot, or minus (base + a reason). The common
+        # shape (extended nonce, network key, long enough) is read from the octets; anything
+        # else goes to the full parse for its reason. (The hub's mac.route makes these checks
+        # natively for its members' frames: tests_device/test_route.py holds the two together.)
         o = self.nh.payload_off
         if o + _AUX_LEN + 4 > f.payload_end or buf[o] & _SHAPE_MASK != _SHAPE:
             return -self._odd(buf, o, f.payload_end) - self.base
-        if buf[o + 13] == self._seq[0]:
-            self._k = 0
-        elif buf[o + 13] == self._seq[1]:
-            self._k = 1
-        else:
+        if self.incoming.key_of(buf, o) < 0:
             return -(self.base + UNKNOWN_KEY)
         if s < 0:
             s = self.members.find_le(buf, o + 5)
             if s < 0:
                 return -(self.base + UNKNOWN_SOURCE)
-        self._o = o
         o = self.incoming.admit(s, buf, o)  # the sender, then its counter (o reused: 11 words)
         if o:
             return -(self.base + UNKNOWN_SOURCE - 1 + o)  # (counters.NOT_MEMBER 1, STALE 2)
+        return s
+
+    def passed(self, s, buf, f, now):
+        # A frame from the member in slot s that passed every header check (check(), or the
+        # hub's mac.route), its auxiliary header at self.nh.payload_off: the budget, then CCM*.
+        # The end of the plaintext, or minus (base + BUSY or BAD_MIC).
         if self.budget is not None and not self.budget.allow(now):
             return -(self.base + BUSY)
         self.slot = s
-        o = self.open(buf, f.payload_off, f.payload_end)
-        return o if o >= 0 else -(self.base + BAD_MIC)
+        self._o = self.nh.payload_off
+        s = self.open(buf, f.payload_off, f.payload_end)  # (s reused)
+        return s if s >= 0 else -(self.base + BAD_MIC)
 
     def _odd(self, buf, o, end):
         r = secframe.parse(buf, o, end, self.aux)
         return r if r else NOT_NETWORK_KEY  # (parse passes a short key-transport header)
 
     def open(self, buf, nwk_off, end):
-        # After receive()'s checks: CCM*, the end of the plaintext or -1 (a bad MIC). Only an
+        # After the header checks: CCM*, the end of the plaintext or -1 (a bad MIC). Only an
         # authentic frame moves the counter. The auxiliary header is filled in only here, for
         # the frames that get this far.
         self._aux(buf)
-        end = secframe.unseal(self._enc[self._k], buf, nwk_off, self.aux, end)
+        end = secframe.unseal(
+            self._enc[self.incoming.key_of(buf, self._o)], buf, nwk_off, self.aux, end
+        )
         if end >= 0:
             self.incoming.accept(self.slot, buf, self._o + 1, self.aux.key_seq)
         return end

@@ -27,8 +27,9 @@ def fresh(t, slot, buf, off, kseq=-1):
     # order, the key sequence number.
     aux = bytearray(14)
     aux[1:5] = buf[off : off + 4]
-    aux[5:13] = bytes(reversed(t._eui[slot]))
-    aux[13] = (kseq if kseq >= 0 else t._ks[slot]) & 0xFF
+    q = 4 + 16 * slot  # the slot's record in t.state: its EUI-64 first
+    aux[5:13] = bytes(reversed(t.state[q : q + 8]))
+    aux[13] = (kseq if kseq >= 0 else t.key_seq(slot)) & 0xFF
     return t.admit(slot, aux, 0) == ADMITTED
 
 

@@ -10,9 +10,11 @@ from contract import native
 from contract.compat import MICROPYTHON
 from firmware import eui64, han_reject, mac
 from firmware import zb_nwk as nwk
+from firmware.sec_counters import IncomingCounters
 from tests_device import vectors
 from tests_device.alloc import heap_bytes
 from tests_device.han_frames import (
+    ESME_EUI,
     STRANGER,
     assoc_request,
     data_request,
@@ -31,6 +33,34 @@ FIELDS = (
 )  # fmt: skip
 POLL = data_request(0x7FF1)
 REPORT = summation_report(0x4242, 1)
+
+
+def secured(psdu, eui, counter, seq=0):
+    # The member's report (MAC 9, NWK 8 octets of header) as NWK security puts it on the air:
+    # the security bit, the auxiliary header (extended nonce, the network key), a MIC (route
+    # does no AES: any 4 octets).
+    aux = bytes((0x28,)) + counter.to_bytes(4, "little") + bytes(reversed(eui)) + bytes((seq,))
+    out = bytearray(psdu[:17]) + aux + psdu[17:-2] + b"MIC!"
+    out[10] |= 0x02
+    return vectors.with_fcs(out, len(out))
+
+
+# A member (the ESME, at 0x4242 in slot 0) secures its reports; its incoming counter is at 100
+# under key 0, which the hub holds with key 7 (an update not yet switched to).
+COUNTERS = IncomingCounters(2)
+COUNTERS.assign(0, ESME_EUI)
+COUNTERS.assign(1, STRANGER)
+COUNTERS.hold(0, 0)
+COUNTERS.hold(1, 7)
+COUNTERS.accept(0, b"\x63\x00\x00\x00", 0, 0)
+SECURED_BASES = (
+    secured(REPORT, ESME_EUI, 100),  # passes every header check
+    secured(REPORT, ESME_EUI, 99),  # replayed
+    secured(REPORT, ESME_EUI, 3, seq=7),  # the other key: counting anew
+    secured(REPORT, ESME_EUI, 200, seq=9),  # a key the hub does not hold
+    secured(REPORT, STRANGER, 500),  # another sender under the ESME's address
+    secured(summation_report(0x7FF1, 1), ESME_EUI, 100),  # slot 1's address
+)
 NWK_FIELDS = ("fc", "ftype", "dst", "src", "radius", "seq", "dst_ieee_off", "src_ieee_off")
 NWK_FIELDS += ("payload_off",)
 BASES = (
@@ -47,7 +77,7 @@ BASES = (
     vectors.COORD_REALIGN,
     vectors.INTERPAN_UNICAST,
     vectors.INTERPAN_BROADCAST,
-)
+) + SECURED_BASES
 
 
 def has_emitter():
@@ -145,8 +175,10 @@ class SameAnswersTest(unittest.TestCase):
         euis = {eui64.key(STRANGER): 1}  # a member, in slot 1
         octets = bytearray(8) + STRANGER
         log = [bytes(8), STRANGER]  # the device log: the member, and an entry before it
-        r1 = NATIVE.Route(0x1A2B, shorts, [0, 0], euis, octets, euis, log)
-        r2 = BYTECODE.Route(0x1A2B, shorts, [0, 0], euis, octets, euis, log)
+        count = len(han_reject.NAMES)
+        r1 = NATIVE.Route(0x1A2B, shorts, [0] * count, euis, octets, euis, log)
+        r2 = BYTECODE.Route(0x1A2B, shorts, [0] * count, euis, octets, euis, log)
+        r1.sec = r2.sec = COUNTERS.state
         seen = set()
         for buf, off, n in junk(rng, 3000):
             v = NATIVE.route(buf, off, n, r1)
@@ -172,6 +204,10 @@ class SameAnswersTest(unittest.TestCase):
                         )
         self.assertTrue(len(seen) >= 10, seen)  # most verdicts, inter-PAN (0) included
         self.assertTrue(r1.counts[han_reject.NOT_MEMBER] > 10, r1.counts)  # where the HAN's is
+        # The secured frames' drops (each counted where the HAN counts it) were reached.
+        for why in (han_reject.SEC_REPLAYED, han_reject.SEC_UNKNOWN_KEY, han_reject.BAD_NWK):
+            self.assertTrue(r1.counts[why] > 3, (why, r1.counts))
+        self.assertTrue(NATIVE.NWK in seen)
 
     def test_nwk_header_on_junk(self):
         rng = self.junk_rng(16)
@@ -212,7 +248,8 @@ class NoAllocationTest(unittest.TestCase):
         f = mac.MacFrame()
         frame = vectors.INTERPAN_UNICAST
         for fns in (NATIVE, BYTECODE or NATIVE):
-            r = fns.Route(0x1A2B, {}, [0], {}, bytearray(8), {}, [])
+            r = fns.Route(0x1A2B, {0x4242: 0}, [0] * 20, {}, bytearray(8), {}, [])
+            r.sec = COUNTERS.state
             nh = nwk.NwkHeader()
             for call in (
                 lambda p=fns.parse: p(frame, 0, len(frame), f),
@@ -223,5 +260,9 @@ class NoAllocationTest(unittest.TestCase):
                 lambda k=fns.key_le: k(frame, 7),
                 lambda e=fns.equals_le: e(frame, 7, frame, 0),
                 lambda p=fns.parse_nwk, h=nh: p(REPORT, 9, len(REPORT) - 2, h),
+                lambda g=fns.route, r=r: g(REPORT, 0, len(REPORT), r),  # unsecured: counted
+            ) + tuple(
+                lambda g=fns.route, r=r, s=s: g(s, 0, len(s), r)  # passed, or counted
+                for s in SECURED_BASES
             ):
                 self.assertIn(heap_bytes(call), (None, 0))

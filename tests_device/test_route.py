@@ -9,6 +9,7 @@ import sys
 import unittest
 
 from firmware import han_reject, mac
+from hal.fake.storage import MemoryStorage
 from tests_device import vectors
 from tests_device.han_frames import (
     CAP_ESME,
@@ -22,15 +23,17 @@ from tests_device.han_frames import (
     summation_report,
 )
 from tests_device.han_lab import Lab
+from tests_device.han_meter import Meter
 
 MICROPYTHON = sys.implementation.name == "micropython"
 TWIN = bytes((0x80,)) + GSME_EUI[1:]  # the GSME's lookup key (eui64.key), not a member
 
 
 class Twin:
-    # A Lab whose hub takes the full path for every frame that is not inter-PAN.
-    def __init__(self):
-        self.lab = Lab()
+    # A Lab whose hub takes the full path for every frame that is not inter-PAN (with the
+    # network key of storage, when given).
+    def __init__(self, storage=None):
+        self.lab = Lab(storage)
         self.full = self.lab.hub._other
         self.r = mac.Route(0x1A2B)
 
@@ -57,7 +60,19 @@ def state(lab):
         han.polls,
         han.frames_in,
         len(h.notes),
+        bytes(han.security.incoming.state),  # every member's counters, and the keys held
     )
+
+
+def verdicts_of(lab):
+    # A Route with the lab HAN's tables and counters of its own: the verdict mac.route gives.
+    han = lab.han
+    r = mac.Route(0x1A2B, han.table.by_short, [0] * len(han_reject.NAMES), han.table.by_eui)
+    r.octets = han.table.octets
+    r.listed = han.log.index
+    r.log = han.log.euis()
+    r.sec = han.security.incoming.state
+    return r
 
 
 def frames(short):
@@ -100,6 +115,7 @@ class SameAsTheFullPathTest(unittest.TestCase):
         if MICROPYTHON:
             random.seed(14)
         verdicts = set()
+        vr = verdicts_of(a)
         now = 0
         for k in range(3000):
             psdu = bytearray(bases[k % len(bases)])
@@ -110,7 +126,7 @@ class SameAsTheFullPathTest(unittest.TestCase):
                     psdu[rng.getrandbits(1)] = rng.getrandbits(8)
                 if k % 7 == 3:
                     psdu = psdu[: len(psdu) - 1 - rng.getrandbits(3) % (len(psdu) - 1)]
-            verdicts.add(mac.route(psdu, 0, len(psdu), b.r))  # (b.r counts nothing)
+            verdicts.add(mac.route(psdu, 0, len(psdu), vr))  # (vr counts for itself)
             now += 40  # ms: the association budget refills now and then
             a.out.tx_len = 0
             d = a.hub.on_frame(vectors.load(a.frame, bytes(psdu)), now)
@@ -129,4 +145,100 @@ class SameAsTheFullPathTest(unittest.TestCase):
         self.assertTrue(a.hub.han.rejected[han_reject.RATE_ASSOC] >= 20)
         # Every verdict was reached (the inter-PAN ones are the frames' source offsets).
         for v in range(mac.HAN_BAD_COMMAND, mac.GENERIC + 1):
-            self.assertTrue(v in verdicts or v == mac.COUNTED, v)
+            self.assertTrue(v in verdicts or v in (mac.COUNTED, mac.NWK), v)  # (NWK: below)
+
+
+class SecuredSameAsTheFullPathTest(unittest.TestCase):
+    # A member's NWK frames: route decides everything their header decides, natively, and
+    # counts each drop where the full path (Han._data, _nwk_header, NwkSecurity.check) counts
+    # it; the frames it passes meet the CCM* budget and AES on both hubs. Members' genuine
+    # frames, replays, strangers' under a member's address, another member's, unknown keys,
+    # before and after a key update, and mutations of all of them.
+    def test_secured_frames_end_as_the_full_path_ends_them(self):
+        a = Lab()
+        st = MemoryStorage()
+        st.records["nwk_key"] = a.st.records["nwk_key"]  # the same network key
+        b = Twin(st)
+        new_key = bytes(range(16, 32))
+        for lab in (a, b.lab):
+            lab.han.security._rand = lambda n: new_key[:n]  # the key update's
+        gsme = a.join(GSME_EUI)
+        esme = a.join(ESME_EUI, CAP_ESME)
+        self.assertEqual((b.lab.join(GSME_EUI), b.lab.join(ESME_EUI, CAP_ESME)), (gsme, esme))
+        sec = a.han.security
+        self.assertEqual(sec.key, b.lab.han.security.key)
+        rng = random.Random(17) if not MICROPYTHON else random
+        if MICROPYTHON:
+            random.seed(17)
+        meters = {GSME_EUI: a.meter(GSME_EUI), ESME_EUI: a.meter(ESME_EUI)}
+        stranger = Meter(STRANGER, sec.key)
+        unknown_key = Meter(GSME_EUI, sec.key, seq=9)
+        vr = verdicts_of(a)
+        seen = set()
+        sent = [None] * 32  # genuine frames, to replay
+        now = 0
+
+        def same(psdu):
+            a.out.tx_len = 0
+            seen.add(mac.route(psdu, 0, len(psdu), vr))
+            d = a.hub.on_frame(vectors.load(a.frame, psdu), now)
+            tx = bytes(a.out.tx_buf[: a.out.tx_len]) if a.out.tx_len else b""
+            self.assertEqual((d, tx), b.rx(psdu, now), psdu)
+            self.assertEqual(state(a), state(b.lab), psdu)
+
+        for k in range(1600):
+            now += 5 if k % 100 else 3000  # bursts past the CCM* budget, then a pause
+            if k == 800:  # the head-end's key update: the hub sends with key 1 from now on
+                now += 1000
+                self.assertTrue(a.han.update_key(now))
+                self.assertTrue(b.lab.han.update_key(now))
+                meters[GSME_EUI] = Meter(GSME_EUI, new_key, 1, meters[GSME_EUI].sec.outgoing.value)
+            short, eui = (gsme, GSME_EUI) if k % 3 else (esme, ESME_EUI)
+            report = summation_report(short, k)
+            pick = k % 8
+            if pick < 3:
+                psdu = meters[eui].secure(report)  # genuine (the GSME under key 1 after k 800)
+                sent[k % 32] = psdu
+            elif pick == 3:
+                psdu = sent[rng.getrandbits(5)] or report  # replayed
+            elif pick == 4:
+                psdu = stranger.secure(report)
+            elif pick == 5:
+                psdu = meters[ESME_EUI if eui == GSME_EUI else GSME_EUI].secure(report)
+            elif pick == 6:
+                psdu = unknown_key.secure(report)
+            else:
+                psdu = report if k % 16 == 7 else meters[eui].secure(report)
+            if k % 5 == 4:  # mutated: the NWK and auxiliary headers, the MIC, the length
+                m = bytearray(psdu)
+                for _ in range(1 + rng.getrandbits(2)):
+                    m[9 + rng.getrandbits(5) % (len(m) - 9)] = rng.getrandbits(8)
+                if k % 3 == 0:
+                    m[10] ^= 1 << rng.getrandbits(3)  # the NWK frame control's flags
+                if k % 7 == 2:
+                    m = m[: 11 + rng.getrandbits(6) % (len(m) - 11)]
+                psdu = vectors.with_fcs(m, len(m) - 2)
+            elif k % 13 == 6:  # an NWK command frame
+                m = bytearray(psdu)
+                m[9] = m[9] & 0xFC | 1
+                psdu = vectors.with_fcs(m, len(m) - 2)
+            same(psdu)
+        rj = a.han.rejected
+        for why in (
+            han_reject.SEC_REPLAYED,
+            han_reject.SEC_UNKNOWN_SOURCE,
+            han_reject.SEC_UNKNOWN_KEY,
+            han_reject.SEC_BAD_MIC,
+            han_reject.SEC_BUSY,
+            han_reject.SEC_TRUNCATED,
+            han_reject.SEC_NO_SOURCE,
+            han_reject.SEC_NOT_NETWORK_KEY,
+            han_reject.BAD_NWK,
+            han_reject.UNSECURED,
+            han_reject.NOT_DATA,
+            han_reject.NOT_FOR_US,
+        ):
+            self.assertTrue(rj[why] > 0, (han_reject.NAMES[why], rj))
+        self.assertTrue(a.han.frames_in > 100, a.han.frames_in)
+        self.assertEqual(a.han.security.incoming.key_seq(a.han.table.find(GSME_EUI)), 1)
+        self.assertTrue(mac.NWK in seen and mac.COUNTED in seen)
