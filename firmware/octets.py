@@ -121,8 +121,10 @@ _SOURCE_ONLY = Route(-1)
 @micropython.viper
 def header_source(buf, off: int, n: int) -> int:
     # zb_interpan.header_source: route() with a PAN ID of -1, which stops after the inter-PAN
-    # recognition: the offset of an inter-PAN frame's 64-bit source, or -1.
-    return int(route(buf, off, n, _SOURCE_ONLY))
+    # recognition: the offset of an inter-PAN frame's 64-bit source, or -1 (also for the beacon
+    # request, which route() recognises before the PAN ID).
+    off = int(route(buf, off, n, _SOURCE_ONLY))
+    return off if off >= 0 else -1
 
 
 @micropython.viper
@@ -133,7 +135,9 @@ def route(buf, off: int, n: int, r) -> int:
     # security, no PAN ID compression, a 64-bit source, the stub NWK frame control 0x000B where
     # the payload starts); its drop paths decide from them (docs/dos.md). Then the canonical
     # beacon request (FCF 0x0803, to PAN 0xFFFF address 0xFFFF, command 7), the cheapest flood.
-    # Then a member's NWK frame (a data frame with short addresses on both ends): everything its
+    # Then mac.parse's checks, the one walk of the MAC header (parse passes the frame's buffer as
+    # r to have only that; a frame they reject goes the full path, which counts it). Then a
+    # member's NWK frame (a data frame with short addresses on both ends): everything its
     # header decides, as Han._data, Han._nwk_header and NwkSecurity.check would, is decided and
     # counted here, so that only a frame that may be genuine reaches the CCM* budget and AES.
     # Every other frame mac.parse accepts is classified as Hub._other, Han.on_frame and Joining
@@ -142,27 +146,62 @@ def route(buf, off: int, n: int, r) -> int:
     # compression) and b[off + 1] (addressing modes, version): no local for it, and buf, n, off
     # and p reused, keep 11 words of frame state where this runs as bytecode (7 locals, and no
     # expression deeper than 4).
-    if n < 5 or off < 0 or int(_len(buf)) < off + n:
+    if n < 5 or off < 0 or int(_len(buf)) < off + n - 2:
         return GENERIC
     b = ptr8(buf)
-    if b[off] & 0x4F == 0x01 and b[off + 1] & 0xC8 == 0xC8 and n >= 21:
+    if b[off] & 0x4F == 0x01 and b[off + 1] & 0xC8 == 0xC8 and n >= 21 and r is not buf:
         n = off + n - 2  # the end of the payload
         off += 9 if b[off + 1] & 0x0C == 0x08 else 15  # the source, after a short or long dest.
         if off + 10 <= n and b[off + 8] == 0x0B and b[off + 9] == 0x00:
             return off
         return GENERIC
-    p = int(r.pan)
-    if p < 0:  # header_source
-        return GENERIC
     if n == 10 and b[off] == 0x03 and b[off + 1] == 0x08 and b[off + 7] == _CMD_BEACON_REQ:
-        if b[off + 3] & b[off + 4] & b[off + 5] & b[off + 6] == 0xFF:
+        if b[off + 3] & b[off + 4] & b[off + 5] & b[off + 6] == 0xFF and r is not buf:
             return BEACON_REQUEST
+    # mac.parse's checks (IEEE 802.15.4-2006 7.2.1), once for both: parse passes the frame's
+    # buffer as r (an identity test, no lookup) to have only this walk.
+    # p the MAC payload's offset, or minus the reject code.
+    while True:  # (a block to break out of at the first reject)
+        if b[off] & 7 > _COMMAND:
+            p = -int(reject.RESERVED_TYPE)
+        elif b[off] & _SECURITY:
+            p = -int(reject.MAC_SECURITY)
+        elif b[off + 1] & 0x20:  # frame version 2 or 3
+            p = -int(reject.RESERVED_VERSION)
+        elif b[off + 1] & 0x0C == 0x04 or b[off + 1] >> 6 == 1:
+            p = -int(reject.RESERVED_ADDR_MODE)
+        elif b[off] & _PANID_COMP and (b[off + 1] & 0x0C == 0 or b[off + 1] >> 6 == 0):
+            p = -int(reject.BAD_PANID_COMP)
+        else:
+            p = off + 3  # after the destination, then after the source
+            p += 4 if b[off + 1] & 0x0C == 0x08 else 10 if b[off + 1] & 0x0C else 0
+            if b[off + 1] >> 6:
+                p += 2 if b[off + 1] >> 6 == _ADDR_SHORT else 8
+                if not b[off] & _PANID_COMP:
+                    p += 2
+            if p > off + n - 2:
+                p = -int(reject.TRUNCATED)
+            elif b[off] & 7 == _BEACON:  # superframe (2), GTS spec (1), pending spec (1)
+                if b[off + 1] >> 6 == 0 or p + 4 > off + n - 2:
+                    p = -int(reject.TRUNCATED)
+            elif b[off] & 7 == _COMMAND:  # the command identifier
+                if p >= off + n - 2:
+                    p = -int(reject.TRUNCATED)
+            elif b[off] & 7 == _ACK:
+                if b[off + 1] & 0xCC or p != off + n - 2:
+                    p = -int(reject.TRUNCATED)
+        break
+    if r is buf:
+        return p
+    if p < 0:
+        return GENERIC
+    buf = r.pan  # (buf reused: the frame is in b)
+    if int(buf) < 0:  # header_source
+        return GENERIC
     if b[off] & 0x0F == _DATA and b[off + 1] & 0xEC == 0x88:
         # A data frame with short addresses on both ends, no MAC security, frame version 0 or 1
-        # (Han._data's ZigBee NWK frame): its length is all of mac.parse's checks (_walk's).
-        if n < (11 if b[off] & _PANID_COMP else 13):
-            return GENERIC
-        if b[off + 3] & b[off + 4] != 0xFF and ((b[off + 4] << 8) | b[off + 3]) != p:
+        # (Han._data's ZigBee NWK frame; the walk above made mac.parse's checks).
+        if b[off + 3] & b[off + 4] != 0xFF and ((b[off + 4] << 8) | b[off + 3]) != int(buf):
             return NOT_FOR_US  # Hub._other: for another PAN
         if b[off + 5] | b[off + 6] and b[off + 5] & b[off + 6] != 0xFF:
             return HAN_NOT_FOR_US  # neither the coordinator nor broadcast
@@ -259,13 +298,9 @@ def route(buf, off: int, n: int, r) -> int:
             return NWK  # (Han.on_nwk finds the member and the header again: a few a second)
         r.counts[n] += _ONE
         return COUNTED
-    buf = _walk(buf, off, n)  # the payload, or minus mac.parse's reject (buf reused)
-    p = int(buf)
-    if p < 0:
-        return GENERIC
     # Hub._other: a destination PAN other than ours or broadcast; a beacon request.
     if b[off + 1] & 0x0C and b[off + 3] & b[off + 4] != 0xFF:
-        if ((b[off + 4] << 8) | b[off + 3]) != int(r.pan):
+        if ((b[off + 4] << 8) | b[off + 3]) != int(buf):
             return NOT_FOR_US
     if b[off] & 7 != _COMMAND:
         return UNHANDLED  # (a data frame with short addresses on both ends went above)
@@ -285,11 +320,11 @@ def route(buf, off: int, n: int, r) -> int:
         # Joining.to_coordinator: to the coordinator (0x0000) on our PAN, or with no
         # destination from our PAN (a source PAN is never compressed without a destination)
         if b[off + 1] & 0x0C:
-            n = ((b[off + 4] << 8) | b[off + 3]) ^ int(r.pan)
+            n = ((b[off + 4] << 8) | b[off + 3]) ^ int(buf)
             n |= b[off + 5]
             n |= b[off + 6]
         elif b[off + 1] >> 6:
-            n = ((b[off + 4] << 8) | b[off + 3]) ^ int(r.pan)
+            n = ((b[off + 4] << 8) | b[off + 3]) ^ int(buf)
         else:
             n = 1
         if n:
@@ -353,45 +388,6 @@ def route(buf, off: int, n: int, r) -> int:
 
 
 @micropython.viper
-def _walk(buf, off: int, n: int) -> int:
-    # mac.parse's checks of the PSDU buf[off:off+n] (n >= 5 and inside buf: the caller's
-    # checks): the offset of the MAC payload, or minus the reject code.
-    b = ptr8(buf)
-    fcf = (b[off + 1] << 8) | b[off]
-    if fcf & 7 > _COMMAND:
-        return -int(reject.RESERVED_TYPE)
-    if fcf & _SECURITY:
-        return -int(reject.MAC_SECURITY)
-    if (fcf >> 12) & 3 > 1:
-        return -int(reject.RESERVED_VERSION)
-    if (fcf >> 10) & 3 == 1 or fcf >> 14 == 1:
-        return -int(reject.RESERVED_ADDR_MODE)
-    if fcf & _PANID_COMP and (fcf & 0x0C00 == 0 or fcf >> 14 == 0):
-        return -int(reject.BAD_PANID_COMP)
-    n = off + n - 2  # the end of the payload (n reused: 11 words where this is bytecode)
-    off += 3 + (4 if fcf & 0x0C00 == 0x0800 else 10 if fcf & 0x0C00 else 0)  # after the dest.
-    if off > n:
-        return -int(reject.TRUNCATED)
-    if fcf >> 14:
-        if not fcf & _PANID_COMP:
-            off += 2
-        off += 2 if fcf >> 14 == _ADDR_SHORT else 8
-        if off > n:
-            return -int(reject.TRUNCATED)
-    # Fields each frame type must carry.
-    if fcf & 7 == _BEACON:
-        if fcf >> 14 == 0 or off + 4 > n:  # superframe (2) + GTS spec (1) + pending spec (1)
-            return -int(reject.TRUNCATED)
-    elif fcf & 7 == _COMMAND:
-        if off >= n:
-            return -int(reject.TRUNCATED)
-    elif fcf & 7 == _ACK:
-        if fcf & 0xCC00 or off != n:
-            return -int(reject.TRUNCATED)
-    return off
-
-
-@micropython.viper
 def parse(buf, off: int, n: int, f) -> int:
     # firmware.mac.parse: the PSDU buf[off:off+n] (FCS included, already checked by the radio)
     # into the MacFrame f. Returns reject.OK or a reject code; f is only meaningful after OK.
@@ -400,7 +396,7 @@ def parse(buf, off: int, n: int, f) -> int:
         return int(reject.TOO_SHORT)
     if off < 0 or off + n - 2 > int(_len(buf)):
         return int(reject.TRUNCATED)
-    p = int(_walk(buf, off, n))
+    p = int(route(buf, off, n, buf))  # its walk: the payload, or minus the reject
     if p < 0:
         return -p
     f.payload_off = p
@@ -410,7 +406,7 @@ def parse(buf, off: int, n: int, f) -> int:
 
 @micropython.viper
 def _fields(buf, off: int, p: int, f):
-    # The MacFrame's other fields, from the header before the payload at p (_walk checked it).
+    # The MacFrame's other fields, from the header before the payload at p (route's walk).
     b = ptr8(buf)
     fcf = (b[off + 1] << 8) | b[off]
     f.fcf = fcf
