@@ -60,7 +60,7 @@ def state(lab):
         han.polls,
         han.frames_in,
         len(h.notes),
-        bytes(han.security.incoming.state),  # every member's counters, and the keys held
+        han.security.incoming.state,  # every member's counters and the keys held (in place)
     )
 
 
