@@ -937,5 +937,5 @@ def warm_up(name):
         # a run's growth must show only what is not bounded.
         app = _wan_app()
         req = bytes((wan_msg.JSON,)) + b'{"op": "set_time", "epoch": 1}'
-        for _ in range(app.outbox.max_items + 1):
+        for _ in range(app.settings["wan.outbox_items"] + 1):
             app.on_message(req)
