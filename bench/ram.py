@@ -72,6 +72,7 @@ class Driver:
         fr.off = 0
         fr.n = n
         fr.crc_ok = True
+        self.app.radio.stats["rx"] += 1
         self.app.handle(fr)
         self.app.drain()
 
@@ -98,7 +99,7 @@ class Driver:
         han = app.han
         fmt = "rx=%d tx=%d rejected=%d han_rejected=%d keys=%d outbox=%d delivered=%d replies=%d"
         return fmt % (
-            hub.rx_frames,
+            app.radio.stats["rx"],
             app.radio.sent,
             sum(hub.rejected),
             sum(han.rejected),
@@ -172,6 +173,7 @@ class ScriptedRadio:
 
     def __init__(self):
         self.sent = 0
+        self.stats = {"rx": 0}  # the scenario's frames, handed over as recv() would
 
     def configure(self, channel, pan_id, short_addr, ext_addr):
         pass

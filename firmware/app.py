@@ -273,6 +273,7 @@ class App:
             channel=h.channel,
             time=self.clock.time(),
             uptime_s=self.clock.uptime_ms() // 1000,
+            rx_frames=self.radio.stats["rx"],
             outbox=len(self.outbox),
             devices=[to_guid(e) for e, _ in h.device_log.entries()],
         )
@@ -347,7 +348,8 @@ class App:
             if MICROPYTHON:
                 self.events.emit(
                     "stats",
-                    rx_frames=self.hub.rx_frames,
+                    rx_frames=self.radio.stats["rx"],
+                    radio=self.radio.stats,
                     heap_used=gc.mem_alloc(),
                     heap_free=gc.mem_free(),
                 )

@@ -117,7 +117,6 @@ class Hub:
         self._route = han.route if han is not None else mac.Route(self.pan_id)
         self.iph = interpan_frame.InterPanHeader()
         self.rejected = [0] * reject.COUNT
-        self.rx_frames = 0
 
     # --- time and link events (called by the shell) --------------------------------------
 
@@ -153,7 +152,6 @@ class Hub:
         # (the shell classifies each frame to park inter-PAN work); -1 or -2 to have it found.
         # This and the gate keep to 11 words of frame state (locals and stack): MicroPython puts
         # a larger frame on the GC heap at every call (py/objfun.c, VM_MAX_STATE_ON_STACK).
-        self.rx_frames += 1
         if not frame.crc_ok:
             return self._drop(BAD_FCS)
         if src < 0:
@@ -336,7 +334,6 @@ class Hub:
             "interpan_seconds_left": secs,
             "wan_present": self.interpan.wan_present,
             "device_log": len(self.device_log),
-            "rx_frames": self.rx_frames,
             "rejected": {reject.NAMES[i]: n for i, n in enumerate(self.rejected) if n},
             "rejections_unnoted": getattr(self.commands, "refusals_unnoted", 0),
             "han": self.han.status(now) if self.han is not None else None,

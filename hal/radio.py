@@ -2,6 +2,10 @@
 # such as the MRF24J40 does in hardware: FCS, address filtering, auto-ACK).
 #
 # Frames are received into a contract.frame.RxFrame the caller owns (allocation-free).
+#
+# Each radio keeps `stats`, a dict of counters (names of its own), with "rx": the frames recv()
+# has filled. It is the receive count of record (the app's stats event and status report it):
+# the hub does not count frames a second time on its receive path.
 
 
 class Radio:

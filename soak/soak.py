@@ -49,6 +49,7 @@ class CountingRadio(Radio):
 
     def __init__(self):
         self.sent = 0
+        self.stats = {"rx": 0}
 
     def configure(self, channel, pan_id, short_addr, ext_addr):
         pass

@@ -92,6 +92,8 @@ class PriorityTest(unittest.TestCase):
         self.assertEqual(app.receive_batch(), 8)  # then the task yields to the others
         self.assertEqual(len(b.radio.sent), 8)
         self.assertEqual(app.receive_batch(), 4)
+        # The radio's receive count is the one of record (the hub keeps none of its own).
+        self.assertEqual(app.status()["rx_frames"], 12)
 
     @unittest.skipUnless(MICROPYTHON, "gc.mem_alloc is MicroPython's")
     def test_parking_allocates_nothing(self):

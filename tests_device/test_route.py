@@ -43,7 +43,6 @@ class Twin:
         frame = vectors.load(lab.frame, psdu)
         v = mac.route(frame.buf, frame.off, frame.n, self.r)
         if frame.crc_ok and v < 0 and v != mac.BEACON_REQUEST:
-            lab.hub.rx_frames += 1
             d = self.full(frame, mac.GENERIC, now)
         else:
             d = lab.hub.on_frame(frame, now)
@@ -56,7 +55,6 @@ def state(lab):
     return (
         list(h.rejected),
         list(han.rejected),
-        h.rx_frames,
         han.polls,
         han.frames_in,
         len(h.notes),
