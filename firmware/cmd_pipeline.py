@@ -19,6 +19,7 @@
 # this hub refuses, cannot push an originator's window past its genuine commands.
 
 from contract import wan_msg
+from contract.native import load
 from firmware import cmd_ber as ber
 from firmware import cmd_catalogue as cat
 from firmware import cmd_execlog as execlog
@@ -42,6 +43,11 @@ _PENDING_MAX = const(8)  # forwarded commands awaiting their meter's answer
 QUERY_MAX = const(2)  # counters per executed-query: the command still fits one inter-PAN frame
 _REFUSAL_NOTES_PER_S = const(1)  # inter-PAN command refusals noted one by one, at most
 _REFUSAL_NOTES_BURST = const(5)
+_MASK = const(0x3FFFFFFF)  # contract.ticks' (tests_host/test_hub_constants.py holds it)
+
+# The provisioned parties' search (firmware.cmd_parties.Parties.find's native code), asked
+# directly on the path of every command the limiter admits.
+_find8 = load("firmware.ipan_octets").find8
 _REFUSED = (False, None)  # process()'s answer to a refused command: one tuple, not one a call
 
 
@@ -158,9 +164,15 @@ class Commands:
         # command becomes a log line and a persisted item for the head-end: a flood of forged
         # commands must not turn into as many flash writes, nor push genuine items out of a
         # full outbox. So past a budget (5, then 1 a second) one is only counted, and decided
-        # before its note is built (docs/dos.md).
-        self._count(why)
-        if channel != INTERPAN or self.refusal_notes.allow(self._now):
+        # before its note is built (docs/dos.md). Every command the limiter admits that fails
+        # authentication meets this: _count inline, and the budget's refusal tested inline
+        # (Gcra.open_at and wait: exactly allow()'s), two calls fewer past the budget.
+        c = self.counts
+        c[why] = c.get(why, 0) + 1
+        if channel != INTERPAN:
+            return True
+        c = self.refusal_notes
+        if (c.open_at - 1 - self._now) & _MASK >= c.wait and c.allow(self._now):
             return True
         self.refusals_unnoted += 1
         return False
@@ -200,7 +212,8 @@ class Commands:
             if self._refused(channel, "not_a_command"):
                 self._reject(channel, "not_a_command", buf, 0)
             return -1
-        end = self.parties.find(buf, self.h.orig_off)  # reused: the party
+        # reused: the party (Parties.find's native search asked here, a call fewer)
+        end = _find8(self.parties.table, self.parties.count, buf, self.h.orig_off)
         if end < 0:
             if self._refused(channel, "unknown_originator"):
                 self._reject(channel, "unknown_originator", buf, 0)

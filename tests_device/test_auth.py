@@ -96,6 +96,33 @@ class Sha256Test(unittest.TestCase):
             self.assertEqual(fns.finish(st, w, blk, data, 0, len(data) + 1, 0), 1)
             self.assertEqual(fns.compress(st, w, data, len(data) - 63), 1)
 
+    def test_hmac_at_every_length_around_one_block(self):
+        # hmac() pads the outer message itself, and the inner goes through finish(), in one
+        # block or more: native and bytecode against RFC 2104 spelled with hashlib.
+        import hashlib
+        from array import array
+
+        from tests_device.native_pair import both, need_source
+
+        native, bytecode = both("firmware.cmd_sha256")
+        need_source(bytecode, "firmware/cmd_sha256.py")
+        key = bytes(range(1, 33))
+        st, w, blk, out = array("I", [0] * 8), array("I", [0] * 64), bytearray(64), bytearray(32)
+        mid = auth._states(key, (st, w, blk, out))
+
+        def rfc2104(data):
+            k = key + bytes(32)
+            inner = hashlib.sha256(bytes(b ^ 0x36 for b in k) + data).digest()
+            return hashlib.sha256(bytes(b ^ 0x5C for b in k) + inner).digest()
+
+        for fns in (native, bytecode):
+            for n in range(0, 72):
+                data = bytes((i * 11 + 5) & 0xFF for i in range(n + 3))
+                self.assertEqual(fns.hmac(mid, st, w, blk, data, 3, n + 3, out), 0, n)
+                self.assertEqual(bytes(out), rfc2104(data[3:]), n)
+            for off, end in ((-1, 4), (3, len(data) + 1), (5, 4), (60, 40)):  # refused
+                self.assertEqual(fns.hmac(mid, st, w, blk, data, off, end, out), 1, (off, end))
+
     def test_check_in_place(self):
         from firmware import cmd_gbcs as gbcs
         from firmware.cmd_pipeline import signed

@@ -1,8 +1,9 @@
-"""firmware/hub.py repeats other modules' constants (const() inlines only a module's own): each
-must equal its source."""
+"""firmware/hub.py (and cmd_pipeline.py) repeat other modules' constants (const() inlines only a
+module's own): each must equal its source."""
 
 from contract import ticks
 from firmware import (
+    cmd_pipeline,
     decision,
     dos_limits,
     han_reject,
@@ -19,6 +20,7 @@ from firmware import (
 
 def test_each_repeated_constant_equals_its_source():
     assert hub._MASK == ticks._MASK and hub._HALF == ticks._HALF
+    assert cmd_pipeline._MASK == ticks._MASK
     assert hub._CLOSED == ipan_rules.CLOSED
     assert hub.NOTHING == decision.NOTHING
     assert hub.RATE_ASSOC == han_reject.RATE_ASSOC
