@@ -194,16 +194,22 @@ class Hub:
             return NOTHING
         if r >= 0 and (now - r) & _MASK < _HALF and self.interpan.noted(self._rules.tick(now)):
             return self._drop(INTERPAN_OFF)  # (tick() decides: the frame goes on if it is ON)
-        return self._interpan_in(frame, src, now)
+        # An inter-PAN frame while the flag is ON, decided from its octets before any parse
+        # (classify, native code): the destination (our PAN or 0xFFFF, our EUI-64 or
+        # broadcast), then what the frame is. Anything but a command or a discovery request is
+        # counted here (its reject code, negated), a call fewer on the junk floods.
+        r = classify(frame.buf, frame.off, frame.n, src, self._me)
+        if r < 0 and r != _DISCOVERY:
+            self.rejected[-r] += 1
+            return NOTHING
+        return self._interpan_in(frame, src, r, now)
 
-    def _interpan_in(self, frame, src, now):
-        # An inter-PAN frame while the flag is ON, decided from its octets before any parse:
-        # the destination (our PAN or 0xFFFF, our EUI-64 or broadcast); then what the frame is
-        # (classify) and its budget: a discovery request spends the discovery-reply budget; a
-        # command the limiter's, and is refunded unless its originator is a provisioned party;
-        # anything else spends none. Drops are counted in place (a call fewer on every flood
-        # path); five locals and the calls' stack keep the frame within 11 words.
-        off = classify(frame.buf, frame.off, frame.n, src, self._me)  # native code
+    def _interpan_in(self, frame, src, off, now):
+        # An inter-PAN command (off: its GBCS block) or discovery request (off: DISCOVERY), for
+        # us while the flag is ON, and its budget: a discovery request spends the
+        # discovery-reply budget; a command the limiter's, and is refunded unless its
+        # originator is a provisioned party. Drops are counted in place (a call fewer on every
+        # flood path); five locals and the calls' stack keep the frame within 11 words.
         if off >= 0:  # a command: off is its GBCS block
             # The limiter's window in which it refuses every frame, tested inline (Gate.open_at
             # and wait, which allow() tests first): a call fewer on most frames of a flood.
@@ -220,9 +226,6 @@ class Hub:
                 self.interpan_gate.refund()  # checked after the budget: most of a flood never is
                 self.rejected[_UNKNOWN_ORIGINATOR] += 1
                 return NOTHING
-        elif off != _DISCOVERY:  # OTHER or FOREIGN: the reject code, negated
-            self.rejected[-off] += 1
-            return NOTHING
         elif (
             self.discovery_budget.open_at - 1 - now
         ) & _MASK < self.discovery_budget.wait or not self.discovery_budget.allow(now):
