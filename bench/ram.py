@@ -1,7 +1,7 @@
 # The RAM benchmark (make ram; tools/ram.py runs it on each interpreter and prints the table):
 # the heap in use, after a collection, on the MicroPython unix port, at each stage:
 #   imports   what main.py imports on a board: firmware.app, then the ESP32 board modules, and
-#             what the running board loads on top (asyncio's gather and streams, the TCP link)
+#             what the running board loads on top (asyncio's streams, the TCP link)
 #   app       the hub built on a bench board (file storage, manual clock, the ESP32 radio
 #             driver on a simulated chip and the ESP32 WAN link, as on the board; the frames
 #             are handed to the app, and a scripted radio counts what it sends)
@@ -246,11 +246,11 @@ def main(argv):
 
     gc.collect()
     app_imports = gc.mem_alloc() - base
+    from asyncio import StreamReader  # noqa: F401  (the TCP link's streams: loaded on first use)
+
     from boards import esp32_devkitc  # noqa: F401  (what main.py imports on a board)
     from hal import tcp_wan  # noqa: F401  (hal.esp32.wan_wifi's, once WiFi is up)
 
-    for name in ("gather", "StreamReader"):  # App.main's, the TCP link's: loaded on first use
-        getattr(sys.modules["asyncio"], name)
     gc.collect()
     imports = gc.mem_alloc() - base
     out = "ram imports=%d app_imports=%d src=%s" % (imports, app_imports, appmod.__file__)

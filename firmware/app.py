@@ -416,4 +416,13 @@ class App:
             tasks.append(self.uplink.run())
         self._tasks = [asyncio.create_task(t) for t in tasks]
         await self._supervise()
-        await asyncio.gather(*self._tasks)
+        # The tasks run for the hub's life; the first to end with an exception ends the app (the
+        # board logs it and resets). On MicroPython a task nobody awaits hands its exception to
+        # the loop's handler (_on_exception) at once, so awaiting the tasks in turn does that
+        # without asyncio.gather, whose module would cost the board 0.4 KB; CPython reports such
+        # an exception only when the task is collected, so there gather waits on them all.
+        if MICROPYTHON:
+            for t in self._tasks:
+                await t
+        else:
+            await asyncio.gather(*self._tasks)

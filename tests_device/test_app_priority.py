@@ -8,6 +8,7 @@ from boards.fake import FakeBoard
 from firmware import mac
 from firmware import zb_interpan as interpan_frame
 from firmware.app import App
+from hal.fake.clock import ManualClock
 from hal.fake.medium import FakeRadio
 from tests_device import interpan_frames as ipf
 from tests_device import vectors
@@ -150,3 +151,46 @@ class RejectReportTest(unittest.TestCase):
         got = [ln for ln in lines if '"frame_rejected"' in ln]
         self.assertEqual(len(got), 2, got)
         self.assertTrue('"bad_fcs"' in got[0] and '"han_not_member"' in got[1], got)
+
+
+class MainTest(unittest.TestCase):
+    # App.main runs its tasks for the hub's life, and the first to fail ends it, whichever it is
+    # (the board then logs the crash and resets: boards/esp32_common.run). On MicroPython a task
+    # main does not await reports through the loop's handler: a "fatal" line, then SystemExit.
+    def run_failing(self, task):
+        import asyncio
+
+        class Clock(ManualClock):  # sleeps in real time, as a board's (ManualClock never waits)
+            async def sleep_ms(self, ms):
+                await asyncio.sleep(ms / 1000)
+
+        lines = []
+        b = FakeBoard(clock=Clock(), sink=lines.append)
+        app = App(b, ("hub.eui64=00-23-7E-00-00-12-D6-87", "radio.pan_id=0x1A2B"))
+
+        async def fail():
+            await asyncio.sleep(0.01)
+            raise ValueError(task)
+
+        setattr(app, task, fail)
+        try:
+            asyncio.run(asyncio.wait_for(app.main(), 5))  # never ending is a failure too
+        except BaseException as e:  # noqa: B036  (SystemExit is what ends the app)
+            return e, lines
+        finally:
+            # MicroPython's loop is one class: it would keep App.main's handler (test_esp32_app)
+            asyncio.new_event_loop().set_exception_handler(None)
+        return None, lines
+
+    def test_the_receive_task_failing_ends_main(self):
+        e, _ = self.run_failing("_receive")
+        self.assertIsInstance(e, ValueError)
+
+    def test_another_task_failing_ends_main(self):
+        for task in ("_timers", "_housekeeping"):
+            e, lines = self.run_failing(task)
+            if MICROPYTHON:
+                self.assertIsInstance(e, SystemExit)
+                self.assertTrue(any('"fatal"' in ln and task in ln for ln in lines), lines)
+            else:  # CPython: asyncio.gather hands main the task's exception
+                self.assertIsInstance(e, ValueError)
