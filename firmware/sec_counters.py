@@ -246,20 +246,6 @@ class IncomingCounters:
             del self._parked[0]
         self._parked.append(st)
 
-    def reset_all(self):
-        # Every neighbour's counter starts again (tests and benchmarks; a key switch does not
-        # need it: counting restarts per neighbour at its first frame under the new key).
-        s = self.capacity
-        while s:  # (allocates nothing: the benchmarks call it between frames)
-            s -= 1
-            self._set(s, 0, 0)
-            self._bhi[s] = 0
-            self._blo[s] = 0
-            self._key(s, -1)
-        self._parked.clear()
-        if self._storage is not None:  # (save's frame is a large one, on the heap)
-            self.save()
-
     def _set(self, slot, hi, lo):
         q = _at(slot) + _LOWEST
         st = self.state

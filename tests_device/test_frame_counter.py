@@ -185,13 +185,6 @@ class IncomingTest(unittest.TestCase):
         self.t.assign(1, B)
         self.assertEqual(self.t.lowest(1), 0)
 
-    def test_reset_all(self):
-        self.t.assign(2, B)
-        self.accept(10)
-        self.accept(20, slot=2)
-        self.t.reset_all()
-        self.assertEqual((self.t.lowest(1), self.t.lowest(2)), (0, 0))
-
     def test_persisted_ahead_so_a_power_cut_replays_nothing(self):
         st = MemoryStorage()
         t = IncomingCounters(4, st, step=8)
