@@ -279,11 +279,11 @@ def route(buf, off: int, n: int, r) -> int:
                 break
             off += _LOWEST  # its lowest acceptable counter (LE), key sequence number, flags
             n = _SEC_REPLAYED
+            if b[p + 4] & b[p + 3] & b[p + 2] & b[p + 1] == 0xFF:
+                break  # 0xFFFFFFFF, under any key
             if e[off + 5] & _KSEQ and b[p + 13] != e[off + 4]:
                 if (b[p + 13] - e[off + 4]) & 0xFF >= 128:
                     break  # an older key
-            elif b[p + 4] & b[p + 3] & b[p + 2] & b[p + 1] == 0xFF:
-                break
             elif b[p + 4] != e[off + 3]:  # the counter, from its most significant octet
                 if b[p + 4] < e[off + 3]:
                     break

@@ -261,19 +261,20 @@ class IncomingCounters:
         # key sequence number) is at buf[o:o+14] come from the neighbour in slot? Its counter
         # (little-endian, at o + 1), sender (EUI-64 in air order, at o + 5) and key sequence
         # number (at o + 13) decide: ADMITTED; NOT_MEMBER (the sender is not that neighbour);
-        # or STALE: a counter below the neighbour's lowest acceptable value, or 0xFFFFFFFF; any
-        # counter under a newer key, none under an older one. (The octets compared in place,
-        # from the most significant down: this runs for every secured frame. firmware.octets'
-        # route makes the same decision natively for the hub: tests_device/test_route.py.)
+        # or STALE: a counter below the neighbour's lowest acceptable value, or 0xFFFFFFFF (under
+        # any key); any other counter under a newer key, none under an older one. (The octets
+        # compared in place, from the most significant down: this runs for every secured frame.
+        # firmware.octets' route makes the same decision natively for the hub:
+        # tests_device/test_route.py.)
         st = self.state
         q = _at(slot)
         if not st[q + _FLAGS] & _USED or not equals_le(buf, o + 5, st, q):
             return NOT_MEMBER
+        if buf[o + 4] & buf[o + 3] & buf[o + 2] & buf[o + 1] == 0xFF:
+            return STALE  # under any key: accept() has no counter above it to go on from
         q += _LOWEST
         if st[q + 5] & _KSEQ and buf[o + 13] != st[q + 4]:
             return ADMITTED if (buf[o + 13] - st[q + 4]) & 0xFF < 128 else STALE
-        if buf[o + 4] & buf[o + 3] & buf[o + 2] & buf[o + 1] == 0xFF:
-            return STALE
         if buf[o + 4] != st[q + 3]:  # the counter, from its most significant octet
             return ADMITTED if buf[o + 4] > st[q + 3] else STALE
         if buf[o + 3] != st[q + 2]:

@@ -177,6 +177,7 @@ class IncomingTest(unittest.TestCase):
         self.assertEqual(self.t.admit(1, aux(A, 8), 0), ADMITTED)
         self.assertEqual(self.t.admit(1, aux(A, 8, 255), 0), STALE)  # an older key
         self.assertEqual(self.t.admit(1, aux(A, 0, 1), 0), ADMITTED)  # a newer key: from 0
+        self.assertEqual(self.t.admit(1, aux(A, 0xFFFFFFFF, 1), 0), STALE)  # never, any key
 
     def test_assign_keeps_a_rejoining_device_and_resets_a_new_one(self):
         self.accept(100)

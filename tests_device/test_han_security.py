@@ -384,6 +384,30 @@ class KeyUpdateTest(unittest.TestCase):
         again.rx(Meter(ESME_EUI, old_key).secure(summation_report(0x1111, 1)))
         self.assertEqual(again.han.rejected[han_reject.SEC_UNKNOWN_KEY], 0)
 
+    def test_counter_ffffffff_is_refused_under_a_new_key_too(self):
+        # A member (it holds the network key) whose first frame under the new key carries the
+        # frame counter 0xFFFFFFFF, which ZigBee never lets a sender use (4.3.1.1): refused as a
+        # replay on the header, by route and by the full path alike, not accepted (no counter
+        # above it to move the window to) and never raising out of Hub.on_frame.
+        new_key = bytes(range(16, 32))
+        for full in (False, True):
+            lab = Lab()
+            short = lab.join(GSME_EUI)
+            lab.han.security._rand = lambda n: new_key[:n]
+            lab.rx(lab.meter(GSME_EUI).secure(summation_report(short, 1)), 10)
+            self.assertTrue(lab.han.update_key(1000))
+            last = Meter(GSME_EUI, new_key, 1)
+            last.sec.outgoing.next = lambda: 0xFFFFFFFF  # past MAX: a sender that breaks the rule
+            frame = vectors.load(lab.frame, last.secure(summation_report(short, 2)))
+            if full:
+                lab.hub._other(frame, mac.GENERIC, 2000)
+            else:
+                lab.hub.on_frame(frame, 2000)
+            self.assertEqual(lab.han.rejected[han_reject.SEC_REPLAYED], 1, full)
+            self.assertEqual(lab.han.frames_in, 1, full)
+            self.assertEqual(lab.han.security.incoming.key_seq(0), 0, full)
+            self.assertEqual(lab.han.security.incoming.lowest(0), 1, full)
+
     def test_keys_are_random_and_persisted(self):
         a, b = Lab(), Lab()
         self.assertNotEqual(a.han.security.key, b.han.security.key)
