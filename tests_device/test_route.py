@@ -240,3 +240,90 @@ class SecuredSameAsTheFullPathTest(unittest.TestCase):
         self.assertTrue(a.han.frames_in > 100, a.han.frames_in)
         self.assertEqual(a.han.security.incoming.key_seq(a.han.table.find(GSME_EUI)), 1)
         self.assertTrue(mac.NWK in seen and mac.COUNTED in seen)
+
+
+class SecuredFieldsTest(unittest.TestCase):
+    # The same comparison, with mutations aimed at each field route decides a member's NWK
+    # frame from: the MAC frame control, addresses and PAN IDs; the NWK frame control (IEEE
+    # addresses, multicast, source route and its relay count), destination and source; the
+    # auxiliary header's security control, sender and key sequence number (0, the new key 1,
+    # and far ones either side of the 128 split); frame counters at the carries and at
+    # 0xFFFFFFFE / 0xFFFFFFFF (sent as a member holding the key would, so that CCM* passes);
+    # and the frame's length at every boundary. A key update half way through.
+    def test_field_mutations_end_as_the_full_path_ends_them(self):
+        a = Lab()
+        st = MemoryStorage()
+        st.records["nwk_key"] = a.st.records["nwk_key"]
+        b = Twin(st)
+        new_key = bytes(range(16, 32))
+        for lab in (a, b.lab):
+            lab.han.security._rand = lambda n: new_key[:n]
+        gsme = a.join(GSME_EUI)
+        esme = a.join(ESME_EUI, CAP_ESME)
+        self.assertEqual((b.lab.join(GSME_EUI), b.lab.join(ESME_EUI, CAP_ESME)), (gsme, esme))
+        key = a.han.security.key
+        rng = random.Random(23) if not MICROPYTHON else random
+        if MICROPYTHON:
+            random.seed(23)
+
+        def pick(options):
+            return options[rng.getrandbits(8) % len(options)]
+
+        counters = (0, 1, 0xFF, 0x100, 0xFFFF, 0x10000, 0xFFFFFF, 0x1000000, 0xFFFFFFFD)
+        counters += (0xFFFFFFFE, 0xFFFFFFFF)
+        vr = verdicts_of(a)
+        seen = set()
+        now = 0
+        for k in range(1200):
+            now += pick((0, 1, 5, 50, 400, 3000))
+            if k == 600:
+                now += 1000
+                self.assertTrue(a.han.update_key(now) and b.lab.han.update_key(now))
+            short, eui = (gsme, GSME_EUI) if k & 1 else (esme, ESME_EUI)
+            seq = pick((0, 0, 0, 1, 1, 2, 127, 128, 129, 255)) if k >= 600 else pick((0, 0, 255))
+            sender = Meter(eui if k % 9 else pick((STRANGER, GSME_EUI, ESME_EUI)), key, seq)
+            if seq == 1:
+                sender = Meter(sender.sec.tx.src, new_key, 1)
+            c = pick(counters) if k % 4 else rng.getrandbits(32)
+            if 600 <= k < 604:  # each member's first frame under the new key: 0xFFFFFFFF
+                seq, c = 1, 0xFFFFFFFF
+                sender = Meter(eui, new_key, 1)
+            sender.sec.outgoing.next = lambda c=c: c  # (any counter, as a member could send)
+            m = bytearray(sender.secure(summation_report(short, k)))
+            n = len(m) - 2
+            kind = k % 11 if not 600 <= k < 604 else 10
+            if kind == 0:  # the MAC frame control
+                m[rng.getrandbits(1)] ^= 1 << rng.getrandbits(3)
+            elif kind == 1:  # the NWK frame control
+                m[9 + rng.getrandbits(1)] ^= 1 << rng.getrandbits(3)
+            elif kind == 2:  # a source route, its relay count where the aux header was
+                m[10] |= 0x04
+                m[17] = pick((0, 1, 2, 3, 10, 40, 60, 255))
+            elif kind == 3:  # the auxiliary header's security control
+                m[17] = rng.getrandbits(8)
+            elif kind == 4:  # any length
+                n = 5 + rng.getrandbits(7) % (n - 4)
+            elif kind == 5:  # the NWK destination and source
+                m[11 + rng.getrandbits(2)] = pick((0, 0xFF, 0xF8, 0xF7, rng.getrandbits(8)))
+            elif kind == 6:  # the MAC PAN ID and addresses
+                m[3 + rng.getrandbits(3) % 6] = pick((0, 0xFF, rng.getrandbits(8)))
+            elif kind == 7:  # IEEE addresses or multicast announced, in a shorter frame
+                m[10] |= pick((0x08, 0x10, 0x18, 0x01, 0x19))
+                n = min(n, 17 + rng.getrandbits(5))
+            elif kind == 8:  # the auxiliary header's sender
+                m[22 + rng.getrandbits(3)] ^= 1 << rng.getrandbits(3)
+            elif kind == 9:  # the lengths around the auxiliary header and the MIC
+                n = min(pick((17, 18, 30, 31, 32, 33, 34, 35, 36)), n)
+            psdu = vectors.with_fcs(m, n)
+            seen.add(mac.route(psdu, 0, len(psdu), vr))
+            a.out.tx_len = 0
+            got = a.han.frames_in
+            d = a.hub.on_frame(vectors.load(a.frame, psdu), now)
+            tx = bytes(a.out.tx_buf[: a.out.tx_len]) if a.out.tx_len else b""
+            self.assertEqual((d, tx), b.rx(psdu, now), psdu)
+            self.assertEqual(state(a), state(b.lab), psdu)
+            if 600 <= k < 604:  # never accepted, whatever key
+                self.assertEqual(a.han.frames_in, got, k)
+        self.assertTrue(a.han.frames_in > 5, a.han.frames_in)
+        self.assertTrue(a.han.rejected[han_reject.SEC_REPLAYED] > 100)
+        self.assertTrue(mac.NWK in seen and mac.COUNTED in seen and mac.HAN_NOT_FOR_US in seen)
