@@ -19,8 +19,9 @@ SETTINGS = ["wan.heartbeat_s=30", "wan.backoff_min_s=1", "wan.backoff_max_s=1"]
 
 
 class Link:
-    # The head-end's end of one hub connection, blocking with a deadline.
-    def __init__(self, server, timeout=30):
+    # The head-end's end of one hub connection, blocking with a deadline (generous: a loaded
+    # host compiles the hub from source and drains the hostile catalogue slowly).
+    def __init__(self, server, timeout=120):
         server.settimeout(timeout)
         self.sock, _ = server.accept()
         self.timeout = timeout
@@ -58,7 +59,7 @@ class Link:
                 return None
             self.buf += chunk
 
-    def request(self, req, timeout=20):
+    def request(self, req, timeout=60):
         # A JSON request; the hub's reply to it (matched by its id), skipping the events and
         # the replies to other requests that it sends meanwhile.
         self.rid = getattr(self, "rid", 0) + 1
