@@ -161,36 +161,34 @@ def route(buf, off: int, n: int, r) -> int:
     # mac.parse's checks (IEEE 802.15.4-2006 7.2.1), once for both: parse passes the frame's
     # buffer as r (an identity test, no lookup) to have only this walk.
     # p the MAC payload's offset, or minus the reject code.
-    while True:  # (a block to break out of at the first reject)
-        if b[off] & 7 > _COMMAND:
-            p = -int(reject.RESERVED_TYPE)
-        elif b[off] & _SECURITY:
-            p = -int(reject.MAC_SECURITY)
-        elif b[off + 1] & 0x20:  # frame version 2 or 3
-            p = -int(reject.RESERVED_VERSION)
-        elif b[off + 1] & 0x0C == 0x04 or b[off + 1] >> 6 == 1:
-            p = -int(reject.RESERVED_ADDR_MODE)
-        elif b[off] & _PANID_COMP and (b[off + 1] & 0x0C == 0 or b[off + 1] >> 6 == 0):
-            p = -int(reject.BAD_PANID_COMP)
-        else:
-            p = off + 3  # after the destination, then after the source
-            p += 4 if b[off + 1] & 0x0C == 0x08 else 10 if b[off + 1] & 0x0C else 0
-            if b[off + 1] >> 6:
-                p += 2 if b[off + 1] >> 6 == _ADDR_SHORT else 8
-                if not b[off] & _PANID_COMP:
-                    p += 2
-            if p > off + n - 2:
+    if b[off] & 7 > _COMMAND:
+        p = -int(reject.RESERVED_TYPE)
+    elif b[off] & _SECURITY:
+        p = -int(reject.MAC_SECURITY)
+    elif b[off + 1] & 0x20:  # frame version 2 or 3
+        p = -int(reject.RESERVED_VERSION)
+    elif b[off + 1] & 0x0C == 0x04 or b[off + 1] >> 6 == 1:
+        p = -int(reject.RESERVED_ADDR_MODE)
+    elif b[off] & _PANID_COMP and (b[off + 1] & 0x0C == 0 or b[off + 1] >> 6 == 0):
+        p = -int(reject.BAD_PANID_COMP)
+    else:
+        p = off + 3  # after the destination, then after the source
+        p += 4 if b[off + 1] & 0x0C == 0x08 else 10 if b[off + 1] & 0x0C else 0
+        if b[off + 1] >> 6:
+            p += 2 if b[off + 1] >> 6 == _ADDR_SHORT else 8
+            if not b[off] & _PANID_COMP:
+                p += 2
+        if p > off + n - 2:
+            p = -int(reject.TRUNCATED)
+        elif b[off] & 7 == _BEACON:  # superframe (2), GTS spec (1), pending spec (1)
+            if b[off + 1] >> 6 == 0 or p + 4 > off + n - 2:
                 p = -int(reject.TRUNCATED)
-            elif b[off] & 7 == _BEACON:  # superframe (2), GTS spec (1), pending spec (1)
-                if b[off + 1] >> 6 == 0 or p + 4 > off + n - 2:
-                    p = -int(reject.TRUNCATED)
-            elif b[off] & 7 == _COMMAND:  # the command identifier
-                if p >= off + n - 2:
-                    p = -int(reject.TRUNCATED)
-            elif b[off] & 7 == _ACK:
-                if b[off + 1] & 0xCC or p != off + n - 2:
-                    p = -int(reject.TRUNCATED)
-        break
+        elif b[off] & 7 == _COMMAND:  # the command identifier
+            if p >= off + n - 2:
+                p = -int(reject.TRUNCATED)
+        elif b[off] & 7 == _ACK:
+            if b[off + 1] & 0xCC or p != off + n - 2:
+                p = -int(reject.TRUNCATED)
     if r is buf:
         return p
     if p < 0:
