@@ -16,7 +16,6 @@
 #
 # Encoding and decoding work on caller-owned buffers and allocate nothing.
 
-
 from contract.crc16 import crc16
 
 FLAG = const(0x7E)

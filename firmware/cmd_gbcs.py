@@ -6,7 +6,6 @@
 # Parsed into a preallocated GbcsHeader by offsets, never raising. The authentication field
 # covers everything from the DF tag to the end of the content.
 
-
 from contract.native import load
 
 TAG = const(0xDF)

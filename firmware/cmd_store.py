@@ -5,7 +5,6 @@
 #   u16 window | u8 originators | windows... | u16 log entries | log... | u8 copies | copies...
 # Each copy is u16 length | a GBCS response. Version 1 records (no copies) still load.
 
-
 from firmware import store_record as record
 from firmware.cmd_execlog import ExecLog
 from firmware.cmd_first_wins import ReplayTable

@@ -11,7 +11,6 @@
 # Bounds are backstops: the shell drains every wake-up. What overflows is counted, never
 # allocated for.
 
-
 from contract.frame import PSDU_MAX
 from contract.ring import SlotRing
 

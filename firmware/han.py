@@ -26,7 +26,6 @@
 # works on preallocated objects and small ints. Notes (which allocate) are only made for events
 # that are rare by construction (a new member) or rate-limited (refusals, rejoins, readings).
 
-
 from contract.ticks import Uptime
 from firmware import han_battery as battery
 from firmware import han_reject as rj

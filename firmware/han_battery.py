@@ -16,7 +16,6 @@
 # Airtime is kept in octet times (32 us, one octet at 250 kbit/s): a frame of n PSDU octets
 # occupies (6 + n) of them with its preamble, SFD and length (IEEE 802.15.4-2006 6.5).
 
-
 from contract.ticks import ticks_diff
 
 INTERPAN = const(0)

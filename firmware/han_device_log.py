@@ -8,7 +8,6 @@
 # Record version 2, per entry: EUI-64 (8, most significant first) | kind (1) | has key (1) |
 # link key (16, zero when absent). Version 1 records (EUI-64 | kind, no keys) still load.
 
-
 from firmware import eui64
 from firmware import store_record as record
 from firmware.eui64 import SHARED, equals_le, key_le

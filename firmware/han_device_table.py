@@ -16,7 +16,6 @@
 # broadcast/reserved 0xFFF8..0xFFFF, the same after a reboot (persisted), kept by a device that
 # re-associates (looked up by EUI first), and most likely the same even if the record is lost.
 
-
 from contract.crc16 import crc16
 from firmware import store_record as record
 from firmware.eui64 import SHARED, equals_le, key, key_le, reindex, write_le

@@ -3,7 +3,6 @@
 # read answers, so that a read of the battery gas meter is answered without waking it.
 # Allocation-free except where an answer is built.
 
-
 from firmware import zb_zcl as zcl
 
 SUMMATION = const(0x0000)  # CurrentSummationDelivered, uint48

@@ -15,7 +15,6 @@
 # The stored payload is what follows the MAC header (NWK + APS + ZCL); the MAC header is written
 # at delivery, when the sequence number and the frame-pending bit are known.
 
-
 from contract.ticks import ticks_add, ticks_diff
 
 OK = const(0)

@@ -16,7 +16,6 @@
 # EUI-64 and spend the second budget), but nothing a device gets by associating is worth
 # anything without its install code (the network key goes out under its link key).
 
-
 from firmware import han_reject as rj
 from firmware import mac
 from firmware.dos_limits import Gcra

@@ -4,7 +4,6 @@
 # EUI-64 from the received frame in air order at fixed offsets: mac.write_header takes it most
 # significant first, which would need a copy per refused request.
 
-
 from contract.frame import PSDU_MAX
 from firmware import mac
 from firmware.eui64 import read_le

@@ -10,7 +10,6 @@
 # counter are fixed in the order the frames were made, so a sleepy member gets a key update's
 # Transport-Key and Switch-Key, and the frames around them, each under a key it holds.
 
-
 from contract.frame import PSDU_MAX
 from firmware import cmd_catalogue as cat
 from firmware import han_battery as battery

@@ -15,7 +15,6 @@
 # beacon; a command must be well-formed to spend the limiter's budget, and from a provisioned
 # originator to keep it and reach authentication; anything else is dropped. docs/dos.md.
 
-
 from firmware import dos_limits as ratelimit
 from firmware import hub_reject as reject
 from firmware import ipan_discovery as discovery

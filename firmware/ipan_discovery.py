@@ -7,7 +7,6 @@
 #   EUI-64 (8) | PAN ID (2) | channel (1) | inter-PAN state (1) | seconds left (4) |
 #   WAN present (1) | devices in log (1) | start (1) | n (1) | n x EUI-64 (8)
 
-
 from firmware.eui64 import write_le
 
 CLUSTER = const(0xFC00)

@@ -30,7 +30,6 @@
 # does every second; the hub, before each inter-PAN frame, compares closes_at inline and calls
 # tick() once it has passed).
 
-
 from contract.ticks import ticks_add, ticks_diff
 
 ON = "on"

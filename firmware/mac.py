@@ -3,7 +3,6 @@
 # extended addresses are kept in air order inside the buffer and compared in place
 # (firmware.eui64.equals_le). Layouts: IEEE 802.15.4-2006 7.2.
 
-
 from contract.native import load
 from firmware.eui64 import write_le
 

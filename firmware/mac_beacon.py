@@ -3,7 +3,6 @@
 # GBCS requires, so an HHT's active scan lists hubs by GUID. IEEE 802.15.4-2006 7.2.2.1;
 # ZigBee specification 05-3474 3.6.7 (the beacon payload).
 
-
 from firmware import mac
 from firmware.eui64 import write_le
 

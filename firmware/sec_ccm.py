@@ -18,7 +18,6 @@
 # work, block by block, is firmware.sec_octets' (native code where the port has an emitter):
 # this module only sequences it.
 
-
 from contract.native import load
 
 MIC_LEN = (0, 4, 8, 16, 0, 4, 8, 16)  # by security level

@@ -13,7 +13,6 @@
 #
 # Parsing is by offsets into a preallocated AuxHeader, never raises on junk, allocates nothing.
 
-
 from firmware import sec_ccm as ccm
 from firmware.eui64 import write_le
 

@@ -3,7 +3,6 @@
 # derives the device's link key from the whole code, CRC included, with the MMO hash. Public
 # vector: 83FED3407A939723A5C639B26916D505 C3B5 -> 66B6900981E1EE3CA4206B6B861C02BB.
 
-
 from contract.crc16 import crc16
 from firmware import sec_mmo as mmo
 

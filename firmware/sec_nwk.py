@@ -11,7 +11,6 @@
 # on the header alone; only then does CCM* run. Each drop is counted by reason in `rejected`;
 # none allocates.
 
-
 from firmware import sec_aes as aes
 from firmware import sec_ccm as ccm
 from firmware import sec_frame as secframe

@@ -17,7 +17,6 @@
 # handed: APS frame control 0x01 (command, no APS security) | APS counter | command 0x09 | key
 # sequence number. It travels NWK-secured.
 
-
 from firmware import eui64
 from firmware import sec_aes as aes
 from firmware import sec_frame as secframe

@@ -21,7 +21,6 @@
 # Keep the thresholds within 3.1 days and tick at least daily: ticks_diff is exact only within
 # PERIOD / 2.
 
-
 from contract.ticks import ticks_diff
 
 LOST = "wan_lost"

@@ -3,7 +3,6 @@
 # header (frame type 3, delivery mode, optional group, cluster, profile; no endpoints and no
 # counter), then a ZCL frame. ZigBee Smart Energy 1.1 (07-5356) annex B.
 
-
 from contract.native import load
 from firmware import mac
 

@@ -9,7 +9,6 @@
 # builders write frames in the clear and NwkSecurity.protect secures them (firmware.han_security
 # is the HAN's).
 
-
 from contract.native import load
 from firmware import mac
 from firmware.eui64 import write_le

@@ -2,7 +2,6 @@
 # sequence number, command identifier; the command payload follows. Parsed into a preallocated
 # ZclHeader by offsets, never raising (ZCL spec 2.4.1).
 
-
 from contract.native import load
 
 # Smart Energy clusters the hub speaks (ZigBee Smart Energy 1.1, 07-5356).

@@ -8,7 +8,6 @@
 # Everything here works on caller-owned buffers by index so the receive path allocates nothing;
 # parse() returns a reason code instead of raising, whatever the bytes.
 
-
 from contract.frame import PSDU_MAX
 
 PORT = const(17754)
