@@ -9,6 +9,11 @@
 # Stream.close() does nothing and wait_closed() is what closes the socket
 # (extmod/asyncio/stream.py); without it every reconnect leaked a socket and its buffers.
 # CPython's close() starts closing the transport and wait_closed() waits for it.
+#
+# One message at a time: the uplink's reader answers requests while its session task delivers
+# the outbox and heartbeats, and MicroPython's Stream allows a single drain (extmod/asyncio/
+# stream.py: a second one resends the first's buffer, or fails on the IO queue's one writer
+# per socket), which broke the framing under load. A lock holds write and drain together.
 
 import asyncio
 
@@ -23,6 +28,7 @@ class TcpWan:
         self.port = port
         self._r = None
         self._w = None
+        self._sending = asyncio.Lock()
         self.protocol_errors = 0
 
     async def connect(self):
@@ -39,16 +45,17 @@ class TcpWan:
 
     async def send(self, msg):
         # msg: one whole message as wan_msg.encode() built it (header included).
-        w = self._w
-        if w is None:
-            return False
-        try:
-            w.write(msg)
-            await w.drain()
-            return True
-        except OSError:
-            await self.close()
-            return False
+        async with self._sending:
+            w = self._w  # after the wait: the link may have closed meanwhile
+            if w is None:
+                return False
+            try:
+                w.write(msg)
+                await w.drain()
+                return True
+            except OSError:
+                await self.close()
+                return False
 
     async def recv(self):
         # Next message (type octet + body), or None when the link closed or broke protocol.

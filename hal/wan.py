@@ -12,7 +12,8 @@ class WanLink:
         raise NotImplementedError
 
     async def send(self, msg):
-        # Send one message (bytes). Returns False when the link is down.
+        # Send one message (bytes). Returns False when the link is down. Several tasks may send
+        # at once (the uplink's reader and its session): each message goes out whole, in turn.
         raise NotImplementedError
 
     async def recv(self):

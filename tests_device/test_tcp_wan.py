@@ -1,6 +1,8 @@
 # The TCP WAN link against a real TCP server on 127.0.0.1, on CPython (pytest) and the
 # MicroPython unix port (unittest): reconnecting must not leak sockets or heap. Every way a
 # session ends is exercised: the head-end hangs up, the hub drops the link, nobody listens.
+# Two tasks sending at once (the uplink's replies beside its deliveries and heartbeats) against
+# a head-end that reads slowly must put every message on the wire whole and in order.
 
 import asyncio
 import gc
@@ -8,6 +10,7 @@ import os
 import sys
 import unittest
 
+from contract import wan_msg
 from hal.tcp_wan import TcpWan
 
 MP = sys.implementation.name == "micropython"
@@ -177,6 +180,71 @@ class ReconnectLeakTest(unittest.TestCase):
         if before is not None:
             self.assertTrue(during > before)
             self.assertTrue(after < during, "the hub's socket is still open after close()")
+
+
+async def concurrent_senders(per_sender, body_len):
+    # Two tasks send over one link while the head-end reads nothing for a while, so that both
+    # wait on a full socket at once; then it reads every frame and checks it as it arrives (the
+    # frames are not kept: 2.4 MB). Returns what each sender was told, the frames read whole and
+    # in order, and the first wrong one.
+    seen = {wan_msg.JSON: 0, wan_msg.GBCS: 0}
+    wrong = []
+    done = asyncio.Event()
+
+    async def serve(r, w):
+        await asyncio.sleep(0.3)
+        try:
+            while not wrong and sum(seen.values()) < 2 * per_sender:
+                n = wan_msg.length(await r.readexactly(wan_msg.HEADER_LEN))
+                if n != body_len + 1:
+                    wrong.append("a header no sender wrote: %d" % n)
+                    break
+                msg = await r.readexactly(n)
+                kind = msg[0]
+                i = seen.get(kind, -1)
+                if i < 0 or msg[1:3] != bytes((i & 0xFF, i >> 8)):
+                    wrong.append("kind %d, index %r, expected %d" % (kind, bytes(msg[1:3]), i))
+                elif msg[3:] != bytes((kind,)) * (body_len - 2):
+                    wrong.append("kind %d, message %d mixed with another" % (kind, i))
+                else:
+                    seen[kind] = i + 1
+        except (OSError, EOFError) as e:
+            wrong.append(repr(e))
+        finally:
+            done.set()
+            w.close()
+            await w.wait_closed()
+
+    server = Server()
+    server._serve = serve
+    await server.start()
+    link = TcpWan("127.0.0.1", server.port)
+    assert await link.connect()
+
+    async def sender(kind):
+        ok = 0
+        for i in range(per_sender):
+            body = bytes((i & 0xFF, i >> 8)) + bytes((kind,)) * (body_len - 2)
+            ok += await link.send(wan_msg.encode(kind, body))
+        return ok
+
+    a = asyncio.create_task(sender(wan_msg.JSON))
+    b = asyncio.create_task(sender(wan_msg.GBCS))
+    try:  # bounded: a sender that lost its wake-up would wait for ever
+        sent = (await asyncio.wait_for(a, 30), await asyncio.wait_for(b, 30))
+        await asyncio.wait_for(done.wait(), 30)
+    except Exception as e:  # a broken link: what the test reports
+        sent = repr(e)
+    await link.close()
+    await server.stop()
+    return sent, seen[wan_msg.JSON] + seen[wan_msg.GBCS], wrong
+
+
+class ConcurrentSendTest(unittest.TestCase):
+    def test_two_senders_at_once_put_every_message_whole_and_in_order(self):
+        per_sender, body_len = 1000, wan_msg.MAX_LEN - 1  # 8 MB: past the socket buffers
+        sent, whole, wrong = run(concurrent_senders(per_sender, body_len))
+        self.assertEqual((wrong, sent, whole), ([], (per_sender, per_sender), 2 * per_sender))
 
 
 if __name__ == "__main__":

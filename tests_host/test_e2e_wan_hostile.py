@@ -47,13 +47,20 @@ class Link:
         finally:
             self.sock.settimeout(self.timeout)
 
-    def recv(self):
+    def recv(self, deadline=None):
+        # The next whole message; None when the hub closed the link. With a deadline (a
+        # time.monotonic() value) it gives up then: messages that keep arriving without
+        # completing one (a broken framing) must not hold the test for ever.
         while True:
             if len(self.buf) >= 4:
                 n = int.from_bytes(self.buf[:4], "big")
                 if len(self.buf) >= 4 + n:
                     msg, self.buf = self.buf[4 : 4 + n], self.buf[4 + n :]
                     return msg
+            left = self.timeout if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no whole message in time: %d octets pending" % len(self.buf))
+            self.sock.settimeout(left)
             chunk = self.sock.recv(65536)
             if not chunk:
                 return None
@@ -66,7 +73,7 @@ class Link:
         self.send(bytes((wan_msg.JSON,)) + json.dumps(dict(req, id=self.rid)).encode())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            msg = self.recv()
+            msg = self.recv(deadline)
             assert msg is not None, "the hub closed the link"
             obj = wan_msg.decode_json(msg)
             if obj and obj.get("msg") == "reply" and obj.get("id") == self.rid:
