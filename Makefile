@@ -141,10 +141,11 @@ fuzz: bootstrap $(VENV)/.fuzz-deps
 
 # Per-frame instructions and heap bytes of the receive paths against the line-rate budget;
 # rewrites the table in docs/performance.md (callgrind; wall-clock fallback without valgrind).
-# MICROPYTHON32=/path/to/micropython (a 32-bit build, as for make ram) adds the 32-bit counts.
+# MICROPYTHON32=/path/to/micropython (a 32-bit build, as for make ram) adds the 32-bit counts;
+# MICROPYTHON32_XIP (as for make ram) with a frozen build adds them as the board runs it.
 .PHONY: bench
 bench: bootstrap
-	$(BIN)/python tools/bench.py --micropython32 "$(MICROPYTHON32)"
+	$(BIN)/python tools/bench.py --micropython32 "$(MICROPYTHON32)" --xip "$(MICROPYTHON32_XIP)"
 
 # The heap the firmware needs (imports, the hub, the most in use during a lab minute, a flood
 # and a WAN burst; the smallest heap that runs it) on the pinned 64-bit port, and on the 32-bit

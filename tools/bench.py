@@ -13,6 +13,12 @@ ESP32 second (performance.md section 3).
   --micropython32 (env MICROPYTHON32): a 32-bit build of the same MicroPython (make ram's
   instrument, docs/performance.md): each path is counted on it too, in a column of its own; on
   32 bits objects and bytecode have the ESP32's sizes, and the counts are higher.
+  --xip (env MICROPYTHON32_XIP, make ram's): of these, a 32-bit build with the firmware frozen
+  in, checked against these sources, counts each path as the board runs it (frozen: the one
+  deploy that fits the ESP32's heap, make ram), in a third column; the goal is read on it.
+  Compiled from source or loaded from .mpy, every name the firmware uses is a qstr interned at
+  run time, and each attribute lookup's hash walks the run-time qstr pools (py/qstr.c
+  find_qstr); frozen, those names are in the firmware's own pool.
 
 The table is printed and written into docs/performance.md between its bench markers. Without
 valgrind the script falls back to wall-clock timing on this host, labels it as not comparable,
@@ -146,10 +152,11 @@ def measure(args, path, use_valgrind):
         a, _ = callgrind_ir(args, path, args.n)
         b, line = callgrind_ir(args, path, 2 * args.n)
         row["ir"] = (b - a) / args.n
-        if args.micropython32:
-            a, _ = callgrind_ir(args, path, args.n, args.micropython32)
-            b, _ = callgrind_ir(args, path, 2 * args.n, args.micropython32)
-            row["ir32"] = (b - a) / args.n
+        for key, mp in (("ir32", args.micropython32), ("ir32f", args.frozen32)):
+            if mp:
+                a, _ = callgrind_ir(args, path, args.n, mp)
+                b, _ = callgrind_ir(args, path, 2 * args.n, mp)
+                row[key] = (b - a) / args.n
     else:
         t, _ = run(mp_cmd(args, path, args.n, "time"))
         row["us_host"] = float(re.search(r"us_per_frame=([\d.]+)", t).group(1))
@@ -164,19 +171,19 @@ def fmt_k(x):
     return "%.1fk" % (x / 1000.0)
 
 
-def table(rows, use_valgrind, n, bits32):
-    # bits32: whether the 32-bit counts were taken; ratio, ESP32 time and CPU then come from
-    # them (the board's sizes, and the higher count), and the 64-bit ratio is given beside.
+def table(rows, use_valgrind, n, goal):
+    # goal: the column the ratio, ESP32 time and CPU come from: "32-bit frozen" (the board's
+    # sizes, as the board runs the firmware), "32-bit" or "64-bit"; the 64-bit ratio beside.
     kinds = {p: k for p, k, _ in PATHS}
     what = {p: w for p, _, w in PATHS}
     lines = []
     if use_valgrind:
         lines.append(
-            "| path | what | Ir/frame 64-bit | Ir/frame 32-bit | heap bytes/frame | budget "
-            "| ratio%s | ESP32 µs/frame | CPU at flood | outcome of %d frames |"
-            % (" 32-bit (64-bit)" if bits32 else " 64-bit", 2 * n)
+            "| path | what | Ir/frame 64-bit | Ir/frame 32-bit | Ir/frame 32-bit frozen "
+            "| heap bytes/frame | budget | ratio %s | ESP32 µs/frame | CPU at flood "
+            "| outcome of %d frames |" % (goal + ("" if goal == "64-bit" else " (64-bit)"), 2 * n)
         )
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     else:
         lines.append(
             "| path | what | host µs/frame (NOT comparable) | heap bytes/frame | outcome of %d "
@@ -187,7 +194,7 @@ def table(rows, use_valgrind, n, bits32):
         p = r["path"]
         if "skip" in r:
             cells = ["`%s`" % p, what[p], "skipped: " + r["skip"]]
-            lines.append("| " + " | ".join(cells) + " |" + " |" * (7 if use_valgrind else 2))
+            lines.append("| " + " | ".join(cells) + " |" + " |" * (8 if use_valgrind else 2))
             continue
         out = r["outcome"] or "-"
         if not use_valgrind:
@@ -195,17 +202,18 @@ def table(rows, use_valgrind, n, bits32):
             lines.append("| " + " | ".join(cells) + " |")
             continue
         ir = r["ir"]
-        ir32 = r.get("ir32")
-        cells = ["`%s`" % p, what[p], fmt_k(ir), fmt_k(ir32) if ir32 else "-", "%.0f" % r["bytes"]]
+        ir32, ir32f = r.get("ir32"), r.get("ir32f")
+        cells = ["`%s`" % p, what[p], fmt_k(ir)]
+        cells += [fmt_k(x) if x else "-" for x in (ir32, ir32f)] + ["%.0f" % r["bytes"]]
         kind = kinds[p]
         if kind is None:
             cells += ["", "", "", "", out]
         else:
             budget, rate, _ = BUDGETS[kind]
-            worst = ir32 or ir
+            worst = ir32f or ir32 or ir
             lo, hi = worst / R_HIGH * 1e6, worst / R_LOW * 1e6
             ratio = "%.2f" % (worst / budget)
-            if ir32:
+            if worst != ir:
                 ratio += " (%.2f)" % (ir / budget)
             cells += [
                 fmt_k(budget),
@@ -216,6 +224,21 @@ def table(rows, use_valgrind, n, bits32):
             ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def frozen_build(xip):
+    # The first of make ram's in-place builds that has these sources frozen in (tools/ram.py
+    # probes each and refuses one frozen from other sources); ROMFS builds are for make ram.
+    sys.path.insert(0, ROOT)  # this script runs with tools/ first on its path
+    from tools import ram  # here, not at the top: tools/ram.py imports this module
+
+    for b in filter(None, xip.split(":")):
+        try:
+            if ram.probe(b) == "frozen":
+                return os.path.abspath(b)
+        except ram.Fail as e:
+            raise Fail(str(e)) from None
+    return ""
 
 
 def version(micropython):
@@ -238,6 +261,12 @@ def provenance(args, use_valgrind):
         )
     else:
         bits = "64-bit only: no 32-bit build given (MICROPYTHON32=), so no 32-bit column"
+    if args.frozen32:
+        bits += ", and a 32-bit build with this commit's firmware frozen in (%s)" % (
+            os.path.basename(args.frozen32)
+        )
+    else:
+        bits += "; no frozen 32-bit build given (MICROPYTHON32_XIP=), so no frozen column"
     return "MicroPython %s unix port, %s, `-X heapsize=%s`, %s, commit %s" % (
         v,
         bits,
@@ -281,6 +310,12 @@ def main():
         default=os.environ.get("MICROPYTHON32", ""),
         help="a 32-bit build of the same MicroPython (env MICROPYTHON32)",
     )
+    ap.add_argument(
+        "--xip",
+        default=os.environ.get("MICROPYTHON32_XIP", ""),
+        help="make ram's in-place builds, ':'-separated (env MICROPYTHON32_XIP): a frozen one "
+        "adds the frozen column",
+    )
     ap.add_argument("--heap", default="110wK")
     ap.add_argument("-n", type=int, default=2000, help="frames in the shorter run (default 2000)")
     ap.add_argument("--paths", nargs="*", help="only these paths")
@@ -305,12 +340,14 @@ def main():
             args.micropython32 = os.path.abspath(args.micropython32)
             if version(args.micropython32)[1]:
                 raise Fail("MICROPYTHON32=%s is a 64-bit build" % args.micropython32)
+        args.frozen32 = frozen_build(args.xip)
         head = provenance(args, use_valgrind)
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             rows = list(pool.map(lambda p: measure(args, p, use_valgrind), names))
     except Fail as e:
         sys.exit("make bench: %s" % e)
-    text = table(rows, use_valgrind, args.n, bool(args.micropython32))
+    goal = "32-bit frozen" if args.frozen32 else "32-bit" if args.micropython32 else "64-bit"
+    text = table(rows, use_valgrind, args.n, goal)
     print(head)
     print()
     print(text)
