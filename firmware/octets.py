@@ -70,12 +70,12 @@ BEACON_REQUEST = const(-3)  # the canonical beacon request (the only one answere
 NOT_FOR_US = const(-4)  # the hub's drop: for another PAN, or another beacon request
 UNHANDLED = const(-5)  # nothing for the hub or its HAN (beacons, acks, other commands)
 # The HAN's, from here down: a member's frame (or one whose source shares a key; the full path
-# decides), then the HAN's drops (Han.on_header). Route.key and Route.src name the source.
-POLL = const(-6)  # a data request to the coordinator from a short address (key)
+# decides), then the HAN's drops (Han.on_header). Route.src names an ASSOC_STRANGER's source.
+POLL = const(-6)  # a data request to the coordinator from a short address
 NWK = const(-7)  # a member's NWK frame that passes every check its header decides
-POLL_EXT = const(-8)  # a data request to the coordinator from an EUI-64 (key, src)
-ORPHAN = const(-9)  # an orphan notification from an EUI-64 (key, src)
-ASSOC = const(-10)  # a well-formed association request to the coordinator (key, src)
+POLL_EXT = const(-8)  # a data request to the coordinator from an EUI-64
+ORPHAN = const(-9)  # an orphan notification from an EUI-64
+ASSOC = const(-10)  # a well-formed association request to the coordinator
 HAN_DROP = const(-11)
 HAN_NOT_FOR_US = const(-11)  # a data request or NWK frame for another device
 HAN_BAD_COMMAND = const(-12)  # an association request or orphan notification addressed wrongly
@@ -89,9 +89,8 @@ class Route:
     # those EUI-64s, 8 octets per slot, most significant first), the device log's EUI-64s (a
     # dict of key -> entry, and a list of 8-octet bytes, most significant first), and the list
     # where a frame from a source no member has is counted (the HAN's counters, at
-    # han_reject.NOT_MEMBER); or None and no HAN. Out: the source of a frame routed to the HAN,
-    # a short address or an EUI-64's lookup key (as key_le) in key, an EUI-64's offset in src
-    # (for a short address: the MAC payload's offset).
+    # han_reject.NOT_MEMBER); or None and no HAN. Out: an ASSOC_STRANGER's EUI-64, its offset
+    # in src. (key: route's own, a short address as an object for a dict test.)
     # assoc: the HAN's budget for strangers' association requests (a dos_limits.Gcra, set by
     # the HAN; its refusals counted at han_reject.RATE_ASSOC): Hub.on_frame tests it inline
     # for an ASSOC_STRANGER verdict. sec: the HAN's IncomingCounters.state (the network keys
@@ -339,26 +338,25 @@ def route(buf, off: int, n: int, r) -> int:
     # (Han._data_request, Joining.repeat, Joining.orphan) is counted and dropped here: the
     # cheapest stranger's flood.
     if b[off + 1] >> 6 == _ADDR_SHORT:
-        r.key = (b[p - 1] << 8) | b[p - 2]
+        r.key = (b[p - 1] << 8) | b[p - 2]  # (an object for `in`: viper compares no int there)
         if r.counts and r.key not in r.shorts:
             r.counts[_NOT_MEMBER] += _ONE
             return COUNTED
-        r.src = p  # the payload
         return n
     # An EUI-64 (in air order, at p - 8): a member has it (for an association request: the
     # device log has it), or it shares a key (the full path decides); else ASSOC_STRANGER for an
-    # association request (Joining.stranger), or the frame is counted as DeviceTable.find_le's
-    # miss is, and COUNTED. A slot or entry from an index is a used one: inside r.octets, or
-    # in r.log.
-    r.src = p - 8
-    r.key = (((((b[p - 5] & 0x3F) << 8) | b[p - 6]) << 8 | b[p - 7]) << 8) | b[p - 8]
+    # association request (Joining.stranger, which reads its offset in r.src), or the frame is
+    # counted as DeviceTable.find_le's miss is, and COUNTED. A slot or entry from an index is a
+    # used one: inside r.octets, or in r.log. Its lookup key (as key_le) in off, reused: nothing
+    # is stored on the way, the cheapest stranger's flood.
     if not r.counts:
         return n
+    off = (((((b[p - 5] & 0x3F) << 8) | b[p - 6]) << 8 | b[p - 7]) << 8) | b[p - 8]
     if n == ASSOC:
-        buf = r.listed.get(r.key, -1)
+        buf = r.listed.get(off, -1)
     else:
-        buf = r.euis.get(r.key, -1)
-    off = int(buf)  # the slot or entry (off reused)
+        buf = r.euis.get(off, -1)
+    off = int(buf)  # the slot or entry
     if off == _SHARED:
         return n
     if off >= 0:
@@ -380,6 +378,7 @@ def route(buf, off: int, n: int, r) -> int:
         ):
             return n
     if n == ASSOC:
+        r.src = p - 8
         return ASSOC_STRANGER
     r.counts[_NOT_MEMBER] += _ONE
     return COUNTED
