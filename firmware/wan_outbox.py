@@ -6,10 +6,12 @@
 # is left. Drops are reported in-band: the outbox keeps one overflow report entry, placed where
 # the first undelivered drop happened, whose count grows with each further drop until it is
 # delivered. peek/pop present it as a HIGH item whose bytes come from `report(count)` (default: a
-# small JSON object). One slot and _REPORT_MAX bytes are reserved for it, so reporting a drop
-# never evicts anything; ordinary items therefore get max_items - 1 slots and
-# max_bytes - _REPORT_MAX payload bytes. put() also returns how many items it dropped, and
-# `dropped` counts them over the outbox's life (persisted).
+# head-end event, framed as contract.wan_msg frames every item the app queues: the uplink sends
+# items as they are, and an unframed one broke the link's framing). One slot and _REPORT_MAX
+# bytes are reserved for it, so reporting a drop never evicts anything; ordinary items
+# therefore get max_items - 1 slots and max_bytes - _REPORT_MAX payload bytes. put() also
+# returns how many items it dropped, and `dropped` counts them over the outbox's life
+# (persisted).
 #
 # Every change is written through hal Storage (atomic per record) as one sealed record
 # (firmware.store_record: version 1, CRC-32) whose payload is, little-endian:
@@ -33,6 +35,7 @@
 import struct
 from array import array
 
+from contract import wan_msg
 from firmware import store_record as record
 
 LOW = const(0)
@@ -40,7 +43,7 @@ HIGH = const(1)
 _REPORT = const(2)
 
 _VERSION = const(1)
-_REPORT_MAX = const(64)
+_REPORT_MAX = const(80)
 _HEAD = "<IH"
 _HEAD_LEN = const(6)
 _ITEM = "<BH"
@@ -49,7 +52,8 @@ _CHUNK = const(64)
 
 
 def overflow_report(count):
-    return ('{"event":"queue_overflow","dropped":%d}' % count).encode()
+    body = '{"msg":"event","event":"queue_overflow","dropped":%d}' % count
+    return wan_msg.encode(wan_msg.JSON, body.encode())
 
 
 class Outbox:

@@ -3,6 +3,7 @@ import json
 import sys
 import unittest
 
+from contract import wan_msg
 from firmware.wan_outbox import HIGH, LOW, Outbox
 from hal.fake.storage import MemoryStorage
 
@@ -10,7 +11,10 @@ MICROPYTHON = sys.implementation.name == "micropython"
 
 
 def report(n):
-    return (HIGH, ('{"event":"queue_overflow","dropped":%d}' % n).encode())
+    # The overflow report as the head-end reads it: a JSON event framed as every item (a u32
+    # big-endian length, the JSON type octet, the body).
+    body = ('{"msg":"event","event":"queue_overflow","dropped":%d}' % n).encode()
+    return (HIGH, (len(body) + 1).to_bytes(4, "big") + b"\x01" + body)
 
 
 class OrderTest(unittest.TestCase):
@@ -44,11 +48,11 @@ class OrderTest(unittest.TestCase):
 
     def test_rejects_bad_input(self):
         self.assertRaises(ValueError, self.ob.put, 7, b"x")
-        self.assertRaises(ValueError, self.ob.put, LOW, bytes(8192 - 64 + 1))
-        self.assertEqual(self.ob.put(LOW, bytes(8192 - 64)), 0)
+        self.assertRaises(ValueError, self.ob.put, LOW, bytes(8192 - 80 + 1))
+        self.assertEqual(self.ob.put(LOW, bytes(8192 - 80)), 0)
         self.assertRaises(ValueError, Outbox, self.st, "x", 1)
-        self.assertRaises(ValueError, Outbox, self.st, "x", 4, 64)
-        self.assertRaises(ValueError, Outbox, self.st, "x", 4, 200, lambda n: bytes(65))
+        self.assertRaises(ValueError, Outbox, self.st, "x", 4, 80)
+        self.assertRaises(ValueError, Outbox, self.st, "x", 4, 200, lambda n: bytes(81))
 
     def test_every_change_is_written(self):
         w = self.st.writes
@@ -61,8 +65,8 @@ class OrderTest(unittest.TestCase):
 class BoundsTest(unittest.TestCase):
     def setUp(self):
         self.st = MemoryStorage()
-        # 4 ordinary items and 100 payload bytes; one slot and 64 bytes kept for the report.
-        self.ob = Outbox(self.st, max_items=5, max_bytes=164)
+        # 4 ordinary items and 100 payload bytes; one slot and 80 bytes kept for the report.
+        self.ob = Outbox(self.st, max_items=5, max_bytes=180)
 
     def fill(self, items):
         for p, d in items:
@@ -110,7 +114,7 @@ class BoundsTest(unittest.TestCase):
         for i in range(300):
             self.ob.put(HIGH if i % 3 == 0 else LOW, bytes(i * 7 % 61))
             self.assertTrue(len(self.ob) <= 5)
-            self.assertTrue(self.ob.nbytes() <= 164)
+            self.assertTrue(self.ob.nbytes() <= 180)
 
     def test_drop_report_is_json_and_starts_over_once_delivered(self):
         self.fill([(LOW, b"1"), (LOW, b"2"), (LOW, b"3"), (LOW, b"4")])
@@ -118,7 +122,11 @@ class BoundsTest(unittest.TestCase):
             self.assertEqual(self.ob.put(LOW, d), 1)
         self.assertEqual(self.ob.items()[1], report(3))
         self.ob.pop()
-        self.assertEqual(json.loads(self.ob.pop()[1]), {"event": "queue_overflow", "dropped": 3})
+        msg = self.ob.pop()[1]  # what the uplink sends as it is: one whole framed message
+        self.assertEqual(wan_msg.length(msg[: wan_msg.HEADER_LEN]), len(msg) - wan_msg.HEADER_LEN)
+        want = {"msg": "event", "event": "queue_overflow", "dropped": 3}
+        self.assertEqual(wan_msg.decode_json(msg[wan_msg.HEADER_LEN :]), want)
+        self.assertEqual(json.loads(msg[wan_msg.HEADER_LEN + 1 :]), want)
         self.assertEqual(self.ob.put(LOW, b"8"), 0)  # the report's slot is free again
         self.assertEqual(self.ob.put(LOW, b"9"), 1)
         self.assertEqual(self.ob.items()[-2:], [report(1), (LOW, b"9")])
@@ -296,13 +304,13 @@ class FileTest(unittest.TestCase):
     def test_full_queue_round_trip(self):
         from hal.file_storage import FileStorage
 
-        ob = Outbox(FileStorage(self.dir), max_items=8, max_bytes=64 + 700)
+        ob = Outbox(FileStorage(self.dir), max_items=8, max_bytes=80 + 700)
         for i in range(12):
             ob.put(LOW if i % 3 else HIGH, bytes([65 + i]) * (50 + i * 7))
         ob.pop()
         want = ob.items()
         self.assertEqual(len(want), 7)  # 6 items and the drop report
-        self.assertEqual(Outbox(FileStorage(self.dir), max_items=8, max_bytes=764).items(), want)
+        self.assertEqual(Outbox(FileStorage(self.dir), max_items=8, max_bytes=780).items(), want)
 
 
 class LostRecordTest(unittest.TestCase):

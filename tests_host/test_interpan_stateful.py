@@ -175,11 +175,11 @@ TestInterPan.settings = settings(max_examples=300, stateful_step_count=60, deadl
 
 
 class OutboxMachine(RuleBasedStateMachine):
-    @initialize(max_items=st.integers(2, 8), max_bytes=st.integers(80, 220))
+    @initialize(max_items=st.integers(2, 8), max_bytes=st.integers(96, 236))
     def boot(self, max_items, max_bytes):
         self.bounds = {"max_items": max_items, "max_bytes": max_bytes}
         self.cap_items = max_items - 1
-        self.cap_bytes = max_bytes - 64
+        self.cap_bytes = max_bytes - 80
         self.storage = MemoryStorage()
         self.ob = Outbox(self.storage, **self.bounds)
         self.model = []  # (priority, data), or "R" where the overflow report sits
@@ -198,7 +198,8 @@ class OutboxMachine(RuleBasedStateMachine):
         self.model, self.report_count, self.dropped = list(saved[0]), saved[1], saved[2]
 
     def expected(self):
-        rep = (HIGH, b'{"event":"queue_overflow","dropped":%d}' % self.report_count)
+        body = b'{"msg":"event","event":"queue_overflow","dropped":%d}' % self.report_count
+        rep = (HIGH, (len(body) + 1).to_bytes(4, "big") + b"\x01" + body)  # framed as sent
         return [rep if e == "R" else e for e in self.model]
 
     def ordinary(self):
