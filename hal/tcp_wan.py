@@ -54,7 +54,8 @@ class TcpWan:
                 await w.drain()
                 return True
             except OSError:
-                await self.close()
+                if self._w is w:  # not a newer link that connect() made meanwhile
+                    await self.close()
                 return False
 
     async def recv(self):
@@ -66,11 +67,13 @@ class TcpWan:
             n = wan_msg.length(await r.readexactly(wan_msg.HEADER_LEN))
             if n < 0:
                 self.protocol_errors += 1
-                await self.close()
+                if self._r is r:
+                    await self.close()
                 return None
             return await r.readexactly(n)
         except (OSError, EOFError):  # CPython's IncompleteReadError is an EOFError
-            await self.close()
+            if self._r is r:  # not a newer link that connect() made meanwhile
+                await self.close()
             return None
 
     async def close(self):

@@ -2,7 +2,8 @@
 # MicroPython unix port (unittest): reconnecting must not leak sockets or heap. Every way a
 # session ends is exercised: the head-end hangs up, the hub drops the link, nobody listens.
 # Two tasks sending at once (the uplink's replies beside its deliveries and heartbeats) against
-# a head-end that reads slowly must put every message on the wire whole and in order.
+# a head-end that reads slowly must put every message on the wire whole and in order. A send or
+# read that fails on a link connect() has since replaced must not close the new one.
 
 import asyncio
 import gc
@@ -245,6 +246,56 @@ class ConcurrentSendTest(unittest.TestCase):
         per_sender, body_len = 1000, wan_msg.MAX_LEN - 1  # 8 MB: past the socket buffers
         sent, whole, wrong = run(concurrent_senders(per_sender, body_len))
         self.assertEqual((wrong, sent, whole), ([], (per_sender, per_sender), 2 * per_sender))
+
+
+class _Held:
+    # A stream double for one end of a link: its drain and reads wait until go is set, then
+    # fail as a reset connection does.
+    def __init__(self):
+        self.go = asyncio.Event()
+        self.closed = False
+
+    def write(self, buf):
+        pass
+
+    async def drain(self):
+        await self.go.wait()
+        raise OSError(104)
+
+    async def readexactly(self, n):
+        await self.go.wait()
+        raise OSError(104)
+
+    def close(self):
+        self.closed = True
+
+    async def wait_closed(self):
+        pass
+
+
+async def stale_failure(op):
+    # A send (or read) in flight on a link that connect() replaces before it fails: seen with a
+    # send stuck on a full socket while the uplink reconnected. It must close its own link
+    # only, and leave the new one as it is.
+    link = TcpWan("127.0.0.1", 1)
+    old = _Held()
+    link._r = link._w = old
+    t = asyncio.create_task(link.send(b"x") if op == "send" else link.recv())
+    for _ in range(3):
+        await asyncio.sleep(0)  # until it waits on the old link
+    new = _Held()
+    link._r = link._w = new  # what connect() leaves
+    old.go.set()
+    got = await t
+    return got, link._w is new and link._r is new, new.closed
+
+
+class StaleFailureTest(unittest.TestCase):
+    def test_a_send_that_fails_on_a_replaced_link_leaves_the_new_one_open(self):
+        self.assertEqual(run(stale_failure("send")), (False, True, False))
+
+    def test_a_read_that_fails_on_a_replaced_link_leaves_the_new_one_open(self):
+        self.assertEqual(run(stale_failure("recv")), (None, True, False))
 
 
 if __name__ == "__main__":
