@@ -97,6 +97,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, medium):
     one_line(run("tools/timeline.py", str(tmp_path / "none.log")), 2, "no such file")
     one_line(run("tools/timeline.py", str(bad_json)), 2, "no hub events")
     one_line(run("tools/lab.py", "--dir", str(tmp_path), "--set", "nope=1"), 2, "'nope'")
+    # The mistake is named even with the medium's port taken (another lab running).
+    busy = ["tools/lab.py", "--dir", str(tmp_path), "--port", str(medium), "--set", "nope=1"]
+    one_line(run(*busy), 2, "'nope'")
     line = one_line(
         run("tools/lab.py", "--dir", str(tmp_path), "--set", "interpan.keepalive_s=abc"), 2
     )

@@ -98,7 +98,7 @@ def check_port(kind, port, what):
 def hub_settings(args, state):
     """The hub's settings as it will run (its persisted ones and --set), or Fail(USAGE)."""
     try:
-        return Settings(FileStorage(state) if os.path.isdir(state) else None, args.set)
+        return Settings(FileStorage(state) if state and os.path.isdir(state) else None, args.set)
     except ValueError as e:
         raise cli.Fail(cli.USAGE, "--set: %s" % e) from None
 
@@ -360,6 +360,7 @@ class Lab:
 def serve(args):
     if args.speed <= 0:
         raise cli.Fail(cli.USAGE, "--speed must be positive")
+    hub_settings(args, None)  # a mistyped --set is told first, whatever else is in the way
     lock = lock_dir(args.dir)  # before anything writes into the directory
     check_port("udp", args.port, "the medium")
     if args.headend:
