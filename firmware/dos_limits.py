@@ -4,7 +4,7 @@
 # code keeps.
 #
 # These run for every received frame, so the per-frame methods (Gcra.allow, TrustedSources.find
-# / admit, AuthFailures.failure, Gate.allow / auth_failed) allocate nothing and keep every
+# / admit, AuthFailures.failure, Gate.allow) allocate nothing and keep every
 # intermediate inside +/-2**30, the ESP32's small-int range. They are also kept small: a
 # bytecode function with more than 11 words of locals and stack gets its frame from the GC heap
 # on every call (tests_device/alloc.py measures it).
@@ -40,7 +40,7 @@ PASS = const(0)
 SHARED = const(1)  # the shared budget is spent
 NAMES = ("pass", "rate_global")
 
-# Episode signals from Gate.auth_failed / AuthFailures.failure and Gate.tick / AuthFailures.tick.
+# Episode signals from AuthFailures.failure and Gate.tick / AuthFailures.tick.
 ALERT = const(1)
 CALM = const(2)
 
@@ -318,11 +318,6 @@ class Gate:
             self.shared.refund()
         else:
             self.trusted.refund(self._lane)
-
-    def auth_failed(self, buf, off, now):
-        # Counted, never held against the address it came from. ALERT once per episode (the
-        # caller notes it for the head-end), otherwise 0.
-        return self.failures.failure(now)
 
     def auth_ok(self, buf, off, now):
         # A frame from a trusted source renews its slot, found by allow(): one compare, not a

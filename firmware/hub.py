@@ -284,8 +284,8 @@ class Hub:
         v = self.iph
         v = self.commands.on_interpan(buf, v, v, now)
         if v == _CMD_REJECTED:
-            # Gate.auth_failed's counter asked directly (a call fewer): a failure is counted,
-            # never held against the address it came from.
+            # The gate's failure counter: a failure is counted, never held against the address
+            # it came from (docs/dos.md).
             if self.interpan_gate.failures.failure(now) == _ALERT:
                 self._dos_alert("start")
             self.rejected[_UNAUTHENTICATED] += 1

@@ -215,7 +215,7 @@ class GateTest(unittest.TestCase):
         hht, stranger = frame(HHT), frame(HHT + 99)
         for i in range(10000):
             if g.allow(hht, OFF, i) == rl.PASS:
-                g.auth_failed(hht, OFF, i)
+                g.failures.failure(i)
             ref.allow(frame(HHT + 1000 + (i & 63)), OFF, i)
         for t in range(10000, 12000, 7):
             self.assertEqual(g.allow(hht, OFF, t), ref.allow(stranger, OFF, t))
@@ -243,7 +243,7 @@ class GateTest(unittest.TestCase):
         got = [g.allow(hht, OFF, 1) for _ in range(20)]  # its own burst of 3, then refused
         self.assertEqual(got, [rl.PASS] * 3 + [rl.SHARED] * 17)
         for _ in range(50):
-            g.auth_failed(hht, OFF, 1)
+            g.failures.failure(1)
         self.assertEqual(g.allow(hht, OFF, 101), rl.PASS)  # the shared budget's next frame
         self.assertEqual(g.trusted.find(hht, OFF), 0)  # still trusted
 
@@ -343,11 +343,10 @@ class GateTest(unittest.TestCase):
 
     def test_failures_alert_once_and_calm_ends_the_episode(self):
         g = self.gate()
-        srcs = spoofed(3)
-        got = [g.auth_failed(s, OFF, 10) for s in srcs]
+        got = [g.failures.failure(10) for _ in range(3)]  # from any sources: none is named
         self.assertEqual(got, [0, 0, rl.ALERT])
         self.assertEqual(g.shared.rate_per_min(), 600)  # never tightened: see docs/dos.md
-        self.assertEqual(g.auth_failed(srcs[0], OFF, 20), 0)
+        self.assertEqual(g.failures.failure(20), 0)
         self.assertEqual(g.tick(5000), 0)
         self.assertEqual(g.tick(10020), rl.CALM)
         self.assertEqual(g.status()["alerts"], 1)
@@ -435,10 +434,10 @@ class NoAllocationTest(unittest.TestCase):
         self.assertEqual(self.measure(lambda i: g.allow(flood[i & 63], OFF, i)), 0)
 
     def test_gate_after_the_command_layer(self):
-        hht, flood = self.hht, self.flood
+        hht = self.hht
         g = self.gate()
         # failures from many sources: an episode starts (ALERT) and ends (CALM)
-        self.assertEqual(self.measure(lambda i: g.auth_failed(flood[i & 63], OFF, i * 30)), 0)
+        self.assertEqual(self.measure(lambda i: g.failures.failure(i * 30)), 0)
         self.assertEqual(self.measure(lambda i: g.tick(i * 3000)), 0)
         g.auth_ok(hht, OFF, 0)
         self.assertEqual(self.measure(lambda i: g.auth_ok(hht, OFF, i)), 0)  # already trusted

@@ -252,7 +252,7 @@ class GateMachine(RuleBasedStateMachine):
                 self.passes.append(self.t)
                 check_window(self.passes, self.burst, self.step)
             if fail:
-                self.gate.auth_failed(f, OFF, self.now())
+                self.gate.failures.failure(self.now())
 
     @rule(k=st.integers(1, 30), spacing=st.sampled_from([0, 1, 20]), fail=st.booleans())
     def spoof_victim_then_victim(self, k, spacing, fail):
@@ -262,7 +262,7 @@ class GateMachine(RuleBasedStateMachine):
             self.t += spacing
             self.gate.allow(self.victim, OFF, self.now())
             if fail:
-                self.gate.auth_failed(self.victim, OFF, self.now())
+                self.gate.failures.failure(self.now())
         probe = copy.deepcopy(self.gate)
         stranger = probe.allow(frame(VICTIM ^ (1 << 63)), OFF, self.now())
         got = self.gate.allow(self.victim, OFF, self.now())
@@ -352,7 +352,7 @@ def test_gate_fast_path_decides_as_the_reference(events, start, rates):
                     b.shared.refund()
                 a.refund()
         elif kind == "failed":
-            assert a.auth_failed(f, OFF, now) == b.auth_failed(f, OFF, now)
+            assert a.failures.failure(now) == b.failures.failure(now)
         elif kind == "ok":
             a.auth_ok(f, OFF, now)
             b.auth_ok(f, OFF, now)
