@@ -266,7 +266,7 @@ def provenance(args, use_valgrind):
             os.path.basename(args.frozen32)
         )
     else:
-        bits += "; no frozen 32-bit build given (MICROPYTHON32_XIP=), so no frozen column"
+        bits += "; no frozen 32-bit build in MICROPYTHON32_XIP=, so no frozen column"
     return "MicroPython %s unix port, %s, `-X heapsize=%s`, %s, commit %s" % (
         v,
         bits,
